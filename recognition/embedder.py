@@ -1,0 +1,76 @@
+"""Face embeddings from DeepFace, loaded once per process and L2-normalized."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from recognition.weights import WEIGHT_FILES, WeightsMissing, missing_weights_message
+
+log = logging.getLogger(__name__)
+
+
+class DeepFaceEmbedder:
+    """Turns aligned face chips into unit vectors with one DeepFace model.
+
+    The model is built on load() (not at import, not in the constructor) because TensorFlow and the
+    weights take seconds to load; the same instance is then shared by every thread.
+    """
+
+    def __init__(self, model_name: str, weights_dir: Path) -> None:
+        self.model_name = model_name
+        self._weights_dir = Path(weights_dir)
+        self._model = None
+        self._represent = None
+        self._lock = threading.Lock()
+        self.input_size: Optional[int] = None
+        self.dimensions: Optional[int] = None
+
+    def load(self) -> "DeepFaceEmbedder":
+        with self._lock:
+            if self._model is None:
+                self._model = self._build()
+        return self
+
+    def _build(self):
+        from deepface import DeepFace  # heavy import: TensorFlow comes with it
+
+        try:
+            model = DeepFace.build_model(self.model_name)
+        except ValueError as exc:
+            if self.model_name in WEIGHT_FILES and "download" in str(exc).lower():
+                raise WeightsMissing(missing_weights_message(self.model_name, self._weights_dir)) from exc
+            raise
+        self._represent = DeepFace.represent
+        height, width = model.input_shape
+        self.input_size = int(height)
+        self.dimensions = int(model.output_shape)
+        log.info("loaded DeepFace %s (%d-d embeddings, %dpx input)", self.model_name, self.dimensions, height)
+        return model
+
+    def embed(self, chips: list[np.ndarray]) -> np.ndarray:
+        """An (n, d) float32 array of unit embeddings, one row per BGR chip."""
+        if not chips:
+            return np.zeros((0, self.dimensions or 0), dtype=np.float32)
+        self.load()
+        with self._lock:  # one inference at a time: the model is shared and the machine has 2 cores
+            results = self._represent(
+                img_path=list(chips),
+                model_name=self.model_name,
+                detector_backend="skip",
+                enforce_detection=False,
+                align=False,
+            )
+        # DeepFace returns a flat list of dicts for one image and a list of lists for a batch.
+        rows = [r[0] if isinstance(r, list) else r for r in results] if len(chips) > 1 else [results[0]]
+        vectors = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
+        return normalize(vectors)
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Scale each row to unit length (rows of zeros stay zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
