@@ -38,7 +38,9 @@ class FaceAnalyzer:
 
     def analyze(self, image: np.ndarray) -> list[FaceObservation]:
         """Every face in the image with whom it matched; two faces never share an identity."""
-        boxes, embeddings = self.embed(image)
+        return self.identify(*self.embed(image))
+
+    def identify(self, boxes: list[Box], embeddings: np.ndarray) -> list[FaceObservation]:
         matches = self.matcher.identify(embeddings)
         return [
             FaceObservation(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -55,6 +56,7 @@ class HaarDetector:
         if self._cascade.empty():
             raise RuntimeError(f"Haar cascade at {path} could not be loaded")
         self.cascade_path = path
+        self._lock = threading.Lock()
         self._scale_factor = scale_factor
         self._min_neighbors = min_neighbors
         self._min_confidence = min_confidence
@@ -68,13 +70,14 @@ class HaarDetector:
         scale = min(1.0, self._detect_width / max(width, height))
         if scale < 1.0:
             gray = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        found, _levels, weights = self._cascade.detectMultiScale3(
-            gray,
-            scaleFactor=self._scale_factor,
-            minNeighbors=self._min_neighbors,
-            minSize=(self._min_face, self._min_face),
-            outputRejectLevels=True,
-        )
+        with self._lock:  # a CascadeClassifier must not run in two threads at once
+            found, _levels, weights = self._cascade.detectMultiScale3(
+                gray,
+                scaleFactor=self._scale_factor,
+                minNeighbors=self._min_neighbors,
+                minSize=(self._min_face, self._min_face),
+                outputRejectLevels=True,
+            )
         boxes = [
             Box(round(x / scale), round(y / scale), round(w / scale), round(h / scale))
             for (x, y, w, h), weight in zip(found, np.ravel(weights))

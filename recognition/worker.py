@@ -1,0 +1,94 @@
+"""The thread that recognizes faces in the newest camera frame, beside the stream, never pacing it."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Optional, Protocol
+
+import numpy as np
+
+from recognition.analyzer import FaceAnalyzer
+from recognition.faces import FaceObservation
+
+log = logging.getLogger(__name__)
+
+
+class FrameLike(Protocol):
+    image: object
+    seq: int
+    source_index: Optional[int]
+    captured_at: float
+
+
+class FrameFeed(Protocol):
+    def wait_newer(self, after_seq: int, timeout: float) -> Optional[FrameLike]: ...
+
+
+@dataclass(frozen=True)
+class RecognitionResult:
+    """What was seen in one analysed frame. Immutable: readers share it without locks."""
+
+    frame_seq: int
+    source_index: Optional[int]
+    captured_at: float
+    analysed_at: float
+    faces: tuple[FaceObservation, ...]
+
+
+class RecognitionWorker:
+    """Takes the newest frame, analyses it, publishes the result; frames that arrive meanwhile are
+    dropped, so a slow model lowers the recognition rate, never the stream's frame rate."""
+
+    def __init__(self, feed: FrameFeed, analyzer: FaceAnalyzer, *, poll_timeout: float = 0.5) -> None:
+        self._feed = feed
+        self._analyzer = analyzer
+        self._poll_timeout = poll_timeout
+        self._latest: Optional[RecognitionResult] = None
+        self._swap = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="recognition-worker", daemon=True)
+        self.analysed = 0
+
+    @property
+    def latest(self) -> Optional[RecognitionResult]:
+        return self._latest
+
+    def start(self) -> "RecognitionWorker":
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def refresh(self) -> None:
+        """Re-match the latest faces against the store at once (after an enrollment, say), so that
+        readers do not see a just-enrolled person as unknown until the next frame is analysed."""
+        result = self._latest
+        if result is None or not result.faces:
+            return
+        faces = self._analyzer.identify([f.box for f in result.faces], np.stack([f.embedding for f in result.faces]))
+        self._publish(replace(result, analysed_at=time.time(), faces=tuple(faces)))
+
+    def _publish(self, result: RecognitionResult) -> None:
+        with self._swap:  # a refresh of an older frame must not replace a newer result
+            if self._latest is None or result.frame_seq >= self._latest.frame_seq:
+                self._latest = result
+
+    def _run(self) -> None:
+        seq = 0
+        while not self._stop.is_set():
+            frame = self._feed.wait_newer(seq, self._poll_timeout)
+            if frame is None:
+                continue
+            seq = frame.seq
+            try:
+                faces = self._analyzer.analyze(frame.image)
+            except Exception:  # one bad frame must not stop recognition for good
+                log.exception("recognition failed on frame %d", frame.seq)
+                continue
+            self._publish(RecognitionResult(frame.seq, frame.source_index, frame.captured_at, time.time(), tuple(faces)))
+            self.analysed += 1

@@ -1,0 +1,154 @@
+"""Start the face-recognition server: parse settings, build the parts, serve, stop cleanly."""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+log = logging.getLogger("run")
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    host: str
+    port: int
+    data_dir: Path
+    model: str
+    deepface_home: Path
+    threshold: Optional[float]
+    max_viewers: int
+    log_level: str
+
+    @property
+    def weights_dir(self) -> Path:
+        return self.deepface_home / ".deepface" / "weights"
+
+
+def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> Config:
+    """Command-line options, each defaulting to an environment variable, then to a built-in value."""
+    env = os.environ if env is None else env
+    parser = argparse.ArgumentParser(description="Live face recognition with an MJPEG stream and a /hash API.")
+    parser.add_argument("--source", default=env.get("FACE_SOURCE", "0"),
+                        help="webcam index, video file, stream URL, or 'none' for API only [FACE_SOURCE, default 0]")
+    parser.add_argument("--host", default=env.get("FACE_HOST", "127.0.0.1"), help="[FACE_HOST, default 127.0.0.1]")
+    parser.add_argument("--port", type=int, default=int(env.get("FACE_PORT", "8080")), help="[FACE_PORT, default 8080]")
+    parser.add_argument("--data-dir", default=env.get("FACE_DATA_DIR", str(HERE / "known_faces_db")),
+                        help="where identities are stored [FACE_DATA_DIR, default known_faces_db/]")
+    parser.add_argument("--model", default=env.get("FACE_MODEL", "auto"),
+                        help="embedding model: auto (Facenet if its weights are available, else Dlib), "
+                             "Facenet, Dlib, or another DeepFace model [FACE_MODEL, default auto]")
+    parser.add_argument("--threshold", type=float, default=_optional_float(env.get("FACE_THRESHOLD")),
+                        help="cosine similarity needed to call two faces the same person; higher means fewer "
+                             "false accepts and more false rejects [FACE_THRESHOLD, default per model]")
+    parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
+                        help="stream viewers served at once [FACE_MAX_VIEWERS, default 8]")
+    parser.add_argument("--log-level", default=env.get("FACE_LOG_LEVEL", "INFO"))
+    args = parser.parse_args(argv)
+    deepface_home = Path(env.get("DEEPFACE_HOME") or Path.home()).expanduser()
+    return Config(
+        source=args.source,
+        host=args.host,
+        port=args.port,
+        data_dir=Path(args.data_dir).expanduser(),
+        model=args.model,
+        deepface_home=deepface_home,
+        threshold=args.threshold,
+        max_viewers=args.max_viewers,
+        log_level=args.log_level.upper(),
+    )
+
+
+def _optional_float(text: Optional[str]) -> Optional[float]:
+    return float(text) if text else None
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    config = parse_config(argv)
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # DeepFace reads its weights folder from this variable; set it so DeepFace and we agree.
+    os.environ["DEEPFACE_HOME"] = str(config.deepface_home)
+
+    from waitress import create_server
+
+    from camera.capture import CaptureThread
+    from camera.frames import FrameBuffer
+    from camera.sources import parse_source
+    from recognition.pipeline import build_analyzer
+    from recognition.store import FaceStore
+    from recognition.weights import WeightsMissing, resolve_model
+    from recognition.worker import RecognitionWorker
+    from webapp import create_app
+    from webapp.services import Services
+
+    try:
+        choice = resolve_model(config.model, config.weights_dir)
+        store = FaceStore(config.data_dir)
+        analyzer = build_analyzer(store, choice.name, config.weights_dir, config.threshold)
+    except WeightsMissing as exc:
+        log.error("%s", exc)
+        return 2
+    if choice.name != config.model:
+        log.info("model auto -> %s (%s)", choice.name, choice.reason)
+    log.info("model %s, threshold %.2f; detector Haar (%s); data in %s (%d identities)",
+             choice.name, analyzer.matcher.threshold, analyzer.detector.cascade_path.name, config.data_dir, len(store))
+
+    spec = parse_source(config.source)
+    services = Services(store=store, analyzer=analyzer, max_viewers=config.max_viewers)
+    if spec is not None:
+        services.frames = FrameBuffer(spec.label)
+    app = create_app(services)
+    # One thread per stream viewer plus headroom, so /hash stays quick while people watch; a small
+    # output buffer makes a slow viewer skip frames instead of piling them up in memory.
+    try:
+        server = create_server(app, host=config.host, port=config.port, threads=config.max_viewers + 8,
+                               outbuf_high_watermark=2 * 1024 * 1024, ident="faceapp")
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", config.host, config.port, exc.strerror or exc)
+        return 2
+
+    capture = None
+    if spec is None:
+        log.info("source: none (API only)")
+    else:
+        log.info("source: %s", spec.label)
+        capture = CaptureThread(spec, services.frames).start()
+        services.worker = RecognitionWorker(services.frames, analyzer).start()
+    log.info("serving on http://%s:%s (Ctrl-C to stop)", _display_host(config.host), server.effective_port)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on `kill` as on Ctrl-C
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        services.stopping.set()
+        if services.worker:
+            services.worker.stop(timeout=3)
+        if capture:
+            capture.stop(timeout=3)
+        server.close()
+    return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _display_host(host: str) -> str:
+    try:
+        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:
+        return host
+
+
+if __name__ == "__main__":
+    sys.exit(main())

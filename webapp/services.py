@@ -1,0 +1,41 @@
+"""The parts run.py builds and hands to the app, reached from views through services()."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Optional
+
+from flask import current_app
+
+from camera.frames import FrameBuffer
+from recognition.analyzer import FaceAnalyzer
+from recognition.store import FaceStore
+from recognition.worker import RecognitionResult, RecognitionWorker
+
+EXTENSION = "faceapp"
+
+
+@dataclass
+class Services:
+    store: FaceStore
+    analyzer: FaceAnalyzer
+    frames: Optional[FrameBuffer] = None  # None when serving the API only (--source none)
+    worker: Optional[RecognitionWorker] = None
+    # A recognition result older than this is no longer "now": /hash reports no faces from it.
+    stale_after: float = 2.0
+    max_viewers: int = 8
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def current_result(self, now: float) -> tuple[Optional[RecognitionResult], bool]:
+        """The latest recognition result and whether it is recent enough to describe the camera now."""
+        result = self.worker.latest if self.worker else None
+        return result, result is not None and now - result.captured_at <= self.stale_after
+
+    def camera_status(self) -> dict:
+        if self.frames is None:
+            return {"state": "none", "detail": "no camera source (API only)", "source": None, "since": None}
+        return self.frames.status.to_json()
+
+
+def services() -> Services:
+    return current_app.extensions[EXTENSION]

@@ -1,0 +1,82 @@
+// Polls /hash for who is on camera, lists enrolled people, and enrolls on the 'a' key.
+"use strict";
+
+const statusLine = document.getElementById("status");
+const nowList = document.getElementById("now");
+const enrolledList = document.getElementById("enrolled");
+const outcome = document.getElementById("outcome");
+
+function fillList(list, items, empty) {
+  list.replaceChildren();
+  if (items.length === 0) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = empty;
+    list.append(li);
+  }
+  for (const { text, cls } of items) {
+    const li = document.createElement("li");
+    li.textContent = text;
+    if (cls) li.className = cls;
+    list.append(li);
+  }
+}
+
+function shortHash(hash) { return hash ? hash.slice(0, 10) : ""; }
+
+async function refreshNow() {
+  try {
+    const response = await fetch("/hash", { cache: "no-store" });
+    const data = await response.json();
+    const camera = data.status.camera;
+    statusLine.textContent = `model ${data.status.model} · camera ${camera.state}` +
+      (camera.state === "live" ? "" : ` (${camera.detail})`);
+    fillList(nowList, data.faces.map((f) => ({
+      text: f.known ? `${f.name || shortHash(f.hash)} (${f.similarity})` : "unknown",
+      cls: f.known ? "known" : "unknown",
+    })), "nobody");
+  } catch (err) {
+    statusLine.textContent = "server unreachable";
+  }
+}
+
+async function refreshEnrolled() {
+  const response = await fetch("/faces", { cache: "no-store" });
+  const data = await response.json();
+  fillList(enrolledList, data.faces.map((f) => ({ text: `${f.name || "(no name)"} · ${shortHash(f.hash)}` })), "nobody yet");
+}
+
+function show(message, ok) {
+  outcome.textContent = message;
+  outcome.className = ok ? "ok" : "error";
+}
+
+async function enrollFromCamera() {
+  const name = window.prompt("Name for this face (optional):", "");
+  if (name === null) return; // cancelled
+  const response = await fetch("/enroll", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name }),
+  });
+  const data = await response.json();
+  if (response.status === 201) {
+    show(`Enrolled ${data.name || "a new face"} as ${shortHash(data.hash)}`, true);
+    refreshEnrolled();
+  } else if (response.status === 409 && data.hash) {
+    show(`Already enrolled as ${data.name || shortHash(data.hash)}`, false);
+  } else {
+    show(data.error || `enrollment failed (${response.status})`, false);
+  }
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "a" && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    event.preventDefault();
+    enrollFromCamera();
+  }
+});
+
+refreshNow();
+refreshEnrolled();
+setInterval(refreshNow, 500);
