@@ -27,6 +27,7 @@ class Config:
     threshold: Optional[float]
     max_viewers: int
     log_level: str
+    provision_only: bool = False
 
     @property
     def weights_dir(self) -> Path:
@@ -52,6 +53,8 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
     parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
                         help="stream viewers served at once [FACE_MAX_VIEWERS, default 8]")
     parser.add_argument("--log-level", default=env.get("FACE_LOG_LEVEL", "INFO"))
+    parser.add_argument("--provision-only", action="store_true",
+                        help="put the shipped weights in place, report the model that would be used, and exit")
     args = parser.parse_args(argv)
     deepface_home = Path(env.get("DEEPFACE_HOME") or Path.home()).expanduser()
     return Config(
@@ -64,6 +67,7 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
         threshold=args.threshold,
         max_viewers=args.max_viewers,
         log_level=args.log_level.upper(),
+        provision_only=args.provision_only,
     )
 
 
@@ -83,7 +87,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from camera.capture import CaptureThread
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
-    from recognition.pipeline import build_analyzer
+    from recognition.pipeline import build_for_request
     from recognition.store import FaceStore
     from recognition.weights import WeightsMissing, resolve_model
     from recognition.worker import RecognitionWorker
@@ -91,9 +95,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     from webapp.services import Services
 
     try:
-        choice = resolve_model(config.model, config.weights_dir)
+        if config.provision_only:
+            choice = resolve_model(config.model, config.weights_dir)
+            log.info("weights in %s; model %s: %s", config.weights_dir, choice.name, choice.reason)
+            return 0
         store = FaceStore(config.data_dir)
-        analyzer = build_analyzer(store, choice.name, config.weights_dir, config.threshold)
+        analyzer, choice = build_for_request(config.model, store, config.weights_dir, config.threshold)
     except WeightsMissing as exc:
         log.error("%s", exc)
         return 2

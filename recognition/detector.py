@@ -1,4 +1,4 @@
-"""Face detection with OpenCV's Haar cascade, read from the files OpenCV itself ships."""
+"""Face detection with OpenCV's Haar cascades, read from the files OpenCV itself ships."""
 from __future__ import annotations
 
 import logging
@@ -14,52 +14,60 @@ from recognition.faces import Box
 log = logging.getLogger(__name__)
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
+# A second cascade, trained differently, confirms each candidate: the two rarely agree on the
+# background patterns (curtains, crowds) that either one alone takes for a face.
+VERIFIER_FILE = "haarcascade_frontalface_alt2.xml"
 
 
-def default_cascade_path() -> Path:
-    """Where OpenCV 4.x keeps its frontal-face cascade (OpenCV 5 no longer ships it)."""
+def cascade_folder() -> Path:
+    """Where OpenCV 4.x keeps its cascades (OpenCV 5 no longer ships them)."""
     data = getattr(cv2, "data", None)
     if data is None or not getattr(data, "haarcascades", None):
         raise RuntimeError(
             f"OpenCV {cv2.__version__} ships no Haar cascade files; install OpenCV 4.x "
             "(pip install -r requirements.txt)"
         )
-    return Path(data.haarcascades) / CASCADE_FILE
+    return Path(data.haarcascades)
+
+
+def load_cascade(path: Path) -> cv2.CascadeClassifier:
+    if not path.is_file():
+        raise RuntimeError(f"Haar cascade not found at {path}; reinstall OpenCV 4.x")
+    cascade = cv2.CascadeClassifier(str(path))
+    if cascade.empty():
+        raise RuntimeError(f"Haar cascade at {path} could not be loaded")
+    return cascade
 
 
 class HaarDetector:
     """Finds frontal faces.
 
-    min_neighbors and min_confidence (the cascade's final-stage weight) trade false detections
-    (background patterns taken for faces: lower values) against missed faces (higher values); on the
-    fixture photos 6 and 3.0 keep every whole face and drop every false one. min_face is the smallest
-    face side in pixels looked for, after large images are scaled down to detect_width so detection
-    time stays flat whatever the camera resolution.
+    min_neighbors trades false detections (lower values find more, including background) against
+    missed faces (higher values); verification with a second cascade removes most false ones at the
+    cost of an occasional small or partly hidden face. min_face is the smallest face side looked
+    for, after large images are scaled down to detect_width so detection time stays flat whatever
+    the camera resolution.
     """
 
     name = "haar"
 
     def __init__(
         self,
-        cascade_path: Optional[Path] = None,
+        folder: Optional[Path] = None,
         *,
         scale_factor: float = 1.1,
-        min_neighbors: int = 6,
-        min_confidence: float = 3.0,
+        min_neighbors: int = 5,
         min_face: int = 36,
         detect_width: int = 640,
+        verify: bool = True,
     ) -> None:
-        path = Path(cascade_path) if cascade_path else default_cascade_path()
-        if not path.is_file():
-            raise RuntimeError(f"Haar cascade not found at {path}; reinstall OpenCV 4.x")
-        self._cascade = cv2.CascadeClassifier(str(path))
-        if self._cascade.empty():
-            raise RuntimeError(f"Haar cascade at {path} could not be loaded")
-        self.cascade_path = path
-        self._lock = threading.Lock()
+        folder = Path(folder) if folder else cascade_folder()
+        self.cascade_path = folder / CASCADE_FILE
+        self._cascade = load_cascade(self.cascade_path)
+        self._verifier = load_cascade(folder / VERIFIER_FILE) if verify else None
+        self._lock = threading.Lock()  # a CascadeClassifier must not run in two threads at once
         self._scale_factor = scale_factor
         self._min_neighbors = min_neighbors
-        self._min_confidence = min_confidence
         self._min_face = min_face
         self._detect_width = detect_width
 
@@ -70,17 +78,22 @@ class HaarDetector:
         scale = min(1.0, self._detect_width / max(width, height))
         if scale < 1.0:
             gray = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        with self._lock:  # a CascadeClassifier must not run in two threads at once
-            found, _levels, weights = self._cascade.detectMultiScale3(
+        with self._lock:
+            found = self._cascade.detectMultiScale(
                 gray,
                 scaleFactor=self._scale_factor,
                 minNeighbors=self._min_neighbors,
                 minSize=(self._min_face, self._min_face),
-                outputRejectLevels=True,
             )
-        boxes = [
-            Box(round(x / scale), round(y / scale), round(w / scale), round(h / scale))
-            for (x, y, w, h), weight in zip(found, np.ravel(weights))
-            if weight >= self._min_confidence
-        ]
+            found = [tuple(int(v) for v in box) for box in found if self._confirmed(gray, *box)]
+        boxes = [Box(round(x / scale), round(y / scale), round(w / scale), round(h / scale)) for x, y, w, h in found]
         return sorted(boxes, key=lambda b: b.area, reverse=True)
+
+    def _confirmed(self, gray: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
+        if self._verifier is None:
+            return True
+        margin = int(0.3 * w)
+        region = gray[max(0, y - margin) : y + h + margin, max(0, x - margin) : x + w + margin]
+        side = int(0.6 * w)
+        hits = self._verifier.detectMultiScale(region, scaleFactor=1.05, minNeighbors=2, minSize=(side, side))
+        return len(hits) > 0

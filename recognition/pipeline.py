@@ -10,7 +10,7 @@ from recognition.detector import HaarDetector
 from recognition.embedder import DeepFaceEmbedder
 from recognition.matcher import Matcher
 from recognition.store import FaceStore
-from recognition.weights import landmark_model_path
+from recognition.weights import AUTO, DLIB, ModelChoice, WeightsMissing, landmark_model_path, resolve_model
 
 
 def build_analyzer(store: FaceStore, model_name: str, weights_dir: Path, threshold: Optional[float] = None) -> FaceAnalyzer:
@@ -22,3 +22,19 @@ def build_analyzer(store: FaceStore, model_name: str, weights_dir: Path, thresho
         embedder=embedder,
         matcher=Matcher(store, model_name, threshold),
     )
+
+
+def build_for_request(
+    requested: str, store: FaceStore, weights_dir: Path, threshold: Optional[float] = None
+) -> tuple[FaceAnalyzer, ModelChoice]:
+    """Resolve 'auto' or a named model and build it. If 'auto' chose Facenet for a download that
+    then fails, fall back to Dlib rather than refuse to start; a named model that cannot load raises
+    WeightsMissing."""
+    choice = resolve_model(requested, weights_dir)
+    try:
+        return build_analyzer(store, choice.name, weights_dir, threshold), choice
+    except WeightsMissing as exc:
+        if requested != AUTO or choice.name == DLIB:
+            raise
+        choice = resolve_model(DLIB, weights_dir)
+        return build_analyzer(store, DLIB, weights_dir, threshold), ModelChoice(DLIB, str(exc))

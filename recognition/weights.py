@@ -11,7 +11,6 @@ import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +20,9 @@ AUTO = "auto"
 DLIB_WEIGHTS = "dlib_face_recognition_resnet_model_v1.dat"
 FACENET_WEIGHTS = "facenet_weights.h5"
 # DeepFace's own file names, so a file placed for DeepFace is found by us and vice versa.
+# Where DeepFace downloads Facenet weights from (its FACENET128_WEIGHTS urls); named here because
+# importing DeepFace's module to read them would pull in TensorFlow just to check the network.
+FACENET_DOWNLOAD_HOSTS = ("github.com", "huggingface.co")
 WEIGHT_FILES = {DLIB: DLIB_WEIGHTS, FACENET: FACENET_WEIGHTS, "Facenet512": "facenet512_weights.h5"}
 
 
@@ -64,13 +66,8 @@ def provision_dlib_weights(weights_dir: Path) -> Path:
 
 
 def facenet_reachable(timeout: float = 3.0) -> bool:
-    """Whether DeepFace's download host for Facenet answers at all (fails fast when offline)."""
-    try:
-        from deepface.models.facial_recognition.tf.Facenet import FACENET128_WEIGHTS
-    except Exception:  # deepface missing or reorganised: treat as not downloadable
-        return False
-    for url in FACENET128_WEIGHTS:
-        host = urlparse(url).hostname
+    """Whether one of DeepFace's download hosts for Facenet answers at all (fails fast offline)."""
+    for host in FACENET_DOWNLOAD_HOSTS:
         try:
             with socket.create_connection((host, 443), timeout=timeout):
                 return True

@@ -1,0 +1,169 @@
+"""Shared fixtures: the real face photos, the real Dlib model (loaded once), stores, apps, servers."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES_SETTING = "FACE_FIXTURES"
+FIXTURES = Path(os.environ.get(FIXTURES_SETTING, ROOT.parent / "shared" / "fixtures")).resolve()
+CLIP = FIXTURES / "video" / "short_hamilton_clip.mp4"
+MODEL = "Dlib"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def fixture_path(relative: str) -> Path:
+    path = FIXTURES / relative
+    if not path.exists():
+        pytest.skip(f"face fixtures not found at {FIXTURES}; set {FIXTURES_SETTING} to the shared fixtures folder")
+    return path
+
+
+def load_photo(relative: str) -> np.ndarray:
+    """A photo under the fixtures' faces/ folder as a BGR array."""
+    from recognition.images import decode_image
+
+    return decode_image(fixture_path("faces/" + relative).read_bytes())
+
+
+@pytest.fixture(scope="session")
+def weights_dir(tmp_path_factory) -> Path:
+    """A DeepFace home of the test run's own, so tests never depend on (or write to) the user's."""
+    from recognition.weights import provision_dlib_weights
+
+    home = tmp_path_factory.mktemp("deepface-home")
+    os.environ["DEEPFACE_HOME"] = str(home)
+    weights = home / ".deepface" / "weights"
+    provision_dlib_weights(weights)
+    return weights
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from recognition.detector import HaarDetector
+
+    return HaarDetector()
+
+
+@pytest.fixture(scope="session")
+def aligner():
+    from recognition.aligner import LandmarkAligner
+    from recognition.weights import landmark_model_path
+
+    return LandmarkAligner(landmark_model_path())
+
+
+@pytest.fixture(scope="session")
+def embedder(weights_dir):
+    from recognition.embedder import DeepFaceEmbedder
+
+    return DeepFaceEmbedder(MODEL, weights_dir).load()
+
+
+@pytest.fixture
+def store(tmp_path):
+    from recognition.store import FaceStore
+
+    return FaceStore(tmp_path / "db")
+
+
+@pytest.fixture
+def analyzer(detector, aligner, embedder, store):
+    from recognition.analyzer import FaceAnalyzer
+    from recognition.matcher import Matcher
+
+    return FaceAnalyzer(detector, aligner, embedder, Matcher(store, MODEL))
+
+
+@pytest.fixture
+def services(analyzer, store):
+    from webapp.services import Services
+
+    svc = Services(store=store, analyzer=analyzer)
+    yield svc
+    svc.stopping.set()
+
+
+@pytest.fixture
+def client(services):
+    from webapp import create_app
+
+    return create_app(services).test_client()
+
+
+def write_clip(path: Path, photos: list[str], *, seconds_each: float, fps: float = 20.0, size=(640, 480)) -> Path:
+    """A short video made of fixture photos, letterboxed to size: a camera that shows these people."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    assert writer.isOpened(), "OpenCV cannot write MJPG video here"
+    for relative in photos:
+        frame = letterbox(load_photo(relative), size)
+        for _ in range(max(1, round(seconds_each * fps))):
+            writer.write(frame)
+    writer.release()
+    return path
+
+
+def letterbox(image: np.ndarray, size) -> np.ndarray:
+    width, height = size
+    scale = min(width / image.shape[1], height / image.shape[0])
+    resized = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)))
+    canvas = np.zeros((height, width, 3), dtype=np.uint8)
+    top, left = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
+    canvas[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
+    return canvas
+
+
+class LiveServer:
+    """The app served by waitress on 127.0.0.1 in a background thread, as run.py serves it."""
+
+    def __init__(self, app, threads: int = 16) -> None:
+        from waitress import create_server
+
+        self._server = create_server(app, host="127.0.0.1", port=0, threads=threads,
+                                     outbuf_high_watermark=2 * 1024 * 1024)
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+        self._thread = threading.Thread(target=self._server.run, name="test-server", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def live_server():
+    servers = []
+
+    def start(app, **kwargs) -> LiveServer:
+        server = LiveServer(app, **kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05):
+    """Poll predicate until it returns something truthy; the value, or None after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

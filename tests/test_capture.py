@@ -1,0 +1,97 @@
+"""The capture thread with real video files standing in for a camera."""
+import time
+
+import pytest
+
+from camera.capture import CaptureThread
+from camera.frames import FrameBuffer
+from camera.sources import FILE, URL, WEBCAM, SourceSpec, parse_source
+from tests.conftest import CLIP, fixture_path, wait_until, write_clip
+
+
+@pytest.fixture
+def run_capture():
+    threads = []
+
+    def start(spec, **kwargs):
+        buffer = FrameBuffer(spec.label)
+        thread = CaptureThread(spec, buffer, **kwargs).start()
+        threads.append(thread)
+        return buffer, thread
+
+    yield start
+    for thread in threads:
+        thread.stop(timeout=5)
+
+
+def collect(buffer, seconds):
+    """Every distinct frame a fast reader sees during the given wall time."""
+    frames, seq = [], 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        frame = buffer.wait_newer(seq, timeout=0.2)
+        if frame:
+            frames.append(frame)
+            seq = frame.seq
+    return frames
+
+
+def test_source_strings_are_understood():
+    assert parse_source("0") == SourceSpec(WEBCAM, "0")
+    assert parse_source("rtsp://cam.local/stream").kind == URL
+    assert parse_source("clip.mp4").kind == FILE
+    assert parse_source("none") is None and parse_source("") is None
+
+
+def test_file_plays_at_its_own_frame_rate_not_as_fast_as_it_decodes(run_capture):
+    fixture_path("video/short_hamilton_clip.mp4")
+    buffer, _ = run_capture(parse_source(str(CLIP)))
+    frames = collect(buffer, 2.0)
+    # 29.97 fps for 2 s is about 60 frames; decoding flat out would give the whole 275 at once.
+    assert 35 <= len(frames) <= 75, len(frames)
+    indices = [f.source_index for f in frames]
+    assert indices == sorted(indices) and indices[0] <= 2
+    assert buffer.status.state == "live"
+
+
+def test_file_loops_like_a_camera(run_capture, tmp_path):
+    clip = write_clip(tmp_path / "short.avi", ["obama/obama1.jpg"], seconds_each=0.5, fps=20)
+    buffer, _ = run_capture(parse_source(str(clip)))
+    seen = []
+
+    def wrapped():
+        frame = buffer.wait_newer(seen[-1].seq if seen else 0, timeout=0.2)
+        if frame:
+            seen.append(frame)
+        indices = [f.source_index for f in seen]
+        return 9 in indices and indices[-1] < indices[indices.index(9)]
+
+    assert wait_until(wrapped, timeout=10), [f.source_index for f in seen]
+    assert buffer.status.state == "live"
+
+
+def test_missing_source_goes_offline_then_recovers_when_it_appears(run_capture, tmp_path):
+    missing = tmp_path / "later.avi"
+    buffer, _ = run_capture(parse_source(str(missing)), initial_backoff=0.1, max_backoff=0.3)
+    assert wait_until(lambda: buffer.status.state == "offline", timeout=5)
+    assert "not found" in buffer.status.detail
+    write_clip(missing, ["biden/biden1.jpg"], seconds_each=1.0, fps=20)
+    assert wait_until(lambda: buffer.wait_newer(0, 0.1), timeout=10) is not None
+    assert buffer.status.state == "live"
+
+
+def test_unreadable_file_is_offline_and_retried(run_capture, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"this is not a video")
+    buffer, thread = run_capture(parse_source(str(broken)), initial_backoff=0.1, max_backoff=0.2)
+    assert wait_until(lambda: buffer.status.state == "offline", timeout=5)
+    assert buffer.wait_newer(0, 0.3) is None and thread.alive
+
+
+def test_stop_joins_the_thread(tmp_path):
+    fixture_path("video/short_hamilton_clip.mp4")
+    buffer = FrameBuffer()
+    thread = CaptureThread(parse_source(str(CLIP)), buffer).start()
+    assert buffer.wait_newer(0, timeout=5) is not None
+    thread.stop(timeout=5)
+    assert not thread.alive and buffer.status.state == "stopped"
