@@ -28,6 +28,7 @@ class Config:
     max_viewers: int
     log_level: str
     provision_only: bool = False
+    offline: bool = False
 
     @property
     def weights_dir(self) -> Path:
@@ -52,6 +53,8 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
                              "false accepts and more false rejects [FACE_THRESHOLD, default per model]")
     parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
                         help="stream viewers served at once [FACE_MAX_VIEWERS, default 8]")
+    parser.add_argument("--offline", action="store_true", default=env.get("FACE_OFFLINE", "") not in ("", "0"),
+                        help="never try to download model weights [FACE_OFFLINE=1]")
     parser.add_argument("--log-level", default=env.get("FACE_LOG_LEVEL", "INFO"))
     parser.add_argument("--provision-only", action="store_true",
                         help="put the shipped weights in place, report the model that would be used, and exit")
@@ -68,6 +71,7 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
         max_viewers=args.max_viewers,
         log_level=args.log_level.upper(),
         provision_only=args.provision_only,
+        offline=args.offline,
     )
 
 
@@ -96,11 +100,13 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     try:
         if config.provision_only:
-            choice = resolve_model(config.model, config.weights_dir)
+            choice = resolve_model(config.model, config.weights_dir, allow_download=not config.offline)
             log.info("weights in %s; model %s: %s", config.weights_dir, choice.name, choice.reason)
             return 0
         store = FaceStore(config.data_dir)
-        analyzer, choice = build_for_request(config.model, store, config.weights_dir, config.threshold)
+        analyzer, choice = build_for_request(
+            config.model, store, config.weights_dir, config.threshold, allow_download=not config.offline
+        )
     except WeightsMissing as exc:
         log.error("%s", exc)
         return 2

@@ -25,12 +25,17 @@ def build_analyzer(store: FaceStore, model_name: str, weights_dir: Path, thresho
 
 
 def build_for_request(
-    requested: str, store: FaceStore, weights_dir: Path, threshold: Optional[float] = None
+    requested: str,
+    store: FaceStore,
+    weights_dir: Path,
+    threshold: Optional[float] = None,
+    *,
+    allow_download: bool = True,
 ) -> tuple[FaceAnalyzer, ModelChoice]:
     """Resolve 'auto' or a named model and build it. If 'auto' chose Facenet for a download that
     then fails, fall back to Dlib rather than refuse to start; a named model that cannot load raises
     WeightsMissing."""
-    choice = resolve_model(requested, weights_dir)
+    choice = resolve_model(requested, weights_dir, allow_download=allow_download)
     try:
         return build_analyzer(store, choice.name, weights_dir, threshold), choice
     except WeightsMissing as exc:

@@ -67,16 +67,13 @@ class RecognitionWorker:
     def refresh(self) -> None:
         """Re-match the latest faces against the store at once (after an enrollment, say), so that
         readers do not see a just-enrolled person as unknown until the next frame is analysed."""
-        result = self._latest
-        if result is None or not result.faces:
-            return
-        faces = self._analyzer.identify([f.box for f in result.faces], np.stack([f.embedding for f in result.faces]))
-        self._publish(replace(result, analysed_at=time.time(), faces=tuple(faces)))
-
-    def _publish(self, result: RecognitionResult) -> None:
-        with self._swap:  # a refresh of an older frame must not replace a newer result
-            if self._latest is None or result.frame_seq >= self._latest.frame_seq:
-                self._latest = result
+        with self._swap:
+            result = self._latest
+            if result is None or not result.faces:
+                return
+            embeddings = np.stack([f.embedding for f in result.faces])
+            faces = self._analyzer.identify([f.box for f in result.faces], embeddings)
+            self._latest = replace(result, analysed_at=time.time(), faces=tuple(faces))
 
     def _run(self) -> None:
         seq = 0
@@ -86,9 +83,15 @@ class RecognitionWorker:
                 continue
             seq = frame.seq
             try:
-                faces = self._analyzer.analyze(frame.image)
+                boxes, embeddings = self._analyzer.embed(frame.image)
+                # Matching and publishing happen under one lock with refresh(), so an enrollment
+                # made while this frame was being embedded is never overwritten by a stale "unknown".
+                with self._swap:
+                    faces = self._analyzer.identify(boxes, embeddings)
+                    self._latest = RecognitionResult(
+                        frame.seq, frame.source_index, frame.captured_at, time.time(), tuple(faces)
+                    )
             except Exception:  # one bad frame must not stop recognition for good
                 log.exception("recognition failed on frame %d", frame.seq)
                 continue
-            self._publish(RecognitionResult(frame.seq, frame.source_index, frame.captured_at, time.time(), tuple(faces)))
             self.analysed += 1

@@ -167,3 +167,30 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def camera_services(analyzer, store):
+    """Services with a real capture thread playing a video file and a real recognition worker."""
+    from camera.capture import CaptureThread
+    from camera.frames import FrameBuffer
+    from camera.sources import parse_source
+    from recognition.worker import RecognitionWorker
+    from webapp.services import Services
+
+    running = []
+
+    def start(source: str, **capture_options) -> Services:
+        spec = parse_source(source)
+        frames = FrameBuffer(spec.label)
+        capture = CaptureThread(spec, frames, **capture_options).start()
+        worker = RecognitionWorker(frames, analyzer).start()
+        svc = Services(store=store, analyzer=analyzer, frames=frames, worker=worker)
+        running.append((svc, capture, worker))
+        return svc
+
+    yield start
+    for svc, capture, worker in running:
+        svc.stopping.set()
+        worker.stop(timeout=5)
+        capture.stop(timeout=5)

@@ -34,7 +34,8 @@ class JpegFeed:
         if frame is None:
             return after_seq, self._placeholder(self._services.camera_status()["detail"])
         with self._lock:
-            if frame.seq != self._seq:
+            # Another viewer may have encoded a newer frame meanwhile: serve that one instead.
+            if frame.seq > self._seq:
                 self._jpeg = self._encode(draw_faces(frame.image, self._faces_for(frame.captured_at)))
                 self._seq = frame.seq
                 self.encoded += 1

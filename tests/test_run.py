@@ -1,0 +1,58 @@
+"""run.py: settings from flags and environment, and a real start and Ctrl-C stop."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from run import parse_config
+from tests.conftest import CLIP, ROOT, fixture_path, free_port, wait_until
+
+
+def test_defaults():
+    config = parse_config([], env={})
+    assert (config.source, config.host, config.port, config.model) == ("0", "127.0.0.1", 8080, "auto")
+    assert config.data_dir == ROOT / "known_faces_db"
+
+
+def test_environment_sets_and_flags_override():
+    env = {"FACE_SOURCE": "clip.mp4", "FACE_PORT": "9000", "FACE_MODEL": "Dlib", "FACE_DATA_DIR": "/tmp/x",
+           "DEEPFACE_HOME": "/opt/df"}
+    config = parse_config(["--port", "9100"], env=env)
+    assert (config.source, config.port, config.model, config.data_dir) == ("clip.mp4", 9100, "Dlib", Path("/tmp/x"))
+    assert config.weights_dir == Path("/opt/df/.deepface/weights")
+
+
+def test_server_starts_serves_and_stops_on_ctrl_c(weights_dir, tmp_path):
+    fixture_path("video/short_hamilton_clip.mp4")
+    port = free_port()
+    env = dict(os.environ, DEEPFACE_HOME=str(weights_dir.parent.parent), FACE_SOURCE=str(CLIP),
+               FACE_PORT=str(port), FACE_DATA_DIR=str(tmp_path / "db"), FACE_MODEL="auto",
+               FACE_OFFLINE="1")  # tests never reach the network, not even to probe for Facenet
+    log_path = tmp_path / "server.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def live():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/hash", timeout=2) as response:
+                    body = json.loads(response.read())
+                return body["status"]["camera"]["state"] == "live" and body["frame"] is not None and body
+            except OSError:
+                return None
+
+        body = wait_until(live, timeout=90, interval=0.5)
+        assert body, log_path.read_text()[-3000:]
+        assert body["status"]["model"] == "Dlib"  # no Facenet weights in the test's DeepFace home
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    log = log_path.read_text()
+    assert "model Dlib" in log and "detector Haar" in log and f"source: {CLIP}" in log
+    assert "place facenet_weights.h5 there or run with --model Dlib" in log

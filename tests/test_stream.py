@@ -1,0 +1,114 @@
+"""/streaming and /hash over real HTTP (waitress on 127.0.0.1), with a video file as the camera."""
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import cv2
+import numpy as np
+
+from tests.conftest import wait_until, write_clip
+from tests.mjpeg_client import MjpegClient
+from webapp import create_app
+from webapp.stream import FEED
+
+
+def get_json(url, timeout=5.0):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.status, json.loads(response.read())
+
+
+def decode(jpeg: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, "a part is not a decodable JPEG"
+    return image
+
+
+def test_stream_is_multipart_jpeg_of_the_camera(camera_services, live_server, tmp_path):
+    clip = write_clip(tmp_path / "cam.avi", ["obama/obama1.jpg"], seconds_each=2.0, fps=20, size=(640, 480))
+    server = live_server(create_app(camera_services(str(clip))))
+    viewer = MjpegClient(server.url + "/streaming")
+    try:
+        assert viewer.content_type == "multipart/x-mixed-replace; boundary=frame"
+        images = [decode(viewer.next_part()) for _ in range(5)]
+    finally:
+        viewer.close()
+    assert all(image.shape == (480, 640, 3) for image in images)
+
+
+def test_faces_are_boxed_in_the_stream(camera_services, live_server, tmp_path):
+    clip = write_clip(tmp_path / "cam.avi", ["biden/biden1.jpg"], seconds_each=3.0, fps=20)
+    services = camera_services(str(clip))
+    server = live_server(create_app(services))
+    assert wait_until(lambda: services.worker.latest and services.worker.latest.faces, timeout=20)
+    box = services.worker.latest.faces[0].box
+    viewer = MjpegClient(server.url + "/streaming")
+    try:
+        image = decode(viewer.next_part())
+    finally:
+        viewer.close()
+    raw = services.frames.latest.image
+    # The unknown-face colour (orange) is drawn along the box's top edge in the streamed picture only.
+    edge = image[box.y + 1, box.x + 5 : box.x + box.w - 5].astype(int)
+    assert np.abs(edge - [40, 160, 255]).sum(axis=1).mean() < 90
+    assert np.abs(raw[box.y + 1, box.x + 5 : box.x + box.w - 5].astype(int) - [40, 160, 255]).sum(axis=1).mean() > 90
+
+
+def test_several_viewers_each_get_every_frame_and_each_frame_is_encoded_once(camera_services, live_server, tmp_path):
+    clip = write_clip(tmp_path / "cam.avi", ["kit_harington/kit1.jpg", "rose_leslie/rose1.jpg"], seconds_each=2.0, fps=25)
+    services = camera_services(str(clip))
+    app = create_app(services)
+    server = live_server(app)
+    viewers = [MjpegClient(server.url + "/streaming") for _ in range(3)]
+    counts = [0] * len(viewers)
+    feed = app.extensions[FEED]
+    seq_before, encoded_before = services.frames.latest.seq if services.frames.latest else 0, feed.encoded
+
+    def watch(index):
+        counts[index] = len(viewers[index].parts_for(3.0))
+
+    threads = [threading.Thread(target=watch, args=(i,)) for i in range(len(viewers))]
+    for thread in threads:
+        thread.start()
+    status, body = get_json(server.url + "/hash")  # answered while three viewers watch
+    for thread in threads:
+        thread.join(15)
+    for viewer in viewers:
+        viewer.close()
+    published = services.frames.latest.seq - seq_before
+    encoded = feed.encoded - encoded_before
+    assert status == 200 and body["status"]["camera"]["state"] == "live"
+    assert all(count >= 0.8 * published for count in counts), (counts, published)
+    assert encoded <= published + 1, (encoded, published)  # not once per viewer
+
+
+def test_dead_source_hangs_neither_stream_nor_hash(camera_services, live_server, tmp_path):
+    services = camera_services(str(tmp_path / "no-such-camera.mp4"), initial_backoff=0.2, max_backoff=1.0)
+    server = live_server(create_app(services))
+    viewer = MjpegClient(server.url + "/streaming", timeout=5)
+    try:
+        placeholder = decode(viewer.next_part())
+        second = decode(viewer.next_part())
+    finally:
+        viewer.close()
+    assert placeholder.shape == second.shape == (360, 640, 3)
+    status, body = get_json(server.url + "/hash")
+    assert status == 200 and body["faces"] == [] and body["hash"] is None
+    assert body["status"]["camera"]["state"] == "offline" and "not found" in body["status"]["camera"]["detail"]
+
+
+def test_viewers_beyond_the_limit_get_503(camera_services, live_server, tmp_path):
+    clip = write_clip(tmp_path / "cam.avi", ["obama/obama1.jpg"], seconds_each=2.0, fps=20)
+    services = camera_services(str(clip))
+    services.max_viewers = 1
+    server = live_server(create_app(services))
+    first = MjpegClient(server.url + "/streaming")
+    try:
+        first.next_part()
+        try:
+            urllib.request.urlopen(server.url + "/streaming", timeout=5)
+            raise AssertionError("a second viewer was admitted")
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 503 and "viewers" in json.loads(refused.read())["error"]
+    finally:
+        first.close()
