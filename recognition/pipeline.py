@@ -7,15 +7,15 @@ from typing import Optional
 from recognition.aligner import LandmarkAligner
 from recognition.analyzer import FaceAnalyzer
 from recognition.detector import HaarDetector
-from recognition.embedder import DeepFaceEmbedder
+from recognition.embedder_process import EmbedderProcess
 from recognition.matcher import Matcher
 from recognition.store import FaceStore
 from recognition.weights import AUTO, DLIB, ModelChoice, WeightsMissing, landmark_model_path, resolve_model
 
 
 def build_analyzer(store: FaceStore, model_name: str, weights_dir: Path, threshold: Optional[float] = None) -> FaceAnalyzer:
-    """Detector, aligner, embedder (model loaded now) and matcher for model_name."""
-    embedder = DeepFaceEmbedder(model_name, weights_dir).load()
+    """Detector, aligner, embedder (model loaded now, in its own process) and matcher for model_name."""
+    embedder = EmbedderProcess(model_name, weights_dir).load()
     return FaceAnalyzer(
         detector=HaarDetector(),
         aligner=LandmarkAligner(landmark_model_path()),

@@ -63,9 +63,12 @@ def aligner():
 
 @pytest.fixture(scope="session")
 def embedder(weights_dir):
-    from recognition.embedder import DeepFaceEmbedder
+    """The model in its own process, as the server runs it."""
+    from recognition.embedder_process import EmbedderProcess
 
-    return DeepFaceEmbedder(MODEL, weights_dir).load()
+    process = EmbedderProcess(MODEL, weights_dir).load()
+    yield process
+    process.stop()
 
 
 @pytest.fixture

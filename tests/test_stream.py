@@ -112,3 +112,24 @@ def test_viewers_beyond_the_limit_get_503(camera_services, live_server, tmp_path
             assert refused.code == 503 and "viewers" in json.loads(refused.read())["error"]
     finally:
         first.close()
+
+
+def test_a_viewer_that_leaves_frees_its_place(camera_services, live_server, tmp_path):
+    clip = write_clip(tmp_path / "cam.avi", ["obama/obama1.jpg"], seconds_each=2.0, fps=20)
+    services = camera_services(str(clip))
+    services.max_viewers = 1
+    server = live_server(create_app(services))
+    first = MjpegClient(server.url + "/streaming")
+    first.next_part()
+    first.close()
+
+    def admitted():
+        try:
+            viewer = MjpegClient(server.url + "/streaming", timeout=5)
+        except urllib.error.HTTPError:
+            return None
+        viewer.next_part()
+        viewer.close()
+        return True
+
+    assert wait_until(admitted, timeout=10, interval=0.1)
