@@ -6,6 +6,7 @@ import urllib.request
 
 import cv2
 import numpy as np
+import pytest
 
 from tests.conftest import wait_until, write_clip
 from tests.mjpeg_client import MjpegClient
@@ -97,11 +98,16 @@ def test_dead_source_hangs_neither_stream_nor_hash(camera_services, live_server,
     assert body["status"]["camera"]["state"] == "offline" and "not found" in body["status"]["camera"]["detail"]
 
 
-def test_viewers_beyond_the_limit_get_503(camera_services, live_server, tmp_path):
+@pytest.fixture
+def single_viewer_server(camera_services, live_server, tmp_path):
     clip = write_clip(tmp_path / "cam.avi", ["obama/obama1.jpg"], seconds_each=2.0, fps=20)
     services = camera_services(str(clip))
     services.max_viewers = 1
-    server = live_server(create_app(services))
+    return live_server(create_app(services))
+
+
+def test_viewers_beyond_the_limit_get_503(single_viewer_server):
+    server = single_viewer_server
     first = MjpegClient(server.url + "/streaming")
     try:
         first.next_part()
@@ -114,11 +120,8 @@ def test_viewers_beyond_the_limit_get_503(camera_services, live_server, tmp_path
         first.close()
 
 
-def test_a_viewer_that_leaves_frees_its_place(camera_services, live_server, tmp_path):
-    clip = write_clip(tmp_path / "cam.avi", ["obama/obama1.jpg"], seconds_each=2.0, fps=20)
-    services = camera_services(str(clip))
-    services.max_viewers = 1
-    server = live_server(create_app(services))
+def test_a_viewer_that_leaves_frees_its_place(single_viewer_server):
+    server = single_viewer_server
     first = MjpegClient(server.url + "/streaming")
     first.next_part()
     first.close()
