@@ -138,17 +138,21 @@ def main(argv: Optional[list[str]] = None) -> int:
         services.worker = RecognitionWorker(services.frames, analyzer).start()
     log.info("serving on http://%s:%s (Ctrl-C to stop)", _display_host(config.host), server.effective_port)
     signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on `kill` as on Ctrl-C
+    signal.signal(signal.SIGINT, _interrupt)  # even where a shell started us with SIGINT ignored
     try:
-        server.run()
+        server.run()  # returns (or raises KeyboardInterrupt) on Ctrl-C / SIGTERM
     except KeyboardInterrupt:
-        log.info("stopping")
+        pass
     finally:
+        log.info("stopping")
         services.stopping.set()
         if services.worker:
             services.worker.stop(timeout=3)
         if capture:
             capture.stop(timeout=3)
+        analyzer.embedder.stop(timeout=3)
         server.close()
+        log.info("stopped")
     return 0
 
 

@@ -44,7 +44,7 @@ class JpegFeed:
     def _faces_for(self, captured_at: float):
         result, _ = self._services.current_result(time.time())
         # Boxes from a result much older than the frame would be drawn in the wrong place.
-        if result is None or captured_at - result.captured_at > 1.0:
+        if result is None or captured_at - result.captured_at > 0.5:
             return ()
         return result.faces
 
