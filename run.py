@@ -86,6 +86,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     # DeepFace reads its weights folder from this variable; set it so DeepFace and we agree.
     os.environ["DEEPFACE_HOME"] = str(config.deepface_home)
 
+    import cv2
     from waitress import create_server
 
     from camera.capture import CaptureThread
@@ -98,6 +99,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     from webapp import create_app
     from webapp.services import Services
 
+    # Our own log says when a camera is missing; OpenCV would repeat it as a warning on every retry.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     try:
         if config.provision_only:
             choice = resolve_model(config.model, config.weights_dir, allow_download=not config.offline)

@@ -127,10 +127,10 @@ def letterbox(image: np.ndarray, size) -> np.ndarray:
 class LiveServer:
     """The app served by waitress on 127.0.0.1 in a background thread, as run.py serves it."""
 
-    def __init__(self, app, threads: int = 16) -> None:
+    def __init__(self, app, threads: int = 16, port: int = 0) -> None:
         from waitress import create_server
 
-        self._server = create_server(app, host="127.0.0.1", port=0, threads=threads,
+        self._server = create_server(app, host="127.0.0.1", port=port, threads=threads,
                                      outbuf_high_watermark=2 * 1024 * 1024)
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, name="test-server", daemon=True)

@@ -95,3 +95,34 @@ def test_stop_joins_the_thread(tmp_path):
     assert buffer.wait_newer(0, timeout=5) is not None
     thread.stop(timeout=5)
     assert not thread.alive and buffer.status.state == "stopped"
+
+
+def test_url_source_that_drops_is_retried_until_it_returns(run_capture, tmp_path):
+    """A network camera: another server's MJPEG stream goes away and comes back on the same port."""
+    from tests.conftest import LiveServer
+    from webapp import create_app
+    from webapp.services import Services
+
+    clip = write_clip(tmp_path / "upstream.avi", ["kit_harington/kit2.jpg"], seconds_each=1.0, fps=20)
+    upstream_frames, _ = run_capture(parse_source(str(clip)))
+
+    def serve(port=0):
+        services = Services(store=None, analyzer=None, frames=upstream_frames)
+        return services, LiveServer(create_app(services), port=port)
+
+    services, upstream = serve()
+    url = upstream.url + "/streaming"
+    buffer, _ = run_capture(parse_source(url), initial_backoff=0.2, max_backoff=0.5)
+    assert wait_until(lambda: buffer.wait_newer(0, 0.2), timeout=20), buffer.status
+    assert buffer.status.state == "live" and buffer.latest.source_index is None  # live, not a file
+    services.stopping.set()
+    upstream.close()
+    assert wait_until(lambda: buffer.status.state == "offline", timeout=20)
+    services, upstream = serve(port=int(url.split(":")[2].split("/")[0]))
+    try:
+        seq = buffer.latest.seq
+        assert wait_until(lambda: buffer.wait_newer(seq, 0.2), timeout=20), buffer.status
+        assert buffer.status.state == "live"
+    finally:
+        services.stopping.set()
+        upstream.close()
