@@ -41,9 +41,16 @@ class DeepFaceEmbedder:
         try:
             model = DeepFace.build_model(self.model_name)
         except ValueError as exc:
-            if self.model_name in WEIGHT_FILES and "download" in str(exc).lower():
-                raise WeightsMissing(missing_weights_message(self.model_name, self._weights_dir)) from exc
-            raise
+            file_name = WEIGHT_FILES.get(self.model_name)
+            if file_name is None:
+                raise
+            weights = self._weights_dir / file_name
+            if weights.is_file():
+                raise WeightsMissing(
+                    f"{self.model_name} weights at {weights} could not be loaded ({exc.__cause__ or exc}); "
+                    f"replace the file with DeepFace's {file_name} or run with --model Dlib"
+                ) from exc
+            raise WeightsMissing(missing_weights_message(self.model_name, self._weights_dir)) from exc
         self._represent = DeepFace.represent
         height, width = model.input_shape
         self.input_size = int(height)

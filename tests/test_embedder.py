@@ -50,3 +50,18 @@ def test_a_child_that_cannot_load_says_why(tmp_path):
 def test_normalize_keeps_zero_rows_finite():
     out = normalize(np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float32))
     assert np.allclose(out, [[0.6, 0.8], [0.0, 0.0]])
+
+
+def test_facenet_path_loads_deepface_facenet_and_names_a_broken_weights_file(tmp_path, weights_dir):
+    """The Facenet code path is real: DeepFace builds Facenet and reads the weights file we point it
+    at. Real weights are not available offline, so a corrupt file stands in and must be named."""
+    from recognition.weights import WeightsMissing
+
+    broken = weights_dir / "facenet_weights.h5"
+    broken.write_bytes(b"not an HDF5 file")
+    try:
+        with pytest.raises(WeightsMissing, match="could not be loaded.*or run with --model Dlib") as error:
+            DeepFaceEmbedder("Facenet", weights_dir).load()
+        assert str(broken) in str(error.value)
+    finally:
+        broken.unlink()
