@@ -70,9 +70,9 @@ class Matcher:
         if count == 0 or len(gallery.hashes) == 0:
             return [None] * count
         row_scores = np.asarray(embeddings, dtype=np.float32) @ gallery.vectors.T  # (n, rows)
-        scores = np.full((count, len(gallery.hashes)), -1.0, dtype=np.float32)
-        for column, owner in enumerate(gallery.owners):  # best vector per identity
-            scores[:, owner] = np.maximum(scores[:, owner], row_scores[:, column])
+        scores = np.full((len(gallery.hashes), count), -1.0, dtype=np.float32)
+        np.maximum.at(scores, gallery.owners, row_scores.T)  # best vector per identity
+        scores = scores.T  # (n, identities)
         matches: list[Optional[Match]] = [None] * count
         taken: set[int] = set()
         faces, people = np.nonzero(scores >= self.threshold)
