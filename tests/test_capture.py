@@ -126,3 +126,10 @@ def test_url_source_that_drops_is_retried_until_it_returns(run_capture, tmp_path
     finally:
         services.stopping.set()
         upstream.close()
+
+
+def test_no_webcam_at_the_index_is_reported_and_retried(run_capture):
+    buffer, thread = run_capture(parse_source("99"), initial_backoff=0.1, max_backoff=0.2)
+    assert wait_until(lambda: buffer.status.state == "offline", timeout=10)
+    assert buffer.status.detail == "no camera at index 99"
+    assert buffer.wait_newer(0, 0.3) is None and thread.alive  # still trying, never crashed
