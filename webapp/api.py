@@ -64,7 +64,7 @@ def enroll():
 @bp.get("/faces")
 def faces():
     identities = services().store.identities()
-    return jsonify({"faces": [{"hash": i.hash, "name": i.name, "created": i.created} for i in identities]})
+    return jsonify({"faces": [identity.summary() for identity in identities]})
 
 
 def _field(key: str) -> Optional[str]:
