@@ -130,6 +130,7 @@ class LiveServer:
     def __init__(self, app, threads: int = 16, port: int = 0) -> None:
         from waitress import create_server
 
+        self._app = app
         self._server = create_server(app, host="127.0.0.1", port=port, threads=threads,
                                      outbuf_high_watermark=2 * 1024 * 1024)
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
@@ -137,8 +138,24 @@ class LiveServer:
         self._thread.start()
 
     def close(self) -> None:
+        from webapp.stream import VIEWERS
+
+        services = self._app.extensions.get("faceapp")
+        if services is not None:  # end open streams first, as run.py does, so no task writes to a closed server
+            services.stopping.set()
+            slots = self._app.extensions[VIEWERS]
+            wait_until(lambda: all_slots_free(slots, services.max_viewers), timeout=5)
         self._server.close()
         self._thread.join(5)
+
+
+def all_slots_free(slots, count: int) -> bool:
+    taken = 0
+    while taken < count and slots.acquire(blocking=False):
+        taken += 1
+    for _ in range(taken):
+        slots.release()
+    return taken == count
 
 
 @pytest.fixture

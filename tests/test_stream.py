@@ -136,3 +136,14 @@ def test_a_viewer_that_leaves_frees_its_place(single_viewer_server):
         return True
 
     assert wait_until(admitted, timeout=10, interval=0.1)
+
+
+def test_without_a_camera_the_stream_sends_a_placeholder_about_once_a_second(services, live_server):
+    server = live_server(create_app(services))  # services has no camera: --source none
+    viewer = MjpegClient(server.url + "/streaming", timeout=5)
+    try:
+        parts = viewer.parts_for(2.0)
+    finally:
+        viewer.close()
+    assert 1 <= len(parts) <= 4, len(parts)  # a trickle, not a busy loop flooding the client
+    assert decode(parts[0]).shape == (360, 640, 3)

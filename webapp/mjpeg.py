@@ -30,7 +30,11 @@ class JpegFeed:
         """(seq, JPEG) of the newest frame after after_seq, or a "camera offline" picture after a
         short wait, so a viewer always gets something and never hangs."""
         frames = self._services.frames
-        frame = frames.wait_newer(after_seq, self._wait) if frames else None
+        if frames is None:  # API only: a placeholder now and then, not a flood of them
+            self._services.stopping.wait(self._wait)
+            frame = None
+        else:
+            frame = frames.wait_newer(after_seq, self._wait)
         if frame is None:
             return after_seq, self._placeholder(self._services.camera_status()["detail"])
         with self._lock:
