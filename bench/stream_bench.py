@@ -4,8 +4,9 @@ Prints, against baselines measured in this same run:
 - the frame rate each of 1, 3 and 5 viewers receives, as a ratio of the rate the source delivers;
 - /hash latency while 5 viewers watch, as a ratio of its latency with nobody watching;
 - JPEG encodes per published frame (1.0 means once per frame, whatever the number of viewers);
-- the delay from Lin-Manuel Miranda appearing in the clip to /hash naming him, per loop of the clip,
-  and every name /hash gave outside the frames where that person is on screen (should be none).
+- the delay from an enrolled person appearing to /hash naming him, per loop, and every name /hash
+  gave where that person is not on screen (should be none): on the fixture clip (Lin-Manuel Miranda
+  among strangers) and on a clip made of other photos of two enrolled people between two strangers.
 
 Run: make bench   (or FACE_FIXTURES=../shared/fixtures .venv/bin/python bench/stream_bench.py)
 """
@@ -19,6 +20,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,9 +33,37 @@ from tests.mjpeg_client import MjpegClient  # noqa: E402
 CLIP = FIXTURES / "video" / "short_hamilton_clip.mp4"
 ENROLL = {"Lin": "lin_manuel_miranda/lin1.png", "Alex": "alex_lacamoire/alex1.jpg", "Obama": "obama/obama1.jpg",
           "Biden": "biden/biden1.jpg"}
-# Frames of the clip in which each person is on screen (looked at by eye); a name outside them is wrong.
-ON_SCREEN = {"Lin": [(0, 24), (80, 212)], "Alex": [(20, 80)], "Obama": [(211, 274)], "Biden": []}
-LIN_FIRST_FRONTAL = 82  # first frame after the cut in which Lin faces the camera
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A clip, the frames in which each enrolled person is on screen (a name outside them is wrong),
+    and the frame from which each should be named."""
+
+    title: str
+    clip: Path
+    frames: int
+    on_screen: dict
+    appears: dict
+
+
+# The fixture clip, looked at by eye: Lin on stage (frames 0-24) and facing the camera (80-212), Alex
+# in profile (20-80), the audience with Obama (211-274); Biden never appears.
+HAMILTON = Scenario("fixture clip", CLIP, 275, {"Lin": [(0, 24), (80, 212)], "Alex": [(20, 80)],
+                                               "Obama": [(211, 274)], "Biden": []}, {"Lin": 82})
+PHOTO_FPS, PHOTO_SECONDS = 25, 2.0
+PHOTO_SEGMENTS = ["kit_harington/kit1.jpg", "obama/obama2.jpg", "biden/biden2.jpg", "rose_leslie/rose1.jpg"]
+
+
+def photo_scenario(folder: Path) -> Scenario:
+    """Other photos of two enrolled people between two strangers, 2 s each, as a camera would show them."""
+    from tests.conftest import write_clip
+
+    clip = write_clip(folder / "photos.avi", PHOTO_SEGMENTS, seconds_each=PHOTO_SECONDS, fps=PHOTO_FPS)
+    step = int(PHOTO_FPS * PHOTO_SECONDS)
+    return Scenario("photo clip (Kit, Obama, Biden, Rose; Kit and Rose never enrolled)", clip, 4 * step,
+                    {"Obama": [(step, 2 * step - 1)], "Biden": [(2 * step, 3 * step - 1)], "Lin": [], "Alex": []},
+                    {"Obama": step, "Biden": 2 * step})
 
 
 def get_json(url: str) -> dict:
@@ -79,16 +109,10 @@ def main() -> int:
     if not CLIP.exists():
         print(f"fixture clip not found at {CLIP}; set FACE_FIXTURES")
         return 1
-    from camera.capture import CaptureThread
-    from camera.frames import FrameBuffer
-    from camera.sources import parse_source
     from recognition.images import decode_image
     from recognition.pipeline import build_analyzer
     from recognition.store import FaceStore
     from recognition.weights import provision_dlib_weights
-    from recognition.worker import RecognitionWorker
-    from webapp import create_app
-    from webapp.services import Services
     from webapp.stream import FEED
 
     work = Path(tempfile.mkdtemp(prefix="facebench-"))
@@ -102,15 +126,9 @@ def main() -> int:
         _, embeddings = analyzer.embed(decode_image((FIXTURES / "faces" / photo).read_bytes()))
         names[analyzer.matcher.enroll(embeddings[0], name).hash] = name
 
-    frames = FrameBuffer(str(CLIP))
-    capture = CaptureThread(parse_source(str(CLIP)), frames).start()
-    worker = RecognitionWorker(frames, analyzer).start()
-    services = Services(store=store, analyzer=analyzer, frames=frames, worker=worker, max_viewers=16)
-    app = create_app(services)
-    server = LiveServer(app, threads=24)
+    running = serve(CLIP, store, analyzer)
+    server, app, frames, worker = running.server, running.app, running.services.frames, running.services.worker
     try:
-        while frames.latest is None:
-            time.sleep(0.05)
         base_fps = source_fps(frames)
         print(f"source delivers {base_fps:.2f} fps (clip is 29.97 fps); recognition running beside it")
         base_median, base_p95 = hash_latency_ms(server.url)
@@ -123,59 +141,108 @@ def main() -> int:
             per_frame = (feed.encoded - encoded) / max(1, frames.latest.seq - published)
             print(f"{count} viewer(s): each gets {', '.join(f'{r:.1f}' for r in rates)} fps "
                   f"(slowest/source = {ratio:.2f}); JPEG encodes per frame {per_frame:.2f}")
-        watchers = [MjpegClient(server.url + "/streaming") for _ in range(5)]
-        stop = threading.Event()
-        drains = [threading.Thread(target=lambda c=c: [c.next_part() for _ in iter(lambda: stop.is_set(), True)])
-                  for c in watchers]
-        for thread in drains:
-            thread.start()
-        busy_median, busy_p95 = hash_latency_ms(server.url)
-        stop.set()
-        for thread in drains:
-            thread.join(5)
-        for client in watchers:
-            client.close()
+        busy_median, busy_p95 = hash_latency_while_watching(server.url, viewers=5)
         print(f"/hash while 5 viewers watch: median {busy_median:.1f} ms, p95 {busy_p95:.1f} ms "
               f"(x{busy_median / base_median:.2f} of idle median)")
-        print(f"recognition analysed {worker.analysed} frames in this run")
-        measure_naming(server.url, names, base_fps)
+        print(f"recognition analysed {worker.analysed} frames so far")
+        measure_naming(server.url, names, base_fps, HAMILTON)
     finally:
-        services.stopping.set()
-        worker.stop()
-        capture.stop()
-        server.close()
+        running.stop()
+    scenario = photo_scenario(work)
+    running = serve(scenario.clip, store, analyzer)
+    try:
+        measure_naming(running.server.url, names, PHOTO_FPS, scenario)
+    finally:
+        running.stop()
+        analyzer.embedder.stop()
     return 0
 
 
-def measure_naming(url: str, names: dict, fps: float, loops: int = 2) -> None:
-    """Poll /hash every 20 ms over whole loops of the clip."""
-    delays, wrong, seen_loops = [], [], 0
-    named_in_loop = False
-    last_index = None
-    deadline = time.time() + loops * 275 / 29.97 + 12
-    while time.time() < deadline and seen_loops <= loops:
+def serve(clip: Path, store, analyzer):
+    """Capture, recognition and a real server for one clip, as run.py builds them."""
+    from camera.capture import CaptureThread
+    from camera.frames import FrameBuffer
+    from camera.sources import parse_source
+    from recognition.worker import RecognitionWorker
+    from webapp import create_app
+    from webapp.services import Services
+
+    frames = FrameBuffer(str(clip))
+    capture = CaptureThread(parse_source(str(clip)), frames).start()
+    worker = RecognitionWorker(frames, analyzer).start()
+    services = Services(store=store, analyzer=analyzer, frames=frames, worker=worker, max_viewers=16)
+    app = create_app(services)
+    server = LiveServer(app, threads=24)
+    while frames.latest is None:
+        time.sleep(0.05)
+    return Running(services, server, app, capture)
+
+
+@dataclass(frozen=True)
+class Running:
+    services: object
+    server: LiveServer
+    app: object
+    capture: object
+
+    def stop(self) -> None:
+        self.server.close()
+        self.services.worker.stop()
+        self.capture.stop()
+
+
+def hash_latency_while_watching(url: str, viewers: int) -> tuple[float, float]:
+    watchers = [MjpegClient(url + "/streaming") for _ in range(viewers)]
+    done = threading.Event()
+
+    def drain(client):
+        while not done.is_set():
+            client.next_part()
+
+    threads = [threading.Thread(target=drain, args=(c,)) for c in watchers]
+    for thread in threads:
+        thread.start()
+    try:
+        return hash_latency_ms(url)
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(5)
+        for client in watchers:
+            client.close()
+
+
+def measure_naming(url: str, names: dict, fps: float, scenario: Scenario, loops: int = 2) -> None:
+    """Poll /hash every 20 ms over whole loops of the clip: how long after each person appears is
+    he named, and is anyone ever named where he is not on screen?"""
+    delays = {name: [] for name in scenario.appears}
+    wrong, loop, last_index, named = [], 0, None, set()
+    deadline = time.time() + (loops + 1) * scenario.frames / fps + 10
+    while time.time() < deadline and loop <= loops:
         body = get_json(url + "/hash")
         index = body["source_frame"]
         if index is None:
             time.sleep(0.02)
             continue
-        if last_index is not None and index < last_index - 100:  # the clip looped
-            seen_loops += 1
-            named_in_loop = False
+        if last_index is not None and index < last_index - scenario.frames // 3:  # the clip looped
+            loop, named = loop + 1, set()
         last_index = index
         for face in body["faces"]:
             name = names.get(face["hash"])
-            if name and not any(lo <= index <= hi for lo, hi in ON_SCREEN[name]):
+            if name and not any(lo <= index <= hi for lo, hi in scenario.on_screen[name]):
                 wrong.append((index, name))
-        if seen_loops >= 1 and not named_in_loop and index >= LIN_FIRST_FRONTAL and body["name"] == "Lin":
-            # When frame LIN_FIRST_FRONTAL was captured, from the analysed frame's own capture time.
-            appeared = body["captured_at"] - (index - LIN_FIRST_FRONTAL) / fps
-            delays.append(time.time() - appeared)
-            named_in_loop = True
+            # Timed from the second pass on: the first may start in the middle of an appearance.
+            first = scenario.appears.get(name)
+            if loop >= 1 and name not in named and first is not None and index >= first:
+                appeared = body["captured_at"] - (index - first) / fps  # when frame `first` was captured
+                delays[name].append(time.time() - appeared)
+                named.add(name)
         time.sleep(0.02)
-    shown = ", ".join(f"{d:.2f}" for d in delays) or "never"
-    print(f"Lin appears frontal at frame {LIN_FIRST_FRONTAL}: /hash named him {shown} s later (one figure per loop)")
-    print(f"names given outside the frames where that person is on screen: {len(wrong)} {wrong[:5]}")
+    print(f"{scenario.title}:")
+    for name, first in scenario.appears.items():
+        shown = ", ".join(f"{d:.2f}" for d in delays[name]) or "never"
+        print(f"  {name} appears at frame {first}: /hash named him {shown} s later (one figure per loop)")
+    print(f"  names given where that person is not on screen: {len(wrong)} {wrong[:5]}")
 
 
 if __name__ == "__main__":
