@@ -116,3 +116,18 @@ def test_pressing_a_enrolls_the_face_on_camera(camera_services, tmp_path):
     body = client.get("/hash").get_json()
     assert body["hash"] == identity["hash"] and body["name"] == "Rose"
     assert client.post("/enroll", json={}).status_code == 409  # nobody unknown is left on camera
+
+
+def test_uploads_over_the_limit_are_413(client):
+    response = client.post("/enroll", data={"image": (io.BytesIO(b"\xff" * (16 * 1024 * 1024 + 1)), "big.jpg")})
+    assert response.status_code == 413 and response.get_json()["error"]
+    assert client.get("/faces").get_json()["faces"] == []
+
+
+def test_enrolling_writes_vectors_only_never_the_photo(client, store):
+    photo = fixture_path("faces/obama/obama4.jpg").read_bytes()
+    assert client.post("/enroll", data=photo_upload("obama/obama4.jpg")).status_code == 201
+    files = sorted(path.name for path in store.data_dir.iterdir())
+    assert files == ["faces.pkl", "installation_secret"]
+    stored = (store.data_dir / "faces.pkl").read_bytes()
+    assert photo[:64] not in stored and photo[-64:] not in stored  # no JPEG data inside the store
