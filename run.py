@@ -110,7 +110,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         analyzer, choice = build_for_request(
             config.model, store, config.weights_dir, config.threshold, allow_download=not config.offline
         )
-    except WeightsMissing as exc:
+    except (WeightsMissing, RuntimeError) as exc:  # e.g. a model name DeepFace does not know
         log.error("%s", exc)
         return 2
     if choice.name != config.model:
@@ -130,6 +130,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                                outbuf_high_watermark=2 * 1024 * 1024, ident="faceapp")
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", config.host, config.port, exc.strerror or exc)
+        analyzer.embedder.stop()
         return 2
 
     capture = None

@@ -173,8 +173,8 @@ def serve(clip: Path, store, analyzer):
     services = Services(store=store, analyzer=analyzer, frames=frames, worker=worker, max_viewers=16)
     app = create_app(services)
     server = LiveServer(app, threads=24)
-    while frames.latest is None:
-        time.sleep(0.05)
+    if frames.wait_newer(0, timeout=30) is None:
+        raise RuntimeError(f"{clip} delivered no frame within 30 s: {frames.status}")
     return Running(services, server, app, capture)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 from recognition.aligner import LandmarkAligner
 from recognition.detector import HaarDetector
 from recognition.embedder import DeepFaceEmbedder
+from recognition.embedder_process import EmbedderProcess
 from recognition.faces import Box, FaceObservation
 from recognition.matcher import Matcher
 
@@ -15,7 +16,7 @@ class FaceAnalyzer:
         self,
         detector: HaarDetector,
         aligner: LandmarkAligner,
-        embedder: DeepFaceEmbedder,
+        embedder: DeepFaceEmbedder | EmbedderProcess,
         matcher: Matcher,
     ) -> None:
         self.detector = detector

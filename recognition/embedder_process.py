@@ -119,6 +119,7 @@ class EmbedderProcess:
     def _receive(self):
         if not self._connection.poll(self._timeout):
             self._process.terminate()
+            self._process.join(5)  # so the next call sees it dead and starts a fresh one
             raise RuntimeError(f"the embedding process did not answer within {self._timeout:.0f}s")
         try:
             return self._connection.recv()

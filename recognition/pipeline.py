@@ -41,5 +41,5 @@ def build_for_request(
     except WeightsMissing as exc:
         if requested != AUTO or choice.name == DLIB:
             raise
-        choice = resolve_model(DLIB, weights_dir)
+        resolve_model(DLIB, weights_dir)  # puts the shipped Dlib weights in place
         return build_analyzer(store, DLIB, weights_dir, threshold), ModelChoice(DLIB, str(exc))

@@ -89,7 +89,12 @@ class FaceStore:
             if identity.hash in self._identities:
                 raise ValueError(f"identity {identity.hash} already exists")
             self._identities[identity.hash] = identity
-            self._commit()
+            try:
+                self._commit()
+            except BaseException:  # not on disk, so not enrolled: memory must agree with the file
+                del self._identities[identity.hash]
+                self._galleries.clear()
+                raise
 
     def _commit(self) -> None:
         self._galleries.clear()
