@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from recognition.vault import default_key_path
+
 log = logging.getLogger("run")
 
 HERE = Path(__file__).resolve().parent
@@ -22,6 +24,7 @@ class Config:
     host: str
     port: int
     data_dir: Path
+    key_file: Path
     model: str
     deepface_home: Path
     threshold: Optional[float]
@@ -45,6 +48,9 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
     parser.add_argument("--port", type=int, default=int(env.get("FACE_PORT", "8080")), help="[FACE_PORT, default 8080]")
     parser.add_argument("--data-dir", default=env.get("FACE_DATA_DIR", str(HERE / "known_faces_db")),
                         help="where identities are stored [FACE_DATA_DIR, default known_faces_db/]")
+    parser.add_argument("--key-file", default=env.get("FACE_KEY_FILE"),
+                        help="the key that encrypts the store, kept outside the data dir; created (mode 0600) on "
+                             "first run [FACE_KEY_FILE, default ~/.config/faceapp/keys/<data dir>-<id>.key]")
     parser.add_argument("--model", default=env.get("FACE_MODEL", "auto"),
                         help="embedding model: auto (Facenet if its weights are available, else Dlib), "
                              "Facenet, Dlib, or another DeepFace model [FACE_MODEL, default auto]")
@@ -60,11 +66,13 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
                         help="put the shipped weights in place, report the model that would be used, and exit")
     args = parser.parse_args(argv)
     deepface_home = Path(env.get("DEEPFACE_HOME") or Path.home()).expanduser()
+    data_dir = Path(args.data_dir).expanduser()
     return Config(
         source=args.source,
         host=args.host,
         port=args.port,
-        data_dir=Path(args.data_dir).expanduser(),
+        data_dir=data_dir,
+        key_file=Path(args.key_file).expanduser() if args.key_file else default_key_path(data_dir, config_home(env)),
         model=args.model,
         deepface_home=deepface_home,
         threshold=args.threshold,
@@ -73,6 +81,10 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
         provision_only=args.provision_only,
         offline=args.offline,
     )
+
+
+def config_home(env) -> Path:
+    return Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config").expanduser()
 
 
 def _optional_float(text: Optional[str]) -> Optional[float]:
@@ -93,7 +105,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
     from recognition.pipeline import build_for_request
-    from recognition.store import FaceStore
+    from recognition.atomic import DataDirInUse
+    from recognition.store import FaceStore, StoreKeyError, StoreRejected
     from recognition.weights import WeightsMissing, resolve_model
     from recognition.worker import RecognitionWorker
     from webapp import create_app
@@ -106,12 +119,18 @@ def main(argv: Optional[list[str]] = None) -> int:
             choice = resolve_model(config.model, config.weights_dir, allow_download=not config.offline)
             log.info("weights in %s; model %s: %s", config.weights_dir, choice.name, choice.reason)
             return 0
-        store = FaceStore(config.data_dir)
+        store = FaceStore(config.data_dir, config.key_file)
+    except (StoreRejected, StoreKeyError, DataDirInUse) as exc:
+        log.error("%s", exc)
+        log.error("the server did not start and changed nothing; `python -m tools.store verify` checks the store")
+        return 2
+    try:
         analyzer, choice = build_for_request(
             config.model, store, config.weights_dir, config.threshold, allow_download=not config.offline
         )
     except (WeightsMissing, RuntimeError) as exc:  # e.g. a model name DeepFace does not know
         log.error("%s", exc)
+        store.close()
         return 2
     if choice.name != config.model:
         log.info("model auto -> %s (%s)", choice.name, choice.reason)
@@ -131,6 +150,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", config.host, config.port, exc.strerror or exc)
         analyzer.embedder.stop()
+        store.close()
         return 2
 
     capture = None
@@ -156,6 +176,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             capture.stop(timeout=3)
         analyzer.embedder.stop(timeout=3)
         server.close()
+        store.close()
         log.info("stopped")
     return 0
 

@@ -119,7 +119,7 @@ def main() -> int:
     os.environ["DEEPFACE_HOME"] = str(work)
     weights = work / ".deepface" / "weights"
     provision_dlib_weights(weights)
-    store = FaceStore(work / "db")
+    store = FaceStore(work / "db", work / "keys" / "store.key")
     analyzer = build_analyzer(store, "Dlib", weights)
     names = {}
     for name, photo in ENROLL.items():

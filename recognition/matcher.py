@@ -8,7 +8,8 @@ from typing import Optional
 
 import numpy as np
 
-from recognition.store import FaceStore, Identity
+from recognition.identity import Identity
+from recognition.store import FaceStore
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,12 @@ class Matcher:
         count = len(embeddings)
         if count == 0 or len(gallery.hashes) == 0:
             return [None] * count
-        row_scores = np.asarray(embeddings, dtype=np.float32) @ gallery.vectors.T  # (n, rows)
-        scores = np.full((len(gallery.hashes), count), -1.0, dtype=np.float32)
-        np.maximum.at(scores, gallery.owners, row_scores.T)  # best vector per identity
-        scores = scores.T  # (n, identities)
+        queries = np.asarray(embeddings, dtype=np.float32)
+        scores = _best_per_identity(queries, gallery.vectors, gallery.owners, len(gallery.hashes))
+        if len(gallery.rejections):
+            # A face closer to one that was marked "not this person" than to the person is not them.
+            rejected = _best_per_identity(queries, gallery.rejections, gallery.rejection_owners, len(gallery.hashes))
+            scores = np.where(rejected >= scores, -1.0, scores)
         matches: list[Optional[Match]] = [None] * count
         taken: set[int] = set()
         faces, people = np.nonzero(scores >= self.threshold)
@@ -82,7 +85,7 @@ class Matcher:
                 matches[face] = Match(gallery.hashes[person], gallery.names[person], float(scores[face, person]))
         return matches
 
-    def enroll(self, embedding: np.ndarray, name: Optional[str] = None) -> Identity:
+    def enroll(self, embedding: np.ndarray, name: Optional[str] = None, email_hash: Optional[str] = None) -> Identity:
         """Store a new identity for embedding, or raise AlreadyEnrolled if it matches one."""
         with self.store.transaction():
             existing = self.identify(embedding[np.newaxis, :])[0]
@@ -92,11 +95,29 @@ class Matcher:
                 hash=identity_hash(self.store.secret, embedding),
                 model=self.model_name,
                 name=name or None,
-                embeddings=[np.asarray(embedding, dtype=np.float32)],
+                embeddings=(np.asarray(embedding, dtype=np.float32),),
+                email_hash=email_hash,
             )
             self.store.add(identity)
         log.info("enrolled a new identity %s", identity.hash[:12])
         return identity
 
+    def reject(self, identity_hash: str, embedding: np.ndarray) -> Identity:
+        """Record that embedding is "not this person", so that face stops matching the identity."""
+        with self.store.transaction():
+            identity = self.store.get(identity_hash)
+            if identity is None:
+                raise KeyError(identity_hash)
+            vector = np.asarray(embedding, dtype=np.float32)
+            return self.store.update(identity_hash, rejections=identity.rejections + (vector,))
+
     def similarity(self, first: np.ndarray, second: np.ndarray) -> float:
         return float(np.dot(first, second) / max(np.linalg.norm(first) * np.linalg.norm(second), 1e-12))
+
+
+def _best_per_identity(queries: np.ndarray, rows: np.ndarray, owners: np.ndarray, people: int) -> np.ndarray:
+    """(n, people) matrix: each query's best cosine similarity over each person's rows."""
+    row_scores = queries @ rows.T  # (n, rows)
+    best = np.full((people, len(queries)), -1.0, dtype=np.float32)
+    np.maximum.at(best, owners, row_scores.T)
+    return best.T

@@ -71,11 +71,18 @@ def embedder(weights_dir):
     process.stop()
 
 
-@pytest.fixture
-def store(tmp_path):
+def open_store(folder: Path, **options):
+    """A store in folder/db with its key in folder/keys: outside the data dir, as in real use."""
     from recognition.store import FaceStore
 
-    return FaceStore(tmp_path / "db")
+    return FaceStore(folder / "db", folder / "keys" / "store.key", **options)
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = open_store(tmp_path)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

@@ -128,6 +128,6 @@ def test_enrolling_writes_vectors_only_never_the_photo(client, store):
     photo = fixture_path("faces/obama/obama4.jpg").read_bytes()
     assert client.post("/enroll", data=photo_upload("obama/obama4.jpg")).status_code == 201
     files = sorted(path.name for path in store.data_dir.iterdir())
-    assert files == ["faces.pkl", "installation_secret"]
+    assert files == [".lock", "faces.pkl", "installation_secret"]
     stored = (store.data_dir / "faces.pkl").read_bytes()
     assert photo[:64] not in stored and photo[-64:] not in stored  # no JPEG data inside the store

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from recognition.matcher import AlreadyEnrolled, Matcher, identity_hash
-from recognition.store import FaceStore
-from tests.conftest import load_photo
+from tests.conftest import load_photo, open_store
 
 PEOPLE = {
     "obama": ["obama/obama1.jpg", "obama/obama2.jpg", "obama/obama3.jpg", "obama/obama4.jpg", "obama/obama_240p.jpg"],
@@ -16,7 +15,6 @@ PEOPLE = {
     "alex": ["alex_lacamoire/alex1.jpg", "alex_lacamoire/alex2.png", "alex_lacamoire/alex3.jpg"],
     "lin": ["lin_manuel_miranda/lin1.png"],
 }
-
 
 @pytest.fixture(scope="module")
 def vectors(detector, aligner, embedder):
@@ -31,11 +29,9 @@ def vectors(detector, aligner, embedder):
             out[photo] = (person, embeddings[0])
     return out
 
-
 def test_embeddings_are_unit_length(vectors):
     for photo, (_, vector) in vectors.items():
         assert abs(np.linalg.norm(vector) - 1.0) < 1e-4, photo
-
 
 def test_every_same_person_pair_matches_and_every_other_pair_does_not(vectors, store):
     matcher = Matcher(store, "Dlib")
@@ -46,7 +42,6 @@ def test_every_same_person_pair_matches_and_every_other_pair_does_not(vectors, s
             wrong.append((a, b, round(matcher.similarity(va, vb), 3)))
     assert wrong == []
 
-
 def test_enrolled_person_is_identified_from_another_photo(vectors, store):
     matcher = Matcher(store, "Dlib")
     obama = matcher.enroll(vectors["obama/obama1.jpg"][1], "Barack")
@@ -56,7 +51,6 @@ def test_enrolled_person_is_identified_from_another_photo(vectors, store):
     assert [m.identity_hash if m else None for m in found] == [obama.hash, biden.hash, None]
     assert found[0].name == "Barack"
 
-
 def test_second_enrollment_of_same_person_is_refused_with_existing_hash(vectors, store):
     matcher = Matcher(store, "Dlib")
     first = matcher.enroll(vectors["kit_harington/kit1.jpg"][1])
@@ -64,7 +58,6 @@ def test_second_enrollment_of_same_person_is_refused_with_existing_hash(vectors,
         matcher.enroll(vectors["kit_harington/kit2.jpg"][1])
     assert refused.value.match.identity_hash == first.hash
     assert len(store) == 1
-
 
 def test_two_faces_in_one_frame_never_share_an_identity(vectors, store):
     matcher = Matcher(store, "Dlib")
@@ -74,21 +67,18 @@ def test_two_faces_in_one_frame_never_share_an_identity(vectors, store):
     hashes = [m.identity_hash for m in found if m]
     assert hashes == [obama.hash]
 
-
 def test_identity_hash_is_salted_per_installation(vectors, tmp_path):
     vector = vectors["rose_leslie/rose1.jpg"][1]
-    one, two = FaceStore(tmp_path / "one"), FaceStore(tmp_path / "two")
+    one, two = open_store(tmp_path / "one"), open_store(tmp_path / "two")
     first = Matcher(one, "Dlib").enroll(vector)
     second = Matcher(two, "Dlib").enroll(vector)
     assert first.hash != second.hash
     assert first.hash == identity_hash(one.secret, vector) and len(first.hash) == 64
 
-
 def test_galleries_are_per_model(vectors, store):
     Matcher(store, "Dlib").enroll(vectors["lin_manuel_miranda/lin1.png"][1])
     other_model = Matcher(store, "Facenet")
     assert other_model.identify(vectors["lin_manuel_miranda/lin1.png"][1][np.newaxis, :]) == [None]
-
 
 def test_an_identity_with_several_vectors_matches_on_its_closest_one(vectors, store):
     from recognition.store import Identity

@@ -15,6 +15,14 @@ def test_defaults():
     config = parse_config([], env={})
     assert (config.source, config.host, config.port, config.model) == ("0", "127.0.0.1", 8080, "auto")
     assert config.data_dir == ROOT / "known_faces_db"
+    assert config.key_file.parent == Path.home() / ".config" / "faceapp" / "keys"
+    assert config.key_file.name.startswith("known_faces_db-") and config.key_file.suffix == ".key"
+
+
+def test_key_file_lives_outside_the_data_dir_and_follows_xdg():
+    config = parse_config(["--data-dir", "/srv/faces"], env={"XDG_CONFIG_HOME": "/etc/xdg-test"})
+    assert config.key_file.parent == Path("/etc/xdg-test/faceapp/keys")
+    assert parse_config(["--key-file", "/k/store.key"], env={}).key_file == Path("/k/store.key")
 
 
 def test_environment_sets_and_flags_override():
@@ -30,6 +38,7 @@ def test_server_starts_serves_and_stops_on_ctrl_c(weights_dir, tmp_path):
     port = free_port()
     env = dict(os.environ, DEEPFACE_HOME=str(weights_dir.parent.parent), FACE_SOURCE=str(CLIP),
                FACE_PORT=str(port), FACE_DATA_DIR=str(tmp_path / "db"), FACE_MODEL="auto",
+               FACE_KEY_FILE=str(tmp_path / "keys" / "store.key"),
                FACE_OFFLINE="1")  # tests never reach the network, not even to probe for Facenet
     log_path = tmp_path / "server.log"
     with open(log_path, "w") as log:

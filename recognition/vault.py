@@ -1,0 +1,145 @@
+"""The store's encryption key: a file outside the data dir, and sealing bytes with it (AES-256-GCM).
+
+A sealed blob is MAGIC | key id (8) | nonce (12) | ciphertext+tag. The key id names the key a blob
+was sealed with, so a wrong key is reported as such instead of as "corrupt", and a key rotation that
+was interrupted can be finished with the pending key (<key file>.next).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from recognition.atomic import write_atomically
+
+KEY_HEADER = "faceapp store key v1"
+NONCE_BYTES = 12
+KEY_ID_BYTES = 8
+
+
+class StoreKeyError(Exception):
+    """The key is missing, unreadable, or not the one the data was sealed with; the message says which."""
+
+
+class KeyMissing(StoreKeyError):
+    pass
+
+
+class WrongKey(StoreKeyError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoreKey:
+    secret: bytes  # 32 bytes
+    path: Optional[Path] = None
+
+    @property
+    def key_id(self) -> bytes:
+        return hashlib.sha256(b"faceapp key id\0" + self.secret).digest()[:KEY_ID_BYTES]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.key_id.hex()
+
+    @classmethod
+    def generate(cls) -> "StoreKey":
+        return cls(AESGCM.generate_key(bit_length=256))
+
+    @classmethod
+    def read(cls, path: Path) -> "StoreKey":
+        path = Path(path)
+        try:
+            lines = path.read_text().split()
+        except FileNotFoundError:
+            raise KeyMissing(f"the store key {path} does not exist")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreKeyError(f"the store key {path} cannot be read: {exc}")
+        try:
+            secret = base64.urlsafe_b64decode(lines[-1])
+        except (IndexError, ValueError):
+            secret = b""
+        if len(secret) != 32:
+            raise StoreKeyError(f"{path} is not a faceapp store key (expected a base64 line of 32 bytes)")
+        return cls(secret, path)
+
+    def write(self, path: Path) -> "StoreKey":
+        """Write the key with mode 0600 in a folder only its owner can enter."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        text = f"# {KEY_HEADER}; id {self.fingerprint}; keep it secret and back it up\n"
+        text += base64.urlsafe_b64encode(self.secret).decode() + "\n"
+        write_atomically(path, text.encode(), mode=0o600)
+        return StoreKey(self.secret, path)
+
+
+def pending_key_path(path: Path) -> Path:
+    """Where a rotation puts the new key until every file has been re-encrypted with it."""
+    return Path(str(path) + ".next")
+
+
+def seal(key: StoreKey, magic: bytes, plaintext: bytes) -> bytes:
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    header = magic + key.key_id + nonce
+    return header + AESGCM(key.secret).encrypt(nonce, plaintext, header)
+
+
+def sealed_key_id(magic: bytes, blob: bytes) -> Optional[bytes]:
+    if not blob.startswith(magic) or len(blob) < len(magic) + KEY_ID_BYTES + NONCE_BYTES + 16:
+        return None
+    return blob[len(magic) : len(magic) + KEY_ID_BYTES]
+
+
+def unseal(keys: list[StoreKey], magic: bytes, blob: bytes, what: str) -> bytes:
+    """Decrypt blob with whichever of keys sealed it; WrongKey if none did, ValueError if it was altered."""
+    key_id = sealed_key_id(magic, blob)
+    if key_id is None:
+        raise ValueError(f"{what} is not a sealed faceapp file")
+    key = next((k for k in keys if k.key_id == key_id), None)
+    if key is None:
+        known = ", ".join(f"{k.fingerprint} ({k.path})" for k in keys) or "none"
+        raise WrongKey(f"{what} was encrypted with key id {key_id.hex()}, but the key given is {known}; "
+                       f"point --key-file (FACE_KEY_FILE) at the key it was created with")
+    start = len(magic) + KEY_ID_BYTES
+    header, nonce = blob[: start + NONCE_BYTES], blob[start : start + NONCE_BYTES]
+    try:
+        return AESGCM(key.secret).decrypt(nonce, blob[start + NONCE_BYTES :], header)
+    except InvalidTag:
+        raise ValueError(f"{what} was altered or damaged: its authentication tag does not match")
+
+
+def default_key_path(data_dir: Path, config_home: Path) -> Path:
+    """One key per data dir under the user's config folder, so a copy of the data dir alone is unreadable."""
+    resolved = Path(data_dir).expanduser().resolve()
+    tag = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    return Path(config_home) / "faceapp" / "keys" / f"{resolved.name}-{tag}.key"
+
+
+def check_outside(key_path: Path, data_dir: Path) -> None:
+    key, data = Path(key_path).expanduser().resolve(), Path(data_dir).expanduser().resolve()
+    if key == data or data in key.parents:
+        raise StoreKeyError(f"the store key {key_path} is inside the data dir {data_dir}; keep it elsewhere "
+                        f"(--key-file / FACE_KEY_FILE) so a copy of the data dir cannot be read")
+
+
+def derive_passphrase_key(passphrase: str, salt: bytes) -> StoreKey:
+    """A key from a passphrase (scrypt), for exports that travel between installations."""
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    if not passphrase:
+        raise StoreKeyError("an empty passphrase cannot protect an export")
+    return StoreKey(Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase.encode()))
+
+
+def remove_if_exists(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
