@@ -46,7 +46,7 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
                         help="webcam index, video file, stream URL, or 'none' for API only [FACE_SOURCE, default 0]")
     parser.add_argument("--host", default=env.get("FACE_HOST", "127.0.0.1"), help="[FACE_HOST, default 127.0.0.1]")
     parser.add_argument("--port", type=int, default=int(env.get("FACE_PORT", "8080")), help="[FACE_PORT, default 8080]")
-    parser.add_argument("--data-dir", default=env.get("FACE_DATA_DIR", str(HERE / "known_faces_db")),
+    parser.add_argument("--data-dir", default=default_data_dir(env),
                         help="where identities are stored [FACE_DATA_DIR, default known_faces_db/]")
     parser.add_argument("--key-file", default=env.get("FACE_KEY_FILE"),
                         help="the key that encrypts the store, kept outside the data dir; created (mode 0600) on "
@@ -72,7 +72,7 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
         host=args.host,
         port=args.port,
         data_dir=data_dir,
-        key_file=Path(args.key_file).expanduser() if args.key_file else default_key_path(data_dir, config_home(env)),
+        key_file=key_file_for(data_dir, args.key_file, env),
         model=args.model,
         deepface_home=deepface_home,
         threshold=args.threshold,
@@ -83,8 +83,16 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
     )
 
 
-def config_home(env) -> Path:
-    return Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config").expanduser()
+def default_data_dir(env) -> str:
+    return env.get("FACE_DATA_DIR", str(HERE / "known_faces_db"))
+
+
+def key_file_for(data_dir: Path, given: Optional[str], env) -> Path:
+    """The key file given, else one per data dir under $XDG_CONFIG_HOME (~/.config)/faceapp/keys."""
+    if given:
+        return Path(given).expanduser()
+    config_home = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config").expanduser()
+    return default_key_path(data_dir, config_home)
 
 
 def _optional_float(text: Optional[str]) -> Optional[float]:

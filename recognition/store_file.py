@@ -24,7 +24,6 @@ from recognition.vault import StoreKey, seal, unseal
 SCHEMA_VERSION = 2
 STORE_MAGIC = b"FACESTORE\x02"
 BACKUP_MAGIC = b"FACEBACKUP\x01"
-EXPORT_MAGIC = b"FACEEXPORT\x01"
 SIGNATURE_BYTES = 32
 HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
 MAX_VECTOR_DIMENSIONS = 8192

@@ -1,0 +1,1 @@
+"""Operator tools: `python -m tools.store --help`."""
