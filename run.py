@@ -29,6 +29,7 @@ class Config:
     deepface_home: Path
     threshold: Optional[float]
     max_viewers: int
+    max_upload: int
     log_level: str
     provision_only: bool = False
     offline: bool = False
@@ -59,6 +60,8 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
                              "false accepts and more false rejects [FACE_THRESHOLD, default per model]")
     parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
                         help="stream viewers served at once [FACE_MAX_VIEWERS, default 8]")
+    parser.add_argument("--max-upload-mb", type=float, default=float(env.get("FACE_MAX_UPLOAD_MB", "16")),
+                        help="largest upload accepted, in MB; bigger ones get 413 [FACE_MAX_UPLOAD_MB, default 16]")
     parser.add_argument("--offline", action="store_true", default=env.get("FACE_OFFLINE", "") not in ("", "0"),
                         help="never try to download model weights [FACE_OFFLINE=1]")
     parser.add_argument("--log-level", default=env.get("FACE_LOG_LEVEL", "INFO"))
@@ -77,6 +80,7 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
         deepface_home=deepface_home,
         threshold=args.threshold,
         max_viewers=args.max_viewers,
+        max_upload=int(args.max_upload_mb * 1024 * 1024),
         log_level=args.log_level.upper(),
         provision_only=args.provision_only,
         offline=args.offline,
@@ -118,6 +122,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from recognition.weights import WeightsMissing, resolve_model
     from recognition.worker import RecognitionWorker
     from webapp import create_app
+    from webapp.serving import waitress_options
     from webapp.services import Services
 
     # Our own log says when a camera is missing; OpenCV would repeat it as a warning on every retry.
@@ -149,12 +154,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     services = Services(store=store, analyzer=analyzer, max_viewers=config.max_viewers)
     if spec is not None:
         services.frames = FrameBuffer(spec.label)
-    app = create_app(services)
-    # One thread per stream viewer plus headroom, so /hash stays quick while people watch; a small
-    # output buffer makes a slow viewer skip frames instead of piling them up in memory.
+    app = create_app(services, max_upload=config.max_upload)
     try:
-        server = create_server(app, host=config.host, port=config.port, threads=config.max_viewers + 8,
-                               outbuf_high_watermark=2 * 1024 * 1024, ident="faceapp")
+        server = create_server(app, host=config.host, port=config.port,
+                               **waitress_options(max_upload=config.max_upload, max_viewers=config.max_viewers))
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", config.host, config.port, exc.strerror or exc)
         analyzer.embedder.stop()

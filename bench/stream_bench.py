@@ -172,7 +172,7 @@ def serve(clip: Path, store, analyzer):
     worker = RecognitionWorker(frames, analyzer).start()
     services = Services(store=store, analyzer=analyzer, frames=frames, worker=worker, max_viewers=16)
     app = create_app(services)
-    server = LiveServer(app, threads=24)
+    server = LiveServer(app)
     if frames.wait_newer(0, timeout=30) is None:
         raise RuntimeError(f"{clip} delivered no frame within 30 s: {frames.status}")
     return Running(services, server, app, capture)

@@ -134,12 +134,15 @@ def letterbox(image: np.ndarray, size) -> np.ndarray:
 class LiveServer:
     """The app served by waitress on 127.0.0.1 in a background thread, as run.py serves it."""
 
-    def __init__(self, app, threads: int = 16, port: int = 0) -> None:
+    def __init__(self, app, port: int = 0) -> None:
         from waitress import create_server
 
+        from webapp.serving import waitress_options
+
         self._app = app
-        self._server = create_server(app, host="127.0.0.1", port=port, threads=threads,
-                                     outbuf_high_watermark=2 * 1024 * 1024)
+        max_viewers = app.extensions["faceapp"].max_viewers
+        options = waitress_options(max_upload=app.config["MAX_CONTENT_LENGTH"], max_viewers=max_viewers)
+        self._server = create_server(app, host="127.0.0.1", port=port, **options)
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, name="test-server", daemon=True)
         self._thread.start()

@@ -1,7 +1,9 @@
 """The Flask app: routes and templates only. Parts are built by run.py and passed in."""
 from __future__ import annotations
 
-from flask import Flask
+import io
+
+from flask import Flask, Request
 
 from webapp.errors import register_error_handlers
 from webapp.services import EXTENSION, Services
@@ -9,11 +11,19 @@ from webapp.services import EXTENSION, Services
 DEFAULT_MAX_UPLOAD = 16 * 1024 * 1024
 
 
+class InMemoryRequest(Request):
+    """Uploads stay in memory whatever their size (Werkzeug would spool large ones to a temp file)."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
+
+
 def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
     """Build the app around already-built parts; starts no thread and loads no model."""
     from webapp import api, stream
 
     app = Flask(__name__)
+    app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = max_upload
     app.json.sort_keys = False
     app.extensions[EXTENSION] = services

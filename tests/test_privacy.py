@@ -1,0 +1,86 @@
+"""Nothing of a face reaches disk but encrypted vectors: not the upload, not a crop, no vector in the clear."""
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import requests
+
+from tests.conftest import load_photo
+from webapp import create_app
+
+IMAGE_SIGNATURES = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n", "numpy array": b"\x93NUMPY", "WebP": b"WEBPVP8"}
+PEOPLE = ["obama/obama1.jpg", "biden/biden1.jpg", "kit_harington/kit1.jpg"]
+
+
+def big_png(relative: str) -> bytes:
+    """A photo upscaled to several MB: well past Werkzeug's and waitress's spill-to-disk sizes."""
+    image = load_photo(relative)
+    scale = 2400 / max(image.shape[:2])
+    ok, data = cv2.imencode(".png", cv2.resize(image, None, fx=scale, fy=scale), [cv2.IMWRITE_PNG_COMPRESSION, 0])
+    assert ok and len(data) > 2 * 1024 * 1024
+    return data.tobytes()
+
+
+def holds_vector(data: bytes, vector: np.ndarray) -> bool:
+    head = np.asarray(vector[:8])
+    return any(head.astype(dtype).tobytes() in data for dtype in ("<f4", ">f4", "<f8", ">f8"))
+
+
+def files_under(folder: Path, since: float):
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and path.stat().st_mtime >= since:
+                yield path, path.read_bytes()
+        except OSError:  # another process's file vanished or is unreadable: not ours
+            continue
+
+
+def enroll_over_http(server, photos) -> list[int]:
+    statuses = []
+    for relative in photos:
+        response = requests.post(f"{server.url}/enroll", files={"image": ("face.png", big_png(relative), "image/png")},
+                                 data={"name": relative.split("/")[0]}, timeout=60)
+        statuses.append(response.status_code)
+    return statuses
+
+
+def test_uploads_never_touch_the_temp_dir(services, live_server, monkeypatch, tmp_path):
+    """With the temp dir pointing at a plain file, any temporary file would fail the request."""
+    not_a_folder = tmp_path / "not-a-folder"
+    not_a_folder.write_bytes(b"")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_folder))
+    with pytest.raises(OSError):
+        tempfile.TemporaryFile()  # the trap works
+    server = live_server(create_app(services))
+    assert enroll_over_http(server, PEOPLE) == [201, 201, 201]
+    assert [f["name"] for f in requests.get(f"{server.url}/faces", timeout=10).json()["faces"]] == [
+        "obama", "biden", "kit_harington"]
+
+
+def test_no_image_bytes_or_clear_vectors_under_the_data_dir_or_temp_dir(services, store, live_server, caplog):
+    started = time.time() - 1
+    server = live_server(create_app(services))
+    with caplog.at_level(logging.DEBUG):
+        assert enroll_over_http(server, PEOPLE) == [201, 201, 201]
+        # Faces that are only looked at, not enrolled (a repeat, which is refused), leave the file as it was.
+        stored = store.path.read_bytes()
+        assert enroll_over_http(server, ["obama/obama2.jpg"]) == [409]
+        assert store.path.read_bytes() == stored
+    vectors = [v for identity in store.identities() for v in identity.embeddings]
+    assert len(vectors) >= 3
+    scanned = 0
+    for folder in (store.data_dir, Path(tempfile.gettempdir())):
+        for path, data in files_under(folder, started):
+            scanned += 1
+            for kind, signature in IMAGE_SIGNATURES.items():
+                assert signature not in data, f"{path} holds {kind} data"
+            assert not any(holds_vector(data, v) for v in vectors), f"{path} holds an embedding in the clear"
+    assert scanned >= 2  # at least the store and the secret were looked at
+    logged = caplog.text
+    assert not any(f"{v[0]:.4f}" in logged and f"{v[1]:.4f}" in logged for v in vectors)
+    assert os.listdir(store.data_dir) and sorted(os.listdir(store.data_dir)) == [".lock", "faces.pkl", "installation_secret"]
