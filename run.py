@@ -33,6 +33,8 @@ class Config:
     log_level: str
     provision_only: bool = False
     offline: bool = False
+    api_key: Optional[str] = None
+    insecure: bool = False
 
     @property
     def weights_dir(self) -> Path:
@@ -64,6 +66,11 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
                         help="largest upload accepted, in MB; bigger ones get 413 [FACE_MAX_UPLOAD_MB, default 16]")
     parser.add_argument("--offline", action="store_true", default=env.get("FACE_OFFLINE", "") not in ("", "0"),
                         help="never try to download model weights [FACE_OFFLINE=1]")
+    parser.add_argument("--api-key", default=env.get("FACE_API_KEY") or None,
+                        help="when set, every change (enroll, register, rename, delete, not) needs it in the "
+                             "X-API-Key header [FACE_API_KEY]")
+    parser.add_argument("--insecure", action="store_true", default=env.get("FACE_INSECURE", "") not in ("", "0"),
+                        help="allow serving on a non-loopback address without an API key [FACE_INSECURE=1]")
     parser.add_argument("--log-level", default=env.get("FACE_LOG_LEVEL", "INFO"))
     parser.add_argument("--provision-only", action="store_true",
                         help="put the shipped weights in place, report the model that would be used, and exit")
@@ -84,6 +91,8 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[dict] = None) -
         log_level=args.log_level.upper(),
         provision_only=args.provision_only,
         offline=args.offline,
+        api_key=args.api_key,
+        insecure=args.insecure,
     )
 
 
@@ -106,6 +115,10 @@ def _optional_float(text: Optional[str]) -> Optional[float]:
 def main(argv: Optional[list[str]] = None) -> int:
     config = parse_config(argv)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not config.api_key and not config.insecure and not is_loopback(config.host):
+        log.error("refusing to serve on %s without an API key: anyone on the network could enroll or delete "
+                  "people. Set --api-key (FACE_API_KEY), or pass --insecure if you mean it.", config.host)
+        return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # DeepFace reads its weights folder from this variable; set it so DeepFace and we agree.
     os.environ["DEEPFACE_HOME"] = str(config.deepface_home)
@@ -151,7 +164,7 @@ def main(argv: Optional[list[str]] = None) -> int:
              choice.name, analyzer.matcher.threshold, analyzer.detector.cascade_path.name, config.data_dir, len(store))
 
     spec = parse_source(config.source)
-    services = Services(store=store, analyzer=analyzer, max_viewers=config.max_viewers)
+    services = Services(store=store, analyzer=analyzer, max_viewers=config.max_viewers, api_key=config.api_key)
     if spec is not None:
         services.frames = FrameBuffer(spec.label)
     app = create_app(services, max_upload=config.max_upload)
@@ -194,6 +207,15 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _display_host(host: str) -> str:

@@ -33,6 +33,14 @@ class LandmarkAligner:
         self._padding = padding
         self._lock = threading.Lock()
 
+    def landmarks(self, image: np.ndarray, box: Box) -> np.ndarray:
+        """dlib's five points for the face in box, as a (5, 2) array: two per eye corner pair, then the nose."""
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        rect = self._dlib.rectangle(box.x, box.y, box.x + box.w, box.y + box.h)
+        with self._lock:
+            shape = self._predictor(gray, rect)
+        return np.array([[shape.part(i).x, shape.part(i).y] for i in range(shape.num_parts)], dtype=np.float32)
+
     def chips(self, image: np.ndarray, boxes: list[Box], size: int) -> list[np.ndarray]:
         """One aligned BGR chip per box, in the order of boxes."""
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

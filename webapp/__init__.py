@@ -20,7 +20,7 @@ class InMemoryRequest(Request):
 
 def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
     """Build the app around already-built parts; starts no thread and loads no model."""
-    from webapp import api, stream
+    from webapp import accounts, api, embeddings, identities, openapi, stream
 
     app = Flask(__name__)
     app.request_class = InMemoryRequest
@@ -29,6 +29,7 @@ def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD) -> F
     app.extensions[EXTENSION] = services
     stream.init_stream(app)
     app.register_blueprint(stream.bp)
-    app.register_blueprint(api.bp)
+    for blueprint in (api.bp, identities.bp, accounts.bp, embeddings.bp, openapi.bp):
+        app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

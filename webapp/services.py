@@ -10,6 +10,7 @@ from flask import current_app
 from camera.frames import FrameBuffer
 from recognition.analyzer import FaceAnalyzer
 from recognition.store import FaceStore
+from recognition.video import VideoLimits
 from recognition.worker import RecognitionResult, RecognitionWorker
 
 EXTENSION = "faceapp"
@@ -24,12 +25,19 @@ class Services:
     # A recognition result older than this is no longer "now": /hash reports no faces from it.
     stale_after: float = 2.0
     max_viewers: int = 8
+    api_key: Optional[str] = None  # when set, writes need it in X-API-Key
+    video_limits: VideoLimits = field(default_factory=VideoLimits)
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def current_result(self, now: float) -> tuple[Optional[RecognitionResult], bool]:
         """The latest recognition result and whether it is recent enough to describe the camera now."""
         result = self.worker.latest if self.worker else None
         return result, result is not None and now - result.captured_at <= self.stale_after
+
+    def refresh_camera(self) -> None:
+        """Re-match the faces on camera now, after the store changed (enrolled, renamed, deleted)."""
+        if self.worker is not None:
+            self.worker.refresh()
 
     def camera_status(self) -> dict:
         if self.frames is None:

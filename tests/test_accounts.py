@@ -1,0 +1,89 @@
+"""Register by photo, log in with another photo; strangers stay out."""
+import io
+
+import pytest
+
+from tests.conftest import fixture_path
+
+REGISTERED = {"obama": ("obama/obama1.jpg", "barack@example.org"), "kit_harington": ("kit_harington/kit1.jpg", None),
+              "rose_leslie": ("rose_leslie/rose1.jpg", "rose@example.org")}
+OTHER_PHOTOS = {"obama": ["obama/obama2.jpg", "obama/obama3.jpg", "obama/obama4.jpg", "obama/obama_240p.jpg"],
+                "kit_harington": ["kit_harington/kit2.jpg", "kit_harington/kit3.jpg"], "rose_leslie": ["rose_leslie/rose2.jpg"]}
+NEVER_REGISTERED = ["biden/biden1.jpg", "biden/biden2.jpg", "alex_lacamoire/alex1.jpg", "alex_lacamoire/alex2.png",
+                    "alex_lacamoire/alex3.jpg", "lin_manuel_miranda/lin1.png"]
+
+
+def photo(relative, **fields):
+    data = {"image": (io.BytesIO(fixture_path("faces/" + relative).read_bytes()), relative.rsplit("/", 1)[-1])}
+    data.update({k: v for k, v in fields.items() if v is not None})
+    return data
+
+
+@pytest.fixture
+def registered(client):
+    ids = {}
+    for person, (relative, email) in REGISTERED.items():
+        response = client.post("/register", data=photo(relative, email=email, name=person))
+        assert response.status_code == 201, response.get_json()
+        body = response.get_json()
+        assert body["name"] == person and len(body["id"]) == 64
+        ids[person] = body["id"]
+    return ids
+
+
+def test_registered_people_log_in_with_another_photo(client, registered):
+    for person, photos in OTHER_PHOTOS.items():
+        for relative in photos:
+            response = client.post("/login", data=photo(relative))
+            assert response.status_code == 200, (relative, response.get_json())
+            body = response.get_json()
+            assert body["id"] == registered[person] and body["name"] == person and body["similarity"] >= 0.91
+
+
+def test_people_who_never_registered_are_refused(client, registered):
+    for relative in NEVER_REGISTERED:
+        response = client.post("/login", data=photo(relative))
+        assert response.status_code == 401, relative
+        assert response.get_json() == {"error": "the face was not recognised as a registered person"}
+
+
+def test_with_an_email_only_the_identity_bound_to_it_gets_in(client, registered):
+    ok = client.post("/login", data=photo("obama/obama2.jpg", email=" Barack@Example.org"))
+    assert ok.status_code == 200 and ok.get_json()["id"] == registered["obama"]
+    # Rose's face with Obama's email, and Obama's face with an email nobody registered: the same 401.
+    for relative, email in [("rose_leslie/rose2.jpg", "barack@example.org"), ("obama/obama2.jpg", "nobody@example.org")]:
+        response = client.post("/login", data=photo(relative, email=email))
+        assert response.status_code == 401
+        assert response.get_json()["error"] == "the face was not recognised as a registered person"
+
+
+def test_registering_twice_is_409_with_the_id(client, registered):
+    again = client.post("/register", data=photo("obama/obama3.jpg", email="other@example.org"))
+    assert again.status_code == 409 and again.get_json()["id"] == registered["obama"]
+    taken = client.post("/register", data=photo("biden/biden1.jpg", email="ROSE@example.org"))
+    assert taken.status_code == 409 and taken.get_json()["error"] == "this email is already registered"
+    assert len(client.get("/faces").get_json()["faces"]) == 3
+
+
+def test_the_email_is_never_stored_or_shown(client, registered, store):
+    data = store.path.read_bytes()
+    assert b"barack@example.org" not in data and b"rose@example" not in data
+    identity = store.get(registered["obama"])
+    assert identity.email_hash == store.email_hash("barack@example.org") != "barack@example.org"
+    listed = client.get("/faces").get_json()["faces"]
+    assert "barack" not in str(listed) and [f["registered"] for f in listed] == [True, False, True]
+
+
+@pytest.mark.parametrize("fields, status, message", [
+    ({"email": "not-an-email"}, 400, "the email address is not valid"),
+    ({"name": "x" * 101}, 400, "the name is longer than 100 characters"),
+])
+def test_bad_fields_are_400(client, fields, status, message):
+    response = client.post("/register", data=photo("biden/biden1.jpg", **fields))
+    assert response.status_code == status and response.get_json()["error"] == message
+    assert client.get("/faces").get_json()["faces"] == []
+
+
+def test_login_without_a_photo_is_400(client):
+    response = client.post("/login", data={"email": "a@b.org"})
+    assert response.status_code == 400 and "'image'" in response.get_json()["error"]

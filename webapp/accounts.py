@@ -1,0 +1,57 @@
+"""Register by photo and log in later with another photo: identities other applications can sign people in with."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from flask import Blueprint, jsonify
+
+from recognition.matcher import AlreadyEnrolled
+from webapp import inputs
+from webapp.auth import requires_key
+from webapp.errors import ApiError
+from webapp.services import services
+
+bp = Blueprint("accounts", __name__)
+log = logging.getLogger(__name__)
+NOT_RECOGNISED = "the face was not recognised as a registered person"
+
+
+@bp.post("/register")
+@requires_key
+def register():
+    name = inputs.clean_name(inputs.field("name"))
+    email = inputs.clean_email(inputs.field("email"))
+    face = inputs.uploaded_face("image")
+    store, matcher = services().store, services().analyzer.matcher
+    with store.transaction():
+        email_hash = store.email_hash(email) if email else None
+        if email_hash and store.find_by_email_hash(email_hash) is not None:
+            raise ApiError(409, "this email is already registered")
+        try:
+            identity = matcher.enroll(face.embedding, name, email_hash=email_hash)
+        except AlreadyEnrolled as exc:
+            raise ApiError(409, "this face is already registered", id=exc.match.identity_hash, name=exc.match.name)
+    services().refresh_camera()
+    return jsonify({"id": identity.hash, "name": identity.name}), 201
+
+
+@bp.post("/login")
+def login():
+    email = inputs.clean_email(inputs.field("email"))
+    face = inputs.uploaded_face("image")
+    svc = services()
+    if email is None:
+        if not face.known:
+            raise ApiError(401, NOT_RECOGNISED)
+        return jsonify({"id": face.identity_hash, "name": face.name, "similarity": round(float(face.similarity), 4)})
+    identity = svc.store.find_by_email_hash(svc.store.email_hash(email))
+    matcher = svc.analyzer.matcher
+    if identity is None or identity.model != matcher.model_name:
+        raise ApiError(401, NOT_RECOGNISED)  # the same answer as a wrong face: no hint that the email exists
+    similarity = max(float(np.dot(face.embedding, vector)) for vector in identity.embeddings)
+    rejected = any(float(np.dot(face.embedding, v)) >= similarity for v in identity.rejections)
+    if similarity < matcher.threshold or rejected:
+        raise ApiError(401, NOT_RECOGNISED)
+    log.info("login as %s", identity.hash[:12])
+    return jsonify({"id": identity.hash, "name": identity.name, "similarity": round(similarity, 4)})

@@ -1,0 +1,130 @@
+"""Reading and checking what clients send: form fields, photos (file or base64), names, emails, vectors.
+
+Every check raises ApiError with a 4xx and a message that says what was wrong, so no client input can
+reach the pipeline in a shape that would make it fail with a 5xx.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+import unicodedata
+from typing import Optional
+
+import numpy as np
+from flask import request
+
+from recognition.faces import largest
+from recognition.images import ImageError, decode_image
+from webapp.errors import ApiError
+from webapp.services import services
+
+MAX_NAME_LENGTH = 100
+MAX_EMAIL_LENGTH = 254
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+DATA_URL_PREFIX = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
+
+
+def field(key: str) -> Optional[str]:
+    """A text field from a form or a JSON object body; None when absent."""
+    if request.form and key in request.form:
+        return request.form[key]
+    if request.is_json:
+        body = json_object()
+        value = body.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ApiError(400, f"'{key}' must be a string")
+        return value
+    return None
+
+
+def json_object() -> dict:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "the body must be a JSON object (Content-Type: application/json)")
+    if not isinstance(body, dict):
+        raise ApiError(400, "the JSON body must be an object")
+    return body
+
+
+def image_bytes(key: str, *, required: bool = True) -> Optional[bytes]:
+    """The bytes of an image sent as a multipart file, or as a base64 string (or data URL) in that field."""
+    upload = request.files.get(key)
+    if upload is not None:
+        return upload.read()
+    text = request.form.get(key)
+    if text is None:
+        if required:
+            raise ApiError(400, f"send the image as multipart field '{key}' (a file, or a base64 string)")
+        return None
+    try:
+        return base64.b64decode(DATA_URL_PREFIX.sub("", text.strip()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, f"'{key}' is neither a file nor valid base64")
+
+
+def decode_upload(data: bytes, key: str) -> np.ndarray:
+    try:
+        return decode_image(data)
+    except ImageError as exc:
+        raise ApiError(415 if data else 400, f"'{key}' is not a usable image: {exc}")
+
+
+def largest_face(image: np.ndarray, what: str = "the image"):
+    face = largest(services().analyzer.analyze(image))
+    if face is None:
+        raise ApiError(422, f"no face was found in {what}")
+    return face
+
+
+def uploaded_face(key: str = "image"):
+    """The largest face in the uploaded photo, with its embedding and whom it matched."""
+    return largest_face(decode_upload(image_bytes(key), key))
+
+
+def clean_name(raw: Optional[str]) -> Optional[str]:
+    """A display name: trimmed, at most MAX_NAME_LENGTH characters, no control characters."""
+    if raw is None:
+        return None
+    name = raw.strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise ApiError(400, f"the name is longer than {MAX_NAME_LENGTH} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise ApiError(400, "the name contains control characters")
+    return name or None
+
+
+def clean_email(raw: Optional[str]) -> Optional[str]:
+    if raw is None or not raw.strip():
+        return None
+    email = raw.strip()
+    if len(email) > MAX_EMAIL_LENGTH or not EMAIL_PATTERN.fullmatch(email):
+        raise ApiError(400, "the email address is not valid")
+    return email
+
+
+def vector(value, key: str, dimensions: int) -> np.ndarray:
+    """A finite, non-zero vector of exactly the model's length, as float32."""
+    if not isinstance(value, list) or not value:
+        raise ApiError(400, f"'{key}' must be a non-empty list of numbers")
+    if len(value) != dimensions:
+        raise ApiError(422, f"'{key}' has {len(value)} values; the {services().analyzer.model_name} model "
+                            f"makes vectors of {dimensions}")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+        raise ApiError(400, f"'{key}' must hold numbers only")
+    if not all(math.isfinite(x) for x in value):
+        raise ApiError(400, f"'{key}' holds a non-finite number (NaN or infinity)")
+    array = np.asarray(value, dtype=np.float64)
+    with np.errstate(over="ignore"):  # an overflowing norm is refused just below
+        norm = float(np.linalg.norm(array))
+    if not math.isfinite(norm) or norm == 0.0:
+        raise ApiError(400, f"'{key}' is a zero vector or too large to compare")
+    return (array / norm).astype(np.float32)
+
+
+def identity_or_404(identity_hash: str):
+    identity = services().store.get(identity_hash)
+    if identity is None:
+        raise ApiError(404, f"no identity {identity_hash}")
+    return identity

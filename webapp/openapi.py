@@ -1,0 +1,136 @@
+"""/openapi.json: every route, its inputs and its answers, for client generators and the fuzz test."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from webapp.auth import HEADER
+
+bp = Blueprint("openapi", __name__)
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+VECTOR = {"type": "array", "items": {"type": "number"}, "description": "unit embedding of the server's model"}
+BOX = {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4, "description": "[x, y, w, h]"}
+HASH = {"name": "hash", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "identity hash (64 hex digits)"}
+KEY = [{"apiKey": []}, {}]  # needed only when the server runs with --api-key
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "malformed request", 401: "API key missing or wrong, or face not recognised", 404: "no such identity",
+            409: "conflict", 413: "too large", 415: "not an image or video we can read", 422: "no face found"}
+    return {str(code): _json(ERROR, text[code]) for code in codes}
+
+
+def _multipart(properties: dict, required: list[str]) -> dict:
+    return {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "properties": properties, "required": required}}}}
+
+
+IMAGE = {"type": "string", "format": "binary", "description": "a JPEG, PNG, BMP or WebP photo"}
+TEXT = {"type": "string"}
+IDENTITY = {"type": "object", "properties": {
+    "hash": TEXT, "name": {"type": ["string", "null"]}, "model": TEXT, "created": {"type": "number"},
+    "vectors": {"type": "integer"}, "registered": {"type": "boolean"}}}
+FACE = {"type": "object", "properties": {
+    "hash": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]}, "known": {"type": "boolean"},
+    "box": BOX, "similarity": {"type": ["number", "null"]}}}
+
+
+SPEC = {
+    "openapi": "3.1.0",
+    "info": {"title": "Live face recognition", "version": "1.0",
+             "description": "Embeddings only, never images. Errors are JSON {\"error\": \"...\"} with a 4xx status."},
+    "components": {
+        "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": HEADER}},
+        "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": TEXT}}},
+    },
+    "paths": {
+        "/": {"get": {"summary": "the page: live stream, who is on camera, enrollment with the 'a' key",
+                      "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
+        "/streaming": {"get": {"summary": "the live MJPEG stream (multipart/x-mixed-replace), one JPEG per frame",
+                               "responses": {"200": {"description": "an endless stream",
+                                                     "content": {"multipart/x-mixed-replace": {}}},
+                                             "503": _json(ERROR, "too many viewers")}}},
+        "/hash": {"get": {"summary": "who is on camera now: the largest known face's identity hash",
+                          "responses": {"200": _json({"type": "object", "properties": {
+                              "hash": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]},
+                              "faces": {"type": "array", "items": FACE}, "status": {"type": "object"}}}, "now")}}},
+        "/enroll": {"post": {
+            "summary": "enroll a photo's largest face, or (without a photo) the largest unknown face on camera",
+            "security": KEY,
+            "requestBody": {"required": False, "content": {
+                "multipart/form-data": {"schema": {"type": "object", "properties": {"image": IMAGE, "name": TEXT}}},
+                "application/json": {"schema": {"type": "object", "properties": {"name": TEXT}}}}},
+            "responses": {"201": _json({"type": "object", "properties": {"hash": TEXT, "name": {"type": ["string", "null"]}}},
+                                       "enrolled"), **_errors(400, 401, 409, 413, 415, 422)}}},
+        "/faces": {"get": {"summary": "every known identity (no vectors)",
+                           "responses": {"200": _json({"type": "object", "properties": {
+                               "faces": {"type": "array", "items": IDENTITY}}}, "identities")}}},
+        "/faces/{hash}": {
+            "parameters": [HASH],
+            "patch": {"summary": "rename", "security": KEY,
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                          "type": "object", "properties": {"name": {"type": ["string", "null"]}}}}}},
+                      "responses": {"200": _json(IDENTITY, "renamed"), **_errors(400, 401, 404)}},
+            "delete": {"summary": "delete the identity and every vector of it, for good", "security": KEY,
+                       "responses": {"200": _json({"type": "object", "properties": {"deleted": TEXT}}, "deleted"),
+                                     **_errors(401, 404)}}},
+        "/faces/{hash}/not": {
+            "parameters": [HASH],
+            "post": {"summary": "record a face (a photo, or the one on camera) as not this person", "security": KEY,
+                     "requestBody": {"required": False, "content": {"multipart/form-data": {"schema": {
+                         "type": "object", "properties": {"image": IMAGE}}}}},
+                     "responses": {"200": _json(IDENTITY, "recorded"), **_errors(400, 401, 404, 409, 413, 415, 422)}}},
+        "/register": {"post": {
+            "summary": "register the photo's face; the email is kept only as a keyed hash", "security": KEY,
+            "requestBody": _multipart({"image": IMAGE, "email": TEXT, "name": TEXT}, ["image"]),
+            "responses": {"201": _json({"type": "object", "properties": {"id": TEXT, "name": {"type": ["string", "null"]}}},
+                                       "registered"), **_errors(400, 401, 409, 413, 415, 422)}}},
+        "/login": {"post": {
+            "summary": "log in with a new photo (and, optionally, the email registered with)",
+            "requestBody": _multipart({"image": IMAGE, "email": TEXT}, ["image"]),
+            "responses": {"200": _json({"type": "object", "properties": {
+                "id": TEXT, "name": {"type": ["string", "null"]}, "similarity": {"type": "number"}}}, "logged in"),
+                **_errors(400, 401, 413, 415, 422)}}},
+        "/process-frame": {"post": {
+            "summary": "identify the largest face in a frame (a file or a base64 string in 'frame')",
+            "requestBody": _multipart({"frame": {"type": "string", "description": "image file or base64"}}, ["frame"]),
+            "responses": {"200": _json({"type": "object", "properties": {
+                "hash": {"type": ["string", "null"]}, "coords": BOX, "embedding": VECTOR,
+                "faces": {"type": "array", "items": FACE}}}, "the largest face"), **_errors(400, 413, 415, 422)}}},
+        "/extract_embeddings_from_image": {"post": {
+            "summary": "one embedding per face in the image (an empty list when there is none)",
+            "requestBody": _multipart({"image": IMAGE}, ["image"]),
+            "responses": {"200": _json({"type": "object", "properties": {"model": TEXT, "embeddings": {
+                "type": "array", "items": {"type": "object", "properties": {"embedding": VECTOR, "box": BOX}}}}},
+                "embeddings"), **_errors(400, 413, 415)}}},
+        "/extract_embeddings_from_video": {"post": {
+            "summary": "embeddings of faces large, sharp and frontal enough, from a few frames a second",
+            "requestBody": _multipart({"video": {"type": "string", "format": "binary"}}, ["video"]),
+            "responses": {"200": _json({"type": "object", "properties": {"model": TEXT, "embeddings": {
+                "type": "array", "items": {"type": "object", "properties": {
+                    "frame": {"type": "integer"}, "time": {"type": "number"}, "box": BOX,
+                    "quality": {"type": "number"}, "embedding": VECTOR}}}}}, "embeddings"),
+                **_errors(400, 413, 415)}}},
+        "/compare_embeddings": {"post": {
+            "summary": "cosine similarity of two embeddings and the decision at the server's threshold",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["embedding1", "embedding2"],
+                "properties": {"embedding1": VECTOR, "embedding2": VECTOR}}}}},
+            "responses": {"200": _json({"type": "object", "properties": {
+                "similarity": {"type": "number"}, "match": {"type": "boolean"}, "threshold": {"type": "number"},
+                "model": TEXT}}, "the comparison"), **_errors(400, 422)}}},
+        "/openapi.json": {"get": {"summary": "this description",
+                                  "responses": {"200": {"description": "OpenAPI 3.1",
+                                                        "content": {"application/json": {}}}}}},
+    },
+}
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return jsonify(SPEC)
