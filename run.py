@@ -124,7 +124,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     os.environ["DEEPFACE_HOME"] = str(config.deepface_home)
 
     import cv2
-    from waitress import create_server
 
     from camera.capture import CaptureThread
     from camera.frames import FrameBuffer
@@ -135,7 +134,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from recognition.weights import WeightsMissing, resolve_model
     from recognition.worker import RecognitionWorker
     from webapp import create_app
-    from webapp.serving import waitress_options
+    from webapp.serving import make_server
     from webapp.services import Services
 
     # Our own log says when a camera is missing; OpenCV would repeat it as a warning on every retry.
@@ -169,8 +168,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         services.frames = FrameBuffer(spec.label)
     app = create_app(services, max_upload=config.max_upload)
     try:
-        server = create_server(app, host=config.host, port=config.port,
-                               **waitress_options(max_upload=config.max_upload, max_viewers=config.max_viewers))
+        server = make_server(app, host=config.host, port=config.port, max_upload=config.max_upload,
+                             max_viewers=config.max_viewers)
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", config.host, config.port, exc.strerror or exc)
         analyzer.embedder.stop()

@@ -38,12 +38,19 @@ def decode_image(data: bytes) -> np.ndarray:
     if not data:
         raise ImageError("the image is empty")
     buffer = np.frombuffer(data, dtype=np.uint8)
-    header = cv2.imdecode(buffer, cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    try:
+        # An eighth-scale grey decode is cheap and tells the size before the full decode is risked.
+        header = cv2.imdecode(buffer, cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    except cv2.error:  # OpenCV cannot reduce a side shorter than 8 px: no face fits in that anyway
+        raise ImageError("the image is too small (or corrupt) to hold a face")
     if header is None:
         raise ImageError("the data is not a readable image (JPEG, PNG, BMP or WebP expected)")
     if header.shape[0] * header.shape[1] * 64 > MAX_PIXELS:
         raise ImageError(f"the image has more than {MAX_PIXELS} pixels")
-    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise ImageError(f"the image cannot be decoded: {exc.err}")
     if image is None:
         raise ImageError("the image is truncated or corrupt")
     return to_bgr(image)

@@ -135,14 +135,11 @@ class LiveServer:
     """The app served by waitress on 127.0.0.1 in a background thread, as run.py serves it."""
 
     def __init__(self, app, port: int = 0) -> None:
-        from waitress import create_server
-
-        from webapp.serving import waitress_options
+        from webapp.serving import make_server
 
         self._app = app
-        max_viewers = app.extensions["faceapp"].max_viewers
-        options = waitress_options(max_upload=app.config["MAX_CONTENT_LENGTH"], max_viewers=max_viewers)
-        self._server = create_server(app, host="127.0.0.1", port=port, **options)
+        self._server = make_server(app, host="127.0.0.1", port=port, max_upload=app.config["MAX_CONTENT_LENGTH"],
+                                   max_viewers=app.extensions["faceapp"].max_viewers)
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, name="test-server", daemon=True)
         self._thread.start()

@@ -1,10 +1,18 @@
-"""How waitress serves the app: thread count, and buffers that never spill to disk.
+"""Serving the app with waitress: thread count, buffers that never spill to disk, and JSON errors.
 
 waitress moves request bodies over inbuf_overflow and pending output over outbuf_overflow into
 temporary files. Uploads are face photos and the stream is faces, so both limits sit above the
 largest body we accept and the output high-water mark: nothing of a face is ever written to disk.
+A body over the limit is refused by waitress itself, before the app sees it; its answer is made
+JSON like every other error.
 """
 from __future__ import annotations
+
+import json
+
+from waitress import create_server
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 STREAM_HIGH_WATERMARK = 2 * 1024 * 1024  # a slow viewer skips frames beyond this instead of queueing them
 BODY_HEADROOM = 1024 * 1024  # multipart framing around an upload of the maximum size
@@ -20,3 +28,26 @@ def waitress_options(*, max_upload: int, max_viewers: int) -> dict:
         "max_request_body_size": body_limit,
         "ident": "faceapp",
     }
+
+
+class JsonErrorTask(ErrorTask):
+    """waitress's own errors (body too large, malformed request line...) as {"error": "..."}."""
+
+    def execute(self):
+        error = self.request.error
+        self.status = f"{error.code} {error.reason}"
+        body = json.dumps({"error": f"{error.reason}: {error.body}"}).encode()
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):
+    error_task_class = JsonErrorTask
+
+
+def make_server(app, *, host: str, port: int, max_upload: int, max_viewers: int):
+    server = create_server(app, host=host, port=port, **waitress_options(max_upload=max_upload, max_viewers=max_viewers))
+    server.channel_class = JsonErrorChannel
+    return server
