@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 FIXTURES ?= $(abspath ../shared/fixtures)
 
-.PHONY: install weights run test bench clean
+.PHONY: install weights run test bench bench-accuracy clean
 
 install: $(STAMP)
 
@@ -29,6 +29,9 @@ test: install
 
 bench: install
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/stream_bench.py
+
+bench-accuracy: install
+	FACE_FIXTURES=$(FIXTURES) $(PY) bench/compare_accuracy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -65,3 +65,23 @@ def test_server_starts_serves_and_stops_on_ctrl_c(weights_dir, tmp_path):
     log = log_path.read_text()
     assert "model Dlib" in log and "detector Haar" in log and f"source: {CLIP}" in log
     assert "place facenet_weights.h5 there or run with --model Dlib" in log
+
+
+def test_a_network_address_without_an_api_key_is_refused(tmp_path):
+    env = dict(os.environ, FACE_HOST="0.0.0.0", FACE_SOURCE="none", FACE_DATA_DIR=str(tmp_path / "db"),
+               FACE_KEY_FILE=str(tmp_path / "keys" / "store.key"))
+    env.pop("FACE_API_KEY", None)
+    done = subprocess.run([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert "refusing to serve on 0.0.0.0 without an API key" in done.stderr and "--insecure" in done.stderr
+    assert not (tmp_path / "db").exists()  # refused before touching anything
+
+
+def test_api_key_and_insecure_settings():
+    assert parse_config([], env={"FACE_API_KEY": "k"}).api_key == "k"
+    assert parse_config(["--insecure"], env={}).insecure is True
+    from run import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")
