@@ -87,3 +87,16 @@ def test_bad_fields_are_400(client, fields, status, message):
 def test_login_without_a_photo_is_400(client):
     response = client.post("/login", data={"email": "a@b.org"})
     assert response.status_code == 400 and "'image'" in response.get_json()["error"]
+
+
+def test_logs_never_hold_emails_or_vectors(client, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        registered = client.post("/register", data=photo("biden/biden1.jpg", email="joe.b@example.org", name="Joe"))
+        assert registered.status_code == 201
+        assert client.post("/login", data=photo("biden/biden2.jpg", email="joe.b@example.org")).status_code == 200
+        assert client.post("/login", data=photo("kit_harington/kit1.jpg", email="joe.b@example.org")).status_code == 401
+    assert caplog.records  # the server did log: enrollment and login, by hash prefix
+    assert "joe.b" not in caplog.text and "example.org" not in caplog.text
+    assert registered.get_json()["id"][:12] in caplog.text and registered.get_json()["id"] not in caplog.text
