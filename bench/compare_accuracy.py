@@ -18,7 +18,6 @@ import argparse
 import itertools
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -67,18 +66,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--faces", type=Path, default=FIXTURES / "faces", help="one sub-folder of photos per person")
     args = parser.parse_args()
-    from recognition.pipeline import build_analyzer
-    from recognition.store import FaceStore
-    from recognition.weights import provision_dlib_weights
+    from bench.parts import scratch_parts
     from webapp import create_app
     from webapp.services import Services
 
-    work = Path(tempfile.mkdtemp(prefix="faceacc-"))
-    os.environ["DEEPFACE_HOME"] = str(work)
-    weights = work / ".deepface" / "weights"
-    provision_dlib_weights(weights)
-    store = FaceStore(work / "db", work / "keys" / "store.key")
-    analyzer = build_analyzer(store, "Dlib", weights)
+    _, store, analyzer = scratch_parts("faceacc-")
     server = LiveServer(create_app(Services(store=store, analyzer=analyzer)))
     try:
         rows = embed_all(server.url, labelled_photos(args.faces))

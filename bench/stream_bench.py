@@ -16,7 +16,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -109,18 +108,11 @@ def main() -> int:
     if not CLIP.exists():
         print(f"fixture clip not found at {CLIP}; set FACE_FIXTURES")
         return 1
+    from bench.parts import scratch_parts
     from recognition.images import decode_image
-    from recognition.pipeline import build_analyzer
-    from recognition.store import FaceStore
-    from recognition.weights import provision_dlib_weights
     from webapp.stream import FEED
 
-    work = Path(tempfile.mkdtemp(prefix="facebench-"))
-    os.environ["DEEPFACE_HOME"] = str(work)
-    weights = work / ".deepface" / "weights"
-    provision_dlib_weights(weights)
-    store = FaceStore(work / "db", work / "keys" / "store.key")
-    analyzer = build_analyzer(store, "Dlib", weights)
+    work, store, analyzer = scratch_parts("facebench-")
     names = {}
     for name, photo in ENROLL.items():
         _, embeddings = analyzer.embed(decode_image((FIXTURES / "faces" / photo).read_bytes()))
