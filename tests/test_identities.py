@@ -4,7 +4,7 @@ import io
 import pytest
 
 from recognition.matcher import Matcher
-from tests.conftest import fixture_path, open_store
+from tests.conftest import fixture_path, load_photo, open_store, wait_until, write_clip
 
 
 def photo(relative, field="image"):
@@ -80,3 +80,18 @@ def test_with_an_api_key_every_change_needs_it(keyed_client):
     # Reading needs no key.
     assert client.post("/process-frame", data=photo("kit_harington/kit2.jpg", "frame")).status_code == 200
     assert client.get("/hash").get_json()["status"]["api_key_required"] is True
+
+
+def test_not_this_person_from_the_face_on_camera(camera_services, analyzer, tmp_path):
+    from webapp import create_app
+
+    analyzer.matcher = Matcher(analyzer.matcher.store, "Dlib", threshold=0.80)  # loose: Biden passes for Obama
+    obama = analyzer.matcher.enroll(analyzer.embed(load_photo("obama/obama1.jpg"))[1][0], "Barack").hash
+    clip = write_clip(tmp_path / "cam.avi", ["biden/biden1.jpg"], seconds_each=2.0, fps=20)
+    client = create_app(camera_services(str(clip))).test_client()
+    assert wait_until(lambda: client.get("/hash").get_json()["hash"] == obama, timeout=20)  # the mistake, live
+    response = client.post(f"/faces/{obama}/not")
+    assert response.status_code == 200 and response.get_json()["rejections"] == 1
+    body = client.get("/hash").get_json()  # re-matched at once, not on the next frame
+    assert body["hash"] is None and body["faces"] and not body["faces"][0]["known"]
+    assert client.post(f"/faces/{obama}/not").status_code == 409  # nobody on camera is matched to him now
