@@ -62,7 +62,7 @@ class DataDirLock:
         self._handle = None
 
     def acquire(self) -> "DataDirLock":
-        handle = open(self.path, "a+")
+        handle = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

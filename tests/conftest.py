@@ -152,8 +152,14 @@ class LiveServer:
             services.stopping.set()
             slots = self._app.extensions[VIEWERS]
             wait_until(lambda: all_slots_free(slots, services.max_viewers), timeout=5)
-        self._server.close()
+        # Close from the server's own loop thread: closing its sockets from here while it sits in
+        # select() races with it (EBADF in the server thread).
+        from waitress import wasyncore
+
+        server = self._server
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         self._thread.join(5)
+        server.task_dispatcher.shutdown()
 
 
 def all_slots_free(slots, count: int) -> bool:
