@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,10 +135,3 @@ def derive_passphrase_key(passphrase: str, salt: bytes) -> StoreKey:
     if not passphrase:
         raise StoreKeyError("an empty passphrase cannot protect an export")
     return StoreKey(Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase.encode()))
-
-
-def remove_if_exists(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
