@@ -102,6 +102,19 @@ class Matcher:
         log.info("enrolled a new identity %s", identity.hash[:12])
         return identity
 
+    def verify(self, identity: Identity, embedding: np.ndarray) -> Optional[Match]:
+        """Whether embedding is this one person (a login: 1:1, not "who among everyone"), by the
+        same rules as identify(): at the threshold, and not closer to a face marked "not this person"."""
+        if identity.model != self.model_name:
+            return None
+        query = np.asarray(embedding, dtype=np.float32)
+        similarity = float(np.max(np.vstack(identity.embeddings) @ query))
+        if identity.rejections and float(np.max(np.vstack(identity.rejections) @ query)) >= similarity:
+            return None
+        if similarity < self.threshold:
+            return None
+        return Match(identity.hash, identity.name, similarity)
+
     def reject(self, identity_hash: str, embedding: np.ndarray) -> Identity:
         """Record that embedding is "not this person", so that face stops matching the identity."""
         with self.store.transaction():

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 from flask import Blueprint, jsonify
 
 from recognition.matcher import AlreadyEnrolled
@@ -46,12 +45,8 @@ def login():
             raise ApiError(401, NOT_RECOGNISED)
         return jsonify({"id": face.identity_hash, "name": face.name, "similarity": round(float(face.similarity), 4)})
     identity = svc.store.find_by_email_hash(svc.store.email_hash(email))
-    matcher = svc.analyzer.matcher
-    if identity is None or identity.model != matcher.model_name:
-        raise ApiError(401, NOT_RECOGNISED)  # the same answer as a wrong face: no hint that the email exists
-    similarity = max(float(np.dot(face.embedding, vector)) for vector in identity.embeddings)
-    rejected = any(float(np.dot(face.embedding, v)) >= similarity for v in identity.rejections)
-    if similarity < matcher.threshold or rejected:
+    match = svc.analyzer.matcher.verify(identity, face.embedding) if identity else None
+    if match is None:  # the same answer for an unknown email as for a wrong face: no hint that it exists
         raise ApiError(401, NOT_RECOGNISED)
-    log.info("login as %s", identity.hash[:12])
-    return jsonify({"id": identity.hash, "name": identity.name, "similarity": round(similarity, 4)})
+    log.info("login as %s", match.identity_hash[:12])
+    return jsonify({"id": match.identity_hash, "name": match.name, "similarity": round(match.similarity, 4)})

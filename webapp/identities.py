@@ -58,7 +58,10 @@ def not_this_person(identity_hash: str):
         face = inputs.largest_face(inputs.decode_upload(data, "image"), "the photo")
     else:
         face = _camera_face_matching(identity_hash)
-    identity = services().analyzer.matcher.reject(identity_hash, face.embedding)
+    try:
+        identity = services().analyzer.matcher.reject(identity_hash, face.embedding)
+    except KeyError:  # deleted while the photo was being analysed
+        raise ApiError(404, f"no identity {identity_hash}")
     services().refresh_camera()
     return jsonify({**identity.summary(), "rejections": len(identity.rejections)})
 
