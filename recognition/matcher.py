@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 
 from recognition.identity import Identity
-from recognition.store import FaceStore
+from recognition.store import FaceStore, Gallery, gallery_of
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +70,7 @@ class Matcher:
         count = len(embeddings)
         if count == 0 or len(gallery.hashes) == 0:
             return [None] * count
-        queries = np.asarray(embeddings, dtype=np.float32)
-        scores = _best_per_identity(queries, gallery.vectors, gallery.owners, len(gallery.hashes))
-        if len(gallery.rejections):
-            # A face closer to one that was marked "not this person" than to the person is not them.
-            rejected = _best_per_identity(queries, gallery.rejections, gallery.rejection_owners, len(gallery.hashes))
-            scores = np.where(rejected >= scores, -1.0, scores)
+        scores = _scores(gallery, np.asarray(embeddings, dtype=np.float32))
         matches: list[Optional[Match]] = [None] * count
         taken: set[int] = set()
         faces, people = np.nonzero(scores >= self.threshold)
@@ -107,10 +102,8 @@ class Matcher:
         same rules as identify(): at the threshold, and not closer to a face marked "not this person"."""
         if identity.model != self.model_name:
             return None
-        query = np.asarray(embedding, dtype=np.float32)
-        similarity = float(np.max(np.vstack(identity.embeddings) @ query))
-        if identity.rejections and float(np.max(np.vstack(identity.rejections) @ query)) >= similarity:
-            return None
+        query = np.asarray(embedding, dtype=np.float32)[np.newaxis, :]
+        similarity = float(_scores(gallery_of([identity]), query)[0, 0])
         if similarity < self.threshold:
             return None
         return Match(identity.hash, identity.name, similarity)
@@ -126,6 +119,17 @@ class Matcher:
 
     def similarity(self, first: np.ndarray, second: np.ndarray) -> float:
         return float(np.dot(first, second) / max(np.linalg.norm(first) * np.linalg.norm(second), 1e-12))
+
+
+def _scores(gallery: Gallery, queries: np.ndarray) -> np.ndarray:
+    """(n, people): each query's best similarity to each person, or -1 where the query is at least as
+    close to a face marked "not this person" for them as to the person."""
+    people = len(gallery.hashes)
+    scores = _best_per_identity(queries, gallery.vectors, gallery.owners, people)
+    if len(gallery.rejections):
+        rejected = _best_per_identity(queries, gallery.rejections, gallery.rejection_owners, people)
+        scores = np.where(rejected >= scores, -1.0, scores)
+    return scores
 
 
 def _best_per_identity(queries: np.ndarray, rows: np.ndarray, owners: np.ndarray, people: int) -> np.ndarray:

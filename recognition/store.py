@@ -34,7 +34,7 @@ STORE_FILE = "faces.pkl"
 SECRET_FILE = "installation_secret"
 BACKUP_SUFFIX = ".backup"
 
-__all__ = ["FaceStore", "Identity", "StoreRejected", "StoreKeyError", "Gallery", "STORE_FILE", "SECRET_FILE"]
+__all__ = ["FaceStore", "Identity", "StoreRejected", "StoreKeyError", "Gallery", "gallery_of", "STORE_FILE", "SECRET_FILE"]
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,9 @@ class FaceStore:
             if not read_only:
                 for leftover in remove_stale_temporaries(self.data_dir):
                     log.info("removed %s, left by an interrupted write", leftover.name)
-            self.secret = self._load_or_create_secret()
-            self._identities = {i.hash: i for i in self._open()}
+            data = self.path.read_bytes() if self.path.exists() else None
+            self.secret = self._load_or_create_secret(data)
+            self._identities = {i.hash: i for i in self._open(data)}
         except BaseException:
             self.close()
             raise
@@ -94,7 +95,7 @@ class FaceStore:
         with self._lock:
             cached = self._galleries.get(model)
             if cached is None:
-                cached = self._galleries[model] = _build_gallery([i for i in self._identities.values() if i.model == model])
+                cached = self._galleries[model] = gallery_of([i for i in self._identities.values() if i.model == model])
             return cached
 
     def identities(self) -> list[Identity]:
@@ -174,12 +175,11 @@ class FaceStore:
             raise PermissionError(f"the store was opened read-only; cannot {action}")
 
     # -- opening ---------------------------------------------------------------------------
-    def _open(self) -> list[Identity]:
+    def _open(self, data: Optional[bytes]) -> list[Identity]:
         what = str(self.path)
-        if not self.path.exists():
+        if data is None:
             self.key = self._read_or_create_key()
             return []
-        data = self.path.read_bytes()
         if store_file.is_legacy(data):
             identities = store_file.decode_legacy(data, what)
             self.key = self._read_or_create_key()
@@ -239,14 +239,14 @@ class FaceStore:
     def backups(self) -> list[Path]:
         return sorted(self.data_dir.glob(f"{STORE_FILE}.*{BACKUP_SUFFIX}"))
 
-    def _load_or_create_secret(self) -> bytes:
+    def _load_or_create_secret(self, data: Optional[bytes]) -> bytes:
         path = self.data_dir / SECRET_FILE
         if path.exists():
             secret = path.read_bytes()
             if len(secret) != 32:
                 raise StoreRejected(f"{path} is not a 32-byte installation secret")
             return secret
-        if self.path.exists() and not store_file.is_legacy(self.path.read_bytes()):
+        if data is not None and not store_file.is_legacy(data):
             raise StoreRejected(f"{path} is missing, so {self.path} cannot be verified; restore it from a backup")
         if self.read_only:
             return b""
@@ -256,7 +256,8 @@ class FaceStore:
         return secret
 
 
-def _build_gallery(members: list[Identity]) -> Gallery:
+def gallery_of(members: list[Identity]) -> Gallery:
+    """The matrices for matching against members (all of one model)."""
     def stack(field: str) -> tuple[np.ndarray, np.ndarray]:
         rows = [(v, index) for index, identity in enumerate(members) for v in getattr(identity, field)]
         if not rows:

@@ -37,8 +37,13 @@ def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_one(tmp_path):
         process = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), str(key), str(round_number)],
                                    cwd=ROOT, stdout=subprocess.PIPE, text=True)
         wanted = rng.randint(1, 40)  # kill after a random number of acknowledgements, mid-write
+        watchdog = threading.Timer(60, process.kill)  # a stuck writer ends the read below with EOF
+        watchdog.start()
         for _ in range(wanted):
-            acknowledged.add(process.stdout.readline().strip())
+            line = process.stdout.readline().strip()
+            assert line, f"round {round_number}: the writer stopped before acknowledging {wanted} writes"
+            acknowledged.add(line)
+        watchdog.cancel()
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         with open_store(tmp_path) as store:  # the lock died with the writer; the file is whole

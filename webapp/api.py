@@ -20,7 +20,7 @@ def current_hash():
     svc = services()
     now = time.time()
     result, fresh = svc.current_result(now)
-    faces = result.faces if fresh else ()
+    faces = result.faces if fresh else ()  # from this one result, so frame numbers and faces agree
     best = largest(faces, known=True)
     return jsonify(
         {
@@ -50,7 +50,7 @@ def enroll():
     if "image" in request.files or "image" in request.form:
         face = inputs.uploaded_face("image")
     else:
-        face = _largest_unknown_face_on_camera()
+        face = inputs.camera_face(lambda f: not f.known, "there is no unknown face on camera right now")
     try:
         identity = svc.analyzer.matcher.enroll(face.embedding, name)
     except AlreadyEnrolled as exc:
@@ -58,13 +58,3 @@ def enroll():
     svc.refresh_camera()
     return jsonify({"hash": identity.hash, "name": identity.name}), 201
 
-
-def _largest_unknown_face_on_camera():
-    svc = services()
-    if svc.worker is None:
-        raise ApiError(409, "there is no camera; send a photo as multipart 'image' to enroll")
-    result, fresh = svc.current_result(time.time())
-    face = largest(result.faces, known=False) if fresh else None
-    if face is None:
-        raise ApiError(409, "there is no unknown face on camera right now")
-    return face

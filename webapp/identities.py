@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from flask import Blueprint, jsonify, request
 
-from recognition.faces import largest
 from webapp import inputs
 from webapp.auth import requires_key
 from webapp.errors import ApiError
@@ -57,7 +55,8 @@ def not_this_person(identity_hash: str):
     if data is not None:
         face = inputs.largest_face(inputs.decode_upload(data, "image"), "the photo")
     else:
-        face = _camera_face_matching(identity_hash)
+        face = inputs.camera_face(lambda f: f.identity_hash == identity_hash,
+                                  "nobody on camera is matched to this identity right now; send a photo as 'image'")
     try:
         identity = services().analyzer.matcher.reject(identity_hash, face.embedding)
     except KeyError:  # deleted while the photo was being analysed
@@ -65,14 +64,3 @@ def not_this_person(identity_hash: str):
     services().refresh_camera()
     return jsonify({**identity.summary(), "rejections": len(identity.rejections)})
 
-
-def _camera_face_matching(identity_hash: str):
-    svc = services()
-    if svc.worker is None:
-        raise ApiError(409, "there is no camera; send the photo as multipart 'image'")
-    result, fresh = svc.current_result(time.time())
-    faces = [f for f in (result.faces if fresh else ()) if f.identity_hash == identity_hash]
-    face = largest(faces)
-    if face is None:
-        raise ApiError(409, "nobody on camera is matched to this identity right now; send a photo as 'image'")
-    return face

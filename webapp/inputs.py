@@ -9,6 +9,7 @@ import base64
 import binascii
 import math
 import re
+import time
 import unicodedata
 from typing import Optional
 
@@ -81,6 +82,17 @@ def largest_face(image: np.ndarray, what: str = "the image"):
 def uploaded_face(key: str = "image"):
     """The largest face in the uploaded photo, with its embedding and whom it matched."""
     return largest_face(decode_upload(image_bytes(key), key))
+
+
+def camera_face(select, missing: str):
+    """The largest face on camera now that select(face) accepts; 409 with missing when there is none."""
+    svc = services()
+    if svc.worker is None:
+        raise ApiError(409, "there is no camera; send a photo as multipart 'image'")
+    face = largest([f for f in svc.faces_now(time.time()) if select(f)])
+    if face is None:
+        raise ApiError(409, missing)
+    return face
 
 
 def clean_name(raw: Optional[str]) -> Optional[str]:

@@ -34,6 +34,11 @@ class Services:
         result = self.worker.latest if self.worker else None
         return result, result is not None and now - result.captured_at <= self.stale_after
 
+    def faces_now(self, now: float) -> tuple:
+        """The faces on camera now: those of the latest result, or none when it is stale or absent."""
+        result, fresh = self.current_result(now)
+        return result.faces if fresh else ()
+
     def refresh_camera(self) -> None:
         """Re-match the faces on camera now, after the store changed (enrolled, renamed, deleted)."""
         if self.worker is not None:
