@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from recognition.vault import default_key_path
+from recognition.store.vault import default_key_path
 
 log = logging.getLogger("run")
 
@@ -128,11 +128,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     from camera.capture import CaptureThread
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
-    from recognition.pipeline import build_for_request
-    from recognition.atomic import DataDirInUse
-    from recognition.store import FaceStore, StoreKeyError, StoreRejected
-    from recognition.weights import WeightsMissing, resolve_model
-    from recognition.worker import RecognitionWorker
+    from recognition.pipeline.build import build_for_request
+    from recognition.store.atomic import DataDirInUse
+    from recognition.store.file_store import FaceStore, StoreKeyError, StoreRejected
+    from recognition.models.weights import WeightsMissing, resolve_model
+    from recognition.live.worker import RecognitionWorker
     from webapp import create_app
     from webapp.serving import make_server
     from webapp.services import Services

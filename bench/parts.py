@@ -8,9 +8,9 @@ from pathlib import Path
 
 def scratch_parts(prefix: str):
     """(folder, store, analyzer): a new temporary folder, with the model loaded in its own process."""
-    from recognition.pipeline import build_analyzer
-    from recognition.store import FaceStore
-    from recognition.weights import provision_dlib_weights
+    from recognition.pipeline.build import build_analyzer
+    from recognition.store.file_store import FaceStore
+    from recognition.models.weights import provision_dlib_weights
 
     work = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ["DEEPFACE_HOME"] = str(work)

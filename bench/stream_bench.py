@@ -155,7 +155,7 @@ def serve(clip: Path, store, analyzer):
     from camera.capture import CaptureThread
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
-    from recognition.worker import RecognitionWorker
+    from recognition.live.worker import RecognitionWorker
     from webapp import create_app
     from webapp.services import Services
 

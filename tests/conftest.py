@@ -37,7 +37,7 @@ def load_photo(relative: str) -> np.ndarray:
 @pytest.fixture(scope="session")
 def weights_dir(tmp_path_factory) -> Path:
     """A DeepFace home of the test run's own, so tests never depend on (or write to) the user's."""
-    from recognition.weights import provision_dlib_weights
+    from recognition.models.weights import provision_dlib_weights
 
     home = tmp_path_factory.mktemp("deepface-home")
     os.environ["DEEPFACE_HOME"] = str(home)
@@ -48,15 +48,15 @@ def weights_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def detector():
-    from recognition.detector import HaarDetector
+    from recognition.models.detector import HaarDetector
 
     return HaarDetector()
 
 
 @pytest.fixture(scope="session")
 def aligner():
-    from recognition.aligner import LandmarkAligner
-    from recognition.weights import landmark_model_path
+    from recognition.models.aligner import LandmarkAligner
+    from recognition.models.weights import landmark_model_path
 
     return LandmarkAligner(landmark_model_path())
 
@@ -64,7 +64,7 @@ def aligner():
 @pytest.fixture(scope="session")
 def embedder(weights_dir):
     """The model in its own process, as the server runs it."""
-    from recognition.embedder_process import EmbedderProcess
+    from recognition.models.embedder_process import EmbedderProcess
 
     process = EmbedderProcess(MODEL, weights_dir).load()
     yield process
@@ -73,7 +73,7 @@ def embedder(weights_dir):
 
 def open_store(folder: Path, **options):
     """A store in folder/db with its key in folder/keys: outside the data dir, as in real use."""
-    from recognition.store import FaceStore
+    from recognition.store.file_store import FaceStore
 
     return FaceStore(folder / "db", folder / "keys" / "store.key", **options)
 
@@ -87,8 +87,8 @@ def store(tmp_path):
 
 @pytest.fixture
 def analyzer(detector, aligner, embedder, store):
-    from recognition.analyzer import FaceAnalyzer
-    from recognition.matcher import Matcher
+    from recognition.pipeline.analyzer import FaceAnalyzer
+    from recognition.matching.matcher import Matcher
 
     return FaceAnalyzer(detector, aligner, embedder, Matcher(store, MODEL))
 
@@ -208,7 +208,7 @@ def camera_services(analyzer, store):
     from camera.capture import CaptureThread
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
-    from recognition.worker import RecognitionWorker
+    from recognition.live.worker import RecognitionWorker
     from webapp.services import Services
 
     running = []

@@ -18,7 +18,7 @@ from tests.test_store import PlantedPayload
 
 WRITER = textwrap.dedent("""
     import sys, numpy as np
-    from recognition.store import FaceStore, Identity
+    from recognition.store.file_store import FaceStore, Identity
     store = FaceStore(sys.argv[1], sys.argv[2])
     rng = np.random.default_rng(int(sys.argv[3]))
     while True:

@@ -5,8 +5,8 @@ import signal
 import numpy as np
 import pytest
 
-from recognition.embedder import DeepFaceEmbedder, normalize
-from recognition.embedder_process import EmbedderProcess
+from recognition.models.embedder import DeepFaceEmbedder, normalize
+from recognition.models.embedder_process import EmbedderProcess
 from tests.conftest import load_photo
 
 
@@ -55,7 +55,7 @@ def test_normalize_keeps_zero_rows_finite():
 def test_facenet_path_loads_deepface_facenet_and_names_a_broken_weights_file(tmp_path, weights_dir):
     """The Facenet code path is real: DeepFace builds Facenet and reads the weights file we point it
     at. Real weights are not available offline, so a corrupt file stands in and must be named."""
-    from recognition.weights import WeightsMissing
+    from recognition.models.weights import WeightsMissing
 
     broken = weights_dir / "facenet_weights.h5"
     broken.write_bytes(b"not an HDF5 file")

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from recognition.video import VideoLimits
+from recognition.pipeline.video import VideoLimits
 from tests.conftest import CLIP, fixture_path
 
 

@@ -13,8 +13,8 @@ schema = schemathesis.openapi.from_dict(SPEC).exclude(path="/streaming")  # endl
 @pytest.fixture(scope="module")
 def fuzz_server(detector, aligner, embedder, tmp_path_factory):
     """One real server for the whole fuzz run, with the real model and a store of its own."""
-    from recognition.analyzer import FaceAnalyzer
-    from recognition.matcher import Matcher
+    from recognition.pipeline.analyzer import FaceAnalyzer
+    from recognition.matching.matcher import Matcher
     from tests.conftest import LiveServer, open_store
     from webapp import create_app
     from webapp.services import Services

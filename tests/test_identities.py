@@ -3,7 +3,7 @@ import io
 
 import pytest
 
-from recognition.matcher import Matcher
+from recognition.matching.matcher import Matcher
 from tests.conftest import fixture_path, load_photo, open_store, wait_until, write_clip
 
 

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from recognition.matcher import AlreadyEnrolled, Matcher, identity_hash
+from recognition.matching.matcher import AlreadyEnrolled, Matcher, identity_hash
 from tests.conftest import load_photo, open_store
 
 PEOPLE = {
@@ -19,7 +19,7 @@ PEOPLE = {
 @pytest.fixture(scope="module")
 def vectors(detector, aligner, embedder):
     """The largest face's embedding of every labelled photo."""
-    from recognition.analyzer import FaceAnalyzer
+    from recognition.pipeline.analyzer import FaceAnalyzer
 
     analyzer = FaceAnalyzer(detector, aligner, embedder, matcher=None)
     out = {}
@@ -81,7 +81,7 @@ def test_galleries_are_per_model(vectors, store):
     assert other_model.identify(vectors["lin_manuel_miranda/lin1.png"][1][np.newaxis, :]) == [None]
 
 def test_an_identity_with_several_vectors_matches_on_its_closest_one(vectors, store):
-    from recognition.store import Identity
+    from recognition.store.file_store import Identity
 
     first, second = vectors["obama/obama1.jpg"][1], vectors["obama/obama3.jpg"][1]
     store.add(Identity(hash="o" * 64, model="Dlib", embeddings=[first, second], name="Barack"))

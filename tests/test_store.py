@@ -7,10 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from recognition import store_file
-from recognition.atomic import DataDirInUse
-from recognition.store import SECRET_FILE, STORE_FILE, FaceStore, Identity, StoreKeyError, StoreRejected
-from recognition.vault import StoreKey, pending_key_path
+from recognition.store import legacy as store_file
+from recognition.store.atomic import DataDirInUse
+from recognition.store.file_store import SECRET_FILE, STORE_FILE, FaceStore, Identity, StoreKeyError, StoreRejected
+from recognition.store.vault import StoreKey, pending_key_path
 from tests.conftest import open_store
 
 
@@ -133,7 +133,7 @@ def test_a_signed_and_encrypted_pickle_with_code_in_it_is_still_refused(tmp_path
     data_dir, marker = tmp_path / "db", tmp_path / "pwned"
     key = StoreKey.read(tmp_path / "keys" / "store.key")
     secret = (data_dir / SECRET_FILE).read_bytes()
-    from recognition.vault import seal
+    from recognition.store.vault import seal
 
     sealed = seal(key, store_file.STORE_MAGIC, pickle.dumps({"version": 2, "identities": [PlantedPayload(marker)]}))
     (data_dir / STORE_FILE).write_bytes(sealed + store_file.sign(secret, sealed))
@@ -220,7 +220,7 @@ def test_a_version_1_store_is_migrated_after_an_encrypted_backup(tmp_path):
     assert (data_dir / STORE_FILE).read_bytes().startswith(store_file.STORE_MAGIC)
     with open_store(tmp_path) as again:  # the backup survives a key rotation and still decrypts
         again.rotate_key()
-        from recognition.vault import unseal
+        from recognition.store.vault import unseal
 
         original = unseal([again.key], store_file.BACKUP_MAGIC, backups[0].read_bytes(), "backup")
         assert store_file.decode_legacy(original, "backup")[0].name == "Cleo"
@@ -229,7 +229,7 @@ def test_a_version_1_store_is_migrated_after_an_encrypted_backup(tmp_path):
 def test_a_store_from_a_newer_release_is_refused(tmp_path):
     with open_store(tmp_path) as store:
         key, secret = store.key, store.secret
-    from recognition.vault import seal
+    from recognition.store.vault import seal
 
     sealed = seal(key, store_file.STORE_MAGIC, pickle.dumps({"version": 9, "identities": []}))
     (tmp_path / "db" / STORE_FILE).write_bytes(sealed + store_file.sign(secret, sealed))

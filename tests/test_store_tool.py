@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from recognition.store import Identity
+from recognition.store.file_store import Identity
 from tests.conftest import ROOT, open_store
 from tools.store import main
 

@@ -1,6 +1,6 @@
 import pytest
 
-from recognition.weights import (
+from recognition.models.weights import (
     DLIB_WEIGHTS, FACENET_WEIGHTS, WeightsMissing, provision_dlib_weights, resolve_model, shipped_model,
 )
 

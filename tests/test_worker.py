@@ -1,7 +1,7 @@
 """The recognition worker on a played video: names enrolled people, never the wrong one, drops frames."""
 import numpy as np
 
-from recognition.matcher import Matcher
+from recognition.matching.matcher import Matcher
 from tests.conftest import load_photo, wait_until, write_clip
 
 SEGMENT_SECONDS = 1.5

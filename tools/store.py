@@ -19,11 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from recognition import store_file
-from recognition.atomic import DataDirInUse, write_atomically
-from recognition.store import FaceStore, StoreKeyError, StoreRejected
-from recognition.store_export import decode_export, encode_export
-from recognition.vault import unseal
+from recognition.store import legacy as store_file
+from recognition.store.atomic import DataDirInUse, write_atomically
+from recognition.store.file_store import FaceStore, StoreKeyError, StoreRejected
+from recognition.store.export import decode_export, encode_export
+from recognition.store.vault import unseal
 from run import default_data_dir, key_file_for
 
 PASSPHRASE_VARIABLE = "FACE_EXPORT_PASSPHRASE"

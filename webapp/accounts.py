@@ -5,7 +5,7 @@ import logging
 
 from flask import Blueprint, jsonify
 
-from recognition.matcher import AlreadyEnrolled
+from recognition.matching.matcher import AlreadyEnrolled
 from webapp import inputs
 from webapp.auth import requires_key
 from webapp.errors import ApiError

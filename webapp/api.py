@@ -6,7 +6,7 @@ import time
 from flask import Blueprint, jsonify, request
 
 from recognition.faces import largest
-from recognition.matcher import AlreadyEnrolled
+from recognition.matching.matcher import AlreadyEnrolled
 from webapp import inputs
 from webapp.auth import requires_key
 from webapp.errors import ApiError

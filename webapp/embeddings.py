@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from recognition.faces import largest
-from recognition.video import VideoError, extract_from_video
+from recognition.pipeline.video import VideoError, extract_from_video
 from webapp import inputs
 from webapp.errors import ApiError
 from webapp.services import services

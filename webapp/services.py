@@ -8,10 +8,10 @@ from typing import Optional
 from flask import current_app
 
 from camera.frames import FrameBuffer
-from recognition.analyzer import FaceAnalyzer
-from recognition.store import FaceStore
-from recognition.video import VideoLimits
-from recognition.worker import RecognitionResult, RecognitionWorker
+from recognition.pipeline.analyzer import FaceAnalyzer
+from recognition.store.file_store import FaceStore
+from recognition.pipeline.video import VideoLimits
+from recognition.live.worker import RecognitionResult, RecognitionWorker
 
 EXTENSION = "faceapp"
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from recognition.identity import Identity
-from recognition.vault import StoreKey, seal, unseal
+from recognition.store.identity import Identity
+from recognition.store.vault import StoreKey, seal, unseal
 
 SCHEMA_VERSION = 2
 STORE_MAGIC = b"FACESTORE\x02"

@@ -9,7 +9,7 @@ from typing import Optional, Protocol
 
 import numpy as np
 
-from recognition.analyzer import FaceAnalyzer
+from recognition.pipeline.analyzer import FaceAnalyzer
 from recognition.faces import FaceObservation
 
 log = logging.getLogger(__name__)

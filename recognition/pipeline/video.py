@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from recognition.faces import Box
-from recognition.quality import FaceQuality, face_quality
+from recognition.models.quality import FaceQuality, face_quality
 
 log = logging.getLogger(__name__)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from recognition.aligner import LandmarkAligner
-from recognition.analyzer import FaceAnalyzer
-from recognition.detector import HaarDetector
-from recognition.embedder_process import EmbedderProcess
-from recognition.matcher import Matcher
-from recognition.store import FaceStore
-from recognition.weights import AUTO, DLIB, ModelChoice, WeightsMissing, landmark_model_path, resolve_model
+from recognition.models.aligner import LandmarkAligner
+from recognition.pipeline.analyzer import FaceAnalyzer
+from recognition.models.detector import HaarDetector
+from recognition.models.embedder_process import EmbedderProcess
+from recognition.matching.matcher import Matcher
+from recognition.store.file_store import FaceStore
+from recognition.models.weights import AUTO, DLIB, ModelChoice, WeightsMissing, landmark_model_path, resolve_model
 
 
 def build_analyzer(store: FaceStore, model_name: str, weights_dir: Path, threshold: Optional[float] = None) -> FaceAnalyzer:

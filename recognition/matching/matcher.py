@@ -8,8 +8,8 @@ from typing import Optional
 
 import numpy as np
 
-from recognition.identity import Identity
-from recognition.store import FaceStore, Gallery, gallery_of
+from recognition.store.identity import Identity
+from recognition.store.file_store import FaceStore, Gallery, gallery_of
 
 log = logging.getLogger(__name__)
 

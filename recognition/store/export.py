@@ -11,9 +11,9 @@ import hmac
 import pickle
 import secrets
 
-from recognition import store_file
-from recognition.identity import Identity
-from recognition.vault import WrongKey, derive_passphrase_key, seal, unseal
+from recognition.store import legacy as store_file
+from recognition.store.identity import Identity
+from recognition.store.vault import WrongKey, derive_passphrase_key, seal, unseal
 
 EXPORT_MAGIC = b"FACEEXPORT\x01"
 SALT_BYTES = 16

@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from recognition.weights import WEIGHT_FILES, WeightsMissing, missing_weights_message
+from recognition.models.weights import WEIGHT_FILES, WeightsMissing, missing_weights_message
 
 log = logging.getLogger(__name__)
 

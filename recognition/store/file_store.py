@@ -22,11 +22,11 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from recognition import store_file
-from recognition.atomic import DataDirLock, fsync_folder, remove_stale_temporaries, write_atomically
-from recognition.identity import Identity
-from recognition.store_file import StoreRejected
-from recognition.vault import StoreKey, StoreKeyError, check_outside, pending_key_path, seal, unseal
+from recognition.store import legacy as store_file
+from recognition.store.atomic import DataDirLock, fsync_folder, remove_stale_temporaries, write_atomically
+from recognition.store.identity import Identity
+from recognition.store.legacy import StoreRejected
+from recognition.store.vault import StoreKey, StoreKeyError, check_outside, pending_key_path, seal, unseal
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Optional
 
 import numpy as np
 
-from recognition.embedder import DeepFaceEmbedder
-from recognition.weights import WeightsMissing
+from recognition.models.embedder import DeepFaceEmbedder
+from recognition.models.weights import WeightsMissing
 
 log = logging.getLogger(__name__)
 

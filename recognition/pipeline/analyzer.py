@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from recognition.aligner import LandmarkAligner
-from recognition.detector import HaarDetector
-from recognition.embedder import DeepFaceEmbedder
-from recognition.embedder_process import EmbedderProcess
+from recognition.models.aligner import LandmarkAligner
+from recognition.models.detector import HaarDetector
+from recognition.models.embedder import DeepFaceEmbedder
+from recognition.models.embedder_process import EmbedderProcess
 from recognition.faces import Box, FaceObservation
-from recognition.matcher import Matcher
+from recognition.matching.matcher import Matcher
 
 
 class FaceAnalyzer:

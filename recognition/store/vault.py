@@ -16,7 +16,7 @@ from typing import Optional
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from recognition.atomic import write_atomically
+from recognition.store.atomic import write_atomically
 
 KEY_HEADER = "faceapp store key v1"
 NONCE_BYTES = 12

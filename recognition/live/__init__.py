@@ -1,0 +1,1 @@
+"""The per-camera pipeline: the recognition worker that follows the newest frame."""

@@ -1,0 +1,1 @@
+"""Who is this: matching embeddings against a store snapshot, and identity hashes."""

@@ -1,0 +1,1 @@
+"""The models: Haar detection, landmark alignment, the embedding model and its process, weights, face quality."""
