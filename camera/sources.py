@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -14,6 +15,9 @@ log = logging.getLogger(__name__)
 WEBCAM, FILE, URL = "webcam", "file", "url"
 # How long OpenCV's FFmpeg backend may block opening or reading a network stream.
 STREAM_TIMEOUT_MS = 5000
+# How long OpenCV's V4L2 backend waits for a webcam frame (its default is 10 s). It takes no open
+# parameters (passing the FFmpeg ones makes it refuse to open), only this setting.
+V4L_TIMEOUT_SETTING = "OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"
 
 
 class SourceError(RuntimeError):
@@ -50,6 +54,7 @@ class VideoSource:
         if spec.kind == FILE and not Path(spec.target).is_file():
             raise SourceError(f"video file not found: {spec.target}")
         if spec.kind == WEBCAM:
+            os.environ.setdefault(V4L_TIMEOUT_SETTING, str(STREAM_TIMEOUT_MS // 1000))
             capture = cv2.VideoCapture(int(spec.target))
         elif spec.kind == URL:
             capture = cv2.VideoCapture(

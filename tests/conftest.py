@@ -73,9 +73,14 @@ def embedder(weights_dir):
 
 def open_store(folder: Path, **options):
     """A store in folder/db with its key in folder/keys: outside the data dir, as in real use."""
-    from recognition.store.file_store import FaceStore
+    from recognition.store.pickle_store import PickleStore
 
-    return FaceStore(folder / "db", folder / "keys" / "store.key", **options)
+    return PickleStore(folder / "db", folder / "keys" / "store.key", **options)
+
+
+def stored_bytes(store) -> bytes:
+    """Every byte the store keeps on disk (its segment files), to compare before and after."""
+    return b"".join(path.read_bytes() for path in sorted(store.folder.iterdir()))
 
 
 @pytest.fixture

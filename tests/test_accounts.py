@@ -3,7 +3,7 @@ import io
 
 import pytest
 
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, stored_bytes
 
 REGISTERED = {"obama": ("obama/obama1.jpg", "barack@example.org"), "kit_harington": ("kit_harington/kit1.jpg", None),
               "rose_leslie": ("rose_leslie/rose1.jpg", "rose@example.org")}
@@ -66,7 +66,7 @@ def test_registering_twice_is_409_with_the_id(client, registered):
 
 
 def test_the_email_is_never_stored_or_shown(client, registered, store):
-    data = store.path.read_bytes()
+    data = stored_bytes(store)
     assert b"barack@example.org" not in data and b"rose@example" not in data
     identity = store.get(registered["obama"])
     assert identity.email_hash == store.email_hash("barack@example.org") != "barack@example.org"

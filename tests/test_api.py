@@ -3,7 +3,7 @@ import io
 
 import pytest
 
-from tests.conftest import fixture_path, wait_until, write_clip
+from tests.conftest import fixture_path, stored_bytes, wait_until, write_clip
 
 
 def photo_upload(relative, **fields):
@@ -128,6 +128,7 @@ def test_enrolling_writes_vectors_only_never_the_photo(client, store):
     photo = fixture_path("faces/obama/obama4.jpg").read_bytes()
     assert client.post("/enroll", data=photo_upload("obama/obama4.jpg")).status_code == 201
     files = sorted(path.name for path in store.data_dir.iterdir())
-    assert files == [".lock", "faces.pkl", "installation_secret"]
-    stored = (store.data_dir / "faces.pkl").read_bytes()
+    assert files == [".lock", "faces", "installation_secret"]
+    assert [path.suffix for path in store.folder.iterdir()] == [".seg"]
+    stored = stored_bytes(store)
     assert photo[:64] not in stored and photo[-64:] not in stored  # no JPEG data inside the store

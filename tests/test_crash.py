@@ -18,14 +18,15 @@ from tests.test_store import PlantedPayload
 
 WRITER = textwrap.dedent("""
     import sys, numpy as np
-    from recognition.store.file_store import FaceStore, Identity
-    store = FaceStore(sys.argv[1], sys.argv[2])
+    from recognition.store.identity import Identity
+    from recognition.store.pickle_store import PickleStore
+    store = PickleStore(sys.argv[1], sys.argv[2], segment_identities=16)
     rng = np.random.default_rng(int(sys.argv[3]))
     while True:
         vector = rng.normal(size=128).astype(np.float32)
         identity = Identity(hash=rng.bytes(32).hex(), model="Dlib", embeddings=[vector / np.linalg.norm(vector)])
-        store.add(identity)
-        print(identity.hash, flush=True)  # acknowledged: add() returned, so it is on disk
+        store.add_many([identity])
+        print(identity.hash, flush=True)  # acknowledged: add_many() returned, so it is on disk
 """)
 
 

@@ -81,10 +81,10 @@ def test_galleries_are_per_model(vectors, store):
     assert other_model.identify(vectors["lin_manuel_miranda/lin1.png"][1][np.newaxis, :]) == [None]
 
 def test_an_identity_with_several_vectors_matches_on_its_closest_one(vectors, store):
-    from recognition.store.file_store import Identity
+    from recognition.store.identity import Identity
 
     first, second = vectors["obama/obama1.jpg"][1], vectors["obama/obama3.jpg"][1]
-    store.add(Identity(hash="o" * 64, model="Dlib", embeddings=[first, second], name="Barack"))
+    store.add_many([Identity(hash="o" * 64, model="Dlib", embeddings=[first, second], name="Barack")])
     probe = vectors["obama/obama4.jpg"][1]
     match = Matcher(store, "Dlib").identify(probe[np.newaxis, :])[0]
     assert match.identity_hash == "o" * 64

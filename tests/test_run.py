@@ -7,30 +7,33 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from run import parse_config
+from config import parse_config
 from tests.conftest import CLIP, ROOT, fixture_path, free_port, wait_until
 
 
 def test_defaults():
     config = parse_config([], env={})
-    assert (config.source, config.host, config.port, config.model) == ("0", "127.0.0.1", 8080, "auto")
-    assert config.data_dir == ROOT / "known_faces_db"
-    assert config.key_file.parent == Path.home() / ".config" / "faceapp" / "keys"
-    assert config.key_file.name.startswith("known_faces_db-") and config.key_file.suffix == ".key"
+    assert (config.camera.source, config.server.host, config.server.port, config.recognition.model) == (
+        "0", "127.0.0.1", 8080, "auto")
+    assert config.store.data_dir == ROOT / "known_faces_db"
+    assert config.store.key_path.parent == Path.home() / ".config" / "faceapp" / "keys"
+    assert config.store.key_path.name.startswith("known_faces_db-") and config.store.key_path.suffix == ".key"
+    assert config.stream.max_viewers == 8 and config.camera.stall_timeout == 5.0
 
 
 def test_key_file_lives_outside_the_data_dir_and_follows_xdg():
     config = parse_config(["--data-dir", "/srv/faces"], env={"XDG_CONFIG_HOME": "/etc/xdg-test"})
-    assert config.key_file.parent == Path("/etc/xdg-test/faceapp/keys")
-    assert parse_config(["--key-file", "/k/store.key"], env={}).key_file == Path("/k/store.key")
+    assert config.store.key_path.parent == Path("/etc/xdg-test/faceapp/keys")
+    assert parse_config(["--key-file", "/k/store.key"], env={}).store.key_path == Path("/k/store.key")
 
 
 def test_environment_sets_and_flags_override():
     env = {"FACE_SOURCE": "clip.mp4", "FACE_PORT": "9000", "FACE_MODEL": "Dlib", "FACE_DATA_DIR": "/tmp/x",
-           "DEEPFACE_HOME": "/opt/df"}
+           "DEEPFACE_HOME": "/opt/df", "FACE_STALL_TIMEOUT": "2.5"}
     config = parse_config(["--port", "9100"], env=env)
-    assert (config.source, config.port, config.model, config.data_dir) == ("clip.mp4", 9100, "Dlib", Path("/tmp/x"))
-    assert config.weights_dir == Path("/opt/df/.deepface/weights")
+    assert (config.camera.source, config.server.port, config.recognition.model, config.store.data_dir) == (
+        "clip.mp4", 9100, "Dlib", Path("/tmp/x"))
+    assert config.recognition.weights_dir == Path("/opt/df/.deepface/weights") and config.camera.stall_timeout == 2.5
 
 
 def test_server_starts_serves_and_stops_on_ctrl_c(weights_dir, tmp_path):
@@ -79,8 +82,8 @@ def test_a_network_address_without_an_api_key_is_refused(tmp_path):
 
 
 def test_api_key_and_insecure_settings():
-    assert parse_config([], env={"FACE_API_KEY": "k"}).api_key == "k"
-    assert parse_config(["--insecure"], env={}).insecure is True
+    assert parse_config([], env={"FACE_API_KEY": "k"}).server.api_key == "k"
+    assert parse_config(["--insecure"], env={}).server.insecure is True
     from run import is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")

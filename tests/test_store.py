@@ -1,22 +1,20 @@
-"""The store's promises: survives restarts, one writer, encrypted, signed, strictly unpickled, migrated."""
+"""The pickle store's own promises: private files, encrypted, signed, strictly unpickled, writes that
+touch one segment, delete = gone from every file, one writer, key rotation, migration of old files."""
 import os
 import pickle
 import stat
-import threading
 
 import numpy as np
 import pytest
 
-from recognition.store import legacy as store_file
+from recognition.store import legacy, records, segments
 from recognition.store.atomic import DataDirInUse
-from recognition.store.file_store import SECRET_FILE, STORE_FILE, FaceStore, Identity, StoreKeyError, StoreRejected
-from recognition.store.vault import StoreKey, pending_key_path
-from tests.conftest import open_store
-
-
-def unit(seed: int, dims: int = 128) -> np.ndarray:
-    vector = np.random.default_rng(seed).normal(size=dims).astype(np.float32)
-    return vector / np.linalg.norm(vector)
+from recognition.store.identity import Identity
+from recognition.store.interface import StoreRejected, StoreWriteFailed
+from recognition.store.pickle_store import SECRET_FILE, STAGING_FOLDER, STORE_FOLDER, PickleStore
+from recognition.store.vault import StoreKey, StoreKeyError, pending_key_path, seal, unseal
+from tests.conftest import open_store, stored_bytes
+from tests.test_store_contract import unit
 
 
 def holds_vector(data: bytes, vector: np.ndarray) -> bool:
@@ -25,44 +23,42 @@ def holds_vector(data: bytes, vector: np.ndarray) -> bool:
     return any(head.astype(dtype).tobytes() in data for dtype in ("<f4", ">f4", "<f8", ">f8"))
 
 
-def test_identities_survive_a_restart(tmp_path):
-    with open_store(tmp_path) as store:
-        store.add(Identity(hash="a" * 64, model="Dlib", embeddings=[unit(1)], name="Ada", created=100.0))
-        store.add(Identity(hash="b" * 64, model="Facenet", embeddings=[unit(2), unit(3)], created=200.0))
-        secret = store.secret
-    with open_store(tmp_path) as reopened:
-        assert [(i.hash, i.name, i.model, i.created) for i in reopened.identities()] == [
-            ("a" * 64, "Ada", "Dlib", 100.0), ("b" * 64, None, "Facenet", 200.0)]
-        assert np.array_equal(reopened.get("b" * 64).embeddings[1], unit(3))
-        assert reopened.secret == secret
+def person(n: int, **fields) -> Identity:
+    return Identity(hash=f"{n:064x}", model="Dlib", embeddings=[unit(n)], created=float(n), **fields)
 
 
-def test_gallery_holds_only_its_model_and_refreshes_after_a_write(store):
-    before = store.gallery("Dlib")
-    store.add(Identity(hash="a" * 64, model="Dlib", embeddings=[unit(1)]))
-    store.add(Identity(hash="b" * 64, model="Facenet", embeddings=[unit(2, 128)]))
-    assert before.hashes == ()
-    gallery = store.gallery("Dlib")
-    assert gallery.hashes == ("a" * 64,) and gallery.vectors.shape == (1, 128)
-    assert store.gallery("ArcFace").hashes == ()
+def opened_plaintexts(store: PickleStore) -> list[bytes]:
+    """Every record of every segment, decrypted with the store's key: what someone with the key could read."""
+    key = StoreKey.read(store.key_path)
+    plain = []
+    for number in segments.segment_numbers(store.folder):
+        for body in segments.read(store.folder, number, store.secret).bodies:
+            plain.append(unseal([key], records.RECORD_MAGIC, body, "test"))
+    return plain
+
+
+def segment_file(tmp_path, number: int = 1):
+    return segments.segment_path(tmp_path / "db" / STORE_FOLDER, number)
 
 
 def test_files_are_private_and_the_key_lives_outside_the_data_dir(tmp_path, store):
-    store.add(Identity(hash="d" * 64, model="Dlib", embeddings=[unit(5)]))
+    store.add_many([person(5)])
     data_dir, key = tmp_path / "db", tmp_path / "keys" / "store.key"
-    assert sorted(os.listdir(data_dir)) == sorted([".lock", SECRET_FILE, STORE_FILE])
-    for path in (data_dir / SECRET_FILE, data_dir / STORE_FILE, key):
+    assert sorted(os.listdir(data_dir)) == [".lock", STORE_FOLDER, SECRET_FILE]
+    for path in (data_dir / SECRET_FILE, segment_file(tmp_path), key):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
-    assert stat.S_IMODE(os.stat(key.parent).st_mode) == 0o700
+    for folder in (key.parent, data_dir / STORE_FOLDER):
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
     with pytest.raises(StoreKeyError, match="inside the data dir"):
-        FaceStore(tmp_path / "other", tmp_path / "other" / "store.key")
+        PickleStore(tmp_path / "other", tmp_path / "other" / "store.key")
 
 
 def test_names_vectors_and_email_hashes_are_encrypted_on_disk(store):
     vector = unit(7)
     email_hash = store.email_hash("ada@example.org")
-    store.add(Identity(hash="e" * 64, model="Dlib", embeddings=[vector], name="Ada Lovelace", email_hash=email_hash))
-    data = store.path.read_bytes()
+    store.add_many([Identity(hash="e" * 64, model="Dlib", embeddings=[vector], name="Ada Lovelace",
+                             email_hash=email_hash)])
+    data = stored_bytes(store)
     assert not holds_vector(data, vector)
     assert b"Ada Lovelace" not in data and email_hash.encode() not in data and b"ada@example" not in data
     assert store.find_by_email_hash(store.email_hash(" ADA@example.org ")).name == "Ada Lovelace"
@@ -71,38 +67,61 @@ def test_names_vectors_and_email_hashes_are_encrypted_on_disk(store):
 def test_a_second_writer_on_the_same_data_dir_is_refused(tmp_path, store):
     with pytest.raises(DataDirInUse, match=f"pid {os.getpid()}"):
         open_store(tmp_path)
+    store.add_many([person(1)])
     with open_store(tmp_path, read_only=True) as reader:  # listing while the server runs is fine
-        assert len(reader) == 0
+        assert len(reader) == 1
         with pytest.raises(PermissionError):
-            reader.add(Identity(hash="f" * 64, model="Dlib", embeddings=[unit(1)]))
+            reader.add_many([person(2)])
     store.close()
     open_store(tmp_path).close()
 
 
-def test_writers_on_many_threads_lose_nothing(tmp_path, store):
-    def enroll(start: int) -> None:
-        for n in range(start, start + 10):
-            store.add(Identity(hash=f"{n:064x}", model="Dlib", embeddings=[unit(n)]))
+def test_a_write_touches_one_segment_whatever_the_size_of_the_store(tmp_path):
+    """What keeps a write's cost flat: an enrollment appends to the newest segment, a change rewrites only
+    the segment of the person changed; every other file stays as it was, byte for byte."""
+    with open_store(tmp_path, segment_identities=10) as store:
+        store.add_many([person(n) for n in range(1, 48)])  # segments 1-4 full, 5 the newest
+        folder = store.folder
 
-    threads = [threading.Thread(target=enroll, args=(t * 10,)) for t in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    store.close()
+        def snapshot():
+            return {path.name: (path.stat().st_ino, path.read_bytes()) for path in folder.iterdir()}
+
+        before = snapshot()
+        store.add_many([person(100)])
+        after = snapshot()
+        changed = [name for name in before if before[name] != after[name]]
+        assert changed == ["00000005.seg"] and after["00000005.seg"][1].startswith(before["00000005.seg"][1])
+        store.rename(f"{13:064x}", "renamed")  # lives in segment 2
+        store.remove(f"{25:064x}")  # segment 3
+        final = snapshot()
+        assert sorted(n for n in after if after[n] != final[n]) == ["00000002.seg", "00000003.seg"]
     with open_store(tmp_path) as reopened:
-        assert len(reopened) == 40
+        assert len(reopened) == 47 and reopened.get(f"{13:064x}").name == "renamed"
 
 
-def test_removing_an_identity_takes_its_vectors_off_disk(store):
-    kept, removed = unit(10), unit(11)
-    store.add(Identity(hash="1" * 64, model="Dlib", embeddings=[kept]))
-    store.add(Identity(hash="2" * 64, model="Dlib", embeddings=[removed], rejections=[unit(12)]))
-    store.remove("2" * 64)
-    assert store.get("2" * 64) is None and store.gallery("Dlib").hashes == ("1" * 64,)
-    key = StoreKey.read(store.key_path)
-    plain = store_file.decode(store.path.read_bytes(), [key], store.secret, "test")
-    assert [i.hash for i in plain] == ["1" * 64]
+def test_a_full_segment_is_closed_as_one_record(tmp_path):
+    with open_store(tmp_path, segment_identities=4) as store:
+        for n in range(1, 6):
+            store.add_many([person(n)])  # one record each
+        assert len(segments.read(store.folder, 1, store.secret).bodies) == 1  # closed: compacted
+        assert len(segments.read(store.folder, 2, store.secret).bodies) == 1  # the newest, one so far
+
+
+def test_a_deleted_person_is_in_no_file_not_even_decrypted_with_the_key(tmp_path):
+    kept, removed, rejected = unit(10), unit(11), unit(12)
+    with open_store(tmp_path, segment_identities=4) as store:
+        store.add_many([Identity(hash="1" * 64, model="Dlib", embeddings=[kept], name="Kept")])
+        store.add_many([Identity(hash="2" * 64, model="Dlib", embeddings=[removed], name="Gone")])
+        store.add_rejection("2" * 64, rejected)  # a rewrite, then more appends after it
+        store.rename("2" * 64, "Gone again")
+        store.add_many([person(n) for n in range(20, 26)])
+        store.remove("2" * 64)
+        plaintexts = opened_plaintexts(store)
+        everything = b"".join(p.read_bytes() for p in store.data_dir.rglob("*") if p.is_file())
+    for data in plaintexts + [everything]:
+        assert not holds_vector(data, removed) and not holds_vector(data, rejected)
+        assert b"Gone" not in data
+    assert any(holds_vector(p, kept) for p in plaintexts)  # the check can see a vector when it is there
 
 
 class PlantedPayload:
@@ -120,43 +139,72 @@ def test_a_planted_pickle_never_runs_and_is_named(tmp_path):
     data_dir.mkdir()
     marker = tmp_path / "pwned"
     planted = pickle.dumps({"version": 1, "identities": [PlantedPayload(marker)]})
-    (data_dir / STORE_FILE).write_bytes(planted)
-    with pytest.raises(StoreRejected, match=f"{data_dir / STORE_FILE}.*refused to load posix.system"):
+    (data_dir / legacy.LEGACY_FILE).write_bytes(planted)
+    with pytest.raises(StoreRejected, match=f"{data_dir / legacy.LEGACY_FILE}.*refused to load posix.system"):
         open_store(tmp_path)
     assert not marker.exists()
-    assert (data_dir / STORE_FILE).read_bytes() == planted  # kept for the operator, never deleted
+    assert (data_dir / legacy.LEGACY_FILE).read_bytes() == planted  # kept for the operator, never deleted
 
 
-def test_a_signed_and_encrypted_pickle_with_code_in_it_is_still_refused(tmp_path):
-    """Even someone holding both the secret and the key cannot make the server run code."""
-    open_store(tmp_path).close()
-    data_dir, marker = tmp_path / "db", tmp_path / "pwned"
-    key = StoreKey.read(tmp_path / "keys" / "store.key")
-    secret = (data_dir / SECRET_FILE).read_bytes()
-    from recognition.store.vault import seal
-
-    sealed = seal(key, store_file.STORE_MAGIC, pickle.dumps({"version": 2, "identities": [PlantedPayload(marker)]}))
-    (data_dir / STORE_FILE).write_bytes(sealed + store_file.sign(secret, sealed))
-    with pytest.raises(StoreRejected, match="could not be read safely"):
-        open_store(tmp_path)
-    assert not marker.exists()
-
-
-def test_an_altered_store_is_refused_not_dropped(tmp_path):
+def test_a_signed_and_encrypted_record_with_code_in_it_is_still_refused(tmp_path):
+    """Even someone holding both the secret and the key cannot make the store run code."""
     with open_store(tmp_path) as store:
-        store.add(Identity(hash="a" * 64, model="Dlib", embeddings=[unit(1)], name="Ada"))
-    path = tmp_path / "db" / STORE_FILE
-    data = bytearray(path.read_bytes())
-    data[40] ^= 0x01
-    path.write_bytes(bytes(data))
-    with pytest.raises(StoreRejected, match="failed its signature check"):
+        key, secret, folder = store.key, store.secret, store.folder
+    marker = tmp_path / "pwned"
+    body = seal(key, records.RECORD_MAGIC, pickle.dumps({"version": 3, "groups": [PlantedPayload(marker)]}))
+    segments.write(folder, 1, [body], secret)
+    with pytest.raises(StoreRejected, match="could not be read safely: refused to load posix.system"):
         open_store(tmp_path)
-    assert path.read_bytes() == bytes(data)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "drop a record", "swap segments", "stray file"])
+def test_an_altered_store_is_refused_not_dropped(tmp_path, damage):
+    with open_store(tmp_path, segment_identities=3) as store:
+        for n in range(1, 6):
+            store.add_many([person(n, name="Ada")])
+        folder = store.folder
+    first, second = segments.segment_path(folder, 1), segments.segment_path(folder, 2)
+    if damage == "flip a byte":
+        data = bytearray(first.read_bytes())
+        data[60] ^= 0x01
+        first.write_bytes(bytes(data))
+    elif damage == "drop a record":  # the newest segment holds two records, one identity each
+        raw = second.read_bytes()
+        length = int.from_bytes(raw[16:20], "big")
+        second.write_bytes(raw[:16] + raw[16 + 4 + length + 32 :])
+    elif damage == "swap segments":
+        a, b = first.read_bytes(), second.read_bytes()
+        first.write_bytes(b)
+        second.write_bytes(a)
+    elif damage == "stray file":
+        (folder / "notes.txt").write_text("hello")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(StoreRejected) as refused:
+        open_store(tmp_path)
+    assert str(folder) in str(refused.value)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing deleted or repaired
+
+
+def test_a_write_torn_by_a_crash_is_cut_off_and_the_rest_kept(tmp_path, caplog):
+    with open_store(tmp_path) as store:
+        store.add_many([person(1, name="Ada")])
+        path = segment_file(tmp_path)
+        whole = path.read_bytes()
+    with open(path, "ab") as handle:  # half a record: a length that runs past the end, then a few bytes
+        handle.write((5000).to_bytes(4, "big") + b"\x17" * 100)
+    with open_store(tmp_path) as store:
+        assert store.get(f"{1:064x}").name == "Ada"
+        assert path.read_bytes() == whole
+        store.add_many([person(2)])
+    with open_store(tmp_path) as store:
+        assert len(store) == 2
+    assert "cut off 104 bytes" in caplog.text
 
 
 def test_without_its_key_the_store_is_unreadable_and_says_so(tmp_path):
     with open_store(tmp_path) as store:
-        store.add(Identity(hash="a" * 64, model="Dlib", embeddings=[unit(1)]))
+        store.add_many([person(1)])
     key = tmp_path / "keys" / "store.key"
     os.rename(key, tmp_path / "moved.key")
     with pytest.raises(StoreKeyError, match=f"is encrypted and its key is not at {key}"):
@@ -167,71 +215,119 @@ def test_without_its_key_the_store_is_unreadable_and_says_so(tmp_path):
         open_store(tmp_path)
 
 
-def test_rotating_the_key_re_encrypts_in_place(tmp_path):
+def test_without_the_installation_secret_the_store_cannot_be_verified(tmp_path):
     with open_store(tmp_path) as store:
-        store.add(Identity(hash="a" * 64, model="Dlib", embeddings=[unit(1)], name="Ada"))
+        store.add_many([person(1)])
+    (tmp_path / "db" / SECRET_FILE).unlink()
+    with pytest.raises(StoreRejected, match="installation_secret is missing"):
+        open_store(tmp_path)
+
+
+def test_rotating_the_key_re_encrypts_every_segment(tmp_path):
+    with open_store(tmp_path, segment_identities=2) as store:
+        store.add_many([person(n, name=f"p{n}") for n in range(1, 6)])
         old = StoreKey.read(store.key_path)
         new = store.rotate_key()
         assert new.fingerprint != old.fingerprint
         assert not pending_key_path(store.key_path).exists()
     with open_store(tmp_path) as reopened:
-        assert reopened.get("a" * 64).name == "Ada" and reopened.key.fingerprint == new.fingerprint
+        assert reopened.get(f"{3:064x}").name == "p3" and reopened.key.fingerprint == new.fingerprint
     old.write(tmp_path / "keys" / "store.key")
     with pytest.raises(StoreKeyError, match="was encrypted with key id"):
         open_store(tmp_path)
 
 
 def test_a_rotation_cut_short_is_finished_on_the_next_open(tmp_path, monkeypatch):
-    with open_store(tmp_path) as store:
-        store.add(Identity(hash="a" * 64, model="Dlib", embeddings=[unit(1)], name="Ada"))
-        real_replace = os.replace
+    with open_store(tmp_path, segment_identities=2) as store:
+        store.add_many([person(n, name=f"p{n}") for n in range(1, 6)])
+        real_write = segments.write
+        written = []
 
-        def crash_before_the_key_swap(source, target):
-            if str(source).endswith(".next"):
+        def crash_after_two_segments(folder, number, bodies, secret):
+            if len(written) == 2:
                 raise OSError("simulated crash")
-            return real_replace(source, target)
+            written.append(number)
+            return real_write(folder, number, bodies, secret)
 
-        monkeypatch.setattr(os, "replace", crash_before_the_key_swap)
-        with pytest.raises(OSError, match="simulated crash"):
+        monkeypatch.setattr(segments, "write", crash_after_two_segments)
+        with pytest.raises(StoreWriteFailed, match="simulated crash; the rotation is finished when"):
             store.rotate_key()
         monkeypatch.undo()
     pending = pending_key_path(tmp_path / "keys" / "store.key")
     new_id = StoreKey.read(pending).fingerprint
-    with open_store(tmp_path) as reopened:  # store is under the new key, the key file still the old one
-        assert reopened.get("a" * 64).name == "Ada"
+    with open_store(tmp_path) as reopened:  # two segments under the new key, one under the old
+        assert [i.name for i in reopened.identities()] == [f"p{n}" for n in range(1, 6)]
         assert reopened.key.fingerprint == new_id and not pending.exists()
+    with open_store(tmp_path) as again:
+        assert len(again) == 5
 
 
-def test_a_version_1_store_is_migrated_after_an_encrypted_backup(tmp_path):
+def legacy_identities():
+    return [Identity(hash="c" * 64, model="Dlib", name="Cleo", created=5.0, embeddings=[unit(3)],
+                     email_hash="d" * 64, rejections=[unit(4)]),
+            Identity(hash="e" * 64, model="Dlib", name=None, created=6.0, embeddings=[unit(5), unit(6)])]
+
+
+def test_a_version_1_store_is_migrated_and_the_clear_file_removed(tmp_path):
     data_dir = tmp_path / "db"
     data_dir.mkdir()
-    vector = unit(3)
-    legacy = {"version": 1, "identities": [
-        {"hash": "c" * 64, "model": "Dlib", "name": "Cleo", "created": 5.0, "embeddings": [vector]}]}
-    (data_dir / STORE_FILE).write_bytes(pickle.dumps(legacy, protocol=pickle.HIGHEST_PROTOCOL))
+    rows = [legacy.to_row(i) for i in legacy_identities()]
+    (data_dir / legacy.LEGACY_FILE).write_bytes(pickle.dumps({"version": 1, "identities": rows}))
     (data_dir / SECRET_FILE).write_bytes(b"s" * 32)
     with open_store(tmp_path) as store:
         assert store.get("c" * 64).name == "Cleo" and store.secret == b"s" * 32
-        backups = store.backups()
-    assert [b.name for b in backups] == [f"{STORE_FILE}.v1.backup"]
-    for path in (data_dir / STORE_FILE, backups[0]):
-        data = path.read_bytes()
-        assert not holds_vector(data, vector) and b"Cleo" not in data
-    assert (data_dir / STORE_FILE).read_bytes().startswith(store_file.STORE_MAGIC)
-    with open_store(tmp_path) as again:  # the backup survives a key rotation and still decrypts
-        again.rotate_key()
-        from recognition.store.vault import unseal
-
-        original = unseal([again.key], store_file.BACKUP_MAGIC, backups[0].read_bytes(), "backup")
-        assert store_file.decode_legacy(original, "backup")[0].name == "Cleo"
+        assert len(store.get("c" * 64).rejections) == 1 and len(store.get("e" * 64).embeddings) == 2
+        assert store.find_by_email_hash("d" * 64).hash == "c" * 64
+    assert sorted(os.listdir(data_dir)) == [".lock", STORE_FOLDER, SECRET_FILE]
+    assert not holds_vector(b"".join(p.read_bytes() for p in (data_dir / STORE_FOLDER).iterdir()), unit(3))
 
 
-def test_a_store_from_a_newer_release_is_refused(tmp_path):
+def write_version_2(tmp_path) -> None:
+    """A data dir as the previous release left it: faces.pkl sealed whole, and a v1 backup beside it."""
+    data_dir = tmp_path / "db"
+    data_dir.mkdir()
+    secret = b"t" * 32
+    (data_dir / SECRET_FILE).write_bytes(secret)
+    key = StoreKey.generate().write(tmp_path / "keys" / "store.key")
+    (data_dir / legacy.LEGACY_FILE).write_bytes(legacy.encode(legacy_identities(), key, secret))
+    (data_dir / f"{legacy.LEGACY_FILE}.v1.backup").write_bytes(seal(key, legacy.BACKUP_MAGIC, b"old"))
+
+
+def test_a_version_2_store_is_migrated_to_segments(tmp_path):
+    write_version_2(tmp_path)
+    with open_store(tmp_path, read_only=True) as reader:  # a read-only look changes nothing
+        assert [i.name for i in reader.identities()] == ["Cleo", None]
+    assert (tmp_path / "db" / legacy.LEGACY_FILE).exists()
     with open_store(tmp_path) as store:
-        key, secret = store.key, store.secret
-    from recognition.store.vault import seal
+        assert [(i.hash, i.name) for i in store.identities()] == [("c" * 64, "Cleo"), ("e" * 64, None)]
+    assert sorted(os.listdir(tmp_path / "db")) == [".lock", STORE_FOLDER, SECRET_FILE]  # backup gone too
+    with open_store(tmp_path) as again:
+        assert len(again) == 2
 
-    sealed = seal(key, store_file.STORE_MAGIC, pickle.dumps({"version": 9, "identities": []}))
-    (tmp_path / "db" / STORE_FILE).write_bytes(sealed + store_file.sign(secret, sealed))
-    with pytest.raises(StoreRejected, match="schema version 9, expected 2; it was written by a newer release"):
+
+def test_a_migration_cut_short_starts_over_from_the_old_file(tmp_path, monkeypatch):
+    write_version_2(tmp_path)
+    real_rename = os.rename
+
+    def crash_before_the_swap(source, target):
+        if str(source).endswith(STAGING_FOLDER):
+            raise OSError("simulated crash")
+        return real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", crash_before_the_swap)
+    with pytest.raises(OSError, match="simulated crash"):
+        open_store(tmp_path)
+    monkeypatch.undo()
+    assert (tmp_path / "db" / STAGING_FOLDER).is_dir() and (tmp_path / "db" / legacy.LEGACY_FILE).exists()
+    with open_store(tmp_path) as store:
+        assert len(store) == 2
+    assert not (tmp_path / "db" / STAGING_FOLDER).exists()
+
+
+def test_a_record_from_a_newer_release_is_refused(tmp_path):
+    with open_store(tmp_path) as store:
+        key, secret, folder = store.key, store.secret, store.folder
+    body = seal(key, records.RECORD_MAGIC, pickle.dumps({"version": 9, "groups": []}))
+    segments.write(folder, 1, [body], secret)
+    with pytest.raises(StoreRejected, match="record version 9, expected 3; it was written by a newer release"):
         open_store(tmp_path)

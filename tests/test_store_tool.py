@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from recognition.store.file_store import Identity
+from recognition.store.identity import Identity
 from tests.conftest import ROOT, open_store
 from tools.store import main
 
@@ -19,9 +19,9 @@ def unit(seed: int) -> np.ndarray:
 def installation(tmp_path):
     """A data dir with two identities, one registered with an email, and the tool's settings for it."""
     with open_store(tmp_path) as store:
-        store.add(Identity(hash="a1" * 32, model="Dlib", embeddings=[unit(1)], name="Ada", created=1.0,
-                           email_hash=store.email_hash("ada@example.org")))
-        store.add(Identity(hash="b2" * 32, model="Dlib", embeddings=[unit(2), unit(3)], name="Bo", created=2.0))
+        store.add_many([Identity(hash="a1" * 32, model="Dlib", embeddings=[unit(1)], name="Ada", created=1.0,
+                                 email_hash=store.email_hash("ada@example.org")),
+                        Identity(hash="b2" * 32, model="Dlib", embeddings=[unit(2), unit(3)], name="Bo", created=2.0)])
     env = {"FACE_DATA_DIR": str(tmp_path / "db"), "FACE_KEY_FILE": str(tmp_path / "keys" / "store.key"),
            "FACE_EXPORT_PASSPHRASE": "correct horse"}
     return tmp_path, env
@@ -38,8 +38,8 @@ def test_list_shows_identities_without_vectors(installation, capsys):
 def test_verify_passes_a_sound_store_and_fails_an_altered_one(installation, capsys):
     folder, env = installation
     assert main(["verify"], env) == 0
-    assert "2 identities, 0 backups: sound" in capsys.readouterr().out
-    path = folder / "db" / "faces.pkl"
+    assert "2 identities in 1 segments: sound" in capsys.readouterr().out
+    path = folder / "db" / "faces" / "00000001.seg"
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))

@@ -19,12 +19,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from recognition.store import legacy as store_file
+from config import add_store_arguments, store_config
+from recognition.store import open_store
 from recognition.store.atomic import DataDirInUse, write_atomically
-from recognition.store.file_store import FaceStore, StoreKeyError, StoreRejected
 from recognition.store.export import decode_export, encode_export
-from recognition.store.vault import unseal
-from run import default_data_dir, key_file_for
+from recognition.store.interface import StoreRejected
+from recognition.store.pickle_store import PickleStore as FaceStore
+from recognition.store.vault import StoreKeyError
 
 PASSPHRASE_VARIABLE = "FACE_EXPORT_PASSPHRASE"
 
@@ -36,11 +37,10 @@ class ToolError(Exception):
 def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
     env = os.environ if env is None else env
     parser = argparse.ArgumentParser(prog="python -m tools.store", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=default_data_dir(env), help="[FACE_DATA_DIR]")
-    parser.add_argument("--key-file", default=env.get("FACE_KEY_FILE"), help="[FACE_KEY_FILE]")
+    add_store_arguments(parser, env)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="identities: hash, name, model, vectors, registered, created")
-    commands.add_parser("verify", help="check signature, encryption, schema and every vector; exit 1 if not sound")
+    commands.add_parser("verify", help="check signatures, encryption, records and every vector; exit 1 if not sound")
     export = commands.add_parser("export", help="write the identities to a passphrase-encrypted file")
     export.add_argument("file", type=Path)
     imported = commands.add_parser("import", help="add the identities of an export that are not here yet")
@@ -51,11 +51,10 @@ def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level="WARNING", format="%(levelname)s: %(message)s")
 
-    data_dir = Path(args.data_dir).expanduser()
-    key_file = key_file_for(data_dir, args.key_file, env)
+    settings = store_config(args, env)
     writes = args.command in ("import", "delete", "rotate-key")
     try:
-        with FaceStore(data_dir, key_file, read_only=not writes) as store:
+        with open_store(settings.data_dir, settings.key_path, read_only=not writes) as store:
             return COMMANDS[args.command](store, args, env)
     except (StoreRejected, StoreKeyError, DataDirInUse, ToolError, PermissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -63,7 +62,7 @@ def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
 
 
 def list_identities(store: FaceStore, args, env) -> int:
-    print(f"{len(store)} identities in {store.path}")
+    print(f"{len(store)} identities in {store.folder}")
     for identity in store.identities():
         created = datetime.fromtimestamp(identity.created, timezone.utc).strftime("%Y-%m-%d %H:%M")
         registered = "registered" if identity.email_hash else ""
@@ -73,23 +72,18 @@ def list_identities(store: FaceStore, args, env) -> int:
 
 
 def verify(store: FaceStore, args, env) -> int:
-    """Opening already checked signature, key, tag, schema and fields; here the vectors and backups."""
+    """Opening already checked every signature, key, tag, record and field; here the vectors' lengths."""
     problems = []
     for identity in store.identities():
         for vector in identity.embeddings:
             norm = float((vector.astype("float64") ** 2).sum() ** 0.5)
             if abs(norm - 1.0) > 1e-3:
                 problems.append(f"{identity.hash}: a vector has length {norm:.4f}, not 1")
-    for backup in store.backups():
-        try:
-            unseal([store.key], store_file.BACKUP_MAGIC, backup.read_bytes(), str(backup))
-        except (ValueError, StoreKeyError) as exc:
-            problems.append(str(exc))
     for problem in problems:
         print(f"problem: {problem}")
     status = "sound" if not problems else f"{len(problems)} problems"
-    print(f"{store.path}: schema {store_file.SCHEMA_VERSION}, key id {store.key.fingerprint if store.key else '-'}, "
-          f"{len(store)} identities, {len(store.backups())} backups: {status}")
+    print(f"{store.folder}: key id {store.key.fingerprint if store.key else '-'}, {len(store)} identities in "
+          f"{store.segment_count} segments: {status}")
     return 0 if not problems else 1
 
 
@@ -109,7 +103,10 @@ def import_identities(store: FaceStore, args, env) -> int:
     new = [i for i in identities if store.get(i.hash) is None]
     if not same_installation:  # their email hashes were keyed with another installation's secret
         new = [_without_email(i) for i in new]
-    store.add_many(new)
+    try:
+        store.add_many(new)
+    except ValueError as exc:
+        raise ToolError(f"nothing imported: {exc}")
     print(f"imported {len(new)} identities; {len(identities) - len(new)} were already here"
           + ("" if same_installation else "; email bindings dropped (the export is from another installation)"))
     return 0
@@ -126,7 +123,7 @@ def delete(store: FaceStore, args, env) -> int:
 def rotate_key(store: FaceStore, args, env) -> int:
     old = store.key.fingerprint
     new = store.rotate_key()
-    print(f"key rotated: {old} -> {new.fingerprint}; {store.path} and {len(store.backups())} backups re-encrypted")
+    print(f"key rotated: {old} -> {new.fingerprint}; {store.segment_count} segments in {store.folder} re-encrypted")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 
 from flask import Flask, Request
+from flask.json.provider import DefaultJSONProvider
 
 from webapp.errors import register_error_handlers
 from webapp.services import EXTENSION, Services
@@ -18,6 +19,19 @@ class InMemoryRequest(Request):
         return io.BytesIO()
 
 
+class SafeJSON(DefaultJSONProvider):
+    """A body the parser cannot take for any reason, pathological nesting included, is "not JSON" (a
+    400), never an exception that escapes as a 500."""
+
+    sort_keys = False
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply")
+
+
 def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
     """Build the app around already-built parts; starts no thread and loads no model."""
     from webapp import accounts, api, embeddings, identities, openapi, stream
@@ -25,7 +39,7 @@ def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD) -> F
     app = Flask(__name__)
     app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = max_upload
-    app.json.sort_keys = False
+    app.json = SafeJSON(app)
     app.extensions[EXTENSION] = services
     stream.init_stream(app)
     app.register_blueprint(stream.bp)

@@ -6,6 +6,7 @@ import logging
 from flask import Blueprint, jsonify
 
 from recognition.matching.matcher import AlreadyEnrolled
+from recognition.store.interface import EmailTaken
 from webapp import inputs
 from webapp.auth import requires_key
 from webapp.errors import ApiError
@@ -23,14 +24,15 @@ def register():
     email = inputs.clean_email(inputs.field("email"))
     face = inputs.uploaded_face("image")
     store, matcher = services().store, services().analyzer.matcher
-    with store.transaction():
-        email_hash = store.email_hash(email) if email else None
-        if email_hash and store.find_by_email_hash(email_hash) is not None:
-            raise ApiError(409, "this email is already registered")
-        try:
-            identity = matcher.enroll(face.embedding, name, email_hash=email_hash)
-        except AlreadyEnrolled as exc:
-            raise ApiError(409, "this face is already registered", id=exc.match.identity_hash, name=exc.match.name)
+    email_hash = store.email_hash(email) if email else None
+    if email_hash and store.find_by_email_hash(email_hash) is not None:
+        raise ApiError(409, "this email is already registered")
+    try:  # the store checks face and email again, atomically with the write
+        identity = matcher.enroll(face.embedding, name, email_hash=email_hash)
+    except AlreadyEnrolled as exc:
+        raise ApiError(409, "this face is already registered", id=exc.match.identity_hash, name=exc.match.name)
+    except EmailTaken:
+        raise ApiError(409, "this email is already registered")
     services().refresh_camera()
     return jsonify({"id": identity.hash, "name": identity.name}), 201
 

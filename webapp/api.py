@@ -30,9 +30,11 @@ def current_hash():
             "frame": result.frame_seq if result else None,
             "source_frame": result.source_index if result else None,
             "captured_at": result.captured_at if result else None,
+            "analysed_at": result.analysed_at if result else None,
             "status": {
                 "camera": svc.camera_status(),
                 "model": svc.analyzer.model_name,
+                "embedder": svc.model_status(),
                 "detector": svc.analyzer.detector.name,
                 "threshold": svc.analyzer.matcher.threshold,
                 "fresh": fresh,

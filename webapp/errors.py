@@ -6,6 +6,9 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from recognition.models.embedder_process import EmbedderUnavailable
+from recognition.store.interface import StoreWriteFailed
+
 log = logging.getLogger(__name__)
 
 
@@ -21,6 +24,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
         return jsonify({"error": error.message, **error.extra}), error.status
+
+    @app.errorhandler(StoreWriteFailed)
+    def store_unwritable(error: StoreWriteFailed):
+        log.error("%s", error)
+        return jsonify({"error": str(error)}), 503
+
+    @app.errorhandler(EmbedderUnavailable)
+    def model_unavailable(error: EmbedderUnavailable):
+        return jsonify({"error": f"the face model is not available right now: {error}"}), 503, {"Retry-After": "5"}
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

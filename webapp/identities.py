@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 from flask import Blueprint, jsonify, request
 
 from webapp import inputs
@@ -12,11 +13,46 @@ from webapp.services import services
 
 bp = Blueprint("identities", __name__)
 log = logging.getLogger(__name__)
+MAX_FACES_PER_REQUEST = 1000
+FACE_FIELDS = {"embedding", "name"}
 
 
 @bp.get("/faces")
 def list_faces():
-    return jsonify({"faces": [identity.summary() for identity in services().store.identities()]})
+    return jsonify({"faces": services().store.summaries()})
+
+
+@bp.post("/faces")
+@requires_key
+def enroll_vectors():
+    """Enroll people from embeddings made elsewhere with the same model, by the rules of photo enrollment."""
+    svc = services()
+    body = inputs.json_object()
+    faces = body.get("faces")
+    if not isinstance(faces, list) or not faces:
+        raise ApiError(400, "the JSON body needs 'faces': a non-empty list of {\"embedding\": [...], \"name\": ...}")
+    if len(faces) > MAX_FACES_PER_REQUEST:
+        raise ApiError(413, f"{len(faces)} faces in one request; send at most {MAX_FACES_PER_REQUEST} per request")
+    model = body.get("model")
+    if model is not None and model != svc.analyzer.model_name:
+        raise ApiError(422, f"these vectors come from {model!r}; this server runs {svc.analyzer.model_name}, and "
+                            f"vectors of different models cannot be compared")
+    vectors, names = [], []
+    for index, item in enumerate(faces):
+        where = f"faces[{index}]"
+        if not isinstance(item, dict) or "embedding" not in item:
+            raise ApiError(400, f"{where} must be an object with an 'embedding' (and optionally a 'name')")
+        if set(item) - FACE_FIELDS:
+            raise ApiError(400, f"{where} has fields this route does not take: {sorted(set(item) - FACE_FIELDS)}")
+        vectors.append(inputs.vector(item["embedding"], f"{where}.embedding", svc.analyzer.embedder.dimensions))
+        names.append(inputs.clean_name(item.get("name"), f"{where}.name"))
+    outcomes = svc.analyzer.matcher.enroll_many(np.vstack(vectors), names)
+    created = [{"index": i, "hash": o.created.hash, "name": o.created.name} for i, o in enumerate(outcomes) if o.created]
+    existing = [{"index": i, "hash": o.existing.identity_hash, "similarity": round(o.existing.similarity, 4)}
+                for i, o in enumerate(outcomes) if o.existing]
+    if created:
+        svc.refresh_camera()
+    return jsonify({"created": created, "existing": existing}), 201
 
 
 @bp.patch("/faces/<identity_hash>")
@@ -26,10 +62,10 @@ def rename(identity_hash: str):
     if not request.is_json and not request.form:
         raise ApiError(400, "send the new name as JSON {\"name\": ...} or a form field 'name'")
     name = inputs.clean_name(inputs.field("name"))
-    store = services().store
-    with store.transaction():
-        inputs.identity_or_404(identity_hash)  # it may have been deleted meanwhile
-        identity = store.update(identity_hash, name=name)
+    try:
+        identity = services().store.rename(identity_hash, name)
+    except KeyError:  # deleted meanwhile
+        raise ApiError(404, f"no identity {identity_hash}")
     services().refresh_camera()
     return jsonify(identity.summary())
 
@@ -37,10 +73,10 @@ def rename(identity_hash: str):
 @bp.delete("/faces/<identity_hash>")
 @requires_key
 def delete(identity_hash: str):
-    store = services().store
-    with store.transaction():
-        inputs.identity_or_404(identity_hash)
-        removed = store.remove(identity_hash)  # returns once the file without its vectors is on disk
+    try:
+        removed = services().store.remove(identity_hash)  # returns once no file holds its vectors
+    except KeyError:
+        raise ApiError(404, f"no identity {identity_hash}")
     log.info("deleted identity %s", identity_hash[:12])
     services().refresh_camera()
     return jsonify({"deleted": removed.hash, "vectors_removed": len(removed.embeddings) + len(removed.rejections)})

@@ -41,9 +41,11 @@ def field(key: str) -> Optional[str]:
 
 
 def json_object() -> dict:
-    body = request.get_json(silent=True)
-    if body is None:
+    if not request.is_json:
         raise ApiError(400, "the body must be a JSON object (Content-Type: application/json)")
+    body = request.get_json(silent=True)  # None when unparsable, too deep included (webapp.SafeJSON)
+    if body is None:
+        raise ApiError(400, "the body is not valid JSON (or is nested too deeply)")
     if not isinstance(body, dict):
         raise ApiError(400, "the JSON body must be an object")
     return body
@@ -95,15 +97,17 @@ def camera_face(select, missing: str):
     return face
 
 
-def clean_name(raw: Optional[str]) -> Optional[str]:
+def clean_name(raw: Optional[str], what: str = "the name") -> Optional[str]:
     """A display name: trimmed, at most MAX_NAME_LENGTH characters, no control characters."""
     if raw is None:
         return None
+    if not isinstance(raw, str):
+        raise ApiError(400, f"{what} must be a string")
     name = raw.strip()
     if len(name) > MAX_NAME_LENGTH:
-        raise ApiError(400, f"the name is longer than {MAX_NAME_LENGTH} characters")
+        raise ApiError(400, f"{what} is longer than {MAX_NAME_LENGTH} characters")
     if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise ApiError(400, "the name contains control characters")
+        raise ApiError(400, f"{what} contains control characters")
     return name or None
 
 

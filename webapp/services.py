@@ -9,7 +9,7 @@ from flask import current_app
 
 from camera.frames import FrameBuffer
 from recognition.pipeline.analyzer import FaceAnalyzer
-from recognition.store.file_store import FaceStore
+from recognition.store.interface import FaceStore
 from recognition.pipeline.video import VideoLimits
 from recognition.live.worker import RecognitionResult, RecognitionWorker
 
@@ -43,6 +43,10 @@ class Services:
         """Re-match the faces on camera now, after the store changed (enrolled, renamed, deleted)."""
         if self.worker is not None:
             self.worker.refresh()
+
+    def model_status(self) -> dict:
+        status = getattr(self.analyzer.embedder, "status", None)  # an in-process embedder has none
+        return status.to_json() if status else {"state": "ready", "detail": "in process", "restarts": 0}
 
     def camera_status(self) -> dict:
         if self.frames is None:

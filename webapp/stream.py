@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, current_app, render_template, request
 
 from webapp.errors import ApiError
 from webapp.mjpeg import BOUNDARY, JpegFeed, multipart_part
@@ -30,6 +30,10 @@ def index():
 
 @bp.get("/streaming")
 def streaming():
+    mimetype = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    if request.method == "HEAD":  # a probe (curl -I, an uptime check): headers only, no viewer slot
+        return Response(b"", mimetype=mimetype, headers=headers)
     slots = current_app.extensions[VIEWERS]
     if not slots.acquire(blocking=False):
         raise ApiError(503, "too many viewers are watching the stream; try again later")
@@ -37,16 +41,23 @@ def streaming():
     stopping = services().stopping
 
     def parts():
-        try:
-            seq = 0
-            while not stopping.is_set():
-                seq, jpeg = feed.next_jpeg(seq)
-                yield multipart_part(jpeg)
-        finally:
-            slots.release()
+        seq = 0
+        while not stopping.is_set():
+            seq, jpeg = feed.next_jpeg(seq)
+            yield multipart_part(jpeg)
 
-    return Response(
-        parts(),
-        mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    response = Response(parts(), mimetype=mimetype, headers=headers)
+    # Given back when the server closes the response, whether or not the body was ever iterated
+    # (a generator's own finally would not run if it never started).
+    response.call_on_close(_once(slots.release))
+    return response
+
+
+def _once(action):
+    done = threading.Lock()
+
+    def run():
+        if done.acquire(blocking=False):
+            action()
+
+    return run

@@ -9,8 +9,9 @@ from typing import Optional, Protocol
 
 import numpy as np
 
-from recognition.pipeline.analyzer import FaceAnalyzer
 from recognition.faces import FaceObservation
+from recognition.models.embedder_process import EmbedderUnavailable
+from recognition.pipeline.analyzer import FaceAnalyzer
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,9 @@ class RecognitionWorker:
                     self._latest = RecognitionResult(
                         frame.seq, frame.source_index, frame.captured_at, time.time(), tuple(faces)
                     )
+            except EmbedderUnavailable as exc:  # restarting with backoff: its status says so, in /hash too
+                log.debug("frame %d not analysed: %s", frame.seq, exc)
+                continue
             except Exception:  # one bad frame must not stop recognition for good
                 log.exception("recognition failed on frame %d", frame.seq)
                 continue

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
+from recognition.matching.search import candidates
+from recognition.store.gallery import Gallery, gallery_of
 from recognition.store.identity import Identity
-from recognition.store.file_store import FaceStore, Gallery, gallery_of
+from recognition.store.interface import Candidate, Enrolled, FaceStore, Match
 
 log = logging.getLogger(__name__)
 
@@ -17,16 +18,17 @@ log = logging.getLogger(__name__)
 # Raising a threshold trades false accepts (a stranger named as someone) for false rejects (a known
 # person shown as unknown); lowering it does the opposite. The Dlib value was measured on aligned
 # fixture photos (same person >= 0.934, different people <= 0.887) and sits between the two;
-# Facenet's is DeepFace's published cosine threshold (distance 0.40). Other models use DeepFace's.
+# Facenet's is DeepFace's published cosine threshold (distance 0.40). Other models use the value the
+# model process reads from DeepFace (the server process never imports DeepFace).
 MATCH_THRESHOLDS = {"Dlib": 0.91, "Facenet": 0.60}
 
 
-def default_threshold(model_name: str) -> float:
+def default_threshold(model_name: str, reported: Optional[float] = None) -> float:
     if model_name in MATCH_THRESHOLDS:
         return MATCH_THRESHOLDS[model_name]
-    from deepface.modules.verification import find_threshold
-
-    return 1.0 - float(find_threshold(model_name, "cosine"))
+    if reported is None:
+        raise ValueError(f"no default threshold is known for {model_name}; pass --threshold")
+    return float(reported)
 
 
 def identity_hash(secret: bytes, embedding: np.ndarray) -> str:
@@ -37,13 +39,6 @@ def identity_hash(secret: bytes, embedding: np.ndarray) -> str:
     """
     vector = np.ascontiguousarray(embedding, dtype="<f4")
     return hashlib.sha256(secret + vector.tobytes()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Match:
-    identity_hash: str
-    name: Optional[str]
-    similarity: float
 
 
 class AlreadyEnrolled(Exception):
@@ -66,36 +61,52 @@ class Matcher:
         Pairs above the threshold are taken best first, so when two faces resemble the same person
         the closer one gets the identity and the other goes on to its next best candidate.
         """
-        gallery = self.store.gallery(self.model_name)
-        count = len(embeddings)
-        if count == 0 or len(gallery.hashes) == 0:
-            return [None] * count
-        scores = _scores(gallery, np.asarray(embeddings, dtype=np.float32))
-        matches: list[Optional[Match]] = [None] * count
+        gallery = self.store.gallery(self.model_name)  # a snapshot: never waits for a writer
+        found = candidates(gallery, np.asarray(embeddings, dtype=np.float32), self.threshold)
+        pairs = sorted(((score, face, slot) for face, best in enumerate(found) for slot, score in best.items()),
+                       reverse=True)
+        matches: list[Optional[Match]] = [None] * len(found)
         taken: set[int] = set()
-        faces, people = np.nonzero(scores >= self.threshold)
-        for face, person in sorted(zip(faces, people), key=lambda fp: -scores[fp[0], fp[1]]):
-            if matches[face] is None and person not in taken:
-                taken.add(person)
-                matches[face] = Match(gallery.hashes[person], gallery.names[person], float(scores[face, person]))
+        for score, face, slot in pairs:
+            member = gallery.member(slot)
+            if matches[face] is None and slot not in taken and member is not None:
+                taken.add(slot)
+                matches[face] = Match(member.hash, member.name, score)
         return matches
+
+    def nearest(self, gallery: Gallery, embeddings: np.ndarray) -> list[Optional[Match]]:
+        """Each row's best match on its own (several rows may name one person): who a face already is."""
+        matches: list[Optional[Match]] = []
+        for best in candidates(gallery, embeddings, self.threshold):
+            match = None
+            for score, slot in sorted(((score, slot) for slot, score in best.items()), reverse=True):
+                member = gallery.member(slot)
+                if member is not None:
+                    match = Match(member.hash, member.name, score)
+                    break
+            matches.append(match)
+        return matches
+
+    def enroll_many(self, embeddings: np.ndarray, names: Sequence[Optional[str]],
+                    email_hashes: Optional[Sequence[Optional[str]]] = None) -> list[Enrolled]:
+        """Enroll each embedding unless someone (stored, or earlier in the list) already matches it; one
+        atomic operation of the store."""
+        emails = email_hashes or [None] * len(embeddings)
+        batch = [Candidate(identity_hash(self.store.secret, vector), np.asarray(vector, dtype=np.float32), name, email)
+                 for vector, name, email in zip(embeddings, names, emails)]
+        outcomes = self.store.enroll(self.model_name, batch, self.nearest)
+        created = sum(1 for outcome in outcomes if outcome.created)
+        if created:
+            log.info("enrolled %d new identities%s", created,
+                     f" ({outcomes[0].created.hash[:12]})" if len(outcomes) == 1 else "")
+        return outcomes
 
     def enroll(self, embedding: np.ndarray, name: Optional[str] = None, email_hash: Optional[str] = None) -> Identity:
         """Store a new identity for embedding, or raise AlreadyEnrolled if it matches one."""
-        with self.store.transaction():
-            existing = self.identify(embedding[np.newaxis, :])[0]
-            if existing is not None:
-                raise AlreadyEnrolled(existing)
-            identity = Identity(
-                hash=identity_hash(self.store.secret, embedding),
-                model=self.model_name,
-                name=name or None,
-                embeddings=(np.asarray(embedding, dtype=np.float32),),
-                email_hash=email_hash,
-            )
-            self.store.add(identity)
-        log.info("enrolled a new identity %s", identity.hash[:12])
-        return identity
+        outcome = self.enroll_many(np.asarray(embedding)[np.newaxis, :], [name], [email_hash])[0]
+        if outcome.existing is not None:
+            raise AlreadyEnrolled(outcome.existing)
+        return outcome.created
 
     def verify(self, identity: Identity, embedding: np.ndarray) -> Optional[Match]:
         """Whether embedding is this one person (a login: 1:1, not "who among everyone"), by the
@@ -103,38 +114,11 @@ class Matcher:
         if identity.model != self.model_name:
             return None
         query = np.asarray(embedding, dtype=np.float32)[np.newaxis, :]
-        similarity = float(_scores(gallery_of([identity]), query)[0, 0])
-        if similarity < self.threshold:
-            return None
-        return Match(identity.hash, identity.name, similarity)
+        return self.nearest(gallery_of([identity]), query)[0]
 
     def reject(self, identity_hash: str, embedding: np.ndarray) -> Identity:
         """Record that embedding is "not this person", so that face stops matching the identity."""
-        with self.store.transaction():
-            identity = self.store.get(identity_hash)
-            if identity is None:
-                raise KeyError(identity_hash)
-            vector = np.asarray(embedding, dtype=np.float32)
-            return self.store.update(identity_hash, rejections=identity.rejections + (vector,))
+        return self.store.add_rejection(identity_hash, embedding)
 
     def similarity(self, first: np.ndarray, second: np.ndarray) -> float:
         return float(np.dot(first, second) / max(np.linalg.norm(first) * np.linalg.norm(second), 1e-12))
-
-
-def _scores(gallery: Gallery, queries: np.ndarray) -> np.ndarray:
-    """(n, people): each query's best similarity to each person, or -1 where the query is at least as
-    close to a face marked "not this person" for them as to the person."""
-    people = len(gallery.hashes)
-    scores = _best_per_identity(queries, gallery.vectors, gallery.owners, people)
-    if len(gallery.rejections):
-        rejected = _best_per_identity(queries, gallery.rejections, gallery.rejection_owners, people)
-        scores = np.where(rejected >= scores, -1.0, scores)
-    return scores
-
-
-def _best_per_identity(queries: np.ndarray, rows: np.ndarray, owners: np.ndarray, people: int) -> np.ndarray:
-    """(n, people) matrix: each query's best cosine similarity over each person's rows."""
-    row_scores = queries @ rows.T  # (n, rows)
-    best = np.full((people, len(queries)), -1.0, dtype=np.float32)
-    np.maximum.at(best, owners, row_scores.T)
-    return best.T

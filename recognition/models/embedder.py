@@ -77,6 +77,17 @@ class DeepFaceEmbedder:
         return normalize(vectors)
 
 
+def deepface_threshold(model_name: str) -> Optional[float]:
+    """DeepFace's published cosine threshold for model_name, as a similarity (None if it has none).
+    Called in the model process only: it imports DeepFace."""
+    from deepface.modules.verification import find_threshold
+
+    try:
+        return 1.0 - float(find_threshold(model_name, "cosine"))
+    except Exception:  # a model DeepFace has no threshold for
+        return None
+
+
 def normalize(vectors: np.ndarray) -> np.ndarray:
     """Scale each row to unit length (rows of zeros stay zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -2,7 +2,8 @@
 
 DeepFace's Dlib model keeps Python's global interpreter lock for its whole forward pass (about
 75 ms a face here). In the server process that freezes the stream and every request for as long;
-in a child process it runs on the other core while the server goes on serving frames.
+in a child process it runs on the other core while the server goes on serving frames. The server
+process never imports DeepFace (nor TensorFlow): the child also reports the model's threshold.
 """
 from __future__ import annotations
 
@@ -11,19 +12,37 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-from recognition.models.embedder import DeepFaceEmbedder
 from recognition.models.weights import WeightsMissing
 
 log = logging.getLogger(__name__)
 
 
+class EmbedderUnavailable(RuntimeError):
+    """The model process is restarting after a crash, busy past its timeout, or stopped: try again later."""
+
+
+@dataclass(frozen=True)
+class EmbedderStatus:
+    state: str  # "starting", "ready", "restarting" or "stopped"
+    detail: str
+    restarts: int
+    since: float  # unix time of the last change
+
+    def to_json(self) -> dict:
+        return {"state": self.state, "detail": self.detail, "restarts": self.restarts, "since": self.since}
+
+
 def _serve(connection, model_name: str, weights_dir: str) -> None:
     """The child: load the model once, then answer batches of chips until told to stop."""
+    from recognition.models.embedder import DeepFaceEmbedder, deepface_threshold
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # DeepFace finds its weights under $DEEPFACE_HOME/.deepface/weights.
     os.environ["DEEPFACE_HOME"] = str(Path(weights_dir).parent.parent)
@@ -34,7 +53,7 @@ def _serve(connection, model_name: str, weights_dir: str) -> None:
     except Exception as exc:  # report why instead of dying silently
         connection.send(("error", type(exc).__name__, str(exc)))
         return
-    connection.send(("ready", embedder.input_size, embedder.dimensions))
+    connection.send(("ready", embedder.input_size, embedder.dimensions, deepface_threshold(model_name)))
     while True:
         try:
             chips = connection.recv()
@@ -51,21 +70,36 @@ def _serve(connection, model_name: str, weights_dir: str) -> None:
 class EmbedderProcess:
     """Same interface as DeepFaceEmbedder; the model lives in a child process started by load().
 
-    A child that dies is started again on the next call, so one crash costs one frame, not the
-    server. timeout bounds every wait for the child.
+    A child that dies is started again, at once the first time and then after a backoff that doubles
+    from initial_backoff up to max_backoff (a model that crashes on every call is not restarted on
+    every frame); calls meanwhile fail fast with EmbedderUnavailable, and status says why. timeout
+    bounds every wait: for the child's answer and for another call in flight.
     """
 
-    def __init__(self, model_name: str, weights_dir: Path, *, timeout: float = 120.0) -> None:
+    def __init__(self, model_name: str, weights_dir: Path, *, timeout: float = 120.0, initial_backoff: float = 0.5,
+                 max_backoff: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.model_name = model_name
         self._weights_dir = Path(weights_dir)
         self._timeout = timeout
+        self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
+        self._clock = clock
         self._lock = threading.Lock()
         self._process: Optional[multiprocessing.process.BaseProcess] = None
         self._connection = None
+        self._closed = False
+        self._backoff = 0.0  # the first restart after a success is immediate
+        self._next_start = 0.0
         self.input_size: Optional[int] = None
         self.dimensions: Optional[int] = None
+        self.reported_threshold: Optional[float] = None  # DeepFace's cosine threshold, read in the child
+        self._status = EmbedderStatus("starting", "the model has not been loaded yet", 0, time.time())
+
+    @property
+    def status(self) -> EmbedderStatus:
+        return self._status
 
     def load(self) -> "EmbedderProcess":
+        """Start the child and load the model now (WeightsMissing or RuntimeError says why it cannot)."""
         with self._lock:
             if self._process is None or not self._process.is_alive():
                 self._start()
@@ -74,29 +108,88 @@ class EmbedderProcess:
     def embed(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
             return np.zeros((0, self.dimensions or 0), dtype=np.float32)
-        with self._lock:
-            if self._process is None or not self._process.is_alive():
-                self._start()
-            self._connection.send(list(chips))
-            reply = self._receive()
+        if not self._lock.acquire(timeout=self._timeout):
+            raise EmbedderUnavailable(f"the model process is busy (no answer within {self._timeout:.0f}s)")
+        try:
+            self._ensure_running()
+            try:
+                self._connection.send(list(chips))
+                reply = self._receive()
+            except (OSError, EOFError, RuntimeError) as exc:
+                self._crashed(str(exc))
+                raise EmbedderUnavailable(f"the model process failed: {exc}") from None
+            self._backoff = 0.0
+            if self._status.state != "ready":
+                self._set_status("ready", f"{self.model_name} in process {self._process.pid}")
+        finally:
+            self._lock.release()
         if reply[0] != "ok":
             raise RuntimeError(f"embedding failed: {reply[1]}: {reply[2]}")
         return reply[1]
 
     def stop(self, timeout: float = 5.0) -> None:
-        with self._lock:
-            if self._process is None:
+        """Stop the child for good: later calls fail fast instead of starting a new one. A call in flight
+        is not waited for beyond timeout; its child is terminated."""
+        self._closed = True
+        got_lock = self._lock.acquire(timeout=timeout)
+        try:
+            process, connection = self._process, self._connection
+            if process is None:
                 return
-            try:
-                self._connection.send(None)
-            except OSError:
-                pass
-            self._process.join(timeout)
+            if got_lock:
+                try:
+                    connection.send(None)
+                except OSError:
+                    pass
+                process.join(timeout)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout)
+            if got_lock:
+                connection.close()
+                self._process = None
+            self._set_status("stopped", "the server is shutting down")
+        finally:
+            if got_lock:
+                self._lock.release()
+
+    def _ensure_running(self) -> None:
+        if self._closed:
+            raise EmbedderUnavailable("the server is shutting down")
+        if self._process is not None and self._process.is_alive():
+            return
+        if self._process is not None:
+            self._crashed(f"the model process exited (code {self._process.exitcode})")
+        wait = self._next_start - self._clock()
+        if wait > 0:
+            raise EmbedderUnavailable(f"{self._status.detail}; next start in {wait:.1f}s")
+        try:
+            self._start()
+        except (WeightsMissing, RuntimeError) as exc:
+            self._crashed(f"restarting the model process failed: {exc}")
+            raise EmbedderUnavailable(str(exc)) from None
+        self._set_status("ready", f"{self.model_name} in process {self._process.pid} (restarted)",
+                         restarts=self._status.restarts + 1)
+
+    def _crashed(self, reason: str) -> None:
+        """Forget a dead (or hung) child and schedule the next start with backoff."""
+        if self._process is not None:
             if self._process.is_alive():
                 self._process.terminate()
-                self._process.join(timeout)
+            self._process.join(5)
             self._connection.close()
             self._process = None
+        if self._closed:
+            self._set_status("stopped", "the server is shutting down")
+            return
+        self._next_start = self._clock() + self._backoff
+        log.warning("%s; next start in %.1fs", reason, self._backoff)
+        self._set_status("restarting", reason)
+        self._backoff = min(max(self._initial_backoff, 2 * self._backoff), self._max_backoff)
+
+    def _set_status(self, state: str, detail: str, restarts: Optional[int] = None) -> None:
+        self._status = EmbedderStatus(state, detail, self._status.restarts if restarts is None else restarts,
+                                      time.time())
 
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")  # fork would copy the server's threads and locks
@@ -107,19 +200,25 @@ class EmbedderProcess:
         process.start()
         child.close()
         self._process, self._connection = process, parent
-        reply = self._receive()
+        try:
+            reply = self._receive()
+        except RuntimeError:
+            self._process, self._connection = None, None
+            raise
         if reply[0] != "ready":
-            self._process.join(5)
-            self._process = None
+            process.join(5)
+            parent.close()
+            self._process, self._connection = None, None
             message = f"{reply[1]}: {reply[2]}"
             raise WeightsMissing(reply[2]) if reply[1] == "WeightsMissing" else RuntimeError(message)
-        _, self.input_size, self.dimensions = reply
+        _, self.input_size, self.dimensions, self.reported_threshold = reply
+        self._set_status("ready", f"{self.model_name} in process {process.pid}")
         log.info("embedding model %s runs in process %d", self.model_name, process.pid)
 
     def _receive(self):
         if not self._connection.poll(self._timeout):
             self._process.terminate()
-            self._process.join(5)  # so the next call sees it dead and starts a fresh one
+            self._process.join(5)
             raise RuntimeError(f"the embedding process did not answer within {self._timeout:.0f}s")
         try:
             return self._connection.recv()

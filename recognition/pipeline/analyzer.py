@@ -1,14 +1,24 @@
 """The per-image pipeline: detect, align, embed, match."""
 from __future__ import annotations
 
+from typing import Optional, Protocol
+
 import numpy as np
 
 from recognition.models.aligner import LandmarkAligner
 from recognition.models.detector import HaarDetector
-from recognition.models.embedder import DeepFaceEmbedder
-from recognition.models.embedder_process import EmbedderProcess
 from recognition.faces import Box, FaceObservation
 from recognition.matching.matcher import Matcher
+
+
+class Embedder(Protocol):
+    """Aligned BGR chips in, unit vectors out (DeepFaceEmbedder, or EmbedderProcess around it)."""
+
+    model_name: str
+    input_size: Optional[int]
+    dimensions: Optional[int]
+
+    def embed(self, chips: list[np.ndarray]) -> np.ndarray: ...
 
 
 class FaceAnalyzer:
@@ -16,7 +26,7 @@ class FaceAnalyzer:
         self,
         detector: HaarDetector,
         aligner: LandmarkAligner,
-        embedder: DeepFaceEmbedder | EmbedderProcess,
+        embedder: Embedder,
         matcher: Matcher,
     ) -> None:
         self.detector = detector
@@ -33,7 +43,6 @@ class FaceAnalyzer:
         boxes = self.detector.detect(image)
         if not boxes:
             return [], np.zeros((0, self.embedder.dimensions or 0), dtype=np.float32)
-        self.embedder.load()
         chips = self.aligner.chips(image, boxes, self.embedder.input_size)
         return boxes, self.embedder.embed(chips)
 

@@ -8,14 +8,16 @@ from recognition.models.aligner import LandmarkAligner
 from recognition.pipeline.analyzer import FaceAnalyzer
 from recognition.models.detector import HaarDetector
 from recognition.models.embedder_process import EmbedderProcess
-from recognition.matching.matcher import Matcher
-from recognition.store.file_store import FaceStore
+from recognition.matching.matcher import Matcher, default_threshold
+from recognition.store.interface import FaceStore
 from recognition.models.weights import AUTO, DLIB, ModelChoice, WeightsMissing, landmark_model_path, resolve_model
 
 
 def build_analyzer(store: FaceStore, model_name: str, weights_dir: Path, threshold: Optional[float] = None) -> FaceAnalyzer:
     """Detector, aligner, embedder (model loaded now, in its own process) and matcher for model_name."""
     embedder = EmbedderProcess(model_name, weights_dir).load()
+    if threshold is None:
+        threshold = default_threshold(model_name, embedder.reported_threshold)
     return FaceAnalyzer(
         detector=HaarDetector(),
         aligner=LandmarkAligner(landmark_model_path()),

@@ -1,58 +1,31 @@
-"""The bytes of faces.pkl: sign, encrypt and pickle identities, and refuse anything else.
+"""The single-file formats of earlier releases (faces.pkl), read only to migrate them to segments.
 
-Version 2 (current): sealed(AES-GCM, store key) pickle, followed by HMAC-SHA256 of everything before
+Version 2: sealed(AES-GCM, store key) pickle, followed by HMAC-SHA256 of everything before
 it under the installation secret. Reading checks, in order: the magic, the HMAC, the key id, the
 authentication tag, then unpickles with an unpickler that admits only numpy arrays and builtins, then
-checks every field. Version 1 (issue 2's format) was a plain pickle; it is read through the same
-restricted unpickler only to migrate it.
+checks every field. Version 1 was a plain pickle, read through the same restricted unpickler.
+encode() writes version 2 still, for the migration tests and the benchmark that measures the old
+whole-file write against today's append. Exports (export.py) use the same rows.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import math
 import pickle
-import re
-from typing import Any
 
 import numpy as np
 
 from recognition.store.identity import Identity
+from recognition.store.interface import StoreRejected
+from recognition.store.records import HASH_PATTERN, MAX_VECTOR_DIMENSIONS, restricted_loads
 from recognition.store.vault import StoreKey, seal, unseal
 
 SCHEMA_VERSION = 2
 STORE_MAGIC = b"FACESTORE\x02"
 BACKUP_MAGIC = b"FACEBACKUP\x01"
 SIGNATURE_BYTES = 32
-HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
-MAX_VECTOR_DIMENSIONS = 8192
-
-# The only globals a store pickle may name: what numpy needs to rebuild an array. Anything else
-# (os.system, subprocess, eval, ...) is refused before it can be called.
-ALLOWED_GLOBALS = {
-    ("numpy._core.multiarray", "_reconstruct"),  # pickle protocol < 5
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.numeric", "_frombuffer"),  # protocol 5
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
-
-
-class StoreRejected(Exception):
-    """The file is not a store we wrote, or was altered; it was not loaded (and nothing in it ran)."""
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        if (module, name) in ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
-
-
-def restricted_loads(data: bytes) -> Any:
-    return RestrictedUnpickler(io.BytesIO(data)).load()
+LEGACY_FILE = "faces.pkl"
 
 
 def is_legacy(data: bytes) -> bool:
@@ -90,10 +63,7 @@ def decode_legacy(data: bytes, what: str) -> list[Identity]:
 
 
 def load_payload(data: bytes, what: str) -> dict:
-    try:
-        payload = restricted_loads(data)
-    except Exception as exc:  # UnpicklingError, EOFError, ValueError...: all mean "not ours"
-        raise StoreRejected(f"{what} could not be read safely: {exc}")
+    payload = restricted_loads(data, what)
     if not isinstance(payload, dict) or not isinstance(payload.get("identities"), list):
         raise StoreRejected(f"{what} does not hold a list of identities")
     return payload

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from recognition.store.atomic import write_atomically
+from recognition.store.interface import StoreRejected
+
+log = logging.getLogger(__name__)
 
 KEY_HEADER = "faceapp store key v1"
 NONCE_BYTES = 12
@@ -33,6 +37,10 @@ class KeyMissing(StoreKeyError):
 
 class WrongKey(StoreKeyError):
     pass
+
+
+class SecretInvalid(StoreRejected):
+    """The installation secret is missing where data signed with it exists, or is not one of ours."""
 
 
 @dataclass(frozen=True)
@@ -114,13 +122,6 @@ def unseal(keys: list[StoreKey], magic: bytes, blob: bytes, what: str) -> bytes:
         raise ValueError(f"{what} was altered or damaged: its authentication tag does not match")
 
 
-def default_key_path(data_dir: Path, config_home: Path) -> Path:
-    """One key per data dir under the user's config folder, so a copy of the data dir alone is unreadable."""
-    resolved = Path(data_dir).expanduser().resolve()
-    tag = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
-    return Path(config_home) / "faceapp" / "keys" / f"{resolved.name}-{tag}.key"
-
-
 def check_outside(key_path: Path, data_dir: Path) -> None:
     key, data = Path(key_path).expanduser().resolve(), Path(data_dir).expanduser().resolve()
     if key == data or data in key.parents:
@@ -135,3 +136,42 @@ def derive_passphrase_key(passphrase: str, salt: bytes) -> StoreKey:
     if not passphrase:
         raise StoreKeyError("an empty passphrase cannot protect an export")
     return StoreKey(Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase.encode()))
+
+
+def read_keys(key_path: Path, required_for: str) -> list[StoreKey]:
+    """The store key and, if a rotation was cut short, the pending one; a clear error if neither exists."""
+    keys = [StoreKey.read(path) for path in (key_path, pending_key_path(key_path)) if path.exists()]
+    if not keys:
+        raise KeyMissing(f"{required_for} is encrypted and its key is not at {key_path}; point --key-file "
+                         f"(FACE_KEY_FILE) at the key it was created with. Without it the store cannot be read.")
+    return keys
+
+
+def read_or_create_key(key_path: Path, *, create: bool) -> StoreKey:
+    if key_path.exists():
+        return StoreKey.read(key_path)
+    if not create:
+        raise KeyMissing(f"no store key at {key_path}")
+    key = StoreKey.generate().write(key_path)
+    log.info("created a new store key at %s (mode 0600); back it up: without it the store is unreadable", key_path)
+    return key
+
+
+def read_or_create_secret(path: Path, *, needed: bool, create: bool) -> bytes:
+    """The installation secret that salts identity and email hashes and signs the store's files.
+
+    needed: data exists that was signed with it, so a missing secret is an error, never made up."""
+    if path.exists():
+        secret = path.read_bytes()
+        if len(secret) != 32:
+            raise SecretInvalid(f"{path} is not a 32-byte installation secret")
+        return secret
+    if needed:
+        raise SecretInvalid(f"{path} is missing, so the store in {path.parent} cannot be verified; restore it "
+                            f"from a backup")
+    if not create:
+        return b""
+    secret = secrets.token_bytes(32)
+    write_atomically(path, secret, mode=0o600)
+    log.info("created a new installation secret at %s", path)
+    return secret

@@ -1,0 +1,146 @@
+"""Settings, in one place: command-line options that default to FACE_* environment variables.
+
+One frozen dataclass per part (server, camera, recognition, store, stream); each part is handed only
+its own section. run.py, tools/ and bench/ all read settings through this module.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA_DIR = HERE / "known_faces_db"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_upload: int = 16 * 1024 * 1024  # bytes; bigger uploads get 413
+    api_key: Optional[str] = None  # when set, every change needs it in X-API-Key
+    insecure: bool = False  # serve on a network address without an API key
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str = "0"  # webcam index, file, URL, or "none"
+    stall_timeout: float = 5.0  # seconds without a frame before a "live" source counts as stalled
+
+
+@dataclass(frozen=True)
+class RecognitionConfig:
+    model: str = "auto"
+    threshold: Optional[float] = None  # None: the model's default
+    deepface_home: Path = Path.home()
+    offline: bool = False
+
+    @property
+    def weights_dir(self) -> Path:
+        return self.deepface_home / ".deepface" / "weights"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    data_dir: Path = DEFAULT_DATA_DIR
+    key_file: Optional[Path] = None  # None: one per data dir under the user's config folder
+
+    @property
+    def key_path(self) -> Path:
+        return self.key_file if self.key_file is not None else default_key_path(self.data_dir)
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    max_viewers: int = 8  # each viewer holds a server thread while it watches
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig
+    camera: CameraConfig
+    recognition: RecognitionConfig
+    store: StoreConfig
+    stream: StreamConfig
+
+
+def default_key_path(data_dir: Path, env: Optional[Mapping[str, str]] = None) -> Path:
+    """One key per data dir under $XDG_CONFIG_HOME (~/.config)/faceapp/keys, so a copy of the data dir
+    alone is unreadable."""
+    env = os.environ if env is None else env
+    config_home = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config").expanduser()
+    resolved = Path(data_dir).expanduser().resolve()
+    tag = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    return config_home / "faceapp" / "keys" / f"{resolved.name}-{tag}.key"
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "") not in ("", "0")
+
+
+def add_store_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    parser.add_argument("--data-dir", default=env.get("FACE_DATA_DIR", str(DEFAULT_DATA_DIR)),
+                        help="where identities are stored [FACE_DATA_DIR, default known_faces_db/]")
+    parser.add_argument("--key-file", default=env.get("FACE_KEY_FILE"),
+                        help="the key that encrypts the store, kept outside the data dir; created (mode 0600) on "
+                             "first run [FACE_KEY_FILE, default ~/.config/faceapp/keys/<data dir>-<id>.key]")
+
+
+def store_config(args: argparse.Namespace, env: Mapping[str, str]) -> StoreConfig:
+    data_dir = Path(args.data_dir).expanduser()
+    key_file = Path(args.key_file).expanduser() if args.key_file else default_key_path(data_dir, env)
+    return StoreConfig(data_dir=data_dir, key_file=key_file)
+
+
+def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Live face recognition with an MJPEG stream and a /hash API.")
+    parser.add_argument("--source", default=env.get("FACE_SOURCE", "0"),
+                        help="webcam index, video file, stream URL, or 'none' for API only [FACE_SOURCE, default 0]")
+    parser.add_argument("--stall-timeout", type=float, default=float(env.get("FACE_STALL_TIMEOUT", "5")),
+                        help="seconds without a frame before the camera counts as stalled and is reopened "
+                             "[FACE_STALL_TIMEOUT, default 5]")
+    parser.add_argument("--host", default=env.get("FACE_HOST", "127.0.0.1"), help="[FACE_HOST, default 127.0.0.1]")
+    parser.add_argument("--port", type=int, default=int(env.get("FACE_PORT", "8080")), help="[FACE_PORT, default 8080]")
+    add_store_arguments(parser, env)
+    parser.add_argument("--model", default=env.get("FACE_MODEL", "auto"),
+                        help="embedding model: auto (Facenet if its weights are available, else Dlib), "
+                             "Facenet, Dlib, or another DeepFace model [FACE_MODEL, default auto]")
+    parser.add_argument("--threshold", type=float,
+                        default=float(env["FACE_THRESHOLD"]) if env.get("FACE_THRESHOLD") else None,
+                        help="cosine similarity needed to call two faces the same person; higher means fewer "
+                             "false accepts and more false rejects [FACE_THRESHOLD, default per model]")
+    parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
+                        help="stream viewers served at once [FACE_MAX_VIEWERS, default 8]")
+    parser.add_argument("--max-upload-mb", type=float, default=float(env.get("FACE_MAX_UPLOAD_MB", "16")),
+                        help="largest upload accepted, in MB; bigger ones get 413 [FACE_MAX_UPLOAD_MB, default 16]")
+    parser.add_argument("--offline", action="store_true", default=_flag(env, "FACE_OFFLINE"),
+                        help="never try to download model weights [FACE_OFFLINE=1]")
+    parser.add_argument("--api-key", default=env.get("FACE_API_KEY") or None,
+                        help="when set, every change (enroll, register, rename, delete, not) needs it in the "
+                             "X-API-Key header [FACE_API_KEY]")
+    parser.add_argument("--insecure", action="store_true", default=_flag(env, "FACE_INSECURE"),
+                        help="allow serving on a non-loopback address without an API key [FACE_INSECURE=1]")
+    parser.add_argument("--log-level", default=env.get("FACE_LOG_LEVEL", "INFO"), help="[FACE_LOG_LEVEL, default INFO]")
+    return parser
+
+
+def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
+    return Config(
+        server=ServerConfig(host=args.host, port=args.port, max_upload=int(args.max_upload_mb * 1024 * 1024),
+                            api_key=args.api_key, insecure=args.insecure, log_level=args.log_level.upper()),
+        camera=CameraConfig(source=args.source, stall_timeout=args.stall_timeout),
+        recognition=RecognitionConfig(model=args.model, threshold=args.threshold, offline=args.offline,
+                                      deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()).expanduser()),
+        store=store_config(args, env),
+        stream=StreamConfig(max_viewers=args.max_viewers),
+    )
+
+
+def parse_config(argv: Optional[list[str]] = None, env: Optional[Mapping[str, str]] = None) -> Config:
+    """Command-line options, each defaulting to an environment variable, then to a built-in value."""
+    env = os.environ if env is None else env
+    return from_args(build_parser(env).parse_args(argv), env)

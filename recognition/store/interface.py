@@ -1,0 +1,106 @@
+"""The seam every store backend implements, and the plain types that cross it.
+
+The pickle store (pickle_store.py) is the embedded default; a database backend implements the same
+Protocol and passes the same contract tests (tests/test_store_contract.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Protocol, Sequence
+
+import numpy as np
+
+from recognition.store.gallery import Gallery
+from recognition.store.identity import Identity
+
+
+class StoreError(Exception):
+    """Base of every store failure the server reports as such."""
+
+
+class StoreRejected(StoreError):
+    """The data is not a store we wrote, or was altered; it was not loaded (and nothing in it ran)."""
+
+
+class StoreWriteFailed(StoreError):
+    """A change could not be made durable (disk full, I/O error); nothing of it was kept or acknowledged."""
+
+
+class EmailTaken(StoreError):
+    """Another identity is already bound to this email hash."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A face to enroll: its identity hash (made by the matcher), unit embedding and labels."""
+
+    hash: str
+    embedding: np.ndarray
+    name: Optional[str] = None
+    email_hash: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """Whom a face matched, and how closely (cosine similarity of unit embeddings)."""
+
+    identity_hash: str
+    name: Optional[str]
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """One candidate's outcome: exactly one of created and existing is set."""
+
+    created: Optional[Identity] = None
+    existing: Optional[Match] = None
+
+
+# Given a snapshot and (n, d) unit queries, who each query already is (None: nobody). It is the
+# matcher's rule (threshold, "not this person"), run by the store inside its atomic enroll.
+FindExisting = Callable[[Gallery, np.ndarray], Sequence[Optional[Match]]]
+
+
+class FaceStore(Protocol):
+    """Identities: vectors and labels, never images. Reads never wait for writers; every write
+    returns only once it is durable, and is then what every reader sees."""
+
+    secret: bytes  # the installation secret that salts identity and email hashes
+
+    def gallery(self, model: str) -> Gallery:
+        """An immutable snapshot of model's identities for matching; never blocks."""
+
+    def get(self, identity_hash: str) -> Optional[Identity]: ...
+
+    def identities(self) -> list[Identity]:
+        """Every identity, oldest first, with its vectors."""
+
+    def summaries(self) -> list[dict]:
+        """Every identity's public view (no vectors, no email hash), oldest first."""
+
+    def find_by_email_hash(self, email_hash: str) -> Optional[Identity]: ...
+
+    def email_hash(self, email: str) -> str:
+        """Keyed hash of a normalized email: comparable within this installation, useless outside it."""
+
+    def __len__(self) -> int: ...
+
+    def enroll(self, model: str, candidates: Sequence[Candidate], find_existing: FindExisting) -> list[Enrolled]:
+        """Atomically, for each candidate in order: if find_existing names someone (already stored,
+        or enrolled earlier in this same call), report them; otherwise create an identity. EmailTaken
+        (and nothing stored) if a candidate's email hash is bound already."""
+
+    def add_many(self, identities: Sequence[Identity]) -> None:
+        """Store identities as they are (an import); ValueError if a hash or email hash exists."""
+
+    def rename(self, identity_hash: str, name: Optional[str]) -> Identity:
+        """KeyError if absent."""
+
+    def add_rejection(self, identity_hash: str, embedding: np.ndarray) -> Identity:
+        """Record a face that is "not this person"; KeyError if absent."""
+
+    def remove(self, identity_hash: str) -> Identity:
+        """Delete an identity; once this returns, no file of the store holds its vectors. KeyError if absent."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,346 @@
+"""The embedded store: sealed pickle records in segment files under <data dir>/faces/.
+
+How each promise is kept:
+- a write costs the same at 100 and at a million identities: an enrollment appends one record to the
+  newest segment (one fsync); a rename, "not this person" or delete rewrites only the one segment
+  (at most segment_identities people) that holds the identity, from memory, atomically;
+- delete = gone: that segment is rewritten without the person before the answer, so no file of the
+  store holds their vectors, not even sealed;
+- crash-safe: acknowledged only after fsync; a torn last record from a crash is cut off on open;
+- encrypted and signed: records are sealed with the store key (vault.py) and chained by HMAC under the
+  installation secret (segments.py); opened with a restricted unpickler (records.py);
+- readers never wait for a writer: matching reads an immutable gallery snapshot (gallery.py);
+- one writer per data dir (atomic.DataDirLock); single-file stores of earlier releases are migrated.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import shutil
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from recognition.store import legacy, records, segments
+from recognition.store.atomic import DataDirLock, fsync_folder, remove_stale_temporaries
+from recognition.store.gallery import Gallery, GalleryTable, Member
+from recognition.store.identity import Identity
+from recognition.store.interface import Candidate, EmailTaken, Enrolled, FindExisting, StoreRejected, StoreWriteFailed
+from recognition.store.memory import StoreIndex
+from recognition.store.vault import (
+    StoreKey, check_outside, pending_key_path, read_keys, read_or_create_key, read_or_create_secret,
+)
+
+log = logging.getLogger(__name__)
+
+STORE_FOLDER = "faces"
+STAGING_FOLDER = ".faces.migrating"
+SECRET_FILE = "installation_secret"
+# People per segment: what one rename or delete rewrites (about 1 MB with 128-d vectors), and what
+# bounds the number of files (a million people: about 490).
+SEGMENT_IDENTITIES = 2048
+
+
+class PickleStore:
+    """The FaceStore of one data dir. read_only opens without the writer lock and never writes (to list
+    or export while a server runs); it cannot migrate or finish a key rotation."""
+
+    def __init__(self, data_dir: Path, key_path: Path, *, read_only: bool = False,
+                 segment_identities: int = SEGMENT_IDENTITIES) -> None:
+        self.data_dir = Path(data_dir)
+        self.folder = self.data_dir / STORE_FOLDER
+        self.key_path = Path(key_path)
+        self.read_only = read_only
+        self._segment_identities = segment_identities
+        self._writer = threading.Lock()  # held for a whole write, disk included; readers never take it
+        self._state = threading.Lock()  # held only while memory changes, by readers of whole identities
+        self._index = StoreIndex()
+        self._appender: Optional[segments.Appender] = None
+        self.key: Optional[StoreKey] = None
+        check_outside(self.key_path, self.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._dir_lock = None if read_only else DataDirLock(self.data_dir).acquire()
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        log.info("loaded %d identities from %s/ (%d segments)", len(self), self.folder, len(self._index.segments))
+
+    # -- reading: never waits for a write's disk work ----------------------------------------
+    def gallery(self, model: str) -> Gallery:
+        return self._index.gallery(model)
+
+    def get(self, identity_hash: str) -> Optional[Identity]:
+        with self._state:
+            return self._index.identity(identity_hash) if identity_hash in self._index.meta else None
+
+    def identities(self) -> list[Identity]:
+        with self._state:
+            metas = sorted(self._index.meta.values(), key=lambda m: m.created)
+            return [self._index.identity(m.hash) for m in metas]
+
+    def summaries(self) -> list[dict]:
+        metas = list(self._index.meta.values())  # each Meta is immutable: no lock needed to read it
+        return [meta.summary() for meta in sorted(metas, key=lambda m: m.created)]
+
+    def find_by_email_hash(self, email_hash: str) -> Optional[Identity]:
+        identity_hash = self._index.emails.get(email_hash)
+        return self.get(identity_hash) if identity_hash else None
+
+    def email_hash(self, email: str) -> str:
+        normalized = email.strip().lower().encode()
+        return hmac.new(self.secret, b"email\0" + normalized, hashlib.sha256).hexdigest()
+
+    def __len__(self) -> int:
+        return len(self._index.meta)
+
+    @property
+    def segment_count(self) -> int:
+        return len(self._index.segments)
+
+    # -- writing: each returns once the change is on disk, and only then shows it ----------------
+    def enroll(self, model: str, candidates: Sequence[Candidate], find_existing: FindExisting) -> list[Enrolled]:
+        if not candidates:
+            return []
+        with self._writing("enroll"):
+            queries = np.vstack([c.embedding for c in candidates]).astype(np.float32)
+            gallery = self.gallery(model)
+            known = list(find_existing(gallery, queries)) if not gallery.empty else [None] * len(candidates)
+            batch = GalleryTable(queries.shape[1])  # this call's new people: a batch holds no duplicates
+            outcomes, created = [], []
+            for index, candidate in enumerate(candidates):
+                existing = known[index]
+                if existing is None and created:
+                    existing = find_existing(batch.snapshot, queries[index : index + 1])[0]
+                if existing is not None:
+                    outcomes.append(Enrolled(existing=existing))
+                    continue
+                self._check_new(candidate.hash, candidate.email_hash, created)
+                identity = Identity(hash=candidate.hash, model=model, name=candidate.name,
+                                    embeddings=(queries[index],), email_hash=candidate.email_hash)
+                created.append(identity)
+                batch.add(Member(identity.hash, identity.name), queries[index : index + 1])
+                batch.publish()
+                outcomes.append(Enrolled(created=identity))
+            if created:
+                self._append(created)
+            return outcomes
+
+    def add_many(self, identities: Sequence[Identity]) -> None:
+        with self._writing("add identities"):
+            for position, identity in enumerate(identities):
+                self._check_new(identity.hash, identity.email_hash, identities[:position])
+            for start in range(0, len(identities), self._segment_identities):
+                self._append(list(identities[start : start + self._segment_identities]))
+
+    def rename(self, identity_hash: str, name: Optional[str]) -> Identity:
+        return self._change(identity_hash, lambda identity: replace(identity, name=name),
+                            lambda: self._index.rename(identity_hash, name))
+
+    def add_rejection(self, identity_hash: str, embedding: np.ndarray) -> Identity:
+        vector = np.asarray(embedding, dtype=np.float32)
+        return self._change(identity_hash, lambda i: replace(i, rejections=i.rejections + (vector,)),
+                            lambda: self._index.add_rejection(identity_hash, vector))
+
+    def remove(self, identity_hash: str) -> Identity:
+        return self._change(identity_hash, lambda identity: None, lambda: self._index.forget(identity_hash))
+
+    def rotate_key(self) -> StoreKey:
+        """Re-encrypt every segment under a new key, then make that key current.
+
+        The new key is first written beside the old one (<key>.next). A crash at any point leaves every
+        segment readable by one of the two keys, and the next open finishes the rotation.
+        """
+        with self._writing("rotate the key", "the rotation is finished when the store is next opened"):
+            self._finish_rotation(StoreKey.generate().write(pending_key_path(self.key_path)))
+            return self.key
+
+    def close(self) -> None:
+        if self._appender is not None:
+            self._appender.close()
+            self._appender = None
+        if self._dir_lock is not None:
+            self._dir_lock.release()
+            self._dir_lock = None
+
+    def __enter__(self) -> "PickleStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _writing(self, action: str, on_failure: str = "nothing was changed") -> Iterator[None]:
+        if self.read_only:
+            raise PermissionError(f"the store was opened read-only; cannot {action}")
+        with self._writer:
+            try:
+                yield
+            except OSError as exc:
+                raise StoreWriteFailed(f"could not {action}: {exc.strerror or exc}; {on_failure}") from exc
+
+    def _check_new(self, identity_hash: str, email_hash: Optional[str], earlier: Sequence[Identity]) -> None:
+        if identity_hash in self._index.meta or any(i.hash == identity_hash for i in earlier):
+            raise ValueError(f"identity {identity_hash} already exists")
+        if email_hash and (email_hash in self._index.emails or any(i.email_hash == email_hash for i in earlier)):
+            raise EmailTaken("this email is already registered")
+
+    def _change(self, identity_hash: str, change: Callable[[Identity], Optional[Identity]],
+                show: Callable[[], None]) -> Identity:
+        """Rewrite the identity's segment with change applied (None: removed), then show() it in memory."""
+        with self._writing("change an identity"):
+            before = self._index.identity(identity_hash)  # KeyError if absent
+            after = change(before)
+            self._rewrite(self._index.meta[identity_hash].segment, {identity_hash: after})
+            with self._state:
+                show()
+            return after if after is not None else before
+
+    def _append(self, identities: list[Identity]) -> None:
+        appender = self._active_appender()
+        appender.append(records.encode(records.group_by_model(identities), self.key))
+        with self._state:
+            self._index.remember(identities, appender.number)
+
+    def _active_appender(self) -> segments.Appender:
+        """The newest segment's appender; a full one is compacted to one record and a new one begun."""
+        if self._appender is not None and self._appender.broken:
+            self._rewrite(self._appender.number, {})
+        appender = self._appender
+        if appender is not None and len(self._index.segments.get(appender.number, ())) < self._segment_identities:
+            return appender
+        if appender is not None:
+            self._rewrite(appender.number, {})  # closed from now on: one record opens faster than many
+            self._appender.close()
+            self._appender = None
+        number = max(self._index.segments, default=0) + 1
+        segments.create_folder(self.folder)
+        self._appender = segments.Appender.create(self.folder, number, self.secret)
+        self._index.segments[number] = set()
+        return self._appender
+
+    def _rewrite(self, number: int, changes: dict[str, Optional[Identity]]) -> None:
+        """Write segment number anew from memory with changes applied, as one record, atomically."""
+        kept = []
+        for identity_hash in self._index.residents(number):
+            identity = changes[identity_hash] if identity_hash in changes else self._index.identity(identity_hash)
+            if identity is not None:
+                kept.append(identity)
+        bodies = [records.encode(records.group_by_model(kept), self.key)] if kept else []
+        link = segments.write(self.folder, number, bodies, self.secret)
+        if self._appender is not None and self._appender.number == number:
+            self._appender.close()
+            self._appender = None  # if reopening fails, the next enrollment begins a new segment
+            length = segments.segment_path(self.folder, number).stat().st_size
+            self._appender = segments.Appender(self.folder, number, self.secret, length=length, last_link=link)
+
+    # -- opening ---------------------------------------------------------------------------
+    def _open(self) -> None:
+        staging = self.data_dir / STAGING_FOLDER
+        if not self.read_only:
+            for leftover in remove_stale_temporaries(self.data_dir) + remove_stale_temporaries(self.folder):
+                log.info("removed %s, left by an interrupted write", leftover.name)
+            if staging.exists():
+                shutil.rmtree(staging)  # a migration cut short: it starts over from the old file
+        old_path = self.data_dir / legacy.LEGACY_FILE
+        old = old_path.read_bytes() if old_path.exists() else None
+        try:
+            numbers = segments.segment_numbers(self.folder) if self.folder.is_dir() else []
+        except segments.SegmentDamaged as exc:
+            raise StoreRejected(str(exc))
+        signed = bool(numbers) or (old is not None and not legacy.is_legacy(old))
+        self.secret = read_or_create_secret(self.data_dir / SECRET_FILE, needed=signed, create=not self.read_only)
+        if old is not None and not numbers:
+            self._open_old_file(old, old_path)
+            return
+        keys = read_keys(self.key_path, str(self.folder)) if numbers else [
+            read_or_create_key(self.key_path, create=not self.read_only)]
+        self._load_segments(numbers, keys)
+        pending = next((k for k in keys if k.path == pending_key_path(self.key_path)), None)
+        self.key = next((k for k in keys if k.path == self.key_path), pending)
+        if not self.read_only:
+            segments.create_folder(self.folder)
+            if pending is not None:
+                log.warning("finishing a key rotation that was interrupted (%s)", pending.path)
+                self._finish_rotation(pending)
+            if old is not None:  # a migration that ended before the old file was removed
+                self._remove_old_files(old_path)
+
+    def _load_segments(self, numbers: list[int], keys: list[StoreKey]) -> None:
+        for position, number in enumerate(numbers):
+            last = position == len(numbers) - 1
+            path = segments.segment_path(self.folder, number)
+            try:
+                content = segments.read(self.folder, number, self.secret, last=last)
+            except segments.SegmentDamaged as exc:
+                raise StoreRejected(str(exc))
+            self._index.segments.setdefault(number, set())
+            for index, body in enumerate(content.bodies):
+                for group in records.decode(body, keys, f"{path} record {index}"):
+                    self._index.load(group, number, str(path))
+            if last and not self.read_only:
+                if content.torn_bytes:
+                    log.warning("%s: cut off %d bytes of a write a crash interrupted (it was never acknowledged)",
+                                path, content.torn_bytes)
+                self._appender = segments.Appender(self.folder, number, self.secret, length=content.whole_length,
+                                                   last_link=content.last_link)
+        self._index.publish()
+
+    def _open_old_file(self, data: bytes, path: Path) -> None:
+        """A faces.pkl of an earlier release: read it, then (unless read-only) migrate it to segments."""
+        if legacy.is_legacy(data):
+            identities = legacy.decode_legacy(data, str(path))
+            self.key = read_or_create_key(self.key_path, create=not self.read_only)
+        else:
+            keys = read_keys(self.key_path, str(path))
+            identities = legacy.decode(data, keys, self.secret, str(path))
+            self.key = keys[-1]  # mid-rotation, the new store is written under the pending key
+        if self.read_only:
+            self._index.remember(identities, 0)
+            return
+        self._migrate(identities, path)
+        if self.key.path != self.key_path:
+            self._swap_in_key(self.key)
+
+    def _migrate(self, identities: list[Identity], old_path: Path) -> None:
+        """Write segments in a staging folder, swap it in with one rename, then remove the old file.
+
+        A crash before the rename leaves the old file in charge (the staging folder is cleared on the
+        next open); after it, the segments are, and the old file is removed on the next open."""
+        staging = self.data_dir / STAGING_FOLDER
+        staging.mkdir(mode=0o700)
+        size = self._segment_identities
+        for number, start in enumerate(range(0, len(identities), size), start=1):
+            body = records.encode(records.group_by_model(identities[start : start + size]), self.key)
+            segments.write(staging, number, [body], self.secret)
+        fsync_folder(staging)
+        os.rename(staging, self.folder)
+        fsync_folder(self.data_dir)
+        self._load_segments(segments.segment_numbers(self.folder), [self.key])
+        self._remove_old_files(old_path)
+        log.warning("migrated %s (%d identities) to sealed segments in %s/ and removed it, so that a deleted "
+                    "person is gone from every file", old_path.name, len(identities), self.folder)
+
+    def _remove_old_files(self, old_path: Path) -> None:
+        for path in [old_path, *self.data_dir.glob(f"{legacy.LEGACY_FILE}.*.backup")]:
+            path.unlink(missing_ok=True)
+        fsync_folder(self.data_dir)
+
+    def _finish_rotation(self, new_key: StoreKey) -> None:
+        self.key = new_key
+        for number in sorted(self._index.segments):
+            self._rewrite(number, {})
+        self._swap_in_key(new_key)
+        log.info("the store key is now %s", self.key.fingerprint)
+
+    def _swap_in_key(self, new_key: StoreKey) -> None:
+        os.replace(new_key.path, self.key_path)
+        fsync_folder(self.key_path.parent)
+        self.key = StoreKey(new_key.secret, self.key_path)
