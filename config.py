@@ -144,3 +144,9 @@ def parse_config(argv: Optional[list[str]] = None, env: Optional[Mapping[str, st
     """Command-line options, each defaulting to an environment variable, then to a built-in value."""
     env = os.environ if env is None else env
     return from_args(build_parser(env).parse_args(argv), env)
+
+
+def fixtures_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    """Where tests and benchmarks find the shared face photos and clip: $FACE_FIXTURES, else ../shared/fixtures."""
+    env = os.environ if env is None else env
+    return Path(env.get("FACE_FIXTURES") or HERE.parent / "shared" / "fixtures").resolve()

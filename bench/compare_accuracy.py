@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from tests.conftest import FIXTURES, LiveServer  # noqa: E402
+from bench.parts import FIXTURES  # noqa: E402
+from webapp.serving import ServerThread as LiveServer  # noqa: E402
 
 UNLABELLED = {"group", "odd"}  # the fixtures' folders of several people, or of format oddities, not of one person
 

@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from tests.conftest import FIXTURES, LiveServer  # noqa: E402
-from tests.mjpeg_client import MjpegClient  # noqa: E402
+from bench.parts import FIXTURES  # noqa: E402
+from webapp.serving import ServerThread as LiveServer  # noqa: E402
+from webapp.mjpeg_client import MjpegClient  # noqa: E402
 
 CLIP = FIXTURES / "video" / "short_hamilton_clip.mp4"
 ENROLL = {"Lin": "lin_manuel_miranda/lin1.png", "Alex": "alex_lacamoire/alex1.jpg", "Obama": "obama/obama1.jpg",
@@ -56,9 +57,11 @@ PHOTO_SEGMENTS = ["kit_harington/kit1.jpg", "obama/obama2.jpg", "biden/biden2.jp
 
 def photo_scenario(folder: Path) -> Scenario:
     """Other photos of two enrolled people between two strangers, 2 s each, as a camera would show them."""
-    from tests.conftest import write_clip
+    from camera.clips import write_clip
+    from recognition.images import decode_image
 
-    clip = write_clip(folder / "photos.avi", PHOTO_SEGMENTS, seconds_each=PHOTO_SECONDS, fps=PHOTO_FPS)
+    photos = [decode_image((FIXTURES / "faces" / p).read_bytes()) for p in PHOTO_SEGMENTS]
+    clip = write_clip(folder / "photos.avi", photos, seconds_each=PHOTO_SECONDS, fps=PHOTO_FPS)
     step = int(PHOTO_FPS * PHOTO_SECONDS)
     return Scenario("photo clip (Kit, Obama, Biden, Rose; Kit and Rose never enrolled)", clip, 4 * step,
                     {"Obama": [(step, 2 * step - 1)], "Biden": [(2 * step, 3 * step - 1)], "Lin": [], "Alex": []},

@@ -11,9 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
+from config import fixtures_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES_SETTING = "FACE_FIXTURES"
-FIXTURES = Path(os.environ.get(FIXTURES_SETTING, ROOT.parent / "shared" / "fixtures")).resolve()
+FIXTURES = fixtures_dir()
+# In CI a missing fixtures folder fails the run: tests that need real faces must not pass by skipping.
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 CLIP = FIXTURES / "video" / "short_hamilton_clip.mp4"
 MODEL = "Dlib"
 
@@ -23,8 +27,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def fixture_path(relative: str) -> Path:
     path = FIXTURES / relative
     if not path.exists():
-        pytest.skip(f"face fixtures not found at {FIXTURES}; set {FIXTURES_SETTING} to the shared fixtures folder")
+        message = f"face fixtures not found at {path}; set {FIXTURES_SETTING} to the shared fixtures folder"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
     return path
+
+
+def pytest_sessionstart(session) -> None:
+    if IN_CI and not FIXTURES.is_dir():
+        pytest.exit(f"CI=true and the face fixtures are missing at {FIXTURES}: the tests that need real faces "
+                    f"would all be skipped. Put ../shared/fixtures beside the clone or set {FIXTURES_SETTING}.",
+                    returncode=1)
 
 
 def load_photo(relative: str) -> np.ndarray:
@@ -115,65 +129,17 @@ def client(services):
 
 
 def write_clip(path: Path, photos: list[str], *, seconds_each: float, fps: float = 20.0, size=(640, 480)) -> Path:
-    """A short video made of fixture photos, letterboxed to size: a camera that shows these people."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
-    assert writer.isOpened(), "OpenCV cannot write MJPG video here"
-    for relative in photos:
-        frame = letterbox(load_photo(relative), size)
-        for _ in range(max(1, round(seconds_each * fps))):
-            writer.write(frame)
-    writer.release()
-    return path
+    """A short video made of fixture photos: a camera that shows these people."""
+    from camera.clips import write_clip as write_images
+
+    return write_images(path, [load_photo(p) for p in photos], seconds_each=seconds_each, fps=fps, size=size)
 
 
-def letterbox(image: np.ndarray, size) -> np.ndarray:
-    width, height = size
-    scale = min(width / image.shape[1], height / image.shape[0])
-    resized = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)))
-    canvas = np.zeros((height, width, 3), dtype=np.uint8)
-    top, left = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
-    canvas[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
-    return canvas
-
-
-class LiveServer:
+def LiveServer(app, port: int = 0):
     """The app served by waitress on 127.0.0.1 in a background thread, as run.py serves it."""
+    from webapp.serving import ServerThread
 
-    def __init__(self, app, port: int = 0) -> None:
-        from webapp.serving import make_server
-
-        self._app = app
-        self._server = make_server(app, host="127.0.0.1", port=port, max_upload=app.config["MAX_CONTENT_LENGTH"],
-                                   max_viewers=app.extensions["faceapp"].max_viewers)
-        self.url = f"http://127.0.0.1:{self._server.effective_port}"
-        self._thread = threading.Thread(target=self._server.run, name="test-server", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        from webapp.stream import VIEWERS
-
-        services = self._app.extensions.get("faceapp")
-        if services is not None:  # end open streams first, as run.py does, so no task writes to a closed server
-            services.stopping.set()
-            slots = self._app.extensions[VIEWERS]
-            wait_until(lambda: all_slots_free(slots, services.max_viewers), timeout=5)
-        # Close from the server's own loop thread: closing its sockets from here while it sits in
-        # select() races with it (EBADF in the server thread).
-        from waitress import wasyncore
-
-        server = self._server
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        self._thread.join(5)
-        server.task_dispatcher.shutdown()
-
-
-def all_slots_free(slots, count: int) -> bool:
-    taken = 0
-    while taken < count and slots.acquire(blocking=False):
-        taken += 1
-    for _ in range(taken):
-        slots.release()
-    return taken == count
+    return ServerThread(app, port=port)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import wait_until, write_clip
-from tests.mjpeg_client import MjpegClient
+from webapp.mjpeg_client import MjpegClient
 from webapp import create_app
 from webapp.stream import FEED
 

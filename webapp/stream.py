@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from flask import Blueprint, Response, current_app, render_template, request
 
@@ -61,3 +62,18 @@ def _once(action):
             action()
 
     return run
+
+
+def wait_for_viewers_to_leave(app, timeout: float) -> bool:
+    """After services.stopping is set: wait (at most timeout) until every stream has ended."""
+    slots, count = app.extensions[VIEWERS], app.extensions["faceapp"].max_viewers
+    deadline = time.monotonic() + timeout
+    while True:
+        taken = 0
+        while taken < count and slots.acquire(blocking=False):
+            taken += 1
+        for _ in range(taken):
+            slots.release()
+        if taken == count or time.monotonic() >= deadline:
+            return taken == count
+        time.sleep(0.05)

@@ -1,4 +1,4 @@
-"""A minimal MJPEG client for tests: reads multipart JPEG parts from a real HTTP stream."""
+"""A minimal MJPEG client: reads the multipart JPEG parts of a stream such as /streaming, over real HTTP."""
 from __future__ import annotations
 
 import time
