@@ -33,6 +33,7 @@ class CaptureThread:
         initial_backoff: float = 0.5,
         max_backoff: float = 30.0,
         stall_timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.spec = spec
@@ -42,7 +43,8 @@ class CaptureThread:
         self._max_backoff = max_backoff
         self._stall_timeout = stall_timeout
         self._stop = threading.Event()
-        self._sleep = sleep or self._stop.wait  # how a file source waits for its next frame time
+        # How a file source keeps its pace: the time now, and waiting for the next frame's time.
+        self._pace = (clock, sleep or self._stop.wait)
         self._readers = itertools.count(1)
         self._thread = threading.Thread(target=self._supervise, name="camera-capture", daemon=True)
 
@@ -76,7 +78,7 @@ class CaptureThread:
                 continue
             log.info("camera live: %s at %.2f fps", self.spec.label, source.fps)
             self.buffer.set_status("live", f"{source.fps:.2f} fps")
-            reader = _Reader(source, self.buffer, self._stop, self._sleep, next(self._readers))
+            reader = _Reader(source, self.buffer, self._stop, self._pace, next(self._readers))
             delivered, stalled = self._watch(reader)
             if self._stop.is_set():
                 break
@@ -112,11 +114,11 @@ class CaptureThread:
 class _Reader:
     """Reads one opened source until it ends, fails or is abandoned; owns (and finally closes) it."""
 
-    def __init__(self, source: VideoSource, buffer: FrameBuffer, stop: threading.Event, sleep, number: int) -> None:
+    def __init__(self, source: VideoSource, buffer: FrameBuffer, stop: threading.Event, pace, number: int) -> None:
         self._source = source
         self._buffer = buffer
         self._stop = stop
-        self._sleep = sleep
+        self._clock, self._sleep = pace
         self._abandoned = threading.Event()
         self.delivered = 0
         self.last_progress = time.monotonic()
@@ -144,7 +146,7 @@ class _Reader:
         source = self._source
         since_rewind = 0
         interval = 1.0 / source.fps
-        next_due = time.monotonic()
+        next_due = self._clock()
         while not self._ended():
             index = source.position
             image = source.read()  # may block inside the driver: the supervisor watches for that
@@ -156,11 +158,11 @@ class _Reader:
                     continue
                 return
             if source.paced:
-                delay = next_due - time.monotonic()
+                delay = next_due - self._clock()
                 if delay > 0:
                     self._sleep(delay)
                 elif delay < -1.0:  # fell far behind (machine busy): resume the pace, don't burst
-                    next_due = time.monotonic()
+                    next_due = self._clock()
                 next_due += interval
                 if self._ended():
                     return

@@ -1,11 +1,12 @@
 """The capture thread with real video files standing in for a camera."""
+import threading
 import time
 
 import pytest
 
 from camera.capture import CaptureThread
 from camera.frames import FrameBuffer
-from camera.sources import FILE, URL, WEBCAM, SourceSpec, parse_source
+from camera.sources import FILE, URL, WEBCAM, SourceSpec, VideoSource, parse_source
 from tests.conftest import CLIP, fixture_path, wait_until, write_clip
 
 
@@ -43,14 +44,31 @@ def test_source_strings_are_understood():
     assert parse_source("none") is None and parse_source("") is None
 
 
+class ManualClock:
+    """Time that moves only when the capture thread waits: its pacing, without a wall clock."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
 def test_file_plays_at_its_own_frame_rate_not_as_fast_as_it_decodes(run_capture):
     fixture_path("video/short_hamilton_clip.mp4")
-    buffer, _ = run_capture(parse_source(str(CLIP)))
-    frames = collect(buffer, 2.0)
-    # 29.97 fps for 2 s is about 60 frames; decoding flat out would give the whole 275 at once.
-    assert 35 <= len(frames) <= 75, len(frames)
+    time_source = ManualClock()
+    buffer, _ = run_capture(parse_source(str(CLIP)), clock=time_source.clock, sleep=time_source.sleep)
+    assert wait_until(lambda: len(time_source.waits) >= 60, timeout=20)
+    # Before each frame after the first, it waits one frame time of the clip (29.97 fps).
+    assert all(abs(wait - 1 / 29.97) < 1e-6 for wait in time_source.waits[:60]), time_source.waits[:5]
+    frames = collect(buffer, 0.5)
     indices = [f.source_index for f in frames]
-    assert indices == sorted(indices) and indices[0] <= 2
+    assert len(indices) > 1 and all(a != b for a, b in zip(indices, indices[1:]))
     assert buffer.status.state == "live"
 
 
@@ -133,3 +151,52 @@ def test_no_webcam_at_the_index_is_reported_and_retried(run_capture):
     assert wait_until(lambda: buffer.status.state == "offline", timeout=10)
     assert buffer.status.detail == "no camera at index 99"
     assert buffer.wait_newer(0, 0.3) is None and thread.alive  # still trying, never crashed
+
+
+class HangingCamera:
+    """Hardware that hangs: a real clip that, after a few frames, blocks in read() with no error, as a
+    wedged webcam or a stream that stops sending does."""
+
+    def __init__(self, spec, frames_before_hanging: int, released: threading.Event) -> None:
+        self._inner = VideoSource(spec)
+        self._left = frames_before_hanging
+        self._released = released
+        self.spec, self.fps, self.paced, self.position = spec, self._inner.fps, False, None
+        self.closed = False
+
+    def read(self):
+        if self._left == 0:
+            self._released.wait(60)  # stuck inside the driver
+            return None
+        self._left -= 1
+        return self._inner.read()
+
+    def rewind(self):
+        return False
+
+    def close(self):
+        self.closed = True
+        self._inner.close()
+
+
+def test_a_camera_that_goes_quiet_is_shown_stalled_and_reopened(run_capture, tmp_path):
+    clip = write_clip(tmp_path / "cam.avi", ["obama/obama1.jpg"], seconds_each=2.0, fps=20)
+    released = threading.Event()
+    opened = []
+
+    def opener(spec):
+        camera = HangingCamera(spec, 5, released) if not opened else VideoSource(spec)
+        opened.append(camera)
+        return camera
+
+    try:
+        buffer, thread = run_capture(parse_source(str(clip)), opener=opener, stall_timeout=0.5,
+                                     initial_backoff=0.1, max_backoff=0.2)
+        assert wait_until(lambda: buffer.status.state == "stalled", timeout=20), buffer.status
+        assert "no frame for" in buffer.status.detail and "reconnecting" in buffer.status.detail
+        stalled_at = buffer.latest.seq
+        assert wait_until(lambda: buffer.status.state == "live" and buffer.latest.seq > stalled_at + 5, timeout=20)
+        assert len(opened) >= 2 and thread.alive
+    finally:
+        released.set()  # the stuck read returns; its abandoned reader closes the source and ends
+    assert wait_until(lambda: opened[0].closed, timeout=10)

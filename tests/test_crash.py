@@ -17,41 +17,73 @@ from tests.conftest import ROOT, fixture_path, free_port, open_store, wait_until
 from tests.test_store import PlantedPayload
 
 WRITER = textwrap.dedent("""
-    import sys, numpy as np
+    import random, sys, numpy as np
     from recognition.store.identity import Identity
     from recognition.store.pickle_store import PickleStore
-    store = PickleStore(sys.argv[1], sys.argv[2], segment_identities=16)
-    rng = np.random.default_rng(int(sys.argv[3]))
+    store = PickleStore(sys.argv[1], sys.argv[2], segment_identities=16)  # small: rollovers and rewrites
+    rng, pick = np.random.default_rng(int(sys.argv[3])), random.Random(int(sys.argv[3]))
     while True:
-        vector = rng.normal(size=128).astype(np.float32)
-        identity = Identity(hash=rng.bytes(32).hex(), model="Dlib", embeddings=[vector / np.linalg.norm(vector)])
-        store.add_many([identity])
-        print(identity.hash, flush=True)  # acknowledged: add_many() returned, so it is on disk
+        known = [s["hash"] for s in store.summaries()]
+        op = pick.choice(["add"] * 3 + ["rename", "delete"]) if known else "add"
+        if op == "add":
+            vector = rng.normal(size=128).astype(np.float32)
+            target, name = rng.bytes(32).hex(), ""
+            print("start add", target, flush=True)
+            store.add_many([Identity(hash=target, model="Dlib", embeddings=[vector / np.linalg.norm(vector)])])
+        elif op == "rename":
+            target, name = pick.choice(known), f"n{pick.randrange(10**6)}"
+            print("start rename", target, name, flush=True)
+            store.rename(target, name)
+        else:
+            target, name = pick.choice(known), ""
+            print("start delete", target, flush=True)
+            store.remove(target)
+        print("done", flush=True)  # acknowledged: the call returned, so the change is on disk
 """)
 
 
 def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_one(tmp_path):
+    """Enrollments, renames and deletes (appends, segment rewrites, rollovers), killed at random moments."""
     data_dir, key = tmp_path / "db", tmp_path / "keys" / "store.key"
-    acknowledged: set[str] = set()
+    expected: dict[str, str] = {}  # hash -> name, after every acknowledged change
     rng = random.Random(7)
+    acknowledged = 0
     for round_number in range(8):
         process = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), str(key), str(round_number)],
                                    cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        wanted = rng.randint(1, 40)  # kill after a random number of acknowledgements, mid-write
-        watchdog = threading.Timer(60, process.kill)  # a stuck writer ends the read below with EOF
+        wanted = rng.randint(5, 60)  # kill after a random number of acknowledgements, mid-write
+        watchdog = threading.Timer(60, process.kill)  # a stuck writer ends the reads below with EOF
         watchdog.start()
         for _ in range(wanted):
-            line = process.stdout.readline().strip()
-            assert line, f"round {round_number}: the writer stopped before acknowledging {wanted} writes"
-            acknowledged.add(line)
+            started = process.stdout.readline().split()
+            done = process.stdout.readline().strip()
+            assert started and done == "done", f"round {round_number}: the writer stopped early"
+            apply(expected, started)
+            acknowledged += 1
+        in_flight = process.stdout.readline().split()  # the change the kill most likely interrupts
         watchdog.cancel()
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
-        with open_store(tmp_path) as store:  # the lock died with the writer; the file is whole
-            stored = {identity.hash for identity in store.identities()}
-        assert acknowledged <= stored, f"round {round_number}: lost {len(acknowledged - stored)}"
-    assert len(acknowledged) >= 8
-    assert not list(data_dir.glob(".*.tmp"))  # leftovers of killed writes are cleared on open
+        with open_store(tmp_path) as store:  # the lock died with the writer; every file is whole
+            stored = {s["hash"]: s["name"] or "" for s in store.summaries()}
+        if in_flight:  # not acknowledged: either outcome is right, and the next round starts from it
+            target = in_flight[2]
+            expected.pop(target, None)
+            if target in stored:
+                expected[target] = stored[target]
+        assert stored == expected, f"round {round_number}: the store differs from what was acknowledged"
+    assert acknowledged >= 40 and len(expected) > 0
+    assert not list(data_dir.rglob(".*.tmp"))  # leftovers of killed writes are cleared on open
+
+
+def apply(state: dict, started: list[str]) -> None:
+    op, target = started[1], started[2]
+    if op == "add":
+        state[target] = ""
+    elif op == "rename":
+        state[target] = started[3]
+    else:
+        del state[target]
 
 
 def server_env(tmp_path, port: int, weights_dir) -> dict:

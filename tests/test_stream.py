@@ -138,12 +138,41 @@ def test_a_viewer_that_leaves_frees_its_place(single_viewer_server):
     assert wait_until(admitted, timeout=10, interval=0.1)
 
 
-def test_without_a_camera_the_stream_sends_a_placeholder_about_once_a_second(services, live_server):
-    server = live_server(create_app(services))  # services has no camera: --source none
+class CountingEvent(threading.Event):
+    """The stop event, noting how long each wait on it asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits = []
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        return super().wait(timeout)
+
+
+def test_without_a_camera_the_stream_sends_a_placeholder_now_and_then(services, live_server):
+    services.stopping = CountingEvent()
+    app = create_app(services)  # services has no camera: --source none
+    server = live_server(app)
     viewer = MjpegClient(server.url + "/streaming", timeout=5)
     try:
-        parts = viewer.parts_for(2.0)
+        parts = [viewer.next_part() for _ in range(2)]
     finally:
         viewer.close()
-    assert 1 <= len(parts) <= 4, len(parts)  # a trickle, not a busy loop flooding the client
     assert decode(parts[0]).shape == (360, 640, 3)
+    # Each placeholder follows a wait of the feed's pause: a trickle, not a busy loop flooding the client.
+    assert len(services.stopping.waits) >= 2 and set(services.stopping.waits) == {app.extensions[FEED].pause}
+
+
+def test_head_requests_take_no_viewer_place(single_viewer_server):
+    """curl -I or an uptime probe: headers only; afterwards a viewer is still admitted."""
+    server = single_viewer_server
+    for _ in range(3):
+        request = urllib.request.Request(server.url + "/streaming", method="HEAD")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200 and response.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+    viewer = MjpegClient(server.url + "/streaming", timeout=5)
+    try:
+        assert decode(viewer.next_part()).shape == (480, 640, 3)
+    finally:
+        viewer.close()

@@ -16,10 +16,10 @@ BOUNDARY = "frame"
 class JpegFeed:
     """Viewers ask for "the frame after seq N"; the first to ask encodes it, the others reuse it."""
 
-    def __init__(self, services: Services, *, quality: int = 80, wait: float = 1.0) -> None:
+    def __init__(self, services: Services, *, quality: int = 80, pause: float = 1.0) -> None:
         self._services = services
         self._params = [cv2.IMWRITE_JPEG_QUALITY, quality]
-        self._wait = wait
+        self.pause = pause  # how long a viewer waits for a frame before it gets a placeholder instead
         self._lock = threading.Lock()
         self._seq = 0
         self._jpeg = b""
@@ -31,10 +31,10 @@ class JpegFeed:
         short wait, so a viewer always gets something and never hangs."""
         frames = self._services.frames
         if frames is None:  # API only: a placeholder now and then, not a flood of them
-            self._services.stopping.wait(self._wait)
+            self._services.stopping.wait(self.pause)
             frame = None
         else:
-            frame = frames.wait_newer(after_seq, self._wait)
+            frame = frames.wait_newer(after_seq, self.pause)
         if frame is None:
             return after_seq, self._placeholder(self._services.camera_status()["detail"])
         with self._lock:

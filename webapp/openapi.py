@@ -67,9 +67,26 @@ SPEC = {
                 "application/json": {"schema": {"type": "object", "properties": {"name": TEXT}}}}},
             "responses": {"201": _json({"type": "object", "properties": {"hash": TEXT, "name": {"type": ["string", "null"]}}},
                                        "enrolled"), **_errors(400, 401, 409, 413, 415, 422)}}},
-        "/faces": {"get": {"summary": "every known identity (no vectors)",
-                           "responses": {"200": _json({"type": "object", "properties": {
-                               "faces": {"type": "array", "items": IDENTITY}}}, "identities")}}},
+        "/faces": {
+            "get": {"summary": "every known identity (no vectors)",
+                    "responses": {"200": _json({"type": "object", "properties": {
+                        "faces": {"type": "array", "items": IDENTITY}}}, "identities")}},
+            "post": {"summary": "enroll people from embeddings made elsewhere with the same model (at most 1000 a "
+                                "request), by the rules of photo enrollment: a face someone already is is not "
+                                "enrolled again", "security": KEY,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["faces"], "properties": {
+                             "model": {"type": "string", "description": "optional: the model the vectors come from"},
+                             "faces": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {
+                                 "type": "object", "required": ["embedding"], "additionalProperties": False,
+                                 "properties": {"embedding": VECTOR, "name": {"type": ["string", "null"]}}}}}}}}},
+                     "responses": {"201": _json({"type": "object", "properties": {
+                         "created": {"type": "array", "items": {"type": "object", "properties": {
+                             "index": {"type": "integer"}, "hash": TEXT, "name": {"type": ["string", "null"]}}}},
+                         "existing": {"type": "array", "items": {"type": "object", "properties": {
+                             "index": {"type": "integer"}, "hash": TEXT, "similarity": {"type": "number"}}}}}},
+                         "what was enrolled, and which faces were already someone"),
+                         **_errors(400, 401, 413, 422), "503": _json(ERROR, "the store cannot be written")}}},
         "/faces/{hash}": {
             "parameters": [HASH],
             "patch": {"summary": "rename", "security": KEY,

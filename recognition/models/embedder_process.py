@@ -145,6 +145,9 @@ class EmbedderProcess:
             if process.is_alive():
                 process.terminate()
                 process.join(timeout)
+            if process.is_alive():  # a stopped (SIGSTOP) or wedged child ignores SIGTERM
+                process.kill()
+                process.join(timeout)
             if got_lock:
                 connection.close()
                 self._process = None

@@ -1,0 +1,106 @@
+"""The page in a real browser: Debian's chromium, driven by Playwright, against the live server.
+
+Everything is real but the camera, which is a video file: the Dlib model, waitress on 127.0.0.1, the
+MJPEG stream, the page's own JavaScript, the key press and the name typed into its prompt.
+"""
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from camera.clips import letterbox
+from tests.conftest import IN_CI, load_photo, wait_until, write_clip
+from webapp import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+# No sandbox (tests may run as root in a container), and nothing that reaches the network by itself.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-quic", "--no-first-run", "--disable-sync"]
+# The first embedding waits for the model to warm up, so waits on recognition are generous.
+RECOGNITION_TIMEOUT_MS = 60_000
+PHOTOS = ["obama/obama1.jpg", "obama/obama2.jpg"]
+SIZE = (640, 480)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Debian chromium; Playwright is only its driver and never downloads a browser."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: `make test` installs it, or run `apt-get install chromium`"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(camera_services, live_server, tmp_path):
+    """One person on camera, two photos of him alternating every half second, so the picture changes."""
+    clip = write_clip(tmp_path / "cam.avi", PHOTOS, seconds_each=0.5, fps=20, size=SIZE)
+    return live_server(create_app(camera_services(str(clip))))
+
+
+@pytest.fixture
+def page(chromium, server):
+    """A fresh tab; it depends on the server so it closes (ending its stream) before the server stops."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    yield opened
+    context.close()
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def showing(stream, pictures) -> int:
+    """Which of the camera's pictures the img shows now: the nearest one (overlays change little)."""
+    shot = cv2.imdecode(np.frombuffer(stream.screenshot(), np.uint8), cv2.IMREAD_COLOR)
+    shot = cv2.resize(shot, SIZE).astype(int)
+    return int(np.argmin([np.abs(shot - picture).mean() for picture in pictures]))
+
+
+def test_the_stream_shows_changing_camera_frames(page, server):
+    pictures = [letterbox(load_photo(photo), SIZE).astype(int) for photo in PHOTOS]
+    page.goto(server.url + "/")
+    page.wait_for_function("() => document.getElementById('stream').naturalWidth > 0")
+    seen = set()
+    # Both pictures turn up in the img: live camera frames, neither a frozen frame nor the placeholder.
+    assert wait_until(lambda: seen.add(showing(page.locator("img#stream"), pictures)) or len(seen) == 2,
+                      timeout=15, interval=0.1), f"the stream showed only picture(s) {seen} of {PHOTOS}"
+
+
+def test_pressing_a_and_typing_a_name_enrolls_the_face_on_camera(page, server):
+    from playwright.sync_api import expect
+
+    prompts = []
+
+    def answer(dialog):
+        prompts.append(dialog.message)
+        dialog.accept("Barack")
+
+    page.on("dialog", answer)
+    page.goto(server.url + "/")
+    # Press only once the page itself shows an unknown face on camera, as a person would.
+    expect(page.locator("#now li.unknown")).to_have_count(1, timeout=RECOGNITION_TIMEOUT_MS)
+    page.keyboard.press("a")
+
+    expect(page.locator("#enrolled")).to_contain_text("Barack")
+    expect(page.locator("#outcome")).to_contain_text("Enrolled Barack")
+    assert prompts == ["Name for this face (optional):"]
+    faces = get_json(server.url + "/faces")["faces"]
+    assert [face["name"] for face in faces] == ["Barack"]
+    # The page's next poll of /hash now names him on camera.
+    expect(page.locator("#now li.known")).to_contain_text("Barack", timeout=RECOGNITION_TIMEOUT_MS)
