@@ -3,6 +3,8 @@
 The writer appends rows past the end that published snapshots can see, then publishes a new snapshot;
 a reader holding an older one keeps a consistent view and never waits. Rows of a removed identity are
 zeroed in place, so even a snapshot taken before the removal stops matching that person at once.
+Each member's rows are one contiguous run, kept as (start, count) per member slot: a million people
+cost a few arrays, not a million Python objects.
 """
 from __future__ import annotations
 
@@ -28,10 +30,12 @@ class Gallery:
     owners: np.ndarray  # (k,) slot of each row
     rejections: np.ndarray  # (r, d) faces said to be "not" their owner
     rejection_owners: np.ndarray  # (r,)
-    members: Sequence[Optional[Member]]  # slot -> member; None once removed. Read live: renames show at once.
+    hashes: Sequence[Optional[str]]  # slot -> identity hash, None once removed (shared with the table: live)
+    names: Sequence[Optional[str]]  # slot -> name (live, so a rename shows at once)
 
     def member(self, slot: int) -> Optional[Member]:
-        return self.members[slot] if 0 <= slot < len(self.members) else None
+        identity_hash = self.hashes[slot] if 0 <= slot < len(self.hashes) else None
+        return Member(identity_hash, self.names[slot]) if identity_hash is not None else None
 
     @property
     def empty(self) -> bool:
@@ -47,46 +51,83 @@ def gallery_of(identities: Sequence[Identity]) -> Gallery:
     return table.publish()
 
 
+def _runs(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The row indices of runs [start, start + count), concatenated."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + np.arange(total) - offsets
+
+
 class Rows:
-    """A matrix that grows by doubling; rows below the published count are never moved or reused."""
+    """A matrix of runs of rows, one run per member slot, that grows by doubling. Rows below the
+    published count are never moved or reused; dead (zeroed) ones are reclaimed by compacted()."""
 
     def __init__(self, dims: int, capacity: int = 256) -> None:
         self.matrix = np.zeros((capacity, dims), dtype=np.float32)
         self.owners = np.zeros(capacity, dtype=np.int64)
         self.count = 0
         self.dead = 0
+        self.start: list[int] = []  # per slot
+        self.length: list[int] = []  # per slot; 0 for none
 
-    def extend(self, vectors: np.ndarray, owners: np.ndarray) -> np.ndarray:
-        """Append rows; returns their indices."""
-        needed = self.count + len(vectors)
-        if needed > len(self.matrix):
-            capacity = max(needed, 2 * len(self.matrix))
-            # New arrays: snapshots of the old ones stay valid and unchanged.
-            matrix = np.zeros((capacity, self.matrix.shape[1]), dtype=np.float32)
-            matrix[: self.count] = self.matrix[: self.count]
-            owner_array = np.zeros(capacity, dtype=np.int64)
-            owner_array[: self.count] = self.owners[: self.count]
-            self.matrix, self.owners = matrix, owner_array
-        self.matrix[self.count : needed] = vectors
-        self.owners[self.count : needed] = owners
-        indices = np.arange(self.count, needed)
-        self.count = needed
-        return indices
+    def extend_slots(self, vectors: np.ndarray, counts: np.ndarray, first_slot: int) -> None:
+        """Runs for new slots first_slot, first_slot + 1, ...: counts[i] rows each, in order."""
+        slots = np.arange(first_slot, first_slot + len(counts))
+        starts = self._append(vectors, np.repeat(slots, counts)) + np.cumsum(counts) - counts
+        self.start.extend(starts.tolist())
+        self.length.extend(counts.tolist())
 
-    def zero(self, indices) -> None:
-        self.matrix[list(indices)] = 0.0
-        self.dead += len(indices)
+    def replace_run(self, slot: int, vectors: np.ndarray) -> None:
+        """Give slot a new run, how a member's rows change after creation. The old rows stay as they are
+        (repeats of the new ones, harmless to a snapshot) until compacted() drops them."""
+        self.dead += self.length[slot]
+        self.start[slot] = self._append(vectors, np.full(len(vectors), slot))
+        self.length[slot] = len(vectors)
+
+    def zero_run(self, slot: int) -> None:
+        start, length = self.start[slot], self.length[slot]
+        self.matrix[start : start + length] = 0.0
+        self.dead += length
+        self.length[slot] = 0
+
+    def run(self, slot: int) -> np.ndarray:
+        start = self.start[slot]
+        return self.matrix[start : start + self.length[slot]].copy()
+
+    def runs(self, slots: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows per slot, the rows of all of them in order), in one copy."""
+        starts = np.fromiter((self.start[s] for s in slots), np.int64, len(slots))
+        counts = np.fromiter((self.length[s] for s in slots), np.int64, len(slots))
+        return counts, self.matrix[_runs(starts, counts)]
 
     def view(self) -> tuple[np.ndarray, np.ndarray]:
         return self.matrix[: self.count], self.owners[: self.count]
 
-    def compacted(self, live: dict[int, list[int]]) -> tuple["Rows", dict[int, list[int]]]:
-        """A copy holding only the rows in live (slot -> row indices), and their new indices."""
+    def compacted(self) -> "Rows":
+        """A copy without the dead rows (snapshots keep the old matrix)."""
+        starts, counts = np.asarray(self.start, dtype=np.int64), np.asarray(self.length, dtype=np.int64)
         fresh = Rows(self.matrix.shape[1], max(256, 2 * (self.count - self.dead)))
-        moved = {}
-        for slot, indices in live.items():
-            moved[slot] = list(fresh.extend(self.matrix[indices], np.full(len(indices), slot)))
-        return fresh, moved
+        fresh.extend_slots(self.matrix[_runs(starts, counts)], counts, 0)
+        return fresh
+
+    def _append(self, vectors: np.ndarray, owners: np.ndarray) -> int:
+        needed = self.count + len(vectors)
+        if needed > len(self.matrix):
+            capacity = max(needed, 2 * len(self.matrix))
+            # New arrays: snapshots of the old ones stay valid and unchanged. Rows past count are never
+            # read, so they need no zeroing.
+            matrix = np.empty((capacity, self.matrix.shape[1]), dtype=np.float32)
+            matrix[: self.count] = self.matrix[: self.count]
+            owner_array = np.zeros(capacity, dtype=np.int64)
+            owner_array[: self.count] = self.owners[: self.count]
+            self.matrix, self.owners = matrix, owner_array
+        first = self.count
+        self.matrix[first:needed] = vectors
+        self.owners[first:needed] = owners
+        self.count = needed
+        return first
 
 
 class GalleryTable:
@@ -96,63 +137,52 @@ class GalleryTable:
         self.dims = dims
         self._vectors = Rows(dims)
         self._rejections = Rows(dims)
-        self._vector_rows: dict[int, list[int]] = {}
-        self._rejection_rows: dict[int, list[int]] = {}
-        self._members: list[Optional[Member]] = []
+        self._hashes: list[Optional[str]] = []
+        self._names: list[Optional[str]] = []
         self.snapshot = self.publish()
 
     def add(self, member: Member, vectors: np.ndarray, rejections: Optional[np.ndarray] = None) -> int:
-        slot = len(self._members)
-        self._members.append(member)
-        self._vector_rows[slot] = list(self._vectors.extend(vectors, np.full(len(vectors), slot)))
-        if rejections is not None and len(rejections):
-            self._rejection_rows[slot] = list(self._rejections.extend(rejections, np.full(len(rejections), slot)))
-        return slot
+        rejections = rejections if rejections is not None else np.zeros((0, self.dims), np.float32)
+        return self.add_bulk([member.hash], [member.name], vectors, np.array([len(vectors)]),
+                             rejections, np.array([len(rejections)]))
 
-    def add_bulk(self, members: list[Member], vectors: np.ndarray, counts: np.ndarray,
-                 rejections: np.ndarray, rejection_counts: np.ndarray) -> list[int]:
-        """Many identities at once (opening the store): one copy per matrix, not one per identity."""
-        first = len(self._members)
-        slots = np.arange(first, first + len(members))
-        self._members.extend(members)
-        rows = self._vectors.extend(vectors, np.repeat(slots, counts))
-        for slot, chunk in zip(slots.tolist(), np.split(rows, np.cumsum(counts)[:-1])):
-            self._vector_rows[slot] = chunk.tolist()
-        if len(rejections):
-            rows = self._rejections.extend(rejections, np.repeat(slots, rejection_counts))
-            for slot, chunk in zip(slots.tolist(), np.split(rows, np.cumsum(rejection_counts)[:-1])):
-                if len(chunk):
-                    self._rejection_rows[slot] = chunk.tolist()
-        return slots.tolist()
+    def add_bulk(self, hashes: list[str], names: list[Optional[str]], vectors: np.ndarray, counts: np.ndarray,
+                 rejections: np.ndarray, rejection_counts: np.ndarray) -> int:
+        """Many members at once (opening the store: one copy per matrix); returns the first one's slot."""
+        first = len(self._hashes)
+        self._vectors.extend_slots(vectors, np.asarray(counts, dtype=np.int64), first)
+        self._rejections.extend_slots(rejections, np.asarray(rejection_counts, dtype=np.int64), first)
+        self._names.extend(names)
+        self._hashes.extend(hashes)  # last: a slot is a member only once its rows are in place
+        return first
 
     def vectors_of(self, slot: int) -> np.ndarray:
-        return self._vectors.matrix[self._vector_rows[slot]].copy()
+        return self._vectors.run(slot)
 
     def rejections_of(self, slot: int) -> np.ndarray:
-        return self._rejections.matrix[self._rejection_rows.get(slot, [])].copy()
+        return self._rejections.run(slot)
+
+    def gather(self, slots: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(vector counts, vectors, rejection counts, rejections) of members, in one copy each."""
+        return (*self._vectors.runs(slots), *self._rejections.runs(slots))
 
     def rename(self, slot: int, name: Optional[str]) -> None:
-        self._members[slot] = Member(self._members[slot].hash, name)
+        self._names[slot] = name
 
     def add_rejection(self, slot: int, vector: np.ndarray) -> None:
-        rows = self._rejections.extend(vector[np.newaxis, :], np.array([slot]))
-        self._rejection_rows.setdefault(slot, []).extend(rows.tolist())
+        self._rejections.replace_run(slot, np.vstack([self._rejections.run(slot), vector[np.newaxis, :]]))
 
     def remove(self, slot: int) -> None:
-        self._members[slot] = None
-        self._vectors.zero(self._vector_rows.pop(slot))
-        self._rejections.zero(self._rejection_rows.pop(slot, []))
-        for rows, live in ((self._vectors, self._vector_rows), (self._rejections, self._rejection_rows)):
-            if rows.dead > 4096 and rows.dead > rows.count // 4:  # reclaim memory; snapshots keep the old copy
-                fresh, moved = rows.compacted(live)
-                live.update(moved)
-                if rows is self._vectors:
-                    self._vectors = fresh
-                else:
-                    self._rejections = fresh
+        self._hashes[slot] = None
+        self._vectors.zero_run(slot)
+        self._rejections.zero_run(slot)
+        if self._vectors.dead > 4096 and self._vectors.dead > self._vectors.count // 4:
+            self._vectors = self._vectors.compacted()  # reclaim memory; snapshots keep the old copy
+        if self._rejections.dead > 4096 and self._rejections.dead > self._rejections.count // 4:
+            self._rejections = self._rejections.compacted()
 
     def publish(self) -> Gallery:
         vectors, owners = self._vectors.view()
         rejections, rejection_owners = self._rejections.view()
-        self.snapshot = Gallery(vectors, owners, rejections, rejection_owners, self._members)
+        self.snapshot = Gallery(vectors, owners, rejections, rejection_owners, self._hashes, self._names)
         return self.snapshot

@@ -114,7 +114,7 @@ class PickleStore:
             gallery = self.gallery(model)
             known = list(find_existing(gallery, queries)) if not gallery.empty else [None] * len(candidates)
             batch = GalleryTable(queries.shape[1])  # this call's new people: a batch holds no duplicates
-            outcomes, created = [], []
+            outcomes, created, hashes, emails = [], [], set(), set()
             for index, candidate in enumerate(candidates):
                 existing = known[index]
                 if existing is None and created:
@@ -122,7 +122,7 @@ class PickleStore:
                 if existing is not None:
                     outcomes.append(Enrolled(existing=existing))
                     continue
-                self._check_new(candidate.hash, candidate.email_hash, created)
+                self._check_new(candidate.hash, candidate.email_hash, hashes, emails)
                 identity = Identity(hash=candidate.hash, model=model, name=candidate.name,
                                     embeddings=(queries[index],), email_hash=candidate.email_hash)
                 created.append(identity)
@@ -135,8 +135,9 @@ class PickleStore:
 
     def add_many(self, identities: Sequence[Identity]) -> None:
         with self._writing("add identities"):
-            for position, identity in enumerate(identities):
-                self._check_new(identity.hash, identity.email_hash, identities[:position])
+            hashes, emails = set(), set()
+            for identity in identities:
+                self._check_new(identity.hash, identity.email_hash, hashes, emails)
             for start in range(0, len(identities), self._segment_identities):
                 self._append(list(identities[start : start + self._segment_identities]))
 
@@ -186,11 +187,14 @@ class PickleStore:
             except OSError as exc:
                 raise StoreWriteFailed(f"could not {action}: {exc.strerror or exc}; {on_failure}") from exc
 
-    def _check_new(self, identity_hash: str, email_hash: Optional[str], earlier: Sequence[Identity]) -> None:
-        if identity_hash in self._index.meta or any(i.hash == identity_hash for i in earlier):
+    def _check_new(self, identity_hash: str, email_hash: Optional[str], hashes: set, emails: set) -> None:
+        """Refuse a hash or email hash that is stored already, or earlier in this same call (then note it)."""
+        if identity_hash in self._index.meta or identity_hash in hashes:
             raise ValueError(f"identity {identity_hash} already exists")
-        if email_hash and (email_hash in self._index.emails or any(i.email_hash == email_hash for i in earlier)):
+        if email_hash and (email_hash in self._index.emails or email_hash in emails):
             raise EmailTaken("this email is already registered")
+        hashes.add(identity_hash)
+        emails.add(email_hash)
 
     def _change(self, identity_hash: str, change: Callable[[Identity], Optional[Identity]],
                 show: Callable[[], None]) -> Identity:
@@ -228,12 +232,8 @@ class PickleStore:
 
     def _rewrite(self, number: int, changes: dict[str, Optional[Identity]]) -> None:
         """Write segment number anew from memory with changes applied, as one record, atomically."""
-        kept = []
-        for identity_hash in self._index.residents(number):
-            identity = changes[identity_hash] if identity_hash in changes else self._index.identity(identity_hash)
-            if identity is not None:
-                kept.append(identity)
-        bodies = [records.encode(records.group_by_model(kept), self.key)] if kept else []
+        groups = self._index.groups(number, changes)
+        bodies = [records.encode(groups, self.key)] if groups else []
         link = segments.write(self.folder, number, bodies, self.secret)
         if self._appender is not None and self._appender.number == number:
             self._appender.close()

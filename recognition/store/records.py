@@ -22,6 +22,7 @@ from recognition.store.vault import StoreKey, seal, unseal
 RECORD_MAGIC = b"FACEREC\x03"
 RECORD_VERSION = 3
 HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
+ALL_HEX = re.compile(r"[0-9a-f]*")
 MAX_VECTOR_DIMENSIONS = 8192
 
 # The only globals a store pickle may name: what numpy needs to rebuild an array. Anything else
@@ -133,9 +134,13 @@ def checked_group(raw) -> Group:
     group = Group(**raw)
     if not isinstance(group.model, str) or not group.model:
         raise ValueError("model is not a name")
-    count = len(check_list(group.hashes, "hashes", is_hash))
-    check_list(group.names, "names", lambda v: v is None or isinstance(v, str), count)
-    check_list(group.emails, "emails", lambda v: v is None or is_hash(v), count)
+    count = len(check_list(group.hashes, "hashes", {str}))
+    if not all_hashes(group.hashes):
+        raise ValueError("hashes are not 64 hex digits each")
+    check_list(group.names, "names", {str, type(None)}, count)
+    check_list(group.emails, "emails", {str, type(None)}, count)
+    if not all_hashes([e for e in group.emails if e is not None]):
+        raise ValueError("email hashes are not 64 hex digits each")
     for name in ("created", "vector_counts", "rejection_counts"):
         array = getattr(group, name)
         if not isinstance(array, np.ndarray) or array.shape != (count,) or array.dtype.kind not in "if":
@@ -151,14 +156,15 @@ def checked_group(raw) -> Group:
     return group
 
 
-def is_hash(value) -> bool:
-    return isinstance(value, str) and HASH_PATTERN.fullmatch(value) is not None
+def all_hashes(values: list[str]) -> bool:
+    """Whether every value is 64 lower-case hex digits (one regex over them all: a million in a blink)."""
+    return all(len(v) == 64 for v in values) and ALL_HEX.fullmatch("".join(values)) is not None
 
 
-def check_list(value, name: str, valid, count: Optional[int] = None) -> list:
+def check_list(value, name: str, kinds: set, count: Optional[int] = None) -> list:
     if not isinstance(value, list) or (count is not None and len(value) != count):
         raise ValueError(f"{name} is not a list of {count if count is not None else 'entries'}")
-    if not all(valid(v) for v in value):
+    if not set(map(type, value)) <= kinds:
         raise ValueError(f"{name} holds an entry of the wrong kind")
     return value
 
