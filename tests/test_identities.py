@@ -95,3 +95,15 @@ def test_not_this_person_from_the_face_on_camera(camera_services, analyzer, tmp_
     body = client.get("/hash").get_json()  # re-matched at once, not on the next frame
     assert body["hash"] is None and body["faces"] and not body["faces"][0]["known"]
     assert client.post(f"/faces/{obama}/not").status_code == 409  # nobody on camera is matched to him now
+
+
+def test_the_list_pages_through_a_large_store(client, store):
+    from recognition.store.identity import Identity
+    from tests.test_store_contract import unit
+
+    store.add_many([Identity(hash=f"{n:064x}", model="Dlib", embeddings=[unit(n)], name=f"p{n}", created=float(n))
+                    for n in range(1, 26)])
+    page = client.get("/faces?offset=20&limit=3").get_json()
+    assert [f["name"] for f in page["faces"]] == ["p21", "p22", "p23"] and page["total"] == 25
+    assert len(client.get("/faces").get_json()["faces"]) == 25
+    assert client.get("/faces?limit=-1").status_code == 400

@@ -31,6 +31,7 @@ def current_hash():
             "source_frame": result.source_index if result else None,
             "captured_at": result.captured_at if result else None,
             "analysed_at": result.analysed_at if result else None,
+            "analysed": result.number if result else 0,
             "status": {
                 "camera": svc.camera_status(),
                 "model": svc.analyzer.model_name,

@@ -19,7 +19,21 @@ FACE_FIELDS = {"embedding", "name"}
 
 @bp.get("/faces")
 def list_faces():
-    return jsonify({"faces": services().store.summaries()})
+    """Every identity, oldest first; ?offset=&limit= pages through a large store."""
+    offset = _count_argument("offset", 0)
+    limit = _count_argument("limit", None)
+    summaries = services().store.summaries()
+    chosen = summaries[offset:] if limit is None else summaries[offset : offset + limit]
+    return jsonify({"faces": chosen, "total": len(summaries), "offset": offset})
+
+
+def _count_argument(key: str, default):
+    raw = request.args.get(key)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 10**9:
+        raise ApiError(400, f"'{key}' must be a whole number of identities")
+    return int(raw)
 
 
 @bp.post("/faces")

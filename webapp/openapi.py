@@ -68,9 +68,12 @@ SPEC = {
             "responses": {"201": _json({"type": "object", "properties": {"hash": TEXT, "name": {"type": ["string", "null"]}}},
                                        "enrolled"), **_errors(400, 401, 409, 413, 415, 422)}}},
         "/faces": {
-            "get": {"summary": "every known identity (no vectors)",
+            "get": {"summary": "every known identity (no vectors), oldest first; offset and limit page through",
+                    "parameters": [{"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                                   {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
                     "responses": {"200": _json({"type": "object", "properties": {
-                        "faces": {"type": "array", "items": IDENTITY}}}, "identities")}},
+                        "faces": {"type": "array", "items": IDENTITY}, "total": {"type": "integer"},
+                        "offset": {"type": "integer"}}}, "identities"), **_errors(400)}},
             "post": {"summary": "enroll people from embeddings made elsewhere with the same model (at most 1000 a "
                                 "request), by the rules of photo enrollment: a face someone already is is not "
                                 "enrolled again", "security": KEY,

@@ -36,6 +36,7 @@ class RecognitionResult:
     captured_at: float
     analysed_at: float
     faces: tuple[FaceObservation, ...]
+    number: int = 0  # running count of analysed frames: consecutive results differ by one
 
 
 class RecognitionWorker:
@@ -90,7 +91,7 @@ class RecognitionWorker:
                 with self._swap:
                     faces = self._analyzer.identify(boxes, embeddings)
                     self._latest = RecognitionResult(
-                        frame.seq, frame.source_index, frame.captured_at, time.time(), tuple(faces)
+                        frame.seq, frame.source_index, frame.captured_at, time.time(), tuple(faces), self.analysed + 1
                     )
             except EmbedderUnavailable as exc:  # restarting with backoff: its status says so, in /hash too
                 log.debug("frame %d not analysed: %s", frame.seq, exc)

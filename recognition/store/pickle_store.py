@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -66,12 +67,14 @@ class PickleStore:
         check_outside(self.key_path, self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._dir_lock = None if read_only else DataDirLock(self.data_dir).acquire()
+        started = time.monotonic()
         try:
             self._open()
         except BaseException:
             self.close()
             raise
-        log.info("loaded %d identities from %s/ (%d segments)", len(self), self.folder, len(self._index.segments))
+        log.info("loaded %d identities from %s/ (%d segments) in %.2f s", len(self), self.folder,
+                 len(self._index.segments), time.monotonic() - started)
 
     # -- reading: never waits for a write's disk work ----------------------------------------
     def gallery(self, model: str) -> Gallery:

@@ -40,10 +40,14 @@ async function refreshNow() {
   }
 }
 
+const LISTED = 200; // a store of a million people is not listed whole on the page
+
 async function refreshEnrolled() {
-  const response = await fetch("/faces", { cache: "no-store" });
+  const response = await fetch(`/faces?limit=${LISTED}`, { cache: "no-store" });
   const data = await response.json();
-  fillList(enrolledList, data.faces.map((f) => ({ text: `${f.name || "(no name)"} · ${shortHash(f.hash)}` })), "nobody yet");
+  const items = data.faces.map((f) => ({ text: `${f.name || "(no name)"} · ${shortHash(f.hash)}` }));
+  if (data.total > data.faces.length) items.push({ text: `… and ${data.total - data.faces.length} more`, cls: "muted" });
+  fillList(enrolledList, items, "nobody yet");
 }
 
 function show(message, ok) {
