@@ -10,15 +10,22 @@ from config import fixtures_dir
 FIXTURES = fixtures_dir()
 
 
+def provision_weights(work: Path) -> Path:
+    """The Dlib weights under work/.deepface/weights (work is then DEEPFACE_HOME); returns that folder."""
+    from recognition.models.weights import provision_dlib_weights
+
+    weights = work / ".deepface" / "weights"
+    provision_dlib_weights(weights)
+    return weights
+
+
 def scratch_parts(prefix: str):
     """(folder, store, analyzer): a new temporary folder, with the model loaded in its own process."""
     from recognition.pipeline.build import build_analyzer
     from recognition.store import open_store
-    from recognition.models.weights import provision_dlib_weights
 
     work = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ["DEEPFACE_HOME"] = str(work)
-    weights = work / ".deepface" / "weights"
-    provision_dlib_weights(weights)
+    weights = provision_weights(work)
     store = open_store(work / "db", work / "keys" / "store.key")
     return work, store, build_analyzer(store, "Dlib", weights)

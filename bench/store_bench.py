@@ -1,0 +1,266 @@
+"""Store benchmark: a real server (run.py in a child process, the fixture clip as its camera) grown to
+1k, 100k and 1M identities through POST /faces, over real HTTP.
+
+At each size it prints:
+- write latency: single-face POST /faces (an append), PATCH /faces/<hash> (a rename: one segment
+  rewritten) and DELETE (the same, the person gone from every file): p50, p95, max;
+- recognition pauses: /hash polled every 10 ms while the clip plays; the longest gap between two
+  consecutive analysed frames while 20 people are enrolled (one every 0.15 s), against the same
+  measure over a quiet stretch just before (the baseline), and against the clip's frame time;
+- the server's memory (resident set of the server process; the model process is apart);
+- startup: the server stopped and started again, seconds until it answers, and the store's own part;
+- the old store, measured in this process on the same identities: the previous release kept one
+  sealed file and rewrote it whole on every change while holding the lock recognition needs, so its
+  write time is also how long recognition stopped; and reading that file back, its startup.
+
+Random 128-d unit vectors stand in for the stored people (no two of them match, as with strangers).
+Run: make bench-store   (or .venv/bin/python bench/store_bench.py --sizes 1000 100000 1000000)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.parts import FIXTURES  # noqa: E402
+
+CLIP = FIXTURES / "video" / "short_hamilton_clip.mp4"
+BATCH = 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
+    parser.add_argument("--writes", type=int, default=200, help="single-face enrollments timed at each size")
+    args = parser.parse_args()
+    if not CLIP.exists():
+        print(f"fixture clip not found at {CLIP}; set FACE_FIXTURES")
+        return 1
+    work = Path(tempfile.mkdtemp(prefix="storebench-"))
+    server = Server(work)
+    rng = np.random.default_rng(1)
+    try:
+        server.start()
+        print(f"server up in {server.started_in:.1f} s; clip {CLIP.name} as the camera; scratch {work}")
+        for size in sorted(args.sizes):
+            fill(server, size, rng)
+            print(f"\n== {size:,} identities ==")
+            writes(server, rng, args.writes)
+            pauses(server, rng)
+            print(f"server memory: {server.rss_mb():.0f} MB resident")
+            server.restart()
+            print(f"startup: answering after {server.started_in:.1f} s, of which the store took "
+                  f"{server.store_open_seconds():.2f} s (the rest: imports and the model process)")
+            old_store(work, size)
+    finally:
+        server.stop()
+    return 0
+
+
+def unit_rows(rng, count: int) -> np.ndarray:
+    rows = rng.standard_normal((count, 128), dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def fill(server: "Server", size: int, rng) -> None:
+    have = server.count()
+    started, last_report = time.monotonic(), time.monotonic()
+    while have < size:
+        count = min(BATCH, size - have)
+        body = {"faces": [{"embedding": row} for row in unit_rows(rng, count).round(6).tolist()]}
+        response = server.session.post(server.url + "/faces", json=body, timeout=300)
+        response.raise_for_status()
+        have += len(response.json()["created"])
+        if time.monotonic() - last_report > 30:
+            print(f"  filling: {have:,} of {size:,} ({have / (time.monotonic() - started):.0f} identities/s)",
+                  flush=True)
+            last_report = time.monotonic()
+    if time.monotonic() - started > 1:
+        print(f"filled to {have:,} in {time.monotonic() - started:.0f} s")
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+    return f"p50 {statistics.median(ordered) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
+
+
+def timed(call) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = call()
+    return time.perf_counter() - started, result
+
+
+def writes(server: "Server", rng, count: int) -> None:
+    enrolls, hashes = [], []
+    for row in unit_rows(rng, count).tolist():
+        elapsed, response = timed(lambda: server.session.post(server.url + "/faces", json={"faces": [{"embedding": row}]},
+                                                               timeout=60))
+        enrolls.append(elapsed)
+        hashes.append(response.json()["created"][0]["hash"])
+    renames = [timed(lambda: server.session.patch(f"{server.url}/faces/{h}", json={"name": "renamed"}, timeout=60))[0]
+               for h in hashes[: count // 4]]
+    deletes = [timed(lambda: server.session.delete(f"{server.url}/faces/{h}", timeout=60))[0]
+               for h in hashes[count // 4 : count // 2]]
+    print(f"enroll one face (POST /faces):  {percentiles(enrolls)}  ({len(enrolls)} requests)")
+    print(f"rename (PATCH /faces/<hash>):   {percentiles(renames)}  ({len(renames)} requests)")
+    print(f"delete (DELETE /faces/<hash>):  {percentiles(deletes)}  ({len(deletes)} requests)")
+
+
+class FramePoller:
+    """Polls /hash every 10 ms and keeps (analysed count, analysed_at) of each new result."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._stop = threading.Event()
+        self.results: dict[int, float] = {}
+        self._thread = threading.Thread(target=self._run, name="hash-poller", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        session = requests.Session()
+        while not self._stop.is_set():
+            body = session.get(self._url + "/hash", timeout=10).json()
+            if body["analysed"]:
+                self.results[body["analysed"]] = body["analysed_at"]
+            self._stop.wait(0.01)
+
+    def gaps(self, since: float, until: float) -> list[float]:
+        """Seconds between consecutive analysed frames in [since, until] (only pairs both seen)."""
+        seen = sorted((n, t) for n, t in self.results.items() if since <= t <= until)
+        return [b[1] - a[1] for a, b in zip(seen, seen[1:]) if b[0] == a[0] + 1]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def pauses(server: "Server", rng) -> None:
+    poller = FramePoller(server.url)
+    try:
+        time.sleep(1.0)
+        quiet_from = time.time()
+        time.sleep(6.0)
+        busy_from = time.time()
+        enrolled = 0
+        for row in unit_rows(rng, 20).tolist():  # spread over about 3 s, so many analysed frames fall among them
+            server.session.post(server.url + "/faces", json={"faces": [{"embedding": row}]}, timeout=60).raise_for_status()
+            enrolled += 1
+            time.sleep(0.15)
+        time.sleep(0.5)
+        busy_until = time.time()
+    finally:
+        poller.stop()
+    quiet, busy = poller.gaps(quiet_from, busy_from), poller.gaps(busy_from, busy_until)
+    frame_ms = 1000 / 29.97
+    if not quiet or not busy:
+        print("recognition: too few analysed frames seen to measure gaps")
+        return
+    print(f"recognition while {enrolled} people were enrolled ({(busy_until - busy_from):.1f} s): longest gap "
+          f"{max(busy) * 1000:.0f} ms (median {statistics.median(busy) * 1000:.0f} ms) = "
+          f"{max(busy) * 1000 / frame_ms:.1f} clip frame times; quiet baseline: longest {max(quiet) * 1000:.0f} ms "
+          f"(median {statistics.median(quiet) * 1000:.0f} ms); longest busy / longest quiet = "
+          f"{max(busy) / max(quiet):.2f}")
+
+
+def old_store(work: Path, size: int) -> None:
+    """The previous release's store on the same identities: one sealed file, rewritten whole per change."""
+    from recognition.store import legacy
+    from recognition.store.atomic import write_atomically
+    from recognition.store.pickle_store import PickleStore
+
+    with PickleStore(work / "db", work / "keys" / "store.key", read_only=True) as store:
+        identities = store.identities()
+        key, secret = store.key, store.secret
+    path = work / "old-faces.pkl"
+    write_seconds, _ = timed(lambda: write_atomically(path, legacy.encode(identities, key, secret)))
+    read_seconds, _ = timed(lambda: legacy.decode(path.read_bytes(), [key], secret, str(path)))
+    print(f"old store (one file, {path.stat().st_size / 1e6:.0f} MB): each write {write_seconds * 1000:.0f} ms, "
+          f"during which recognition waited; opening {read_seconds:.2f} s")
+    path.unlink()
+    del identities
+
+
+class Server:
+    """run.py in a child process, as an operator runs it."""
+
+    def __init__(self, work: Path) -> None:
+        from bench.parts import provision_weights
+
+        self.work = work
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = work / "server.log"
+        self.env = dict(os.environ, FACE_SOURCE=str(CLIP), FACE_PORT=str(self.port), FACE_DATA_DIR=str(work / "db"),
+                        FACE_KEY_FILE=str(work / "keys" / "store.key"), FACE_MODEL="Dlib", FACE_OFFLINE="1",
+                        DEEPFACE_HOME=str(provision_weights(work).parent.parent), TF_CPP_MIN_LOG_LEVEL="3")
+        self.session = requests.Session()
+        self.process = None
+        self.started_in = 0.0
+
+    def start(self) -> None:
+        started = time.monotonic()
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        while time.monotonic() - started < 300:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if self.session.get(self.url + "/hash", timeout=2).ok:
+                    self.started_in = time.monotonic() - started
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("the server did not answer within 300 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def count(self) -> int:
+        return self.session.get(self.url + "/faces?limit=0", timeout=60).json()["total"]
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def store_open_seconds(self) -> float:
+        lines = [line for line in self.log.read_text().splitlines() if "loaded" in line and "identities from" in line]
+        return float(lines[-1].rsplit(" in ", 1)[1].split()[0]) if lines else float("nan")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
