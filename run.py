@@ -26,6 +26,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                   "people. Set --api-key (FACE_API_KEY), or pass --insecure if you mean it.", server_settings.host)
         return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Matching is a matrix-vector product per face; one BLAS thread does it as fast on a busy machine,
+    # and leaves the other core to the model process instead of spinning on it. Set before numpy loads.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # DeepFace (in the model process) reads its weights folder from this variable.
     os.environ["DEEPFACE_HOME"] = str(settings.recognition.deepface_home)
 

@@ -10,6 +10,7 @@ import numpy as np
 from recognition.store.gallery import Gallery
 
 BLOCK_CELLS = 1 << 22  # scores computed at once (16 MB of float32)
+FEW_QUERIES = 4  # up to this many, one matrix-vector product each beats one small-matrix product
 
 
 def candidates(gallery: Gallery, queries: np.ndarray, threshold: float) -> list[dict[int, float]]:
@@ -21,7 +22,11 @@ def candidates(gallery: Gallery, queries: np.ndarray, threshold: float) -> list[
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     step = max(1024, BLOCK_CELLS // len(queries))
     for start in range(0, len(gallery.vectors), step):
-        block = gallery.vectors[start : start + step] @ queries.T  # (rows, queries)
+        rows = gallery.vectors[start : start + step]
+        if len(queries) <= FEW_QUERIES:
+            block = np.column_stack([rows @ query for query in queries])  # (rows, queries)
+        else:
+            block = rows @ queries.T
         for query in np.nonzero(block.max(axis=0) >= threshold)[0]:
             best = found[query]
             for row in np.nonzero(block[:, query] >= threshold)[0]:
