@@ -76,6 +76,9 @@ class CaptureThread:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
+            if self._stop.is_set():  # stop() came while the source was opening
+                source.close()
+                break
             log.info("camera live: %s at %.2f fps", self.spec.label, source.fps)
             self.buffer.set_status("live", f"{source.fps:.2f} fps")
             reader = _Reader(source, self.buffer, self._stop, self._pace, next(self._readers))

@@ -152,3 +152,27 @@ def test_the_server_process_never_imports_deepface_or_tensorflow(weights_dir):
                               timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["Dlib", "0.91", "False", "False"]
+
+
+def test_a_child_that_stops_reading_is_given_up_after_the_timeout(chips, weights_dir):
+    """Sending a batch larger than the pipe holds blocks while the child does not read; the timeout
+    bounds that wait too, not only the wait for the answer."""
+    process = EmbedderProcess("Dlib", weights_dir, timeout=3.0).load()
+    try:
+        os.kill(process._process.pid, signal.SIGSTOP)
+        outcome = {}
+
+        def call():
+            try:
+                process.embed([chip + i for i in range(8) for chip in chips])  # ~1 MB, more than a pipe buffers
+            except EmbedderUnavailable as exc:
+                outcome["error"] = str(exc)
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        caller.join(60)
+        assert not caller.is_alive() and "error" in outcome
+        assert "did not answer" not in outcome["error"]  # given up while sending, not while awaiting the answer
+        assert process.status.state == "restarting"
+    finally:
+        process.stop()

@@ -108,6 +108,7 @@ def test_a_full_segment_is_closed_as_one_record(tmp_path):
 
 
 def test_a_deleted_person_is_in_no_file_not_even_decrypted_with_the_key(tmp_path):
+    write_version_2(tmp_path)  # migrated first: the old file and its backup must go too
     kept, removed, rejected = unit(10), unit(11), unit(12)
     with open_store(tmp_path, segment_identities=4) as store:
         store.add_many([Identity(hash="1" * 64, model="Dlib", embeddings=[kept], name="Kept")])
@@ -116,11 +117,15 @@ def test_a_deleted_person_is_in_no_file_not_even_decrypted_with_the_key(tmp_path
         store.rename("2" * 64, "Gone again")
         store.add_many([person(n) for n in range(20, 26)])
         store.remove("2" * 64)
+        store.remove("c" * 64)  # one who came from the old file
         plaintexts = opened_plaintexts(store)
-        everything = b"".join(p.read_bytes() for p in store.data_dir.rglob("*") if p.is_file())
-    for data in plaintexts + [everything]:
-        assert not holds_vector(data, removed) and not holds_vector(data, rejected)
-        assert b"Gone" not in data
+        files = sorted(str(p.relative_to(store.data_dir)) for p in store.data_dir.rglob("*") if p.is_file())
+    # Nothing but the lock, the secret and segments, each of which was decrypted above.
+    assert [f for f in files if not f.startswith(f"{STORE_FOLDER}/")] == [".lock", SECRET_FILE]
+    assert len(plaintexts) >= len(files) - 2
+    for data in plaintexts:
+        assert not any(holds_vector(data, v) for v in (removed, rejected, unit(3), unit(4)))
+        assert b"Gone" not in data and b"Cleo" not in data
     assert any(holds_vector(p, kept) for p in plaintexts)  # the check can see a vector when it is there
 
 
@@ -200,6 +205,85 @@ def test_a_write_torn_by_a_crash_is_cut_off_and_the_rest_kept(tmp_path, caplog):
     with open_store(tmp_path) as store:
         assert len(store) == 2
     assert "cut off 104 bytes" in caplog.text
+
+
+@pytest.mark.parametrize("tail", ["4096 zeros", "a record whose last page never reached the disk"])
+def test_what_a_power_cut_leaves_at_the_end_is_cut_off(tmp_path, tail):
+    with open_store(tmp_path) as store:
+        store.add_many([person(1, name="Ada")])
+        whole = segment_file(tmp_path).read_bytes()
+        if tail == "4096 zeros":
+            added = b"\0" * 4096
+        else:  # a whole record, its last bytes (the link) zeros
+            store.add_many([person(2, name="Bo")])
+            record = segment_file(tmp_path).read_bytes()[len(whole):]
+            added = record[:-64] + b"\0" * 64
+    segment_file(tmp_path).write_bytes(whole + added)
+    with open_store(tmp_path) as store:
+        assert [i.name for i in store.identities()] == ["Ada"]
+    assert segment_file(tmp_path).read_bytes() == whole
+
+
+def test_what_the_next_start_would_refuse_is_never_written(tmp_path):
+    with open_store(tmp_path) as store:
+        store.add_many([person(1)])
+        before = stored_bytes(store)
+        odd = Identity(hash="f" * 64, model="Dlib", embeddings=[np.ones(64, np.float32) / 8])
+        with pytest.raises(ValueError, match="Dlib vectors have 128 values here, not 64"):
+            store.add_many([odd])
+        twins = [person(2, email_hash="e" * 64), person(3, email_hash="e" * 64)]
+        with pytest.raises(Exception, match="email"):
+            store.add_many(twins)
+        assert stored_bytes(store) == before
+    with open_store(tmp_path) as store:
+        assert len(store) == 1
+
+
+def test_a_signed_record_with_counts_that_wrap_round_is_refused_not_run(tmp_path):
+    with open_store(tmp_path) as store:
+        key, secret, folder = store.key, store.secret, store.folder
+    group = records.Group.of("Dlib", [person(n) for n in range(1, 6)])
+    group.vector_counts = np.array([2**62] * 4 + [1], dtype=np.int64)  # sums to 1 in int64
+    group.vectors = group.vectors[:1]
+    body = seal(key, records.RECORD_MAGIC, pickle.dumps({"version": 3, "groups": [group.to_dict()]}))
+    segments.write(folder, 1, [body], secret)
+    with pytest.raises(StoreRejected, match="vector_counts"):
+        open_store(tmp_path)
+
+
+def test_readers_never_wait_for_the_disk(tmp_path, monkeypatch):
+    """A write stuck in fsync (a slow disk) holds up neither matching nor reading identities."""
+    import threading
+
+    from recognition.matching.matcher import Matcher
+
+    with open_store(tmp_path) as store:
+        store.add_many([person(1, name="Ada")])
+        inside, release = threading.Event(), threading.Event()
+        real_fsync = os.fsync
+
+        def slow_fsync(descriptor):
+            inside.set()
+            release.wait(30)
+            return real_fsync(descriptor)
+
+        monkeypatch.setattr(os, "fsync", slow_fsync)
+        writer = threading.Thread(target=store.rename, args=(f"{1:064x}", "Ada L."))
+        writer.start()
+        try:
+            assert inside.wait(10)
+            answers = {}
+            reader = threading.Thread(target=lambda: answers.update(
+                match=Matcher(store, "Dlib").identify(unit(1)[np.newaxis, :])[0], got=store.get(f"{1:064x}"),
+                listed=store.summaries()))
+            reader.start()
+            reader.join(10)
+            assert not reader.is_alive(), "a reader waited for the disk"
+            assert answers["match"].name == "Ada" and answers["got"].name == "Ada"
+        finally:
+            release.set()
+            writer.join(30)
+        assert store.get(f"{1:064x}").name == "Ada L."
 
 
 def test_without_its_key_the_store_is_unreadable_and_says_so(tmp_path):
@@ -305,6 +389,37 @@ def test_a_version_2_store_is_migrated_to_segments(tmp_path):
         assert len(again) == 2
 
 
+def test_an_old_file_that_cannot_be_migrated_is_left_in_charge(tmp_path):
+    data_dir = tmp_path / "db"
+    data_dir.mkdir()
+    twins = [legacy.to_row(i) for i in legacy_identities()]
+    twins[1]["email_hash"] = twins[0]["email_hash"]  # two people bound to one email: segments refuse that
+    (data_dir / legacy.LEGACY_FILE).write_bytes(pickle.dumps({"version": 1, "identities": twins}))
+    with pytest.raises(StoreRejected, match="cannot be migrated .*it was left as it is"):
+        open_store(tmp_path)
+    assert (data_dir / legacy.LEGACY_FILE).exists() and not any((data_dir / STORE_FOLDER).glob("*.seg"))
+
+
+def test_a_clean_up_cut_short_is_finished_and_a_newer_old_file_refused(tmp_path):
+    write_version_2(tmp_path)
+    old = (tmp_path / "db" / legacy.LEGACY_FILE).read_bytes()
+    backup = tmp_path / "db" / f"{legacy.LEGACY_FILE}.v1.backup"
+    backup_bytes = backup.read_bytes()
+    open_store(tmp_path).close()  # migrated
+    (tmp_path / "db" / legacy.LEGACY_FILE).write_bytes(old)  # as if the crash came before the clean-up
+    backup.write_bytes(backup_bytes)
+    with open_store(tmp_path) as store:
+        assert len(store) == 2
+    assert sorted(os.listdir(tmp_path / "db")) == [".lock", STORE_FOLDER, SECRET_FILE]
+    with open_store(tmp_path) as store:  # an older release ran here since and enrolled someone new
+        key, secret = store.key, store.secret
+    newer = legacy_identities() + [Identity(hash="f" * 64, model="Dlib", embeddings=[unit(9)], name="New")]
+    (tmp_path / "db" / legacy.LEGACY_FILE).write_bytes(legacy.encode(newer, key, secret))
+    with pytest.raises(StoreRejected, match="holds 1 people the segments do not"):
+        open_store(tmp_path)
+    assert (tmp_path / "db" / legacy.LEGACY_FILE).exists()
+
+
 def test_a_migration_cut_short_starts_over_from_the_old_file(tmp_path, monkeypatch):
     write_version_2(tmp_path)
     real_rename = os.rename
@@ -331,3 +446,25 @@ def test_a_record_from_a_newer_release_is_refused(tmp_path):
     segments.write(folder, 1, [body], secret)
     with pytest.raises(StoreRejected, match="record version 9, expected 3; it was written by a newer release"):
         open_store(tmp_path)
+
+
+def test_rotating_again_after_a_failed_rotation_keeps_the_key_the_segments_need(tmp_path, monkeypatch):
+    with open_store(tmp_path, segment_identities=2) as store:
+        store.add_many([person(n, name=f"p{n}") for n in range(1, 6)])
+        real_write = segments.write
+        calls = []
+
+        def crash_on_the_second_segment(folder, number, bodies, secret):
+            calls.append(number)
+            if len(calls) == 2:
+                raise OSError("simulated crash")
+            return real_write(folder, number, bodies, secret)
+
+        monkeypatch.setattr(segments, "write", crash_on_the_second_segment)
+        with pytest.raises(StoreWriteFailed):
+            store.rotate_key()
+        monkeypatch.undo()
+        pending = StoreKey.read(pending_key_path(store.key_path)).fingerprint
+        assert store.rotate_key().fingerprint == pending  # not a third key: segment 1 is already under it
+    with open_store(tmp_path) as reopened:
+        assert len(reopened) == 5 and reopened.key.fingerprint == pending

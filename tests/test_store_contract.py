@@ -136,10 +136,11 @@ def test_a_removed_identity_stops_matching_even_in_a_snapshot_taken_before(store
 def test_a_snapshot_does_not_change_when_people_are_enrolled_after_it(store):
     matcher(store).enroll(unit(1), "Ada")
     before = store.gallery(MODEL)
-    for seed in range(2, 30):  # enough to grow the tables and roll segments over
+    store.add_many([Identity(hash=f"{n:064x}", model=MODEL, embeddings=[unit(n)]) for n in range(2, 600)])
+    for seed in range(600, 620):  # past the tables' first capacity, and segments rolled over
         matcher(store).enroll(unit(seed))
     assert len(before.vectors) == 1 and np.allclose(before.vectors[0], unit(1))
-    assert len(store.gallery(MODEL).vectors) == 29
+    assert len(store.gallery(MODEL).vectors) == 619
 
 
 def test_readers_never_wait_for_a_writer(store):

@@ -129,9 +129,12 @@ def vector(value, key: str, dimensions: int) -> np.ndarray:
                             f"makes vectors of {dimensions}")
     if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
         raise ApiError(400, f"'{key}' must hold numbers only")
-    if not all(math.isfinite(x) for x in value):
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except OverflowError:  # an integer too large for a float (JSON allows 10**400)
+        raise ApiError(400, f"'{key}' holds a number too large to compare")
+    if not np.all(np.isfinite(array)):
         raise ApiError(400, f"'{key}' holds a non-finite number (NaN or infinity)")
-    array = np.asarray(value, dtype=np.float64)
     with np.errstate(over="ignore"):  # an overflowing norm is refused just below
         norm = float(np.linalg.norm(array))
     if not math.isfinite(norm) or norm == 0.0:

@@ -13,9 +13,10 @@ import os
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -76,11 +77,13 @@ class EmbedderProcess:
     bounds every wait: for the child's answer and for another call in flight.
     """
 
-    def __init__(self, model_name: str, weights_dir: Path, *, timeout: float = 120.0, initial_backoff: float = 0.5,
-                 max_backoff: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, model_name: str, weights_dir: Path, *, timeout: float = 120.0, load_timeout: float = 300.0,
+                 initial_backoff: float = 0.5, max_backoff: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.model_name = model_name
         self._weights_dir = Path(weights_dir)
         self._timeout = timeout
+        self._load_timeout = load_timeout  # TensorFlow and the weights take seconds to load, more on a busy machine
         self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
         self._clock = clock
         self._lock = threading.Lock()
@@ -113,7 +116,8 @@ class EmbedderProcess:
         try:
             self._ensure_running()
             try:
-                self._connection.send(list(chips))
+                with self._deadline():  # a child that stops reading must not hold the model for ever
+                    self._connection.send(list(chips))
                 reply = self._receive()
             except (OSError, EOFError, RuntimeError) as exc:
                 self._crashed(str(exc))
@@ -168,7 +172,7 @@ class EmbedderProcess:
             raise EmbedderUnavailable(f"{self._status.detail}; next start in {wait:.1f}s")
         try:
             self._start()
-        except (WeightsMissing, RuntimeError) as exc:
+        except (WeightsMissing, RuntimeError, OSError) as exc:
             self._crashed(f"restarting the model process failed: {exc}")
             raise EmbedderUnavailable(str(exc)) from None
         self._set_status("ready", f"{self.model_name} in process {self._process.pid} (restarted)",
@@ -178,7 +182,7 @@ class EmbedderProcess:
         """Forget a dead (or hung) child and schedule the next start with backoff."""
         if self._process is not None:
             if self._process.is_alive():
-                self._process.terminate()
+                self._process.kill()  # a hung child may be stopped: SIGTERM would wait for ever
             self._process.join(5)
             self._connection.close()
             self._process = None
@@ -204,7 +208,7 @@ class EmbedderProcess:
         child.close()
         self._process, self._connection = process, parent
         try:
-            reply = self._receive()
+            reply = self._receive(self._load_timeout)
         except RuntimeError:
             self._process, self._connection = None, None
             raise
@@ -218,12 +222,25 @@ class EmbedderProcess:
         self._set_status("ready", f"{self.model_name} in process {process.pid}")
         log.info("embedding model %s runs in process %d", self.model_name, process.pid)
 
-    def _receive(self):
-        if not self._connection.poll(self._timeout):
-            self._process.terminate()
-            self._process.join(5)
-            raise RuntimeError(f"the embedding process did not answer within {self._timeout:.0f}s")
+    @contextmanager
+    def _deadline(self) -> Iterator[None]:
+        """Kill the child if what follows outlasts the timeout; the pipe then fails and the call with it."""
+        timer = threading.Timer(self._timeout, self._process.kill)
+        timer.daemon = True
+        timer.start()
         try:
-            return self._connection.recv()
+            yield
+        finally:
+            timer.cancel()
+
+    def _receive(self, timeout: Optional[float] = None):
+        timeout = self._timeout if timeout is None else timeout
+        if not self._connection.poll(timeout):
+            self._process.kill()
+            self._process.join(5)
+            raise RuntimeError(f"the embedding process did not answer within {timeout:.0f}s")
+        try:
+            with self._deadline():  # the answer may stop halfway
+                return self._connection.recv()
         except EOFError:
             raise RuntimeError(f"the embedding process exited (code {self._process.exitcode})") from None

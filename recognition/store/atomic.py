@@ -9,11 +9,11 @@ from pathlib import Path
 LOCK_FILE = ".lock"
 
 
-def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o600, sync_folder: bool = True) -> None:
     """Replace path with data so that readers and crashes see either the old or the new content.
 
-    Temporary file in the same folder, fsync, rename over the target, then fsync of the folder so the
-    rename itself survives a power cut.
+    Temporary file in the same folder, fsync, rename over the target, then (unless the caller does it
+    itself) fsync of the folder so the rename itself survives a power cut.
     """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -27,7 +27,8 @@ def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    fsync_folder(path.parent)
+    if sync_folder:
+        fsync_folder(path.parent)
 
 
 def fsync_folder(folder: Path) -> None:

@@ -171,14 +171,19 @@ class GalleryTable:
 
     def add_rejection(self, slot: int, vector: np.ndarray) -> None:
         self._rejections.replace_run(slot, np.vstack([self._rejections.run(slot), vector[np.newaxis, :]]))
+        self._reclaim()
 
     def remove(self, slot: int) -> None:
         self._hashes[slot] = None
         self._vectors.zero_run(slot)
         self._rejections.zero_run(slot)
+        self._reclaim()
+
+    def _reclaim(self) -> None:
+        """Drop dead rows once they are a quarter of a matrix; snapshots keep the old copy."""
         if self._vectors.dead > 4096 and self._vectors.dead > self._vectors.count // 4:
-            self._vectors = self._vectors.compacted()  # reclaim memory; snapshots keep the old copy
-        if self._rejections.dead > 4096 and self._rejections.dead > self._rejections.count // 4:
+            self._vectors = self._vectors.compacted()
+        if self._rejections.dead > 1024 and self._rejections.dead > self._rejections.count // 4:
             self._rejections = self._rejections.compacted()
 
     def publish(self) -> Gallery:

@@ -134,9 +134,10 @@ def _vectors(value, field: str) -> list[np.ndarray]:
     for row in rows:
         if not isinstance(row, np.ndarray) or row.dtype.kind != "f" or row.ndim != 1:
             raise TypeError(f"{field} holds something that is not a float vector")
+        row = row.astype(np.float32)  # checked after the cast: 1e300 is finite, and inf as float32
         if not 0 < row.shape[0] <= MAX_VECTOR_DIMENSIONS or not np.all(np.isfinite(row)):
             raise ValueError(f"{field} holds a vector of bad length or non-finite values")
-        vectors.append(row.astype(np.float32))
+        vectors.append(row)
     return vectors
 
 

@@ -137,10 +137,11 @@ class PickleStore:
             return outcomes
 
     def add_many(self, identities: Sequence[Identity]) -> None:
-        with self._writing("add identities"):
+        with self._writing("add identities", "those written before the failure are kept"):
             hashes, emails = set(), set()
             for identity in identities:
                 self._check_new(identity.hash, identity.email_hash, hashes, emails)
+            self._check_loadable(identities)
             for start in range(0, len(identities), self._segment_identities):
                 self._append(list(identities[start : start + self._segment_identities]))
 
@@ -163,16 +164,28 @@ class PickleStore:
         segment readable by one of the two keys, and the next open finishes the rotation.
         """
         with self._writing("rotate the key", "the rotation is finished when the store is next opened"):
-            self._finish_rotation(StoreKey.generate().write(pending_key_path(self.key_path)))
+            pending = pending_key_path(self.key_path)
+            # A rotation that failed earlier left segments under its pending key: finish with that one.
+            new_key = StoreKey.read(pending) if pending.exists() else StoreKey.generate().write(pending)
+            self._finish_rotation(new_key)
             return self.key
 
-    def close(self) -> None:
-        if self._appender is not None:
-            self._appender.close()
-            self._appender = None
-        if self._dir_lock is not None:
-            self._dir_lock.release()
-            self._dir_lock = None
+    def close(self, timeout: float = 10.0) -> None:
+        """Release the data dir, after a write in progress (if any) has ended; never mid-write."""
+        writing = self._writer.acquire(timeout=timeout)
+        try:
+            if not writing:
+                log.error("a write still runs after %.0f s; the store is left open rather than cut mid-write", timeout)
+                return
+            if self._appender is not None:
+                self._appender.close()
+                self._appender = None
+            if self._dir_lock is not None:
+                self._dir_lock.release()
+                self._dir_lock = None
+        finally:
+            if writing:
+                self._writer.release()
 
     def __enter__(self) -> "PickleStore":
         return self
@@ -189,6 +202,20 @@ class PickleStore:
                 yield
             except OSError as exc:
                 raise StoreWriteFailed(f"could not {action}: {exc.strerror or exc}; {on_failure}") from exc
+
+    def _check_loadable(self, identities: Sequence[Identity]) -> None:
+        """Run the checks opening the store will run, before anything is written: a record the next
+        start would refuse must never be made durable."""
+        probe = StoreIndex()
+        try:
+            for group in records.group_by_model(identities):
+                table = self._index.gallery(group.model)
+                if not table.empty and table.vectors.shape[1] != group.vectors.shape[1]:
+                    raise ValueError(f"{group.model} vectors have {table.vectors.shape[1]} values here, "
+                                     f"not {group.vectors.shape[1]}")
+                probe.load(records.checked_group(group.to_dict()), 0, "the identities given")
+        except (StoreRejected, TypeError) as exc:
+            raise ValueError(str(exc)) from None
 
     def _check_new(self, identity_hash: str, email_hash: Optional[str], hashes: set, emails: set) -> None:
         """Refuse a hash or email hash that is stored already, or earlier in this same call (then note it)."""
@@ -238,11 +265,16 @@ class PickleStore:
         groups = self._index.groups(number, changes)
         bodies = [records.encode(groups, self.key)] if groups else []
         link = segments.write(self.folder, number, bodies, self.secret)
+        # The new file is in place: from here nothing may fail the change, or memory would disagree with it.
         if self._appender is not None and self._appender.number == number:
             self._appender.close()
             self._appender = None  # if reopening fails, the next enrollment begins a new segment
-            length = segments.segment_path(self.folder, number).stat().st_size
-            self._appender = segments.Appender(self.folder, number, self.secret, length=length, last_link=link)
+            try:
+                length = segments.segment_path(self.folder, number).stat().st_size
+                self._appender = segments.Appender(self.folder, number, self.secret, length=length, last_link=link)
+            except OSError as exc:
+                log.error("could not reopen segment %d for appending (%s); the next enrollment starts a new one",
+                          number, exc)
 
     # -- opening ---------------------------------------------------------------------------
     def _open(self) -> None:
@@ -274,7 +306,8 @@ class PickleStore:
                 log.warning("finishing a key rotation that was interrupted (%s)", pending.path)
                 self._finish_rotation(pending)
             if old is not None:  # a migration that ended before the old file was removed
-                self._remove_old_files(old_path)
+                self._remove_migrated_file(old, old_path, keys)
+            self._remove_old_files(None)  # backups an interrupted clean-up left behind
 
     def _load_segments(self, numbers: list[int], keys: list[StoreKey]) -> None:
         for position, number in enumerate(numbers):
@@ -317,6 +350,10 @@ class PickleStore:
 
         A crash before the rename leaves the old file in charge (the staging folder is cleared on the
         next open); after it, the segments are, and the old file is removed on the next open."""
+        try:
+            self._check_loadable(identities)
+        except ValueError as exc:  # a file the segments could not hold stays as it is, in charge
+            raise StoreRejected(f"{old_path} cannot be migrated ({exc}); it was left as it is")
         staging = self.data_dir / STAGING_FOLDER
         staging.mkdir(mode=0o700)
         size = self._segment_identities
@@ -331,10 +368,28 @@ class PickleStore:
         log.warning("migrated %s (%d identities) to sealed segments in %s/ and removed it, so that a deleted "
                     "person is gone from every file", old_path.name, len(identities), self.folder)
 
-    def _remove_old_files(self, old_path: Path) -> None:
-        for path in [old_path, *self.data_dir.glob(f"{legacy.LEGACY_FILE}.*.backup")]:
+    def _remove_old_files(self, old_path: Optional[Path]) -> None:
+        """The old file's backups first, then the old file: its presence is what brings this back after a crash."""
+        old = [*self.data_dir.glob(f"{legacy.LEGACY_FILE}.*.backup"), *([old_path] if old_path else [])]
+        for path in old:
             path.unlink(missing_ok=True)
-        fsync_folder(self.data_dir)
+        if old:
+            fsync_folder(self.data_dir)
+
+    def _remove_migrated_file(self, data: bytes, path: Path, keys: list[StoreKey]) -> None:
+        """faces.pkl beside segments: the end of a migration cut short, so everyone in it is in the segments.
+        If not (an older release ran on this data dir since), it is refused rather than deleted."""
+        try:
+            identities = (legacy.decode_legacy(data, str(path)) if legacy.is_legacy(data)
+                          else legacy.decode(data, keys, self.secret, str(path)))
+        except StoreRejected as exc:
+            raise StoreRejected(f"{path} sits beside {self.folder}/ and cannot be read ({exc}); move it away")
+        missing = [i.hash for i in identities if i.hash not in self._index.meta]
+        if missing:
+            raise StoreRejected(f"{path} sits beside {self.folder}/ and holds {len(missing)} people the segments do "
+                                f"not (an older release wrote it?); move it away, or remove {self.folder}/ to "
+                                f"migrate it again")
+        self._remove_old_files(path)
 
     def _finish_rotation(self, new_key: StoreKey) -> None:
         self.key = new_key

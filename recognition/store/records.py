@@ -147,10 +147,11 @@ def checked_group(raw) -> Group:
             raise ValueError(f"{name} is not {count} numbers")
     if not np.all(np.isfinite(group.created)):
         raise ValueError("created is not a time")
-    if group.vector_counts.dtype.kind != "i" or np.any(group.vector_counts < 1):
-        raise ValueError("an identity has no vectors")
-    if group.rejection_counts.dtype.kind != "i" or np.any(group.rejection_counts < 0):
-        raise ValueError("rejection counts are negative")
+    for name, least, rows in (("vector_counts", 1, group.vectors), ("rejection_counts", 0, group.rejections)):
+        counts = getattr(group, name)
+        # Bounded before they are summed: an int64 sum can wrap round and pass for the right total.
+        if counts.dtype.kind != "i" or (count and (counts.min() < least or counts.max() > len(rows))):
+            raise ValueError(f"{name} are not between {least} and the rows there are")
     dims = check_matrix(group.vectors, "vectors", int(group.vector_counts.sum()), None)
     check_matrix(group.rejections, "rejections", int(group.rejection_counts.sum()), dims)
     return group

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import struct
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from recognition.store.atomic import fsync_folder, write_atomically
+
+log = logging.getLogger(__name__)
 
 SEGMENT_MAGIC = b"FACESEG\x03"
 HEADER = struct.Struct(">8sQ")
@@ -102,7 +105,12 @@ def decode(data: bytes, number: int, secret: bytes, what: str, *, last: bool = T
         length_bytes, body = data[offset:end_of_length], data[end_of_length : end - LINK_BYTES]
         expected = _link(secret, link, length_bytes, body)
         if not hmac.compare_digest(expected, data[end - LINK_BYTES : end]):
-            if last and end == len(data) and _torn(data[offset:]):  # zeros a power cut left behind
+            # In the segment appended to, what a power cut leaves of an append (never acknowledged):
+            # zeros from here on, or a final record whose last bytes, its link, never reached the disk
+            # (a real link is never all zeros). A whole record that is simply wrong is tampering.
+            zeros_from_here = not data[offset + LENGTH.size :].strip(b"\0")
+            unwritten_end = end == len(data) and not data[end - LINK_BYTES : end].strip(b"\0")
+            if last and (zeros_from_here or unwritten_end):
                 return SegmentContent(number, bodies, offset, link, len(data) - offset)
             raise SegmentDamaged(f"{what} failed its signature check at byte {offset} (altered, reordered, "
                                  f"or from another installation)")
@@ -128,7 +136,12 @@ def read(folder: Path, number: int, secret: bytes, *, last: bool = True) -> Segm
 def write(folder: Path, number: int, bodies: Iterable[bytes], secret: bytes) -> bytes:
     """Replace a segment whole (temporary file, fsync, rename, fsync of the folder); returns its last link."""
     data, link = encode(number, bodies, secret)
-    write_atomically(segment_path(folder, number), data)
+    write_atomically(segment_path(folder, number), data, sync_folder=False)
+    try:  # the new file is in place from here: what is in memory must follow it even if this fails
+        fsync_folder(Path(folder))
+    except OSError as exc:
+        log.error("could not fsync %s after replacing segment %d (%s); the change may not survive a power cut",
+                  folder, number, exc)
     return link
 
 
