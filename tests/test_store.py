@@ -321,19 +321,23 @@ def test_rotating_the_key_re_encrypts_every_segment(tmp_path):
         open_store(tmp_path)
 
 
+def crash_segment_writes(monkeypatch, after: int) -> None:
+    """The process dies (as far as the store can tell) while writing the segment after the first `after`."""
+    real_write, written = segments.write, []
+
+    def write(folder, number, bodies, secret):
+        if len(written) == after:
+            raise OSError("simulated crash")
+        written.append(number)
+        return real_write(folder, number, bodies, secret)
+
+    monkeypatch.setattr(segments, "write", write)
+
+
 def test_a_rotation_cut_short_is_finished_on_the_next_open(tmp_path, monkeypatch):
     with open_store(tmp_path, segment_identities=2) as store:
         store.add_many([person(n, name=f"p{n}") for n in range(1, 6)])
-        real_write = segments.write
-        written = []
-
-        def crash_after_two_segments(folder, number, bodies, secret):
-            if len(written) == 2:
-                raise OSError("simulated crash")
-            written.append(number)
-            return real_write(folder, number, bodies, secret)
-
-        monkeypatch.setattr(segments, "write", crash_after_two_segments)
+        crash_segment_writes(monkeypatch, after=2)
         with pytest.raises(StoreWriteFailed, match="simulated crash; the rotation is finished when"):
             store.rotate_key()
         monkeypatch.undo()
@@ -451,16 +455,7 @@ def test_a_record_from_a_newer_release_is_refused(tmp_path):
 def test_rotating_again_after_a_failed_rotation_keeps_the_key_the_segments_need(tmp_path, monkeypatch):
     with open_store(tmp_path, segment_identities=2) as store:
         store.add_many([person(n, name=f"p{n}") for n in range(1, 6)])
-        real_write = segments.write
-        calls = []
-
-        def crash_on_the_second_segment(folder, number, bodies, secret):
-            calls.append(number)
-            if len(calls) == 2:
-                raise OSError("simulated crash")
-            return real_write(folder, number, bodies, secret)
-
-        monkeypatch.setattr(segments, "write", crash_on_the_second_segment)
+        crash_segment_writes(monkeypatch, after=1)
         with pytest.raises(StoreWriteFailed):
             store.rotate_key()
         monkeypatch.undo()
