@@ -45,11 +45,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
     parser.add_argument("--writes", type=int, default=200, help="single-face enrollments timed at each size")
+    parser.add_argument("--work", type=Path, help="the scratch folder of an earlier run, to measure again without "
+                                                  "filling the store anew (it is topped up to each size)")
     args = parser.parse_args()
     if not CLIP.exists():
         print(f"fixture clip not found at {CLIP}; set FACE_FIXTURES")
         return 1
-    work = Path(tempfile.mkdtemp(prefix="storebench-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="storebench-"))
     server = Server(work)
     rng = np.random.default_rng(1)
     try:
