@@ -2,13 +2,16 @@
 1k, 100k and 1M identities through POST /faces, over real HTTP.
 
 At each size it prints:
-- write latency: single-face POST /faces (an append), PATCH /faces/<hash> (a rename: one segment
-  rewritten) and DELETE (the same, the person gone from every file): p50, p95, max;
+- request latency: single-face POST /faces (an exact duplicate check over every stored vector, then
+  an append), PATCH /faces/<hash> (a rename: one segment rewritten) and DELETE (the same, the person
+  gone from every file): p50, p95, max;
 - recognition pauses: /hash polled every 10 ms while the clip plays; the longest gap between two
   consecutive analysed frames while 20 people are enrolled (one every 0.15 s), against the same
   measure over a quiet stretch just before (the baseline), and against the clip's frame time;
 - the server's memory (resident set of the server process; the model process is apart);
-- startup: the server stopped and started again, seconds until it answers, and the store's own part;
+- the store alone, in this process while the server is stopped: append, rename and delete, without
+  HTTP or the duplicate check;
+- startup: the server started again, seconds until it answers, and the store's own part;
 - the old store, measured in this process on the same identities: the previous release kept one
   sealed file and rewrote it whole on every change while holding the lock recognition needs, so its
   write time is also how long recognition stopped; and reading that file back, its startup.
@@ -53,7 +56,7 @@ def main() -> int:
         return 1
     work = args.work or Path(tempfile.mkdtemp(prefix="storebench-"))
     server = Server(work)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng()  # fresh people on every run, also on a reused store
     try:
         server.start()
         print(f"server up in {server.started_in:.1f} s; clip {CLIP.name} as the camera; scratch {work}")
@@ -63,10 +66,11 @@ def main() -> int:
             writes(server, rng, args.writes)
             pauses(server, rng)
             print(f"server memory: {server.rss_mb():.0f} MB resident")
-            server.restart()
+            server.stop()
+            store_alone(work, rng, args.writes)
+            server.start()
             print(f"startup: answering after {server.started_in:.1f} s, of which the store took "
                   f"{server.store_open_seconds():.2f} s (the rest: imports and the model process)")
-            old_store(work, size)
     finally:
         server.stop()
     return 0
@@ -178,13 +182,25 @@ def pauses(server: "Server", rng) -> None:
           f"{max(busy) / max(quiet):.2f}")
 
 
-def old_store(work: Path, size: int) -> None:
-    """The previous release's store on the same identities: one sealed file, rewritten whole per change."""
+def store_alone(work: Path, rng, count: int) -> None:
+    """With the server stopped, the store in this process: its own write cost (no HTTP, no duplicate
+    check), then the previous release's store on the same identities: one sealed file, rewritten whole
+    on every change."""
     from recognition.store import legacy
     from recognition.store.atomic import write_atomically
+    from recognition.store.identity import Identity
     from recognition.store.pickle_store import PickleStore
 
-    with PickleStore(work / "db", work / "keys" / "store.key", read_only=True) as store:
+    opened, store = timed(lambda: PickleStore(work / "db", work / "keys" / "store.key"))
+    with store:
+        people = [Identity(hash=rng.bytes(32).hex(), model="Dlib", embeddings=[row]) for row in unit_rows(rng, count)]
+        appends = [timed(lambda: store.add_many([person]))[0] for person in people]
+        renames = [timed(lambda: store.rename(p.hash, "renamed"))[0] for p in people[: count // 4]]
+        deletes = [timed(lambda: store.remove(p.hash))[0] for p in people[count // 4 :]]
+        print(f"the store alone (in process, server stopped; opened in {opened:.2f} s):")
+        print(f"  append one identity:  {percentiles(appends)}")
+        print(f"  rename:               {percentiles(renames)}")
+        print(f"  delete:               {percentiles(deletes)}")
         identities = store.identities()
         key, secret = store.key, store.secret
     path = work / "old-faces.pkl"
