@@ -6,8 +6,9 @@ At each size it prints:
   an append), PATCH /faces/<hash> (a rename: one segment rewritten) and DELETE (the same, the person
   gone from every file): p50, p95, max;
 - recognition pauses: /hash polled every 10 ms while the clip plays; the longest gap between two
-  consecutive analysed frames while 20 people are enrolled (one every 0.15 s), against the same
-  measure over a quiet stretch just before (the baseline), and against the clip's frame time;
+  consecutive analysed frames while 20 people are enrolled (spread over two loops of the clip),
+  against the same measure over two quiet loops just before (the baseline), and against the clip's
+  frame time;
 - the server's memory (resident set of the server process; the model process is apart);
 - the store alone, in this process while the server is stopped: append, rename and delete, without
   HTTP or the duplicate check;
@@ -154,19 +155,30 @@ class FramePoller:
         self._thread.join(5)
 
 
+def clip_seconds() -> float:
+    import cv2
+
+    capture = cv2.VideoCapture(str(CLIP))
+    seconds = capture.get(cv2.CAP_PROP_FRAME_COUNT) / capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return seconds
+
+
 def pauses(server: "Server", rng) -> None:
+    """Quiet and busy windows of two whole loops of the clip each, so both see the same scenes: how
+    long a frame takes to analyse depends on how many faces it shows."""
+    window = 2 * clip_seconds()
     poller = FramePoller(server.url)
     try:
         time.sleep(1.0)
         quiet_from = time.time()
-        time.sleep(6.0)
+        time.sleep(window)
         busy_from = time.time()
         enrolled = 0
-        for row in unit_rows(rng, 20).tolist():  # spread over about 3 s, so many analysed frames fall among them
+        for row in unit_rows(rng, 20).tolist():  # spread over the window, among many analysed frames
             server.session.post(server.url + "/faces", json={"faces": [{"embedding": row}]}, timeout=60).raise_for_status()
             enrolled += 1
-            time.sleep(0.15)
-        time.sleep(0.5)
+            time.sleep(max(0.0, busy_from + enrolled * window / 20 - time.time()))
         busy_until = time.time()
     finally:
         poller.stop()
