@@ -221,7 +221,6 @@ def store_alone(work: Path, rng, count: int) -> None:
     print(f"old store (one file, {path.stat().st_size / 1e6:.0f} MB): each write {write_seconds * 1000:.0f} ms, "
           f"during which recognition waited; opening {read_seconds:.2f} s")
     path.unlink()
-    del identities
 
 
 class Server:

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 

@@ -11,7 +11,8 @@ from recognition.store import legacy, records, segments
 from recognition.store.atomic import DataDirInUse
 from recognition.store.identity import Identity
 from recognition.store.interface import StoreRejected, StoreWriteFailed
-from recognition.store.pickle_store import SECRET_FILE, STAGING_FOLDER, STORE_FOLDER, PickleStore
+from recognition.store.migration import STAGING_FOLDER
+from recognition.store.pickle_store import SECRET_FILE, STORE_FOLDER, PickleStore
 from recognition.store.vault import StoreKey, StoreKeyError, pending_key_path, seal, unseal
 from tests.conftest import open_store, stored_bytes
 from tests.test_store_contract import unit

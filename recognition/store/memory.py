@@ -9,8 +9,8 @@ import numpy as np
 
 from recognition.store.gallery import Gallery, GalleryTable, Member
 from recognition.store.identity import Identity
-from recognition.store.interface import StoreRejected
-from recognition.store.records import Group, group_by_model
+from recognition.store.interface import EmailTaken, StoreRejected
+from recognition.store.records import Group, checked_group, group_by_model
 
 EMPTY_GALLERY = GalleryTable(0).snapshot
 
@@ -34,9 +34,47 @@ class Meta(NamedTuple):
                 "vectors": self.vectors, "registered": self.email_hash is not None}
 
 
+class Metas:
+    """identity hash -> Meta, held as plain tuples. CPython's collector stops tracking a plain tuple of
+    strings and numbers, so a million of them add nothing to a full collection; as Meta objects they
+    would make each one a 250 ms pause of every thread, recognition included."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple] = {}
+
+    def __getitem__(self, identity_hash: str) -> Meta:
+        return Meta._make(self._rows[identity_hash])
+
+    def __setitem__(self, identity_hash: str, meta: Meta) -> None:
+        self._rows[identity_hash] = tuple(meta)
+
+    def __contains__(self, identity_hash) -> bool:
+        return identity_hash in self._rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, identity_hash: str) -> Optional[Meta]:
+        row = self._rows.get(identity_hash)
+        return None if row is None else Meta._make(row)
+
+    def pop(self, identity_hash: str) -> Meta:
+        return Meta._make(self._rows.pop(identity_hash))
+
+    def keys(self):
+        return self._rows.keys()
+
+    def values(self):
+        return map(Meta._make, list(self._rows.values()))
+
+    def update_rows(self, pairs) -> None:
+        """(hash, plain tuple in Meta's field order) pairs, straight in."""
+        self._rows.update(pairs)
+
+
 class StoreIndex:
     def __init__(self) -> None:
-        self.meta: dict[str, Meta] = {}
+        self.meta = Metas()
         self.emails: dict[str, str] = {}  # email hash -> identity hash
         self.segments: dict[int, set[str]] = {}  # segment number -> identity hashes
         self._tables: dict[str, GalleryTable] = {}
@@ -125,9 +163,32 @@ class StoreIndex:
         rows = zip(group.hashes, repeat(group.model, count), group.names, group.created.tolist(), group.emails,
                    group.vector_counts.tolist(), group.rejection_counts.tolist(), repeat(segment, count),
                    range(first, first + count))
-        self.meta.update(zip(group.hashes, map(Meta._make, rows)))  # all in C: a million in well under a second
+        self.meta.update_rows(zip(group.hashes, rows))  # all in C: a million in well under a second
         self.segments.setdefault(segment, set()).update(group.hashes)
         self.emails.update((e, h) for e, h in zip(group.emails, group.hashes) if e is not None)
+
+    def check_loadable(self, identities: Sequence[Identity]) -> None:
+        """Run the checks opening the store will run, before anything is written: a record the next
+        start would refuse must never be made durable."""
+        probe = StoreIndex()
+        try:
+            for group in group_by_model(identities):
+                table = self.gallery(group.model)
+                if not table.empty and table.vectors.shape[1] != group.vectors.shape[1]:
+                    raise ValueError(f"{group.model} vectors have {table.vectors.shape[1]} values here, "
+                                     f"not {group.vectors.shape[1]}")
+                probe.load(checked_group(group.to_dict()), 0, "the identities given")
+        except (StoreRejected, TypeError) as exc:
+            raise ValueError(str(exc)) from None
+
+    def check_new(self, identity_hash: str, email_hash: Optional[str], hashes: set, emails: set) -> None:
+        """Refuse a hash or email hash that is stored already, or earlier in this same call (then note it)."""
+        if identity_hash in self.meta or identity_hash in hashes:
+            raise ValueError(f"identity {identity_hash} already exists")
+        if email_hash and (email_hash in self.emails or email_hash in emails):
+            raise EmailTaken("this email is already registered")
+        hashes.add(identity_hash)
+        emails.add(email_hash)
 
     def publish(self, models=None) -> None:
         for model, table in self._tables.items():

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import logging
 import os
-import shutil
 import threading
 import time
 from contextlib import contextmanager
@@ -28,11 +27,11 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from recognition.store import legacy, records, segments
+from recognition.store import legacy, migration, records, segments
 from recognition.store.atomic import DataDirLock, fsync_folder, remove_stale_temporaries
 from recognition.store.gallery import Gallery, GalleryTable, Member
 from recognition.store.identity import Identity
-from recognition.store.interface import Candidate, EmailTaken, Enrolled, FindExisting, StoreRejected, StoreWriteFailed
+from recognition.store.interface import Candidate, Enrolled, FindExisting, StoreRejected, StoreWriteFailed
 from recognition.store.memory import StoreIndex
 from recognition.store.vault import (
     StoreKey, check_outside, pending_key_path, read_keys, read_or_create_key, read_or_create_secret,
@@ -41,7 +40,6 @@ from recognition.store.vault import (
 log = logging.getLogger(__name__)
 
 STORE_FOLDER = "faces"
-STAGING_FOLDER = ".faces.migrating"
 SECRET_FILE = "installation_secret"
 # People per segment: what one rename or delete rewrites (about 1 MB with 128-d vectors), and what
 # bounds the number of files (a million people: about 490).
@@ -125,7 +123,7 @@ class PickleStore:
                 if existing is not None:
                     outcomes.append(Enrolled(existing=existing))
                     continue
-                self._check_new(candidate.hash, candidate.email_hash, hashes, emails)
+                self._index.check_new(candidate.hash, candidate.email_hash, hashes, emails)
                 identity = Identity(hash=candidate.hash, model=model, name=candidate.name,
                                     embeddings=(queries[index],), email_hash=candidate.email_hash)
                 created.append(identity)
@@ -140,8 +138,8 @@ class PickleStore:
         with self._writing("add identities", "those written before the failure are kept"):
             hashes, emails = set(), set()
             for identity in identities:
-                self._check_new(identity.hash, identity.email_hash, hashes, emails)
-            self._check_loadable(identities)
+                self._index.check_new(identity.hash, identity.email_hash, hashes, emails)
+            self._index.check_loadable(identities)
             for start in range(0, len(identities), self._segment_identities):
                 self._append(list(identities[start : start + self._segment_identities]))
 
@@ -203,29 +201,6 @@ class PickleStore:
             except OSError as exc:
                 raise StoreWriteFailed(f"could not {action}: {exc.strerror or exc}; {on_failure}") from exc
 
-    def _check_loadable(self, identities: Sequence[Identity]) -> None:
-        """Run the checks opening the store will run, before anything is written: a record the next
-        start would refuse must never be made durable."""
-        probe = StoreIndex()
-        try:
-            for group in records.group_by_model(identities):
-                table = self._index.gallery(group.model)
-                if not table.empty and table.vectors.shape[1] != group.vectors.shape[1]:
-                    raise ValueError(f"{group.model} vectors have {table.vectors.shape[1]} values here, "
-                                     f"not {group.vectors.shape[1]}")
-                probe.load(records.checked_group(group.to_dict()), 0, "the identities given")
-        except (StoreRejected, TypeError) as exc:
-            raise ValueError(str(exc)) from None
-
-    def _check_new(self, identity_hash: str, email_hash: Optional[str], hashes: set, emails: set) -> None:
-        """Refuse a hash or email hash that is stored already, or earlier in this same call (then note it)."""
-        if identity_hash in self._index.meta or identity_hash in hashes:
-            raise ValueError(f"identity {identity_hash} already exists")
-        if email_hash and (email_hash in self._index.emails or email_hash in emails):
-            raise EmailTaken("this email is already registered")
-        hashes.add(identity_hash)
-        emails.add(email_hash)
-
     def _change(self, identity_hash: str, change: Callable[[Identity], Optional[Identity]],
                 show: Callable[[], None]) -> Identity:
         """Rewrite the identity's segment with change applied (None: removed), then show() it in memory."""
@@ -278,12 +253,10 @@ class PickleStore:
 
     # -- opening ---------------------------------------------------------------------------
     def _open(self) -> None:
-        staging = self.data_dir / STAGING_FOLDER
         if not self.read_only:
             for leftover in remove_stale_temporaries(self.data_dir) + remove_stale_temporaries(self.folder):
                 log.info("removed %s, left by an interrupted write", leftover.name)
-            if staging.exists():
-                shutil.rmtree(staging)  # a migration cut short: it starts over from the old file
+            migration.clear_staging(self.data_dir)
         old_path = self.data_dir / legacy.LEGACY_FILE
         old = old_path.read_bytes() if old_path.exists() else None
         try:
@@ -306,8 +279,8 @@ class PickleStore:
                 log.warning("finishing a key rotation that was interrupted (%s)", pending.path)
                 self._finish_rotation(pending)
             if old is not None:  # a migration that ended before the old file was removed
-                self._remove_migrated_file(old, old_path, keys)
-            self._remove_old_files(None)  # backups an interrupted clean-up left behind
+                migration.check_migrated(old, old_path, keys, self.secret, self._index.meta, self.folder)
+            migration.remove_old_files(self.data_dir, old_path)  # and backups an interrupted clean-up left
 
     def _load_segments(self, numbers: list[int], keys: list[StoreKey]) -> None:
         for position, number in enumerate(numbers):
@@ -331,65 +304,23 @@ class PickleStore:
 
     def _open_old_file(self, data: bytes, path: Path) -> None:
         """A faces.pkl of an earlier release: read it, then (unless read-only) migrate it to segments."""
-        if legacy.is_legacy(data):
-            identities = legacy.decode_legacy(data, str(path))
-            self.key = read_or_create_key(self.key_path, create=not self.read_only)
-        else:
-            keys = read_keys(self.key_path, str(path))
-            identities = legacy.decode(data, keys, self.secret, str(path))
-            self.key = keys[-1]  # mid-rotation, the new store is written under the pending key
+        identities, self.key = migration.read_old_file(data, path, self.key_path, self.secret,
+                                                       create_key=not self.read_only)
         if self.read_only:
             self._index.remember(identities, 0)
             return
-        self._migrate(identities, path)
-        if self.key.path != self.key_path:
-            self._swap_in_key(self.key)
-
-    def _migrate(self, identities: list[Identity], old_path: Path) -> None:
-        """Write segments in a staging folder, swap it in with one rename, then remove the old file.
-
-        A crash before the rename leaves the old file in charge (the staging folder is cleared on the
-        next open); after it, the segments are, and the old file is removed on the next open."""
         try:
-            self._check_loadable(identities)
+            self._index.check_loadable(identities)
         except ValueError as exc:  # a file the segments could not hold stays as it is, in charge
-            raise StoreRejected(f"{old_path} cannot be migrated ({exc}); it was left as it is")
-        staging = self.data_dir / STAGING_FOLDER
-        staging.mkdir(mode=0o700)
-        size = self._segment_identities
-        for number, start in enumerate(range(0, len(identities), size), start=1):
-            body = records.encode(records.group_by_model(identities[start : start + size]), self.key)
-            segments.write(staging, number, [body], self.secret)
-        fsync_folder(staging)
-        os.rename(staging, self.folder)
-        fsync_folder(self.data_dir)
+            raise StoreRejected(f"{path} cannot be migrated ({exc}); it was left as it is")
+        migration.write_segments(self.data_dir, self.folder, identities, self.key, self.secret,
+                                 self._segment_identities)
         self._load_segments(segments.segment_numbers(self.folder), [self.key])
-        self._remove_old_files(old_path)
+        migration.remove_old_files(self.data_dir, path)
+        if self.key.path != self.key_path:  # the old file was mid-rotation: the new key is now the key
+            self._swap_in_key(self.key)
         log.warning("migrated %s (%d identities) to sealed segments in %s/ and removed it, so that a deleted "
-                    "person is gone from every file", old_path.name, len(identities), self.folder)
-
-    def _remove_old_files(self, old_path: Optional[Path]) -> None:
-        """The old file's backups first, then the old file: its presence is what brings this back after a crash."""
-        old = [*self.data_dir.glob(f"{legacy.LEGACY_FILE}.*.backup"), *([old_path] if old_path else [])]
-        for path in old:
-            path.unlink(missing_ok=True)
-        if old:
-            fsync_folder(self.data_dir)
-
-    def _remove_migrated_file(self, data: bytes, path: Path, keys: list[StoreKey]) -> None:
-        """faces.pkl beside segments: the end of a migration cut short, so everyone in it is in the segments.
-        If not (an older release ran on this data dir since), it is refused rather than deleted."""
-        try:
-            identities = (legacy.decode_legacy(data, str(path)) if legacy.is_legacy(data)
-                          else legacy.decode(data, keys, self.secret, str(path)))
-        except StoreRejected as exc:
-            raise StoreRejected(f"{path} sits beside {self.folder}/ and cannot be read ({exc}); move it away")
-        missing = [i.hash for i in identities if i.hash not in self._index.meta]
-        if missing:
-            raise StoreRejected(f"{path} sits beside {self.folder}/ and holds {len(missing)} people the segments do "
-                                f"not (an older release wrote it?); move it away, or remove {self.folder}/ to "
-                                f"migrate it again")
-        self._remove_old_files(path)
+                    "person is gone from every file", path.name, len(identities), self.folder)
 
     def _finish_rotation(self, new_key: StoreKey) -> None:
         self.key = new_key
