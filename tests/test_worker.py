@@ -51,6 +51,15 @@ def test_refresh_rematches_after_enrolling(camera_services, analyzer, tmp_path):
     worker.stop()  # no newer frame may replace the result: this test is about refresh alone
     assert not worker.latest.faces[0].known
     identity = Matcher(services.store, "Dlib").enroll(worker.latest.faces[0].embedding, "Alex")
-    worker.refresh()
+    worker.refresh(created=[identity])
     assert worker.latest.faces[0].identity_hash == identity.hash
     assert np.isclose(worker.latest.faces[0].similarity, 1.0, atol=1e-4)
+    services.store.rename(identity.hash, "Alex L.")
+    worker.refresh(changed=[identity.hash])
+    assert worker.latest.faces[0].name == "Alex L."
+    services.store.add_rejection(identity.hash, worker.latest.faces[0].embedding)  # "not this person"
+    worker.refresh(changed=[identity.hash])
+    assert not worker.latest.faces[0].known
+    services.store.remove(identity.hash)
+    worker.refresh(changed=[identity.hash])
+    assert not worker.latest.faces[0].known

@@ -33,7 +33,7 @@ def register():
         raise ApiError(409, "this face is already registered", id=exc.match.identity_hash, name=exc.match.name)
     except EmailTaken:
         raise ApiError(409, "this email is already registered")
-    services().refresh_camera()
+    services().refresh_camera(created=[identity])
     return jsonify({"id": identity.hash, "name": identity.name}), 201
 
 

@@ -58,6 +58,6 @@ def enroll():
         identity = svc.analyzer.matcher.enroll(face.embedding, name)
     except AlreadyEnrolled as exc:
         raise ApiError(409, "this face is already enrolled", hash=exc.match.identity_hash, name=exc.match.name)
-    svc.refresh_camera()
+    svc.refresh_camera(created=[identity])
     return jsonify({"hash": identity.hash, "name": identity.name}), 201
 

@@ -65,7 +65,7 @@ def enroll_vectors():
     existing = [{"index": i, "hash": o.existing.identity_hash, "similarity": round(o.existing.similarity, 4)}
                 for i, o in enumerate(outcomes) if o.existing]
     if created:
-        svc.refresh_camera()
+        svc.refresh_camera(created=[outcome.created for outcome in outcomes if outcome.created])
     return jsonify({"created": created, "existing": existing}), 201
 
 
@@ -80,7 +80,7 @@ def rename(identity_hash: str):
         identity = services().store.rename(identity_hash, name)
     except KeyError:  # deleted meanwhile
         raise ApiError(404, f"no identity {identity_hash}")
-    services().refresh_camera()
+    services().refresh_camera(changed=[identity_hash])
     return jsonify(identity.summary())
 
 
@@ -92,7 +92,7 @@ def delete(identity_hash: str):
     except KeyError:
         raise ApiError(404, f"no identity {identity_hash}")
     log.info("deleted identity %s", identity_hash[:12])
-    services().refresh_camera()
+    services().refresh_camera(changed=[identity_hash])
     return jsonify({"deleted": removed.hash, "vectors_removed": len(removed.embeddings) + len(removed.rejections)})
 
 
@@ -111,6 +111,6 @@ def not_this_person(identity_hash: str):
         identity = services().analyzer.matcher.reject(identity_hash, face.embedding)
     except KeyError:  # deleted while the photo was being analysed
         raise ApiError(404, f"no identity {identity_hash}")
-    services().refresh_camera()
+    services().refresh_camera(changed=[identity_hash])
     return jsonify({**identity.summary(), "rejections": len(identity.rejections)})
 

@@ -39,10 +39,11 @@ class Services:
         result, fresh = self.current_result(now)
         return result.faces if fresh else ()
 
-    def refresh_camera(self) -> None:
-        """Re-match the faces on camera now, after the store changed (enrolled, renamed, deleted)."""
+    def refresh_camera(self, created=(), changed=()) -> None:
+        """Show a change to the store (identities created; hashes renamed, rejected or deleted) in what
+        the camera sees now, without waiting for the next analysed frame."""
         if self.worker is not None:
-            self.worker.refresh()
+            self.worker.refresh(created=created, changed=changed)
 
     def model_status(self) -> dict:
         status = getattr(self.analyzer.embedder, "status", None)  # an in-process embedder has none

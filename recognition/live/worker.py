@@ -5,13 +5,16 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Optional, Protocol
+from typing import Iterable, Optional, Protocol, Sequence
 
 import numpy as np
 
 from recognition.faces import FaceObservation
 from recognition.models.embedder_process import EmbedderUnavailable
 from recognition.pipeline.analyzer import FaceAnalyzer
+from recognition.store.gallery import gallery_of
+from recognition.store.identity import Identity
+from recognition.store.interface import Match
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +69,29 @@ class RecognitionWorker:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def refresh(self) -> None:
-        """Re-match the latest faces against the store at once (after an enrollment, say), so that
-        readers do not see a just-enrolled person as unknown until the next frame is analysed."""
+    def refresh(self, created: Sequence[Identity] = (), changed: Iterable[str] = ()) -> None:
+        """Bring the latest faces up to date with a change to the store at once, so that readers do not
+        see a just-enrolled person as unknown (or a renamed one by the old name) until the next frame
+        is analysed. Only what the change touched is looked at, never the whole store again: faces
+        matched to a changed identity are checked against it anew (renamed, "not this person",
+        deleted), and unknown faces against the people just created."""
         with self._swap:
             result = self._latest
             if result is None or not result.faces:
                 return
-            embeddings = np.stack([f.embedding for f in result.faces])
-            faces = self._analyzer.identify([f.box for f in result.faces], embeddings)
+            matcher = self._analyzer.matcher
+            faces = list(result.faces)
+            for identity_hash in set(changed):
+                identity = matcher.store.get(identity_hash)
+                for index, face in enumerate(faces):
+                    if face.identity_hash == identity_hash:
+                        faces[index] = _matched(face, matcher.verify(identity, face.embedding) if identity else None)
+            unknown = [index for index, face in enumerate(faces) if not face.known]
+            if created and unknown:
+                matches = matcher.assign(gallery_of(list(created)), np.stack([faces[i].embedding for i in unknown]))
+                for index, match in zip(unknown, matches):
+                    if match is not None:
+                        faces[index] = _matched(faces[index], match)
             self._latest = replace(result, analysed_at=time.time(), faces=tuple(faces))
 
     def _run(self) -> None:
@@ -100,3 +117,8 @@ class RecognitionWorker:
                 log.exception("recognition failed on frame %d", frame.seq)
                 continue
             self.analysed += 1
+
+
+def _matched(face: FaceObservation, match: Optional[Match]) -> FaceObservation:
+    return replace(face, identity_hash=match.identity_hash if match else None, name=match.name if match else None,
+                   similarity=match.similarity if match else None)

@@ -61,7 +61,10 @@ class Matcher:
         Pairs above the threshold are taken best first, so when two faces resemble the same person
         the closer one gets the identity and the other goes on to its next best candidate.
         """
-        gallery = self.store.gallery(self.model_name)  # a snapshot: never waits for a writer
+        return self.assign(self.store.gallery(self.model_name), embeddings)  # a snapshot: never waits
+
+    def assign(self, gallery: Gallery, embeddings: np.ndarray) -> list[Optional[Match]]:
+        """identify() against a given gallery (the whole store's, or a few people just enrolled)."""
         found = candidates(gallery, np.asarray(embeddings, dtype=np.float32), self.threshold)
         pairs = sorted(((score, face, slot) for face, best in enumerate(found) for slot, score in best.items()),
                        reverse=True)
