@@ -26,13 +26,20 @@ class Box:
 
 @dataclass(frozen=True)
 class FaceObservation:
-    """One face seen in one image: where, its unit embedding, and whom it matched (if anyone)."""
+    """One face seen in one image: where, its unit embedding, and whom it matched (if anyone).
+
+    On camera it is a track's face: the embedding is the track's best recent view (None for a face seen
+    only in profile), the identity the one its sightings voted for."""
 
     box: Box
-    embedding: np.ndarray
+    embedding: Optional[np.ndarray]
     identity_hash: Optional[str] = None
     name: Optional[str] = None
     similarity: Optional[float] = None
+    track: Optional[int] = None  # the same while the face is followed from frame to frame
+    visitor: Optional[str] = None  # an unknown face's anonymous id, kept in memory only
+    profile: bool = False
+    quality: Optional[float] = None
 
     @property
     def known(self) -> bool:
@@ -46,6 +53,9 @@ class FaceObservation:
             "known": self.known,
             "box": self.box.as_list(),
             "similarity": None if self.similarity is None else round(float(self.similarity), 4),
+            "track": self.track,
+            "visitor": self.visitor,
+            "profile": self.profile,
         }
 
 

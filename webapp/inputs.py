@@ -91,7 +91,7 @@ def camera_face(select, missing: str):
     svc = services()
     if svc.worker is None:
         raise ApiError(409, "there is no camera; send a photo as multipart 'image'")
-    face = largest([f for f in svc.faces_now(time.time()) if select(f)])
+    face = largest([f for f in svc.faces_now(time.time()) if f.embedding is not None and select(f)])
     if face is None:
         raise ApiError(409, missing)
     return face

@@ -37,7 +37,10 @@ IDENTITY = {"type": "object", "properties": {
     "vectors": {"type": "integer"}, "registered": {"type": "boolean"}}}
 FACE = {"type": "object", "properties": {
     "hash": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]}, "known": {"type": "boolean"},
-    "box": BOX, "similarity": {"type": ["number", "null"]}}}
+    "box": BOX, "similarity": {"type": ["number", "null"]},
+    "track": {"type": ["integer", "null"], "description": "the same while the face is followed on camera"},
+    "visitor": {"type": ["string", "null"], "description": "an unknown face's anonymous id, in memory only"},
+    "profile": {"type": "boolean"}}}
 
 
 SPEC = {

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -10,6 +11,7 @@ from typing import Iterable, Optional, Protocol, Sequence
 import numpy as np
 
 from recognition.faces import FaceObservation
+from recognition.live.recognizer import LiveRecognizer
 from recognition.models.embedder_process import EmbedderUnavailable
 from recognition.pipeline.analyzer import FaceAnalyzer
 from recognition.store.gallery import gallery_of
@@ -46,9 +48,12 @@ class RecognitionWorker:
     """Takes the newest frame, analyses it, publishes the result; frames that arrive meanwhile are
     dropped, so a slow model lowers the recognition rate, never the stream's frame rate."""
 
-    def __init__(self, feed: FrameFeed, analyzer: FaceAnalyzer, *, poll_timeout: float = 0.5) -> None:
+    def __init__(self, feed: FrameFeed, analyzer: FaceAnalyzer, *, poll_timeout: float = 0.5,
+                 recognizer: Optional[LiveRecognizer] = None) -> None:
         self._feed = feed
         self._analyzer = analyzer
+        self._recognizer = recognizer or LiveRecognizer(analyzer)  # its tracks are this thread's alone
+        self._changes: queue.SimpleQueue = queue.SimpleQueue()  # store changes, for the thread to apply
         self._poll_timeout = poll_timeout
         self._latest: Optional[RecognitionResult] = None
         self._swap = threading.Lock()
@@ -74,8 +79,10 @@ class RecognitionWorker:
         see a just-enrolled person as unknown (or a renamed one by the old name) until the next frame
         is analysed. Only what the change touched is looked at, never the whole store again: faces
         matched to a changed identity are checked against it anew (renamed, "not this person",
-        deleted), and unknown faces against the people just created."""
+        deleted), and unknown faces against the people just created. The worker's tracks learn of the
+        change through a message, before it publishes its next result."""
         with self._swap:
+            self._changes.put((list(created), list(changed)))
             result = self._latest
             if result is None or not result.faces:
                 return
@@ -86,7 +93,7 @@ class RecognitionWorker:
                 for index, face in enumerate(faces):
                     if face.identity_hash == identity_hash:
                         faces[index] = _matched(face, matcher.verify(identity, face.embedding) if identity else None)
-            unknown = [index for index, face in enumerate(faces) if not face.known]
+            unknown = [index for index, face in enumerate(faces) if not face.known and face.embedding is not None]
             if created and unknown:
                 matches = matcher.assign(gallery_of(list(created)), np.stack([faces[i].embedding for i in unknown]))
                 for index, match in zip(unknown, matches):
@@ -102,11 +109,12 @@ class RecognitionWorker:
                 continue
             seq = frame.seq
             try:
-                boxes, embeddings = self._analyzer.embed(frame.image)
-                # Matching and publishing happen under one lock with refresh(), so an enrollment
-                # made while this frame was being embedded is never overwritten by a stale "unknown".
+                self._recognizer.advance(frame.image, frame.captured_at)
+                # Changes and publishing happen under one lock with refresh(), so an enrollment made
+                # while this frame was being embedded is never overwritten by a stale "unknown".
                 with self._swap:
-                    faces = self._analyzer.identify(boxes, embeddings)
+                    self._apply_changes()
+                    faces = self._recognizer.observe()
                     self._latest = RecognitionResult(
                         frame.seq, frame.source_index, frame.captured_at, time.time(), tuple(faces), self.analysed + 1
                     )
@@ -117,6 +125,19 @@ class RecognitionWorker:
                 log.exception("recognition failed on frame %d", frame.seq)
                 continue
             self.analysed += 1
+
+
+    def _apply_changes(self) -> None:
+        created, changed = [], []
+        while True:
+            try:
+                more_created, more_changed = self._changes.get_nowait()
+            except queue.Empty:
+                break
+            created += more_created
+            changed += more_changed
+        if created or changed:
+            self._recognizer.apply_changes(created, changed)
 
 
 def _matched(face: FaceObservation, match: Optional[Match]) -> FaceObservation:

@@ -1,0 +1,137 @@
+"""One camera's recognition, frame after frame: detect, follow, embed the tracks that need it, match,
+vote, and give strangers visitor ids. Owned by the recognition worker's thread alone.
+
+Work is per track, not per frame: a new or undecided track is embedded in every analysed frame until
+its evidence is clear; a named one only every recheck_after seconds (to notice a swap), so two named
+people on screen cost a fraction of what re-embedding them every frame did.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+from typing import Iterable, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from recognition.faces import FaceObservation
+from recognition.live.tracker import Detection, Sighting, Track, Tracker
+from recognition.live.visitors import VisitorBook
+from recognition.live.voting import Voting, keep_unique
+from recognition.models.quality import face_quality
+from recognition.pipeline.analyzer import FaceAnalyzer
+from recognition.store.gallery import gallery_of
+from recognition.store.identity import Identity
+
+
+class LiveRecognizer:
+    """recheck_after: seconds between re-embeddings of a named track (lower: a swap of people in one
+    track is noticed sooner, at more work per frame)."""
+
+    def __init__(self, analyzer: FaceAnalyzer, *, recheck_after: float = 1.0, voting: Voting = Voting(),
+                 tracker: Optional[Tracker] = None, visitors: Optional[VisitorBook] = None) -> None:
+        self._analyzer = analyzer
+        self._recheck_after = recheck_after
+        self._voting = voting
+        self._tracker = tracker or Tracker()
+        self._visitors = visitors or VisitorBook(analyzer.matcher.threshold)
+        self.embedded = 0  # faces embedded so far: what the per-track schedule saves
+
+    def advance(self, image: np.ndarray, now: float) -> None:
+        """Follow the faces of a new frame and embed the tracks that are due."""
+        detections = [Detection(box) for box in self._analyzer.detector.detect(image)]
+        live = self._tracker.update(detections, now)
+        due = [(track, detection) for track, detection in live
+               if detection is not None and not detection.profile and self._due(track, image, now)]
+        if not due:
+            return
+        boxes = [detection.box for _, detection in due]
+        qualities = [face_quality(image, box, self._analyzer.aligner.landmarks(image, box)).overall for box in boxes]
+        chips = self._analyzer.aligner.chips(image, boxes, self._analyzer.embedder.input_size)
+        embeddings = self._analyzer.embedder.embed(chips)
+        matches = self._analyzer.matcher.identify(embeddings)  # within one frame, one face per identity
+        for (track, detection), embedding, quality, match in zip(due, embeddings, qualities, matches):
+            track.sightings.append(Sighting(now, embedding, quality, match))
+            track.embedded_at = now
+            track.signature = signature(image, detection.box)
+        self.embedded += len(due)
+
+    def observe(self) -> list[FaceObservation]:
+        """Decide each track's identity from its sightings and describe the faces on screen. A track
+        missed in this frame keeps its name for when it is seen again, but is not reported meanwhile:
+        the person may have left."""
+        tracks = self._tracker.tracks
+        decided = keep_unique(tracks, {track.id: self._voting.decide(track) for track in tracks})
+        faces = []
+        for track in tracks:
+            track.identity = decided[track.id]
+            best = track.best
+            if track.identity is not None:
+                track.visitor = None
+            elif best is not None and all(s.match is None for s in track.sightings) and (
+                    track.visitor is None or best.at == track.embedded_at):
+                track.visitor = self._visitors.visitor_for(best.embedding, best.quality)
+            if track.misses == 0:
+                faces.append(_observation(track))
+        return faces
+
+    def apply_changes(self, created: Sequence[Identity], changed: Iterable[str]) -> None:
+        """The store changed: re-match what the tracks have seen against the people created and the
+        identities renamed, rejected or deleted, so no track goes on naming someone deleted."""
+        changed = set(changed)
+        matcher = self._analyzer.matcher
+        newcomers = gallery_of(list(created)) if created else None
+        for track in self._tracker.tracks:
+            sightings = []
+            for sighting in track.sightings:
+                match = sighting.match
+                if match is not None and match.identity_hash in changed:
+                    identity = matcher.store.get(match.identity_hash)
+                    match = matcher.verify(identity, sighting.embedding) if identity else None
+                elif match is None and newcomers is not None:
+                    match = matcher.assign(newcomers, sighting.embedding[np.newaxis, :])[0]
+                sightings.append(replace(sighting, match=match))
+            track.sightings = deque(sightings, maxlen=track.sightings.maxlen)
+            if track.identity is not None and track.identity.identity_hash in changed:
+                track.identity = None  # decided afresh from the re-matched sightings
+
+    def _due(self, track: Track, image: np.ndarray, now: float) -> bool:
+        if track.identity is None or not track.sightings:
+            return True
+        latest = track.sightings[-1].match
+        if latest is None or latest.identity_hash != track.identity.identity_hash:
+            return True  # contrary evidence: look again at once
+        if now - track.embedded_at >= self._recheck_after:
+            return True
+        # A face that no longer looks like the one last embedded (someone else stepped in, or a cut in
+        # a video) is looked at again now, not at the next recheck: a stale name is the worse error.
+        return track.signature is None or float(signature(image, track.box) @ track.signature) < SAME_LOOK
+
+
+SAME_LOOK = 0.6  # correlation of two face thumbnails below which the face is taken to have changed
+
+
+def signature(image: np.ndarray, box) -> np.ndarray:
+    """A 16x16 grey thumbnail of the face, zero-mean and unit-length: cheap to compare frame to frame."""
+    crop = image[max(0, box.y) : box.y + box.h, max(0, box.x) : box.x + box.w]
+    if crop.size == 0:
+        return np.zeros(256, dtype=np.float32)
+    gray = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    small = cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    small -= small.mean()
+    return small / max(float(np.linalg.norm(small)), 1e-6)
+
+
+def _observation(track: Track) -> FaceObservation:
+    best, identity = track.best, track.identity
+    return FaceObservation(
+        box=track.box,
+        embedding=best.embedding if best is not None else None,
+        identity_hash=identity.identity_hash if identity else None,
+        name=identity.name if identity else None,
+        similarity=identity.similarity if identity else None,
+        track=track.id,
+        visitor=track.visitor,
+        profile=track.profile,
+        quality=best.quality if best is not None else None,
+    )

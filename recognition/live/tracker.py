@@ -1,0 +1,102 @@
+"""Following faces from frame to frame: each detection joins the track whose last box it overlaps most.
+
+A track survives a few frames without a detection (a blink, a turn of the head, a detector miss), so
+its identity, decided from many sightings, does not start again each time the detector hiccups.
+"""
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from recognition.faces import Box
+from recognition.store.interface import Match
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: Box
+    profile: bool = False  # found by the profile cascade: tracked and shown, never embedded or named
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One embedded view of a track's face, and whom it matched on its own."""
+
+    at: float
+    embedding: np.ndarray
+    quality: float  # 0..1: size x sharpness x frontal-ness (models/quality.py)
+    match: Optional[Match]
+
+
+@dataclass
+class Track:
+    id: int
+    box: Box
+    profile: bool
+    seen_at: float
+    misses: int = 0  # analysed frames in a row without a detection
+    sightings: deque = field(default_factory=lambda: deque(maxlen=12))
+    identity: Optional[Match] = None  # decided by voting, with hysteresis
+    embedded_at: float = float("-inf")
+    visitor: Optional[str] = None
+    signature: Optional[np.ndarray] = None  # a tiny picture of the face when last embedded (see recognizer)
+
+    @property
+    def best(self) -> Optional[Sighting]:
+        """The best-quality recent sighting: what enrolling this face stores."""
+        return max(self.sightings, key=lambda s: s.quality, default=None)
+
+
+def overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    if width <= 0 or height <= 0:
+        return 0.0
+    shared = width * height
+    return shared / float(a.area + b.area - shared)
+
+
+class Tracker:
+    """min_overlap trades swapped identities when people pass close (lower values) against tracks
+    broken by fast movement (higher values); max_misses is how many analysed frames a face may go
+    undetected and keep its track."""
+
+    def __init__(self, *, min_overlap: float = 0.25, max_misses: int = 3) -> None:
+        self._min_overlap = min_overlap
+        self._max_misses = max_misses
+        self._ids = itertools.count(1)
+        self.tracks: list[Track] = []
+
+    def update(self, detections: list[Detection], now: float) -> list[tuple[Track, Optional[Detection]]]:
+        """Assign detections to tracks (best overlaps first), start tracks for the rest, age the unmatched.
+        Returns every live track with its detection this frame (None while it is missed)."""
+        pairs = sorted(((overlap(t.box, d.box), ti, di) for ti, t in enumerate(self.tracks)
+                        for di, d in enumerate(detections)), reverse=True)
+        taken_tracks, taken_detections, assigned = set(), set(), {}
+        for score, ti, di in pairs:
+            if score < self._min_overlap:
+                break
+            if ti not in taken_tracks and di not in taken_detections:
+                taken_tracks.add(ti)
+                taken_detections.add(di)
+                assigned[ti] = detections[di]
+        live = []
+        for ti, track in enumerate(self.tracks):
+            detection = assigned.get(ti)
+            if detection is not None:
+                track.box, track.profile, track.seen_at, track.misses = detection.box, detection.profile, now, 0
+            else:
+                track.misses += 1
+            if track.misses <= self._max_misses:
+                live.append((track, detection))
+        for di, detection in enumerate(detections):
+            if di not in taken_detections:
+                track = Track(next(self._ids), detection.box, detection.profile, now)
+                live.append((track, detection))
+        self.tracks = [track for track, _ in live]
+        return live

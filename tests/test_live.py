@@ -1,0 +1,94 @@
+"""Live recognition frame after frame, with the real detector and model: tracks, voting, visitors."""
+import cv2
+import numpy as np
+import pytest
+
+from camera.clips import letterbox
+from recognition.live.recognizer import LiveRecognizer
+from tests.conftest import load_photo
+
+SIZE = (640, 480)
+
+
+def frame_of(*photos: str) -> np.ndarray:
+    """The photos side by side in one camera frame."""
+    parts = [letterbox(load_photo(p), (SIZE[0] // len(photos), SIZE[1])) for p in photos]
+    return np.hstack(parts)
+
+
+def enroll(analyzer, photo: str, name: str):
+    _, embeddings = analyzer.embed(load_photo(photo))
+    return analyzer.matcher.enroll(embeddings[0], name)
+
+
+def play(recognizer: LiveRecognizer, frames, start: float = 0.0, step: float = 0.1):
+    """Each frame through the recognizer as the worker does it; the faces reported after each."""
+    seen = []
+    for index, frame in enumerate(frames):
+        recognizer.advance(frame, start + index * step)
+        seen.append(recognizer.observe())
+    return seen
+
+
+def dimmed_until_unmatched(analyzer, photo: str) -> np.ndarray:
+    """The photo's frame made dark and blurred just enough that the face is still found but, on its own,
+    no longer matches (a bad frame: motion blur in dim light)."""
+    frame = frame_of(photo)
+    for level in range(1, 30):
+        bad = cv2.GaussianBlur((frame * (1 - level * 0.025)).astype(np.uint8), (0, 0), 0.4 * level)
+        faces = analyzer.analyze(bad)
+        if len(faces) == 1 and not faces[0].known:
+            return bad
+    pytest.fail(f"no degraded frame of {photo} was still detected yet unmatched")
+
+
+def test_a_track_keeps_its_name_through_a_missed_and_a_poor_frame(analyzer):
+    barack = enroll(analyzer, "obama/obama3.jpg", "Barack")
+    good, missed, poor = frame_of("obama/obama2.jpg"), np.zeros((SIZE[1], SIZE[0], 3), np.uint8), None
+    poor = dimmed_until_unmatched(analyzer, "obama/obama2.jpg")
+    recognizer = LiveRecognizer(analyzer, recheck_after=0.0)  # look at him in every frame: the dips are seen
+    seen = play(recognizer, [good, good, missed, good, poor, good])
+    assert [len(faces) for faces in seen] == [1, 1, 0, 1, 1, 1]
+    named = [faces[0] for faces in seen if faces]
+    assert len({face.track for face in named}) == 1  # one track throughout, the missed frame included
+    assert all(face.identity_hash == barack.hash and face.name == "Barack" for face in named)
+    assert all(face.visitor is None for face in named)
+
+
+def test_a_stranger_is_never_named_and_keeps_one_visitor_id(analyzer):
+    enroll(analyzer, "obama/obama3.jpg", "Barack")
+    enroll(analyzer, "biden/biden2.jpg", "Joe")
+    recognizer = LiveRecognizer(analyzer, recheck_after=0.0)
+    stranger = [frame_of("kit_harington/kit1.jpg")] * 6
+    gone = [np.zeros((SIZE[1], SIZE[0], 3), np.uint8)] * 6  # he leaves: his track ends
+    back = [frame_of("kit_harington/kit2.jpg")] * 3  # and comes back, in another photo
+    seen = play(recognizer, stranger + gone + back)
+    faces = [face for frame in seen for face in frame]
+    assert faces and all(not face.known for face in faces)
+    first, later = seen[0][0], seen[-1][0]
+    assert first.track != later.track and first.visitor is not None
+    assert later.visitor == first.visitor  # the same stranger came back
+
+
+def test_two_faces_never_share_an_identity_and_a_named_track_is_not_embedded_every_frame(analyzer):
+    barack = enroll(analyzer, "obama/obama3.jpg", "Barack")
+    recognizer = LiveRecognizer(analyzer, recheck_after=60.0)
+    seen = play(recognizer, [frame_of("obama/obama1.jpg", "obama/obama2.jpg")] * 8)
+    for faces in seen:
+        assert len(faces) == 2 and len({face.track for face in faces}) == 2
+        assert [face.identity_hash for face in faces].count(barack.hash) <= 1
+    assert [face.identity_hash for face in seen[-1]].count(barack.hash) == 1
+    # The named face was embedded until it was named, then left alone; the other stays undecided and
+    # is looked at each frame.
+    assert recognizer.embedded < 2 * len(seen)
+
+
+def test_a_face_that_changes_under_its_track_is_looked_at_again_at_once(analyzer):
+    barack = enroll(analyzer, "obama/obama3.jpg", "Barack")
+    joe = enroll(analyzer, "biden/biden2.jpg", "Joe")
+    recognizer = LiveRecognizer(analyzer, recheck_after=60.0)
+    # A cut in a video: the same place on screen, another person.
+    seen = play(recognizer, [frame_of("obama/obama2.jpg")] * 3 + [frame_of("biden/biden1.jpg")] * 3)
+    assert [f.identity_hash for f in seen[2]] == [barack.hash]
+    assert all(face.identity_hash in (joe.hash, None) for faces in seen[3:] for face in faces)
+    assert [f.identity_hash for f in seen[-1]] == [joe.hash]
