@@ -25,6 +25,12 @@ class Box:
 
 
 @dataclass(frozen=True)
+class Detection:
+    box: Box
+    profile: bool = False  # found by the profile cascade: followed, shown and blurred, never embedded or named
+
+
+@dataclass(frozen=True)
 class FaceObservation:
     """One face seen in one image: where, its unit embedding, and whom it matched (if anyone).
 

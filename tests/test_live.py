@@ -5,7 +5,7 @@ import pytest
 
 from camera.clips import letterbox
 from recognition.live.recognizer import LiveRecognizer
-from tests.conftest import load_photo
+from tests.conftest import fixture_path, load_photo
 
 SIZE = (640, 480)
 
@@ -92,3 +92,42 @@ def test_a_face_that_changes_under_its_track_is_looked_at_again_at_once(analyzer
     assert [f.identity_hash for f in seen[2]] == [barack.hash]
     assert all(face.identity_hash in (joe.hash, None) for faces in seen[3:] for face in faces)
     assert [f.identity_hash for f in seen[-1]] == [joe.hash]
+
+
+def clip_frames(first: int, last: int) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(fixture_path("video/short_hamilton_clip.mp4")))
+    frames, index = [], 0
+    while index <= last:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if index >= first:
+            frames.append(frame)
+        index += 1
+    capture.release()
+    return frames
+
+
+def test_faces_in_profile_are_found_in_the_fixture_clip(detector):
+    """Lin-Manuel Miranda turned away (frame 120) and the audience (frames 220-260) show faces in profile,
+    which the frontal cascades miss."""
+    turned = clip_frames(120, 120)[0]
+    assert detector.detect(turned) == []
+    assert [d.profile for d in detector.detect_all(turned)] == [True]
+    audience = clip_frames(230, 230)[0]
+    found = detector.detect_all(audience)
+    assert sum(d.profile for d in found) >= 2 and sum(not d.profile for d in found) >= 1
+
+
+def test_a_track_keeps_the_name_it_earned_when_the_face_turns_to_profile(analyzer):
+    lin = enroll(analyzer, "lin_manuel_miranda/lin1.png", "Lin")
+    recognizer = LiveRecognizer(analyzer)
+    seen = play(recognizer, clip_frames(82, 210)[::2], step=2 / 29.97)  # he faces the camera, turning now and then
+    faces = [face for frame in seen for face in frame]
+    his = next(face.track for face in faces if face.identity_hash == lin.hash)
+    followed = [face for face in faces if face.track == his]
+    named_at = next(i for i, face in enumerate(followed) if face.name == "Lin")
+    assert named_at <= 2 and len(followed) > 40
+    assert all(face.identity_hash == lin.hash for face in followed[named_at:])  # never unknown once named
+    assert any(face.profile for face in followed[named_at:])  # a profile view keeps the name it earned
+    assert all(face.identity_hash in (lin.hash, None) for face in faces)  # nobody else is named

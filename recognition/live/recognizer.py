@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from recognition.faces import FaceObservation
-from recognition.live.tracker import Detection, Sighting, Track, Tracker
+from recognition.live.tracker import Sighting, Track, Tracker
 from recognition.live.visitors import VisitorBook
 from recognition.live.voting import Voting, keep_unique
 from recognition.models.quality import face_quality
@@ -39,7 +39,7 @@ class LiveRecognizer:
 
     def advance(self, image: np.ndarray, now: float) -> None:
         """Follow the faces of a new frame and embed the tracks that are due."""
-        detections = [Detection(box) for box in self._analyzer.detector.detect(image)]
+        detections = self._analyzer.detector.detect_all(image)
         live = self._tracker.update(detections, now)
         due = [(track, detection) for track, detection in live
                if detection is not None and not detection.profile and self._due(track, image, now)]
@@ -71,7 +71,9 @@ class LiveRecognizer:
             elif best is not None and all(s.match is None for s in track.sightings) and (
                     track.visitor is None or best.at == track.embedded_at):
                 track.visitor = self._visitors.visitor_for(best.embedding, best.quality)
-            if track.misses == 0:
+            # A face only ever seen in profile is reported from its second sighting on: the profile
+            # cascade alone mistakes more background for faces than the two frontal ones together.
+            if track.misses == 0 and (track.sightings or track.hits >= 2):
                 faces.append(_observation(track))
         return faces
 

@@ -12,14 +12,8 @@ from typing import Optional
 
 import numpy as np
 
-from recognition.faces import Box
+from recognition.faces import Box, Detection
 from recognition.store.interface import Match
-
-
-@dataclass(frozen=True)
-class Detection:
-    box: Box
-    profile: bool = False  # found by the profile cascade: tracked and shown, never embedded or named
 
 
 @dataclass(frozen=True)
@@ -39,6 +33,7 @@ class Track:
     profile: bool
     seen_at: float
     misses: int = 0  # analysed frames in a row without a detection
+    hits: int = 1  # detections so far
     sightings: deque = field(default_factory=lambda: deque(maxlen=12))
     identity: Optional[Match] = None  # decided by voting, with hysteresis
     embedded_at: float = float("-inf")
@@ -90,6 +85,7 @@ class Tracker:
             detection = assigned.get(ti)
             if detection is not None:
                 track.box, track.profile, track.seen_at, track.misses = detection.box, detection.profile, now, 0
+                track.hits += 1
             else:
                 track.misses += 1
             if track.misses <= self._max_misses:

@@ -9,7 +9,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from recognition.faces import Box
+from recognition.faces import Box, Detection
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +17,7 @@ CASCADE_FILE = "haarcascade_frontalface_default.xml"
 # A second cascade, trained differently, confirms each candidate: the two rarely agree on the
 # background patterns (curtains, crowds) that either one alone takes for a face.
 VERIFIER_FILE = "haarcascade_frontalface_alt2.xml"
+PROFILE_FILE = "haarcascade_profileface.xml"  # faces turned to one side; run on the mirrored frame for the other
 
 
 def cascade_folder() -> Path:
@@ -65,6 +66,7 @@ class HaarDetector:
         self.cascade_path = folder / CASCADE_FILE
         self._cascade = load_cascade(self.cascade_path)
         self._verifier = load_cascade(folder / VERIFIER_FILE) if verify else None
+        self._profile = load_cascade(folder / PROFILE_FILE)
         self._lock = threading.Lock()  # a CascadeClassifier must not run in two threads at once
         self._scale_factor = scale_factor
         self._min_neighbors = min_neighbors
@@ -72,22 +74,46 @@ class HaarDetector:
         self._detect_width = detect_width
 
     def detect(self, image: np.ndarray) -> list[Box]:
-        """Boxes of the faces in a BGR image, largest first."""
+        """Boxes of the frontal faces in a BGR image, largest first."""
+        gray, scale = self._gray(image)
+        with self._lock:
+            found = self._frontal(gray)
+        return _sorted(_scaled(found, scale))
+
+    def detect_all(self, image: np.ndarray) -> list[Detection]:
+        """Frontal faces, then faces in profile (either side: the profile cascade knows one side, so it
+        also runs on the mirrored frame) that no frontal box already covers; largest first in each."""
+        gray, scale = self._gray(image)
+        with self._lock:
+            frontal = self._frontal(gray)
+            profiles = [tuple(int(v) for v in box) for box in self._profile.detectMultiScale(
+                gray, scaleFactor=self._scale_factor, minNeighbors=self._min_neighbors,
+                minSize=(self._min_face, self._min_face))]
+            mirrored = self._profile.detectMultiScale(cv2.flip(gray, 1), scaleFactor=self._scale_factor,
+                                                      minNeighbors=self._min_neighbors,
+                                                      minSize=(self._min_face, self._min_face))
+        width = gray.shape[1]
+        profiles += [(width - int(x) - int(w), int(y), int(w), int(h)) for x, y, w, h in mirrored]
+        kept: list[tuple] = []
+        for box in sorted(profiles, key=lambda b: b[2] * b[3], reverse=True):
+            if not any(_covers(other, box) for other in frontal + kept):
+                kept.append(box)
+        return ([Detection(box) for box in _sorted(_scaled(frontal, scale))]
+                + [Detection(box, profile=True) for box in _sorted(_scaled(kept, scale))])
+
+    def _gray(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """The image in grey, scaled down to detect_width: detection time stays flat whatever the camera."""
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         height, width = gray.shape[:2]
         scale = min(1.0, self._detect_width / max(width, height))
         if scale < 1.0:
             gray = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        with self._lock:
-            found = self._cascade.detectMultiScale(
-                gray,
-                scaleFactor=self._scale_factor,
-                minNeighbors=self._min_neighbors,
-                minSize=(self._min_face, self._min_face),
-            )
-            found = [tuple(int(v) for v in box) for box in found if self._confirmed(gray, *box)]
-        boxes = [Box(round(x / scale), round(y / scale), round(w / scale), round(h / scale)) for x, y, w, h in found]
-        return sorted(boxes, key=lambda b: b.area, reverse=True)
+        return gray, scale
+
+    def _frontal(self, gray: np.ndarray) -> list[tuple]:
+        found = self._cascade.detectMultiScale(gray, scaleFactor=self._scale_factor, minNeighbors=self._min_neighbors,
+                                               minSize=(self._min_face, self._min_face))
+        return [tuple(int(v) for v in box) for box in found if self._confirmed(gray, *box)]
 
     def _confirmed(self, gray: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
         if self._verifier is None:
@@ -97,3 +123,18 @@ class HaarDetector:
         side = int(0.6 * w)
         hits = self._verifier.detectMultiScale(region, scaleFactor=1.05, minNeighbors=2, minSize=(side, side))
         return len(hits) > 0
+
+
+def _scaled(boxes: list[tuple], scale: float) -> list[Box]:
+    return [Box(round(x / scale), round(y / scale), round(w / scale), round(h / scale)) for x, y, w, h in boxes]
+
+
+def _sorted(boxes: list[Box]) -> list[Box]:
+    return sorted(boxes, key=lambda b: b.area, reverse=True)
+
+
+def _covers(first: tuple, second: tuple) -> bool:
+    """Whether second's centre lies inside first: the same face seen by two cascades."""
+    x, y, w, h = first
+    cx, cy = second[0] + second[2] / 2, second[1] + second[3] / 2
+    return x <= cx <= x + w and y <= cy <= y + h
