@@ -57,6 +57,9 @@ class StoreConfig:
 @dataclass(frozen=True)
 class StreamConfig:
     max_viewers: int = 8  # each viewer holds a server thread while it watches
+    blur: str = "none"  # "none", "unknown" (every face not confirmed as known) or "all"
+    overlay: str = "boxes"  # "boxes" or "masks" (filled, semi-transparent face shapes)
+    width: Optional[int] = None  # width of the stream's JPEGs; None: the camera's own
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,15 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                              "false accepts and more false rejects [FACE_THRESHOLD, default per model]")
     parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
                         help="stream viewers served at once [FACE_MAX_VIEWERS, default 8]")
+    parser.add_argument("--blur", choices=("none", "unknown", "all"), default=env.get("FACE_BLUR", "none"),
+                        help="pixelate faces in the stream: every face not confirmed as a known person, or all "
+                             "[FACE_BLUR, default none]")
+    parser.add_argument("--overlay", choices=("boxes", "masks"), default=env.get("FACE_OVERLAY", "boxes"),
+                        help="mark faces with boxes or with filled, semi-transparent masks [FACE_OVERLAY, default boxes]")
+    parser.add_argument("--stream-width", type=int,
+                        default=int(env["FACE_STREAM_WIDTH"]) if env.get("FACE_STREAM_WIDTH") else None,
+                        help="width of the stream's pictures, e.g. 1280 for a 4K camera [FACE_STREAM_WIDTH, "
+                             "default the camera's]")
     parser.add_argument("--max-upload-mb", type=float, default=float(env.get("FACE_MAX_UPLOAD_MB", "16")),
                         help="largest upload accepted, in MB; bigger ones get 413 [FACE_MAX_UPLOAD_MB, default 16]")
     parser.add_argument("--offline", action="store_true", default=_flag(env, "FACE_OFFLINE"),
@@ -136,7 +148,8 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
         recognition=RecognitionConfig(model=args.model, threshold=args.threshold, offline=args.offline,
                                       deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()).expanduser()),
         store=store_config(args, env),
-        stream=StreamConfig(max_viewers=args.max_viewers),
+        stream=StreamConfig(max_viewers=args.max_viewers, blur=args.blur, overlay=args.overlay,
+                            width=args.stream_width),
     )
 
 

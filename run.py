@@ -52,6 +52,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def build(settings: config.Config):
     """The store, the analyzer (model loaded) and the listening server; None (and logged why) if one cannot be."""
+    from recognition.live.privacy import PrivacyFilter
+    from recognition.models.detector import HaarDetector
     from recognition.models.weights import WeightsMissing
     from recognition.pipeline.build import build_for_request
     from recognition.store import open_store
@@ -80,8 +82,12 @@ def build(settings: config.Config):
         log.info("model auto -> %s (%s)", choice.name, choice.reason)
     log.info("model %s, threshold %.2f; detector Haar (%s); data in %s (%d identities)", choice.name,
              analyzer.matcher.threshold, analyzer.detector.cascade_path.name, settings.store.data_dir, len(store))
-    services = Services(store=store, analyzer=analyzer, max_viewers=settings.stream.max_viewers,
-                        api_key=settings.server.api_key)
+    stream = settings.stream
+    # The stream searches each frame for faces itself when it blurs them (it must not wait for recognition):
+    # a detector of its own, at a smaller size, so it neither waits for nor slows the recognition's.
+    privacy = PrivacyFilter(stream.blur, HaarDetector(detect_width=480)) if stream.blur != "none" else None
+    services = Services(store=store, analyzer=analyzer, max_viewers=stream.max_viewers, api_key=settings.server.api_key,
+                        privacy=privacy, overlay=stream.overlay, stream_width=stream.width)
     app = create_app(services, max_upload=settings.server.max_upload)
     try:
         server = make_server(app, host=settings.server.host, port=settings.server.port,

@@ -14,13 +14,39 @@ def label_for(face) -> str:
     return face.name or face.identity_hash[:10]
 
 
-def draw_faces(image: np.ndarray, faces) -> np.ndarray:
-    """A copy of image with a box and a label on every face (the captured frame stays untouched)."""
+OVERLAYS = ("boxes", "masks")
+
+
+def pixelate(image: np.ndarray, boxes, block: int = 10) -> np.ndarray:
+    """A copy of image with each box reduced to a few coarse blocks: no face can be made out, or found."""
     canvas = image.copy()
+    for b in boxes:
+        region = canvas[b.y : b.y + b.h, b.x : b.x + b.w]
+        if region.size == 0:
+            continue
+        cells = (max(1, b.w // max(block, b.w // 6)), max(1, b.h // max(block, b.h // 6)))
+        small = cv2.resize(region, cells, interpolation=cv2.INTER_AREA)
+        canvas[b.y : b.y + b.h, b.x : b.x + b.w] = cv2.resize(small, (region.shape[1], region.shape[0]),
+                                                               interpolation=cv2.INTER_NEAREST)
+    return canvas
+
+
+def draw_faces(image: np.ndarray, faces, overlay: str = "boxes") -> np.ndarray:
+    """A copy of image with every face marked and labelled (the captured frame stays untouched): a box,
+    or a filled, semi-transparent face-shaped mask."""
+    canvas = image.copy()
+    if overlay == "masks" and faces:
+        tint = canvas.copy()
+        for face in faces:
+            b = face.box
+            cv2.ellipse(tint, (b.x + b.w // 2, b.y + b.h // 2), (b.w // 2, int(b.h * 0.6)), 0, 0, 360,
+                        KNOWN_COLOUR if face.known else UNKNOWN_COLOUR, -1)
+        canvas = cv2.addWeighted(tint, 0.45, canvas, 0.55, 0)
     for face in faces:
         b = face.box
         colour = KNOWN_COLOUR if face.known else UNKNOWN_COLOUR
-        cv2.rectangle(canvas, (b.x, b.y), (b.x + b.w, b.y + b.h), colour, 2)
+        if overlay != "masks":
+            cv2.rectangle(canvas, (b.x, b.y), (b.x + b.w, b.y + b.h), colour, 2)
         text = label_for(face)
         (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
         top = max(b.y - height - 8, 0)

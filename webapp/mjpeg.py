@@ -7,7 +7,7 @@ from typing import Optional
 
 import cv2
 
-from webapp.annotate import draw_faces, placeholder
+from webapp.annotate import draw_faces, pixelate, placeholder
 from webapp.services import Services
 
 BOUNDARY = "frame"
@@ -40,17 +40,26 @@ class JpegFeed:
         with self._lock:
             # Another viewer may have encoded a newer frame meanwhile: serve that one instead.
             if frame.seq > self._seq:
-                self._jpeg = self._encode(draw_faces(frame.image, self._faces_for(frame.captured_at)))
+                self._jpeg = self._encode(self._picture(frame))
                 self._seq = frame.seq
                 self.encoded += 1
             return self._seq, self._jpeg
 
-    def _faces_for(self, captured_at: float):
-        result, _ = self._services.current_result(time.time())
+    def _picture(self, frame):
+        """The frame as viewers see it: faces blurred as the privacy setting asks, then marked."""
+        svc = self._services
+        result, _ = svc.current_result(time.time())
+        age = frame.captured_at - result.captured_at if result is not None else float("inf")
+        image = frame.image
+        if svc.privacy is not None and svc.privacy.active:
+            image = pixelate(image, svc.privacy.regions(image, result.faces if result else (), age))
         # Boxes from a result much older than the frame would be drawn in the wrong place.
-        if result is None or captured_at - result.captured_at > 0.5:
-            return ()
-        return result.faces
+        faces = result.faces if result is not None and age <= 0.5 else ()
+        image = draw_faces(image, faces, svc.overlay)
+        if svc.stream_width and image.shape[1] > svc.stream_width:
+            scale = svc.stream_width / image.shape[1]
+            image = cv2.resize(image, (svc.stream_width, round(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        return image
 
     def _placeholder(self, message: str) -> bytes:
         cached: Optional[bytes] = self._placeholders.get(message)

@@ -11,6 +11,7 @@ from camera.frames import FrameBuffer
 from recognition.pipeline.analyzer import FaceAnalyzer
 from recognition.store.interface import FaceStore
 from recognition.pipeline.video import VideoLimits
+from recognition.live.privacy import PrivacyFilter
 from recognition.live.worker import RecognitionResult, RecognitionWorker
 
 EXTENSION = "faceapp"
@@ -26,6 +27,9 @@ class Services:
     stale_after: float = 2.0
     max_viewers: int = 8
     api_key: Optional[str] = None  # when set, writes need it in X-API-Key
+    privacy: Optional[PrivacyFilter] = None  # which faces the stream blurs (--blur)
+    overlay: str = "boxes"  # how the stream marks faces (--overlay)
+    stream_width: Optional[int] = None  # the stream's JPEG width; None: the camera's
     video_limits: VideoLimits = field(default_factory=VideoLimits)
     stopping: threading.Event = field(default_factory=threading.Event)
 

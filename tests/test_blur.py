@@ -1,0 +1,87 @@
+"""--blur: faces pixelated in the stream, checked with an independent detector (dlib's HOG) on what
+viewers receive over real HTTP; and --overlay masks."""
+import cv2
+import numpy as np
+import pytest
+
+from recognition.live.privacy import PrivacyFilter
+from recognition.models.detector import HaarDetector
+from tests.conftest import load_photo, wait_until, write_clip
+from webapp import create_app
+from webapp.mjpeg_client import MjpegClient
+
+
+@pytest.fixture(scope="module")
+def hog():
+    import dlib
+
+    detector = dlib.get_frontal_face_detector()
+
+    def faces_in(image: np.ndarray) -> int:
+        return len(detector(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), 1))
+
+    return faces_in
+
+
+def streamed(server, count: int = 6) -> list[np.ndarray]:
+    viewer = MjpegClient(server.url + "/streaming")
+    try:
+        return [cv2.imdecode(np.frombuffer(viewer.next_part(), np.uint8), cv2.IMREAD_COLOR) for _ in range(count)]
+    finally:
+        viewer.close()
+
+
+def serve(camera_services, live_server, tmp_path, photo: str, blur: str):
+    clip = write_clip(tmp_path / "cam.avi", [photo], seconds_each=20.0, fps=20)
+    services = camera_services(str(clip))
+    services.privacy = PrivacyFilter(blur, HaarDetector(detect_width=480))
+    return services, live_server(create_app(services))
+
+
+def enroll(analyzer, photo: str, name: str):
+    return analyzer.matcher.enroll(analyzer.embed(load_photo(photo))[1][0], name)
+
+
+def test_a_stranger_is_blurred_so_no_detector_finds_a_face(camera_services, live_server, tmp_path, hog):
+    services, server = serve(camera_services, live_server, tmp_path, "kit_harington/kit1.jpg", "unknown")
+    assert wait_until(lambda: services.frames.latest, timeout=20)
+    assert hog(services.frames.latest.image) == 1  # the camera's own frame shows his face
+    assert wait_until(lambda: services.worker.latest and services.worker.latest.faces, timeout=30)
+    assert [hog(image) for image in streamed(server)] == [0] * 6
+
+
+def test_a_known_face_stays_visible_and_all_blurs_it_too(camera_services, live_server, tmp_path, hog, analyzer):
+    barack = enroll(analyzer, "obama/obama3.jpg", "Barack")
+    services, server = serve(camera_services, live_server, tmp_path, "obama/obama2.jpg", "unknown")
+    assert wait_until(lambda: services.worker.latest and any(f.identity_hash == barack.hash
+                                                             for f in services.worker.latest.faces), timeout=30)
+    assert all(hog(image) == 1 for image in streamed(server))
+    services.privacy = PrivacyFilter("all", HaarDetector(detect_width=480))
+    assert [hog(image) for image in streamed(server)] == [0] * 6
+
+
+def test_when_recognition_stops_every_face_is_blurred(camera_services, live_server, tmp_path, hog, analyzer):
+    """Fail closed: a known face is shown only while recognition vouches for it, recently."""
+    barack = enroll(analyzer, "obama/obama3.jpg", "Barack")
+    services, server = serve(camera_services, live_server, tmp_path, "obama/obama2.jpg", "unknown")
+    assert wait_until(lambda: services.worker.latest and any(f.identity_hash == barack.hash
+                                                             for f in services.worker.latest.faces), timeout=30)
+    services.worker.stop()  # recognition stops; the camera plays on
+    stopped_at = services.frames.latest.captured_at
+    assert wait_until(lambda: services.frames.latest.captured_at - stopped_at > 1.5, timeout=10)
+    assert [hog(image) for image in streamed(server)] == [0] * 6
+
+
+def test_masks_mark_faces_with_a_filled_shape_instead_of_a_box(camera_services, live_server, tmp_path):
+    clip = write_clip(tmp_path / "cam.avi", ["biden/biden1.jpg"], seconds_each=20.0, fps=20)
+    services = camera_services(str(clip))
+    server = live_server(create_app(services))
+    assert wait_until(lambda: services.worker.latest and services.worker.latest.faces, timeout=30)
+    box = services.worker.latest.faces[0].box
+    raw = services.frames.latest.image.astype(int)
+    services.overlay = "masks"
+    image = streamed(server, 1)[0].astype(int)
+    centre = (slice(box.y + box.h // 3, box.y + 2 * box.h // 3), slice(box.x + box.w // 3, box.x + 2 * box.w // 3))
+    tinted = np.abs(image[centre] - raw[centre]).mean()
+    corner = np.abs(image[box.y + 2, box.x + 2] - raw[box.y + 2, box.x + 2]).mean()
+    assert tinted > 30 and corner < 30  # the face is filled in; the box's corner is not drawn
