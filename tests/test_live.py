@@ -5,7 +5,8 @@ import pytest
 
 from camera.clips import letterbox
 from recognition.live.recognizer import LiveRecognizer
-from tests.conftest import fixture_path, load_photo
+from tests.conftest import fixture_path, load_photo, wait_until, write_clip
+from tests.test_store import opened_plaintexts as opened_records
 
 SIZE = (640, 480)
 
@@ -131,3 +132,29 @@ def test_a_track_keeps_the_name_it_earned_when_the_face_turns_to_profile(analyze
     assert all(face.identity_hash == lin.hash for face in followed[named_at:])  # never unknown once named
     assert any(face.profile for face in followed[named_at:])  # a profile view keeps the name it earned
     assert all(face.identity_hash in (lin.hash, None) for face in faces)  # nobody else is named
+
+
+def test_the_face_a_track_offers_for_enrolling_is_its_best_recent_view(analyzer):
+    enroll(analyzer, "obama/obama3.jpg", "Barack")  # so that "poor" means too poor to be matched
+    sharp = frame_of("obama/obama2.jpg")
+    poor = dimmed_until_unmatched(analyzer, "obama/obama2.jpg")
+    recognizer = LiveRecognizer(analyzer, recheck_after=0.0)  # every view is embedded, the poor ones too
+    seen = play(recognizer, [sharp, sharp, poor, poor, poor])
+    offered = seen[-1][0]  # the camera now shows the poor view; enrolling (or "not") takes the sharp one
+    _, sharp_vectors = analyzer.embed(sharp)
+    _, poor_vectors = analyzer.embed(poor)
+    assert float(offered.embedding @ sharp_vectors[0]) > 0.999
+    assert float(offered.embedding @ poor_vectors[0]) < 0.99
+
+
+def test_visitor_ids_are_never_written(camera_services, tmp_path, store):
+    from webapp import create_app
+
+    clip = write_clip(tmp_path / "cam.avi", ["kit_harington/kit1.jpg"], seconds_each=20.0, fps=20)
+    client = create_app(camera_services(str(clip))).test_client()
+    body = wait_until(lambda: [f for f in client.get("/hash").get_json()["faces"] if f["visitor"]], timeout=30)
+    visitor = body[0]["visitor"].encode()
+    photo = {"image": (fixture_path("faces/biden/biden1.jpg").open("rb"), "biden1.jpg")}
+    assert client.post("/enroll", data=photo).status_code == 201  # the store is written meanwhile
+    written = [p.read_bytes() for p in store.data_dir.rglob("*") if p.is_file()] + opened_records(store)
+    assert written and not any(visitor in data for data in written)
