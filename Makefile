@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 # The page test drives Debian's chromium; Playwright must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser weights run test bench bench-store bench-accuracy clean
+.PHONY: install browser weights run test bench bench-live bench-store bench-accuracy clean
 
 install: $(STAMP)
 
@@ -46,6 +46,9 @@ test: install browser
 
 bench: install
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/stream_bench.py
+
+bench-live: install
+	FACE_FIXTURES=$(FIXTURES) $(PY) bench/live_bench.py
 
 bench-store: install
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/store_bench.py

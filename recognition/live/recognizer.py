@@ -3,7 +3,9 @@ vote, and give strangers visitor ids. Owned by the recognition worker's thread a
 
 Work is per track, not per frame: a new or undecided track is embedded in every analysed frame until
 its evidence is clear; a named one only every recheck_after seconds (to notice a swap), so two named
-people on screen cost a fraction of what re-embedding them every frame did.
+people on screen cost a fraction of what re-embedding them every frame did. Likewise the whole frame is
+searched for faces only when something moved outside the followed faces (motion.py), or every
+full_search_every seconds; otherwise only the neighbourhood of each followed face is looked at.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import cv2
 import numpy as np
 
 from recognition.faces import FaceObservation
+from recognition.live.motion import MotionGate
 from recognition.live.tracker import Sighting, Track, Tracker
 from recognition.live.visitors import VisitorBook
 from recognition.live.voting import Voting, keep_unique
@@ -28,10 +31,15 @@ class LiveRecognizer:
     """recheck_after: seconds between re-embeddings of a named track (lower: a swap of people in one
     track is noticed sooner, at more work per frame)."""
 
-    def __init__(self, analyzer: FaceAnalyzer, *, recheck_after: float = 1.0, voting: Voting = Voting(),
-                 tracker: Optional[Tracker] = None, visitors: Optional[VisitorBook] = None) -> None:
+    def __init__(self, analyzer: FaceAnalyzer, *, recheck_after: float = 1.0, full_search_every: float = 2.0,
+                 voting: Voting = Voting(), tracker: Optional[Tracker] = None,
+                 visitors: Optional[VisitorBook] = None) -> None:
         self._analyzer = analyzer
         self._recheck_after = recheck_after
+        self._full_search_every = full_search_every  # even when nothing seems to move: a safety net
+        self._searched_at = float("-inf")
+        self._motion = MotionGate()
+        self._moved = True
         self._voting = voting
         self._tracker = tracker or Tracker()
         self._visitors = visitors or VisitorBook(analyzer.matcher.threshold)
@@ -39,7 +47,14 @@ class LiveRecognizer:
 
     def advance(self, image: np.ndarray, now: float) -> None:
         """Follow the faces of a new frame and embed the tracks that are due."""
-        detections = self._analyzer.detector.detect_all(image)
+        followed = [track.box for track in self._tracker.tracks]
+        moved = self._motion.moved(image, followed)
+        self._moved = moved
+        if not followed or moved or now - self._searched_at >= self._full_search_every:
+            detections = self._analyzer.detector.detect_all(image)
+            self._searched_at = now
+        else:  # nothing new can have come in: look only where the followed faces are
+            detections = self._analyzer.detector.detect_near(image, followed)
         live = self._tracker.update(detections, now)
         due = [(track, detection) for track, detection in live
                if detection is not None and not detection.profile and self._due(track, image, now)]
@@ -55,6 +70,12 @@ class LiveRecognizer:
             track.embedded_at = now
             track.signature = signature(image, detection.box)
         self.embedded += len(due)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing moved outside the followed faces and every one of them is decided: the worker may
+        analyse fewer frames until that changes (a newcomer moves, and is noticed at the next look)."""
+        return not self._moved and all(self._decided(t) for t in self._tracker.tracks if t.misses == 0)
 
     def observe(self) -> list[FaceObservation]:
         """Decide each track's identity from its sightings and describe the faces on screen. A track
@@ -97,12 +118,19 @@ class LiveRecognizer:
             if track.identity is not None and track.identity.identity_hash in changed:
                 track.identity = None  # decided afresh from the re-matched sightings
 
-    def _due(self, track: Track, image: np.ndarray, now: float) -> bool:
-        if track.identity is None or not track.sightings:
-            return True
+    def _decided(self, track: Track) -> bool:
+        """Named with its latest view agreeing, or clearly a stranger: several good views, none naming anyone."""
+        if not track.sightings:
+            return False
         latest = track.sightings[-1].match
-        if latest is None or latest.identity_hash != track.identity.identity_hash:
-            return True  # contrary evidence: look again at once
+        if track.identity is not None:
+            return latest is not None and latest.identity_hash == track.identity.identity_hash
+        return (all(s.match is None for s in track.sightings)
+                and sum(s.quality for s in track.sightings) >= self._voting.drop_after)
+
+    def _due(self, track: Track, image: np.ndarray, now: float) -> bool:
+        if not self._decided(track):
+            return True  # new, uncertain, or contradicted: look at once
         if now - track.embedded_at >= self._recheck_after:
             return True
         # A face that no longer looks like the one last embedded (someone else stepped in, or a cut in

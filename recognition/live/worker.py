@@ -49,7 +49,8 @@ class RecognitionWorker:
     dropped, so a slow model lowers the recognition rate, never the stream's frame rate."""
 
     def __init__(self, feed: FrameFeed, analyzer: FaceAnalyzer, *, poll_timeout: float = 0.5,
-                 recognizer: Optional[LiveRecognizer] = None) -> None:
+                 recognizer: Optional[LiveRecognizer] = None, settled_rate: float = 5.0) -> None:
+        self._settled_gap = 1.0 / settled_rate  # frames analysed per second while the scene is settled
         self._feed = feed
         self._analyzer = analyzer
         self._recognizer = recognizer or LiveRecognizer(analyzer)  # its tracks are this thread's alone
@@ -104,6 +105,8 @@ class RecognitionWorker:
     def _run(self) -> None:
         seq = 0
         while not self._stop.is_set():
+            if self._recognizer.settled:  # everyone on camera is decided and nothing else moves: rest a little
+                self._stop.wait(self._settled_gap)
             frame = self._feed.wait_newer(seq, self._poll_timeout)
             if frame is None:
                 continue
