@@ -35,9 +35,11 @@ class MotionGate:
         if last is None or last.shape != thumb.shape:
             return True
         changed = cv2.absdiff(thumb, last) > self._level
-        for box in followed:  # movement of the followed faces themselves is not news
-            grow = 0.3 * max(box.w, box.h)
-            x0, y0 = int((box.x - grow) * scale), int((box.y - grow) * scale)
-            x1, y1 = int((box.x + box.w + grow) * scale) + 1, int((box.y + box.h + grow) * scale) + 1
-            changed[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = False
+        for box in followed:
+            # The followed people moving is not news: their faces, and the body below each face (a
+            # shoulder, a waving hand). Someone new behind them is found by the periodic full search.
+            side = max(box.w, box.h)
+            x0, y0 = int((box.x - side) * scale), int((box.y - 0.5 * side) * scale)
+            x1 = int((box.x + box.w + side) * scale) + 1
+            changed[max(0, y0) :, max(0, x0) : max(0, x1)] = False
         return float(changed.mean()) > self._share

@@ -31,7 +31,7 @@ class LiveRecognizer:
     """recheck_after: seconds between re-embeddings of a named track (lower: a swap of people in one
     track is noticed sooner, at more work per frame)."""
 
-    def __init__(self, analyzer: FaceAnalyzer, *, recheck_after: float = 1.0, full_search_every: float = 2.0,
+    def __init__(self, analyzer: FaceAnalyzer, *, recheck_after: float = 2.0, full_search_every: float = 4.0,
                  voting: Voting = Voting(), tracker: Optional[Tracker] = None,
                  visitors: Optional[VisitorBook] = None) -> None:
         self._analyzer = analyzer
@@ -50,11 +50,13 @@ class LiveRecognizer:
         followed = [track.box for track in self._tracker.tracks]
         moved = self._motion.moved(image, followed)
         self._moved = moved
-        if not followed or moved or now - self._searched_at >= self._full_search_every:
+        if moved or now - self._searched_at >= self._full_search_every:
             detections = self._analyzer.detector.detect_all(image)
             self._searched_at = now
-        else:  # nothing new can have come in: look only where the followed faces are
+        elif followed:  # nothing new can have come in: look only where the followed faces are
             detections = self._analyzer.detector.detect_near(image, followed)
+        else:  # an empty scene that did not change is still empty
+            detections = []
         live = self._tracker.update(detections, now)
         due = [(track, detection) for track, detection in live
                if detection is not None and not detection.profile and self._due(track, image, now)]
@@ -73,9 +75,12 @@ class LiveRecognizer:
 
     @property
     def settled(self) -> bool:
-        """Nothing moved outside the followed faces and every one of them is decided: the worker may
-        analyse fewer frames until that changes (a newcomer moves, and is noticed at the next look)."""
-        return not self._moved and all(self._decided(t) for t in self._tracker.tracks if t.misses == 0)
+        """Faces are followed, every one of them is decided and nothing moved outside them: the worker
+        may analyse fewer frames until that changes (a newcomer moves, and is noticed at the next look).
+        An empty still scene is not settled: looking at it costs only the motion check, and a newcomer
+        is then noticed in the very next frame."""
+        seen = [t for t in self._tracker.tracks if t.misses == 0]
+        return bool(seen) and not self._moved and all(self._decided(t) for t in seen)
 
     def observe(self) -> list[FaceObservation]:
         """Decide each track's identity from its sightings and describe the faces on screen. A track

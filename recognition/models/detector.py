@@ -77,24 +77,28 @@ class HaarDetector:
         """Boxes of the frontal faces in a BGR image, largest first."""
         gray, scale = self._gray(image)
         with self._lock:
-            found = self._frontal(gray)
+            found = self._frontal(gray, {"minSize": (self._min_face, self._min_face)})
         return _sorted(_scaled(found, scale))
 
     def detect_all(self, image: np.ndarray) -> list[Detection]:
         """Frontal faces, then faces in profile (either side: the profile cascade knows one side, so it
         also runs on the mirrored frame) that no frontal box already covers; largest first in each."""
         gray, scale = self._gray(image)
+        bounds = {"minSize": (self._min_face, self._min_face)}
         with self._lock:
-            frontal, profiles = self._search(gray, profiles=True)
-        return ([Detection(box) for box in _sorted(_scaled(frontal, scale))]
-                + [Detection(box, profile=True) for box in _sorted(_scaled(profiles, scale))])
+            frontal = _scaled(self._frontal(gray, bounds), scale)
+            profiles = _scaled(self._profiles(gray, bounds), scale)
+        return ([Detection(box) for box in _sorted(frontal)]
+                + [Detection(box, profile=True) for box in _sorted(_uncovered(profiles, frontal))])
 
     def detect_near(self, image: np.ndarray, boxes: list[Box], face_side: int = 80) -> list[Detection]:
         """Faces around the given boxes (where followed faces were a moment ago), each neighbourhood
-        scaled so the face is about face_side pixels: a look costing a few milliseconds, where a search
-        of the whole frame costs tens."""
+        scaled so the face is about face_side pixels and searched only for faces of about that size
+        (it moved little since), without the second cascade's confirmation (it was confirmed when first
+        found): a look costing a few milliseconds, where a search of the whole frame costs hundreds."""
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         height, width = gray.shape[:2]
+        bounds = {"minSize": (int(0.6 * face_side),) * 2, "maxSize": (int(1.6 * face_side),) * 2}
         found: list[Detection] = []
         for box in boxes:
             margin = int(0.6 * max(box.w, box.h))
@@ -108,7 +112,8 @@ class HaarDetector:
                 region = cv2.resize(region, (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale))),
                                     interpolation=cv2.INTER_AREA)
             with self._lock:
-                frontal, profiles = self._search(region, profiles=None)
+                frontal = self._frontal(region, bounds, verify=False)
+                profiles = [] if frontal else self._profiles(region, bounds)
             for kind, hits in ((False, frontal), (True, profiles)):
                 for found_box in _scaled(hits, scale):
                     moved = Box(found_box.x + left, found_box.y + top, found_box.w, found_box.h)
@@ -116,23 +121,18 @@ class HaarDetector:
                         found.append(Detection(moved, profile=kind))
         return found
 
-    def _search(self, gray: np.ndarray, profiles: Optional[bool]) -> tuple[list[tuple], list[tuple]]:
-        """(frontal boxes, profile boxes not covered by a frontal one). profiles: True always, None only
-        where no frontal face was found, False never."""
-        frontal = self._frontal(gray)
-        if profiles is False or (profiles is None and frontal):
-            return frontal, []
-        size = (self._min_face, self._min_face)
+    def _profiles(self, gray: np.ndarray, bounds: dict) -> list[tuple]:
+        """Faces in profile looking either way, one box per face (the larger where two overlap)."""
         found = [tuple(int(v) for v in box) for box in self._profile.detectMultiScale(
-            gray, scaleFactor=self._scale_factor, minNeighbors=self._min_neighbors, minSize=size)]
+            gray, scaleFactor=self._scale_factor, minNeighbors=self._min_neighbors, **bounds)]
         width = gray.shape[1]
         found += [(width - int(x) - int(w), int(y), int(w), int(h)) for x, y, w, h in self._profile.detectMultiScale(
-            cv2.flip(gray, 1), scaleFactor=self._scale_factor, minNeighbors=self._min_neighbors, minSize=size)]
+            cv2.flip(gray, 1), scaleFactor=self._scale_factor, minNeighbors=self._min_neighbors, **bounds)]
         kept: list[tuple] = []
         for box in sorted(found, key=lambda b: b[2] * b[3], reverse=True):
-            if not any(_covers(other, box) for other in frontal + kept):
+            if not any(_covers(other, box) for other in kept):
                 kept.append(box)
-        return frontal, kept
+        return kept
 
     def _gray(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """The image in grey, scaled down to detect_width: detection time stays flat whatever the camera."""
@@ -143,10 +143,10 @@ class HaarDetector:
             gray = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         return gray, scale
 
-    def _frontal(self, gray: np.ndarray) -> list[tuple]:
+    def _frontal(self, gray: np.ndarray, bounds: dict, verify: bool = True) -> list[tuple]:
         found = self._cascade.detectMultiScale(gray, scaleFactor=self._scale_factor, minNeighbors=self._min_neighbors,
-                                               minSize=(self._min_face, self._min_face))
-        return [tuple(int(v) for v in box) for box in found if self._confirmed(gray, *box)]
+                                               **bounds)
+        return [tuple(int(v) for v in box) for box in found if not verify or self._confirmed(gray, *box)]
 
     def _confirmed(self, gray: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
         if self._verifier is None:
@@ -164,6 +164,10 @@ def _scaled(boxes: list[tuple], scale: float) -> list[Box]:
 
 def _sorted(boxes: list[Box]) -> list[Box]:
     return sorted(boxes, key=lambda b: b.area, reverse=True)
+
+
+def _uncovered(boxes: list[Box], others: list[Box]) -> list[Box]:
+    return [box for box in boxes if not any(_covers(other.as_list(), box.as_list()) for other in others)]
 
 
 def _covers(first: tuple, second: tuple) -> bool:
