@@ -38,6 +38,7 @@ class RecognitionConfig:
     threshold: Optional[float] = None  # None: the model's default
     deepface_home: Path = Path.home()
     offline: bool = False
+    sweep: bool = True  # a CNN looks for the faces the cascades miss, now and then, in its own process
 
     @property
     def weights_dir(self) -> Path:
@@ -116,6 +117,10 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         default=float(env["FACE_THRESHOLD"]) if env.get("FACE_THRESHOLD") else None,
                         help="cosine similarity needed to call two faces the same person; higher means fewer "
                              "false accepts and more false rejects [FACE_THRESHOLD, default per model]")
+    parser.add_argument("--sweep", choices=("on", "off"), default=env.get("FACE_SWEEP", "on"),
+                        help="look for faces the cascades miss (turned well away, very close) with dlib's CNN "
+                             "detector about once a second while something moves; it runs in its own process "
+                             "[FACE_SWEEP, default on]")
     parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
                         help="stream viewers served at once [FACE_MAX_VIEWERS, default 8]")
     parser.add_argument("--blur", choices=("none", "unknown", "all"), default=env.get("FACE_BLUR", "none"),
@@ -146,6 +151,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
                             api_key=args.api_key, insecure=args.insecure, log_level=args.log_level.upper()),
         camera=CameraConfig(source=args.source, stall_timeout=args.stall_timeout),
         recognition=RecognitionConfig(model=args.model, threshold=args.threshold, offline=args.offline,
+                                      sweep=args.sweep == "on",
                                       deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()).expanduser()),
         store=store_config(args, env),
         stream=StreamConfig(max_viewers=args.max_viewers, blur=args.blur, overlay=args.overlay,

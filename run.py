@@ -104,17 +104,22 @@ def serve(settings: config.Config, services, server) -> int:
     from camera.capture import CaptureThread
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
+    from recognition.live.recognizer import LiveRecognizer
     from recognition.live.worker import RecognitionWorker
+    from recognition.models.sweep import FaceSweep
 
     spec = parse_source(settings.camera.source)
-    capture = None
+    capture, sweep = None, None
     if spec is None:
         log.info("source: none (API only)")
     else:
         log.info("source: %s", spec.label)
         services.frames = FrameBuffer(spec.label)
         capture = CaptureThread(spec, services.frames, stall_timeout=settings.camera.stall_timeout).start()
-        services.worker = RecognitionWorker(services.frames, services.analyzer).start()
+        # Faces the cascades cannot see (turned well away, very close) are looked for by a CNN now and then.
+        sweep = FaceSweep().start() if settings.recognition.sweep else None
+        recognizer = LiveRecognizer(services.analyzer, sweep=sweep if sweep and sweep.available else None)
+        services.worker = RecognitionWorker(services.frames, services.analyzer, recognizer=recognizer).start()
     # What was built so far (the store's index above all: a million people) lives as long as the server;
     # kept out of the collector's sight, a full collection no longer stops every thread for a quarter second.
     gc.collect()
@@ -139,6 +144,8 @@ def serve(settings: config.Config, services, server) -> int:
             services.worker.stop(timeout=3)
         if capture:
             capture.stop(timeout=3)
+        if sweep:
+            sweep.stop()
         services.analyzer.embedder.stop(timeout=3)
         services.store.close()
         log.info("stopped")

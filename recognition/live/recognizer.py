@@ -5,7 +5,9 @@ Work is per track, not per frame: a new or undecided track is embedded in every 
 its evidence is clear; a named one only every recheck_after seconds (to notice a swap), so two named
 people on screen cost a fraction of what re-embedding them every frame did. Likewise the whole frame is
 searched for faces only when something moved outside the followed faces (motion.py), or every
-full_search_every seconds; otherwise only the neighbourhood of each followed face is looked at.
+full_search_every seconds; otherwise only the neighbourhood of each followed face is looked at. Faces
+the cascades cannot see at all (turned well away, very close) are left to a CNN sweep now and then
+(sweeping.py).
 """
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ from collections import deque
 from dataclasses import replace
 from typing import Iterable, Optional, Sequence
 
-import cv2
 import numpy as np
 
 from recognition.faces import FaceObservation
 from recognition.live.motion import MotionGate
-from recognition.live.tracker import Sighting, Track, Tracker
+from recognition.live.sweeping import Sweep, SweepLook
+from recognition.live.tracker import SAME_LOOK, Sighting, Track, Tracker, signature
 from recognition.live.visitors import VisitorBook
 from recognition.live.voting import Voting, keep_unique
 from recognition.models.quality import face_quality
@@ -33,7 +35,7 @@ class LiveRecognizer:
 
     def __init__(self, analyzer: FaceAnalyzer, *, recheck_after: float = 2.0, full_search_every: float = 4.0,
                  voting: Voting = Voting(), tracker: Optional[Tracker] = None,
-                 visitors: Optional[VisitorBook] = None) -> None:
+                 visitors: Optional[VisitorBook] = None, sweep: Optional[Sweep] = None) -> None:
         self._analyzer = analyzer
         self._recheck_after = recheck_after
         self._full_search_every = full_search_every  # even when nothing seems to move: a safety net
@@ -43,6 +45,7 @@ class LiveRecognizer:
         self._voting = voting
         self._tracker = tracker or Tracker()
         self._visitors = visitors or VisitorBook(analyzer.matcher.threshold)
+        self._sweep = SweepLook(sweep) if sweep is not None else None  # faces the cascades miss
         self.embedded = 0  # faces embedded so far: what the per-track schedule saves
 
     def advance(self, image: np.ndarray, now: float) -> None:
@@ -57,9 +60,14 @@ class LiveRecognizer:
             detections = self._analyzer.detector.detect_near(image, followed)
         else:  # an empty scene that did not change is still empty
             detections = []
+        if self._sweep is not None:
+            detections = self._sweep.add(image, now, self._tracker.tracks, detections)
         live = self._tracker.update(detections, now)
         due = [(track, detection) for track, detection in live
                if detection is not None and not detection.profile and self._due(track, image, now)]
+        if self._sweep is not None:
+            self._sweep.joined(image, now, live)
+            self._sweep.maybe_submit(image, now, self._tracker.tracks, moved, embedding=bool(due))
         if not due:
             return
         boxes = [detection.box for _, detection in due]
@@ -141,20 +149,6 @@ class LiveRecognizer:
         # A face that no longer looks like the one last embedded (someone else stepped in, or a cut in
         # a video) is looked at again now, not at the next recheck: a stale name is the worse error.
         return track.signature is None or float(signature(image, track.box) @ track.signature) < SAME_LOOK
-
-
-SAME_LOOK = 0.6  # correlation of two face thumbnails below which the face is taken to have changed
-
-
-def signature(image: np.ndarray, box) -> np.ndarray:
-    """A 16x16 grey thumbnail of the face, zero-mean and unit-length: cheap to compare frame to frame."""
-    crop = image[max(0, box.y) : box.y + box.h, max(0, box.x) : box.x + box.w]
-    if crop.size == 0:
-        return np.zeros(256, dtype=np.float32)
-    gray = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-    small = cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
-    small -= small.mean()
-    return small / max(float(np.linalg.norm(small)), 1e-6)
 
 
 def _observation(track: Track) -> FaceObservation:

