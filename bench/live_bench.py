@@ -36,7 +36,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.parts import FIXTURES, provision_weights  # noqa: E402
+from bench.parts import FIXTURES, free_port, provision_weights  # noqa: E402
 from webapp.mjpeg_client import MjpegClient  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -231,7 +231,7 @@ def watch(server: "Server", viewers: int, seconds: float) -> tuple[list[float], 
 class Server:
     def __init__(self, root: Path, clip: Path, data: Path, weights: Path) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data.with_suffix(".log")
         self.env = dict(os.environ, FACE_SOURCE=str(clip), FACE_PORT=str(self.port), FACE_DATA_DIR=str(data),
@@ -298,14 +298,6 @@ def _children(pid: int) -> list[int]:
             except (OSError, ValueError, IndexError):
                 continue
     return found
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -29,3 +29,12 @@ def scratch_parts(prefix: str):
     weights = provision_weights(work)
     store = open_store(work / "db", work / "keys" / "store.key")
     return work, store, build_analyzer(store, "Dlib", weights)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for a server the benchmark starts."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

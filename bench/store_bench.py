@@ -39,7 +39,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.parts import FIXTURES  # noqa: E402
+from bench.parts import FIXTURES, free_port  # noqa: E402
 
 CLIP = FIXTURES / "video" / "short_hamilton_clip.mp4"
 BATCH = 1000
@@ -281,14 +281,6 @@ class Server:
     def store_open_seconds(self) -> float:
         lines = [line for line in self.log.read_text().splitlines() if "loaded" in line and "identities from" in line]
         return float(lines[-1].rsplit(" in ", 1)[1].split()[0]) if lines else float("nan")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -42,6 +42,15 @@ def enroll(analyzer, photo: str, name: str):
     return analyzer.matcher.enroll(analyzer.embed(load_photo(photo))[1][0], name)
 
 
+def serve_barack_named(camera_services, live_server, tmp_path, analyzer):
+    """Barack enrolled, another photo of him on camera with --blur unknown, once recognition names him."""
+    barack = enroll(analyzer, "obama/obama3.jpg", "Barack")
+    services, server = serve(camera_services, live_server, tmp_path, "obama/obama2.jpg", "unknown")
+    assert wait_until(lambda: services.worker.latest and any(f.identity_hash == barack.hash
+                                                             for f in services.worker.latest.faces), timeout=30)
+    return services, server
+
+
 def test_a_stranger_is_blurred_so_no_detector_finds_a_face(camera_services, live_server, tmp_path, hog):
     services, server = serve(camera_services, live_server, tmp_path, "kit_harington/kit1.jpg", "unknown")
     assert wait_until(lambda: services.frames.latest, timeout=20)
@@ -51,10 +60,7 @@ def test_a_stranger_is_blurred_so_no_detector_finds_a_face(camera_services, live
 
 
 def test_a_known_face_stays_visible_and_all_blurs_it_too(camera_services, live_server, tmp_path, hog, analyzer):
-    barack = enroll(analyzer, "obama/obama3.jpg", "Barack")
-    services, server = serve(camera_services, live_server, tmp_path, "obama/obama2.jpg", "unknown")
-    assert wait_until(lambda: services.worker.latest and any(f.identity_hash == barack.hash
-                                                             for f in services.worker.latest.faces), timeout=30)
+    services, server = serve_barack_named(camera_services, live_server, tmp_path, analyzer)
     assert all(hog(image) == 1 for image in streamed(server))
     services.privacy = PrivacyFilter("all", HaarDetector(detect_width=480))
     assert [hog(image) for image in streamed(server)] == [0] * 6
@@ -62,10 +68,7 @@ def test_a_known_face_stays_visible_and_all_blurs_it_too(camera_services, live_s
 
 def test_when_recognition_stops_every_face_is_blurred(camera_services, live_server, tmp_path, hog, analyzer):
     """Fail closed: a known face is shown only while recognition vouches for it, recently."""
-    barack = enroll(analyzer, "obama/obama3.jpg", "Barack")
-    services, server = serve(camera_services, live_server, tmp_path, "obama/obama2.jpg", "unknown")
-    assert wait_until(lambda: services.worker.latest and any(f.identity_hash == barack.hash
-                                                             for f in services.worker.latest.faces), timeout=30)
+    services, server = serve_barack_named(camera_services, live_server, tmp_path, analyzer)
     services.worker.stop()  # recognition stops; the camera plays on
     stopped_at = services.frames.latest.captured_at
     assert wait_until(lambda: services.frames.latest.captured_at - stopped_at > 1.5, timeout=10)
