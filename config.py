@@ -119,7 +119,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                              "false accepts and more false rejects [FACE_THRESHOLD, default per model]")
     parser.add_argument("--sweep", choices=("on", "off"), default=env.get("FACE_SWEEP", "on"),
                         help="look for faces the cascades miss (turned well away, very close) with dlib's CNN "
-                             "detector about once a second while something moves; it runs in its own process "
+                             "detector every few seconds while something moves; it runs in its own process "
                              "[FACE_SWEEP, default on]")
     parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
                         help="stream viewers served at once [FACE_MAX_VIEWERS, default 8]")

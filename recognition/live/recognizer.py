@@ -5,7 +5,8 @@ Work is per track, not per frame: a new or undecided track is embedded in every 
 its evidence is clear; a named one only every recheck_after seconds (to notice a swap), so two named
 people on screen cost a fraction of what re-embedding them every frame did. Likewise the whole frame is
 searched for faces only when something moved outside the followed faces (motion.py), or every
-full_search_every seconds; otherwise only the neighbourhood of each followed face is looked at. Faces
+full_search_every seconds; otherwise only the neighbourhood of each followed face is looked at, and
+not even that where the face's picture has not changed since a cascade last found it. Faces
 the cascades cannot see at all (turned well away, very close) are left to a CNN sweep now and then
 (sweeping.py).
 """
@@ -17,10 +18,10 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from recognition.faces import FaceObservation
+from recognition.faces import Detection, FaceObservation
 from recognition.live.motion import MotionGate
 from recognition.live.sweeping import Sweep, SweepLook
-from recognition.live.tracker import SAME_LOOK, Sighting, Track, Tracker, signature
+from recognition.live.tracker import SAME_LOOK, STILL, Sighting, Track, Tracker, signature
 from recognition.live.visitors import VisitorBook
 from recognition.live.voting import Voting, keep_unique
 from recognition.models.quality import face_quality
@@ -50,19 +51,28 @@ class LiveRecognizer:
 
     def advance(self, image: np.ndarray, now: float) -> None:
         """Follow the faces of a new frame and embed the tracks that are due."""
-        followed = [track.box for track in self._tracker.tracks]
-        moved = self._motion.moved(image, followed)
+        tracks = self._tracker.tracks
+        moved = self._motion.moved(image, [track.box for track in tracks])
         self._moved = moved
+        still: list[Detection] = []
         if moved or now - self._searched_at >= self._full_search_every:
             detections = self._analyzer.detector.detect_all(image)
             self._searched_at = now
-        elif followed:  # nothing new can have come in: look only where the followed faces are
-            detections = self._analyzer.detector.detect_near(image, followed)
-        else:  # an empty scene that did not change is still empty
-            detections = []
+        else:  # nothing new can have come in: look only where the followed faces are
+            # (the sweep's faces are the sweep's to follow), and not even there where nothing changed
+            looked_for = [track for track in tracks if track.swept_at is None]
+            unchanged = {id(t) for t in looked_for
+                         if t.look is not None and float(signature(image, t.box) @ t.look) >= STILL}
+            still = [Detection(t.box, t.profile) for t in looked_for if id(t) in unchanged]
+            changed = [t.box for t in looked_for if id(t) not in unchanged]
+            detections = still + (self._analyzer.detector.detect_near(image, changed) if changed else [])
         if self._sweep is not None:
             detections = self._sweep.add(image, now, self._tracker.tracks, detections)
         live = self._tracker.update(detections, now)
+        held = {id(d) for d in still}
+        for track, detection in live:
+            if detection is not None and id(detection) not in held:
+                track.look = signature(image, detection.box)  # as a cascade last found it
         due = [(track, detection) for track, detection in live
                if detection is not None and not detection.profile and self._due(track, image, now)]
         if self._sweep is not None:

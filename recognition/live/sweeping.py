@@ -32,7 +32,7 @@ class SweepLook:
     """every_while_held: seconds between sweeps while a face only the sweep sees is followed (to
     confirm it); every_on_motion: between sweeps when something moved and no face needs embedding."""
 
-    def __init__(self, sweep: Sweep, *, every_while_held: float = 0.5, every_on_motion: float = 2.0,
+    def __init__(self, sweep: Sweep, *, every_while_held: float = 0.5, every_on_motion: float = 3.0,
                  hold_for: float = 3.0, same_face: float = 0.3) -> None:
         self._sweep = sweep
         self._every_while_held = every_while_held

@@ -41,6 +41,7 @@ class Track:
     visitor: Optional[str] = None
     signature: Optional[np.ndarray] = None  # a tiny picture of the face when last embedded (see recognizer)
     swept_at: Optional[float] = None  # when the CNN sweep last found this face (see sweeping.py)
+    look: Optional[np.ndarray] = None  # signature() of the face where a cascade last found it
 
     @property
     def best(self) -> Optional[Sighting]:
@@ -101,6 +102,7 @@ class Tracker:
 
 
 SAME_LOOK = 0.6  # correlation of two face thumbnails below which the face is taken to have changed
+STILL = 0.9  # correlation above which a face has not moved: no need to look for it again
 
 
 def signature(image: np.ndarray, box) -> np.ndarray:
