@@ -12,6 +12,7 @@ the cascades cannot see at all (turned well away, very close) are left to a CNN 
 """
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import replace
 from typing import Iterable, Optional, Sequence
@@ -50,46 +51,61 @@ class LiveRecognizer:
         self.embedded = 0  # faces embedded so far: what the per-track schedule saves
 
     def advance(self, image: np.ndarray, now: float) -> None:
-        """Follow the faces of a new frame and embed the tracks that are due."""
+        """Follow the faces of a new frame and embed the tracks that are due. When the whole frame is
+        searched, the faces to embed are sent to the model as soon as the frontal faces are known, and
+        the profile search runs while the model works: a newcomer is named that much sooner."""
         tracks = self._tracker.tracks
         moved = self._motion.moved(image, [track.box for track in tracks])
         self._moved = moved
-        still: list[Detection] = []
-        if moved or now - self._searched_at >= self._full_search_every:
-            detections = self._analyzer.detector.detect_all(image)
+        whole = moved or now - self._searched_at >= self._full_search_every
+        if whole:
             self._searched_at = now
-        else:  # nothing new can have come in: look only where the followed faces are
-            # (the sweep's faces are the sweep's to follow), and not even there where nothing changed
-            looked_for = [track for track in tracks if track.swept_at is None]
-            unchanged = {id(t) for t in looked_for
-                         if t.look is not None and float(signature(image, t.box) @ t.look) >= STILL}
-            still = [Detection(t.box, t.profile) for t in looked_for if id(t) in unchanged]
-            changed = [t.box for t in looked_for if id(t) not in unchanged]
-            detections = still + (self._analyzer.detector.detect_near(image, changed) if changed else [])
+            detections, still = [Detection(box) for box in self._analyzer.detector.detect(image)], []
+        else:
+            detections, still = self._look_near(image, tracks)
+        self._tracker.join(detections, now)
+        due = [(track, detection) for track, detection in self._tracker.joined()
+               if not detection.profile and self._due(track, image, now)]
+        boxes = [detection.box for _, detection in due]
+        embedding = _Background(self._embed, image, boxes) if due and whole else None
+        later = self._analyzer.detector.detect_profiles(image, boxes_of(detections)) if whole else []
         if self._sweep is not None:
-            detections = self._sweep.add(image, now, self._tracker.tracks, detections)
-        live = self._tracker.update(detections, now)
+            later += self._sweep.add(image, now, self._tracker.tracks, detections + later)
+        self._tracker.join(later, now)
+        live = self._tracker.close()
         held = {id(d) for d in still}
         for track, detection in live:
             if detection is not None and id(detection) not in held:
                 track.look = signature(image, detection.box)  # as a cascade last found it
-        due = [(track, detection) for track, detection in live
-               if detection is not None and not detection.profile and self._due(track, image, now)]
         if self._sweep is not None:
             self._sweep.joined(image, now, live)
             self._sweep.maybe_submit(image, now, self._tracker.tracks, moved, embedding=bool(due))
         if not due:
             return
-        boxes = [detection.box for _, detection in due]
-        qualities = [face_quality(image, box, self._analyzer.aligner.landmarks(image, box)).overall for box in boxes]
-        chips = self._analyzer.aligner.chips(image, boxes, self._analyzer.embedder.input_size)
-        embeddings = self._analyzer.embedder.embed(chips)
+        qualities, embeddings = embedding.result() if embedding is not None else self._embed(image, boxes)
         matches = self._analyzer.matcher.identify(embeddings)  # within one frame, one face per identity
-        for (track, detection), embedding, quality, match in zip(due, embeddings, qualities, matches):
-            track.sightings.append(Sighting(now, embedding, quality, match))
+        for (track, detection), embedding_, quality, match in zip(due, embeddings, qualities, matches):
+            track.sightings.append(Sighting(now, embedding_, quality, match))
             track.embedded_at = now
             track.signature = signature(image, detection.box)
         self.embedded += len(due)
+
+    def _look_near(self, image: np.ndarray, tracks: Sequence[Track]) -> tuple[list[Detection], list[Detection]]:
+        """(detections, the part of them that are unchanged faces left where they were). Nothing new can
+        have come in: only the followed faces are looked for (the sweep's are the sweep's to follow),
+        and not even those whose picture has not changed since a cascade last found them."""
+        looked_for = [track for track in tracks if track.swept_at is None]
+        unchanged = {id(t) for t in looked_for
+                     if t.look is not None and float(signature(image, t.box) @ t.look) >= STILL}
+        still = [Detection(t.box, t.profile) for t in looked_for if id(t) in unchanged]
+        changed = [t.box for t in looked_for if id(t) not in unchanged]
+        return still + (self._analyzer.detector.detect_near(image, changed) if changed else []), still
+
+    def _embed(self, image: np.ndarray, boxes: list) -> tuple[list[float], np.ndarray]:
+        """(quality, embedding) of each face."""
+        aligner = self._analyzer.aligner
+        qualities = [face_quality(image, box, aligner.landmarks(image, box)).overall for box in boxes]
+        return qualities, self._analyzer.embedder.embed(aligner.chips(image, boxes, self._analyzer.embedder.input_size))
 
     @property
     def settled(self) -> bool:
@@ -159,6 +175,33 @@ class LiveRecognizer:
         # A face that no longer looks like the one last embedded (someone else stepped in, or a cut in
         # a video) is looked at again now, not at the next recheck: a stale name is the worse error.
         return track.signature is None or float(signature(image, track.box) @ track.signature) < SAME_LOOK
+
+
+def boxes_of(detections: Sequence[Detection]) -> list:
+    return [detection.box for detection in detections]
+
+
+class _Background:
+    """A call run in a thread of its own while this one goes on; result() waits for it (the embedder
+    bounds its own waits) and raises what it raised."""
+
+    def __init__(self, call, *args) -> None:
+        self._outcome: tuple = (None, None)
+        self._thread = threading.Thread(target=self._run, args=(call, args), name="embed-meanwhile", daemon=True)
+        self._thread.start()
+
+    def _run(self, call, args) -> None:
+        try:
+            self._outcome = (call(*args), None)
+        except BaseException as exc:  # handed to the caller of result()
+            self._outcome = (None, exc)
+
+    def result(self):
+        self._thread.join()
+        value, error = self._outcome
+        if error is not None:
+            raise error
+        return value
 
 
 def _observation(track: Track) -> FaceObservation:

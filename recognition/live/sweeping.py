@@ -46,8 +46,8 @@ class SweepLook:
 
     def add(self, image: np.ndarray, now: float, tracks: Sequence[Track],
             detections: list[Detection]) -> list[Detection]:
-        """This frame's detections, plus the faces a finished sweep found that no detection covers, plus
-        the held faces the sweep found before that still look the same."""
+        """Detections to add to this frame's: the faces a finished sweep found that none of detections
+        covers, and the faces the sweep found before, where they are followed to."""
         extra, self._fresh = [], {}
         found = self._sweep.collect()
         for box in found or []:
@@ -69,7 +69,7 @@ class SweepLook:
             followed = follow(image, track.box, look)
             if followed is not None:
                 extra.append(Detection(followed, profile=True))
-        return detections + extra
+        return extra
 
     def joined(self, image: np.ndarray, now: float, live: Sequence[tuple[Track, Optional[Detection]]]) -> None:
         """Note which tracks the sweep's faces joined or started: they are held until the next sweep."""

@@ -69,35 +69,52 @@ class Tracker:
         self._max_misses = max_misses
         self._ids = itertools.count(1)
         self.tracks: list[Track] = []
+        self._seen: dict[int, Detection] = {}  # id(track) -> its detection in the frame being joined
 
     def update(self, detections: list[Detection], now: float) -> list[tuple[Track, Optional[Detection]]]:
         """Assign detections to tracks (best overlaps first), start tracks for the rest, age the unmatched.
         Returns every live track with its detection this frame (None while it is missed)."""
-        pairs = sorted(((overlap(t.box, d.box), ti, di) for ti, t in enumerate(self.tracks)
+        self.join(detections, now)
+        return self.close()
+
+    def join(self, detections: list[Detection], now: float) -> None:
+        """Assign detections to the tracks not yet seen in this frame and start tracks for the rest. A
+        frame's detections may come in several parts (frontal faces first, then profiles); close() ends it."""
+        free = [track for track in self.tracks if id(track) not in self._seen]
+        pairs = sorted(((overlap(t.box, d.box), ti, di) for ti, t in enumerate(free)
                         for di, d in enumerate(detections)), reverse=True)
-        taken_tracks, taken_detections, assigned = set(), set(), {}
+        taken_tracks, taken_detections = set(), set()
         for score, ti, di in pairs:
             if score < self._min_overlap:
                 break
             if ti not in taken_tracks and di not in taken_detections:
                 taken_tracks.add(ti)
                 taken_detections.add(di)
-                assigned[ti] = detections[di]
-        live = []
-        for ti, track in enumerate(self.tracks):
-            detection = assigned.get(ti)
-            if detection is not None:
+                track, detection = free[ti], detections[di]
                 track.box, track.profile, track.seen_at, track.misses = detection.box, detection.profile, now, 0
                 track.hits += 1
-            else:
-                track.misses += 1
-            if track.misses <= self._max_misses:
-                live.append((track, detection))
+                self._seen[id(track)] = detection
         for di, detection in enumerate(detections):
             if di not in taken_detections:
                 track = Track(next(self._ids), detection.box, detection.profile, now)
+                self.tracks.append(track)
+                self._seen[id(track)] = detection
+
+    def joined(self) -> list[tuple[Track, Detection]]:
+        """The tracks seen so far in this frame, with their detections."""
+        return [(track, self._seen[id(track)]) for track in self.tracks if id(track) in self._seen]
+
+    def close(self) -> list[tuple[Track, Optional[Detection]]]:
+        """End the frame: age the tracks not seen in it and drop those missed too often."""
+        live = []
+        for track in self.tracks:
+            detection = self._seen.get(id(track))
+            if detection is None:
+                track.misses += 1
+            if track.misses <= self._max_misses:
                 live.append((track, detection))
         self.tracks = [track for track, _ in live]
+        self._seen: dict[int, Detection] = {}
         return live
 
 

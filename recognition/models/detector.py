@@ -81,15 +81,17 @@ class HaarDetector:
         return _sorted(_scaled(found, scale))
 
     def detect_all(self, image: np.ndarray) -> list[Detection]:
-        """Frontal faces, then faces in profile (either side: the profile cascade knows one side, so it
-        also runs on the mirrored frame) that no frontal box already covers; largest first in each."""
+        """Frontal faces, then faces in profile that no frontal box already covers; largest first in each."""
+        frontal = self.detect(image)
+        return [Detection(box) for box in frontal] + self.detect_profiles(image, frontal)
+
+    def detect_profiles(self, image: np.ndarray, frontal: list[Box]) -> list[Detection]:
+        """Faces in profile (either side: the profile cascade knows one side, so it also runs on the
+        mirrored frame) that none of the given frontal boxes covers; largest first."""
         gray, scale = self._gray(image)
-        bounds = {"minSize": (self._min_face, self._min_face)}
         with self._lock:
-            frontal = _scaled(self._frontal(gray, bounds), scale)
-            profiles = _scaled(self._profiles(gray, bounds), scale)
-        return ([Detection(box) for box in _sorted(frontal)]
-                + [Detection(box, profile=True) for box in _sorted(_uncovered(profiles, frontal))])
+            profiles = _scaled(self._profiles(gray, {"minSize": (self._min_face, self._min_face)}), scale)
+        return [Detection(box, profile=True) for box in _sorted(_uncovered(profiles, frontal))]
 
     def detect_near(self, image: np.ndarray, boxes: list[Box], face_side: int = 80) -> list[Detection]:
         """Faces around the given boxes (where followed faces were a moment ago), each neighbourhood
