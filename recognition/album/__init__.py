@@ -1,0 +1,1 @@
+"""Album search: the photos of a folder indexed by the faces in them, searched by a face."""
