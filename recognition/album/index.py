@@ -1,0 +1,210 @@
+"""An album's index: for each photo, where its faces are and their vectors, sealed like the store.
+
+It lives in the data dir (`albums/<id>/`), never in the album folder. The id is a hash of the album's
+real path and of the settings that made the vectors (model, detector), so another model starts a new
+index instead of mixing vectors. It holds no picture: relative paths, the facts that tell a changed
+file (size, mtime, content hash), the photo's size, face boxes relative to it, and unit vectors.
+
+On disk it is one segment (the store's format, segments.py): records appended with one fsync each,
+chained by HMAC under the installation secret, each a batch of photos pickled by column and sealed with
+the store key. A record either adds or replaces photos, or removes some; the last word on a path wins.
+A kill -9 loses at most the batch being written (its torn tail is cut off at the next open).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from recognition.store import segments
+from recognition.store.atomic import fsync_folder
+from recognition.store.records import restricted_loads
+from recognition.store.vault import StoreKey, seal, unseal
+
+log = logging.getLogger(__name__)
+
+ALBUM_MAGIC = b"FACEALB\x01"
+INDEX_VERSION = 1
+SEGMENT = 1  # an album index is one segment; compact() rewrites it
+
+
+class IndexDamaged(Exception):
+    """The index failed a check (altered, from another installation, or not an album index)."""
+
+
+@dataclass(frozen=True)
+class PhotoEntry:
+    path: str  # relative to the album, with "/" separators
+    size: int
+    mtime_ns: int
+    digest: str  # SHA-256 of the file's bytes, hex
+    width: int  # of the upright photo
+    height: int
+    boxes: np.ndarray  # (faces, 4) float32: x, y, w, h as fractions of width and height
+    vectors: np.ndarray  # (faces, dimensions) float32, unit length
+
+    @property
+    def faces(self) -> int:
+        return len(self.boxes)
+
+    def pixel_box(self, face: int) -> list[int]:
+        x, y, w, h = self.boxes[face]
+        return [round(x * self.width), round(y * self.height), round(w * self.width), round(h * self.height)]
+
+
+def index_id(album: Path, settings: str) -> str:
+    """The index folder's name for this album and these settings."""
+    return hashlib.sha256(f"{Path(album).resolve()}\0{settings}".encode()).hexdigest()[:24]
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class AlbumIndex:
+    """Open with open(); put() and drop() each append one record; entries is the current state."""
+
+    def __init__(self, folder: Path, key: StoreKey, keys: list[StoreKey], secret: bytes, settings: str) -> None:
+        self.folder = folder
+        self.settings = settings
+        self._key, self._keys, self._secret = key, keys, secret
+        self.entries: dict[str, PhotoEntry] = {}
+        self._appender: Optional[segments.Appender] = None
+        self.records = 0
+
+    @classmethod
+    def open(cls, folder: Path, key: StoreKey, secret: bytes, settings: str,
+             keys: Optional[list[StoreKey]] = None) -> "AlbumIndex":
+        index = cls(Path(folder), key, keys or [key], secret, settings)
+        index._load()
+        return index
+
+    def put(self, entries: Sequence[PhotoEntry]) -> None:
+        """Add or replace these photos (one record, on disk when this returns)."""
+        if entries:
+            self._append({"put": _columns(entries)})
+            for entry in entries:
+                self.entries[entry.path] = entry
+
+    def drop(self, paths: Iterable[str]) -> None:
+        """Forget these photos (gone from the album)."""
+        paths = [path for path in paths if path in self.entries]
+        if paths:
+            self._append({"drop": paths})
+            for path in paths:
+                del self.entries[path]
+
+    def compact(self) -> None:
+        """Rewrite the index as one record of what it holds now (atomically)."""
+        self.close()
+        body = self._seal({"put": _columns(list(self.entries.values()))})
+        link = segments.write(self.folder, SEGMENT, [body], self._secret)
+        self._appender = segments.Appender(self.folder, SEGMENT, self._secret,
+                                           length=segments.segment_path(self.folder, SEGMENT).stat().st_size,
+                                           last_link=link)
+        self.records = 1
+
+    def close(self) -> None:
+        if self._appender is not None:
+            self._appender.close()
+            self._appender = None
+
+    def _load(self) -> None:
+        path = segments.segment_path(self.folder, SEGMENT)
+        if not path.exists():
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fsync_folder(self.folder.parent)
+            self._appender = segments.Appender.create(self.folder, SEGMENT, self._secret)
+            return
+        try:
+            content = segments.read(self.folder, SEGMENT, self._secret)
+        except segments.SegmentDamaged as exc:
+            raise IndexDamaged(str(exc)) from None
+        if content.torn_bytes:
+            log.warning("album index %s: cut off %d bytes an interrupted write left", path, content.torn_bytes)
+        for number, body in enumerate(content.bodies):
+            self._apply(self._open(body, f"{path} record {number}"))
+        self.records = len(content.bodies)
+        self._appender = segments.Appender(self.folder, SEGMENT, self._secret, length=content.whole_length,
+                                           last_link=content.last_link)
+
+    def _append(self, change: dict) -> None:
+        if self._appender is None or self._appender.broken:
+            self.compact()  # a failed append left the file unsure: start again from memory
+        self._appender.append(self._seal(change))
+        self.records += 1
+
+    def _seal(self, change: dict) -> bytes:
+        change = dict(change, version=INDEX_VERSION, settings=self.settings)
+        return seal(self._key, ALBUM_MAGIC, pickle.dumps(change, protocol=5))
+
+    def _open(self, body: bytes, what: str) -> dict:
+        try:
+            change = restricted_loads(unseal(self._keys, ALBUM_MAGIC, body, what), what)
+        except ValueError as exc:
+            raise IndexDamaged(str(exc)) from None
+        if not isinstance(change, dict) or change.get("version") != INDEX_VERSION:
+            raise IndexDamaged(f"{what} is not an album index record of version {INDEX_VERSION}")
+        if change.get("settings") != self.settings:
+            raise IndexDamaged(f"{what} was made with other settings ({change.get('settings')!r})")
+        return change
+
+    def _apply(self, change: dict) -> None:
+        for path in change.get("drop", []):
+            if not isinstance(path, str):
+                raise IndexDamaged("an album index record names a photo by something else than a path")
+            self.entries.pop(path, None)
+        if "put" in change:
+            for entry in _entries(change["put"]):
+                self.entries[entry.path] = entry
+
+
+def _columns(entries: Sequence[PhotoEntry]) -> dict:
+    with_faces = [e for e in entries if e.faces]
+    dimensions = with_faces[0].vectors.shape[1] if with_faces else 0
+    return {
+        "paths": [e.path for e in entries],
+        "sizes": [int(e.size) for e in entries],
+        "mtimes": [int(e.mtime_ns) for e in entries],
+        "digests": [e.digest for e in entries],
+        "widths": [int(e.width) for e in entries],
+        "heights": [int(e.height) for e in entries],
+        "faces": [int(e.faces) for e in entries],
+        "boxes": np.concatenate([e.boxes for e in entries]).astype(np.float32) if entries else np.zeros((0, 4), np.float32),
+        "vectors": (np.concatenate([e.vectors for e in with_faces]).astype(np.float32)
+                    if with_faces else np.zeros((0, dimensions), np.float32)),
+    }
+
+
+def _entries(columns) -> list[PhotoEntry]:
+    """The photos of a record's columns, every field checked before it is used."""
+    try:
+        names = ("paths", "sizes", "mtimes", "digests", "widths", "heights", "faces")
+        lists = [list(columns[name]) for name in names]
+        boxes, vectors = columns["boxes"], columns["vectors"]
+    except (KeyError, TypeError) as exc:
+        raise IndexDamaged(f"an album index record lacks {exc}") from None
+    count = len(lists[0])
+    kinds = (str, int, int, str, int, int, int)
+    if any(len(values) != count or not all(isinstance(v, kind) for v in values) for values, kind in zip(lists, kinds)):
+        raise IndexDamaged("an album index record has columns of different lengths or kinds")
+    faces = lists[6]
+    total = sum(faces)
+    if (not isinstance(boxes, np.ndarray) or not isinstance(vectors, np.ndarray) or boxes.shape != (total, 4)
+            or vectors.ndim != 2 or vectors.shape[0] != total or min(faces, default=0) < 0):
+        raise IndexDamaged("an album index record's boxes or vectors do not match its photos")
+    entries, start = [], 0
+    for path, size, mtime, digest, width, height, n in zip(*lists):
+        faces_vectors = vectors[start : start + n] if n else np.zeros((0, vectors.shape[1]), np.float32)
+        entries.append(PhotoEntry(path, size, mtime, digest, width, height, boxes[start : start + n], faces_vectors))
+        start += n
+    return entries
