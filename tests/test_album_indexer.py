@@ -1,0 +1,80 @@
+"""Indexing a real album of the fixture photos with the real detector and model: faces found, changes
+noticed, bad files skipped with their reason, nothing re-read that did not change."""
+import os
+import secrets
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from recognition.album.index import AlbumIndex
+from recognition.album.indexer import AlbumIndexer
+from recognition.store.vault import StoreKey
+from tests.conftest import fixture_path
+
+SETTINGS = "Dlib|haar|1280"
+
+
+@pytest.fixture
+def album(tmp_path):
+    """A small album: people in subfolders, a group photo, a photo without a face and a broken file."""
+    folder = tmp_path / "album"
+    for relative, target in [("faces/obama/obama1.jpg", "2019/obama1.jpg"), ("faces/obama/obama2.jpg", "2020/obama2.jpg"),
+                             ("faces/biden/biden1.jpg", "2020/biden1.jpg"),
+                             ("faces/group/obama_and_biden.jpg", "2021/together.jpg")]:
+        (folder / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(fixture_path(relative), folder / target)
+    wall = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8), (0, 0), 15)
+    cv2.imwrite(str(folder / "2021" / "wall.jpg"), wall)
+    (folder / "2021" / "broken.jpg").write_bytes(b"")
+    return folder
+
+
+@pytest.fixture
+def opened(tmp_path):
+    key, secret = StoreKey.generate().write(tmp_path / "keys" / "store.key"), secrets.token_bytes(32)
+    return lambda: AlbumIndex.open(tmp_path / "data" / "albums" / "a", key, secret, SETTINGS)
+
+
+def test_an_album_is_indexed_with_its_faces_and_its_bad_files_counted(album, opened, detector, aligner, embedder):
+    index = opened()
+    seen = []
+    progress = AlbumIndexer(detector, aligner, embedder, batch=2).index([(album, index)], on_progress=seen.append)
+    assert progress.state == "ready" and progress.total == 6 and progress.done == 6
+    assert progress.photos == 5 and progress.skipped == {"unreadable": 1}
+    assert [p.done for p in seen][:6] == [1, 2, 3, 4, 5, 6]  # progress reported photo by photo
+    entries = index.entries
+    assert sorted(entries) == ["2019/obama1.jpg", "2020/biden1.jpg", "2020/obama2.jpg", "2021/together.jpg",
+                               "2021/wall.jpg"]
+    assert entries["2021/wall.jpg"].faces == 0  # remembered, so it is not read again
+    assert entries["2021/together.jpg"].faces >= 2 and progress.faces == sum(e.faces for e in entries.values())
+    obama1, obama2, biden = (entries[p].vectors[0] for p in ("2019/obama1.jpg", "2020/obama2.jpg", "2020/biden1.jpg"))
+    assert float(obama1 @ obama2) > float(obama1 @ biden)  # the vectors are the model's, of the right faces
+    width, height = entries["2019/obama1.jpg"].width, entries["2019/obama1.jpg"].height
+    assert (width, height) == cv2.imread(str(album / "2019" / "obama1.jpg")).shape[1::-1]
+    x, y, w, h = entries["2019/obama1.jpg"].pixel_box(0)
+    assert 0 <= x < x + w <= width and 0 <= y < y + h <= height and w >= 50
+
+
+def test_reindexing_reads_only_what_changed(album, opened, detector, aligner, embedder):
+    index = opened()
+    AlbumIndexer(detector, aligner, embedder).index([(album, index)])
+    records = index.records
+    index.close()
+    again = opened()  # a restart
+    progress = AlbumIndexer(detector, aligner, embedder).index([(album, again)])
+    assert progress.done == 6 and again.records == records  # nothing new was written
+    before, old_obama1 = again.entries["2020/obama2.jpg"], again.entries["2019/obama1.jpg"].vectors[0]
+    os.utime(album / "2020" / "obama2.jpg", ns=(before.mtime_ns + 10**9, before.mtime_ns + 10**9))  # touched only
+    shutil.copyfile(fixture_path("faces/biden/biden2.jpg"), album / "2019" / "obama1.jpg")  # content replaced
+    (album / "2020" / "biden1.jpg").unlink()  # removed
+    progress = AlbumIndexer(detector, aligner, embedder).index([(album, again)])
+    entries = again.entries
+    assert "2020/biden1.jpg" not in entries and progress.photos == 4
+    touched = entries["2020/obama2.jpg"]
+    assert touched.mtime_ns == before.mtime_ns + 10**9 and np.array_equal(touched.vectors, before.vectors)
+    replaced = entries["2019/obama1.jpg"].vectors[0]  # now Biden: re-read, no longer like Obama's other photo
+    assert float(replaced @ touched.vectors[0]) < float(old_obama1 @ touched.vectors[0])
+    again.close()
+    assert sorted(opened().entries) == sorted(entries)  # and all of it is on disk
