@@ -3,6 +3,8 @@ noticed, bad files skipped with their reason, nothing re-read that did not chang
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from recognition.album.index import AlbumIndex
 from recognition.album.indexer import AlbumIndexer
 from recognition.store.vault import StoreKey
-from tests.conftest import fixture_path
+from tests.conftest import ROOT, fixture_path
 
 SETTINGS = "Dlib|haar|1280"
 
@@ -78,3 +80,21 @@ def test_reindexing_reads_only_what_changed(album, opened, detector, aligner, em
     assert float(replaced @ touched.vectors[0]) < float(old_obama1 @ touched.vectors[0])
     again.close()
     assert sorted(opened().entries) == sorted(entries)  # and all of it is on disk
+
+
+def test_the_command_line_indexes_an_album_with_a_progress_bar(album, tmp_path, weights_dir):
+    env = dict(os.environ, FACE_DATA_DIR=str(tmp_path / "data"), FACE_KEY_FILE=str(tmp_path / "keys" / "store.key"),
+               FACE_MODEL="Dlib", DEEPFACE_HOME=str(weights_dir.parent.parent), TF_CPP_MIN_LOG_LEVEL="3")
+
+    def tool(*args):
+        return subprocess.run([sys.executable, "-m", "tools.album", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    first = tool("index", str(album))
+    assert first.returncode == 0, first.stderr
+    assert "5 photos" in first.stdout and "skipped: 1 unreadable" in first.stdout
+    assert "indexing" in first.stderr and "6/6" in first.stderr  # the progress bar
+    status = tool("status", str(album))
+    assert status.returncode == 0 and "5 photos" in status.stdout
+    missing = tool("index", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "not a folder" in missing.stderr

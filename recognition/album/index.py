@@ -208,3 +208,13 @@ def _entries(columns) -> list[PhotoEntry]:
         entries.append(PhotoEntry(path, size, mtime, digest, width, height, boxes[start : start + n], faces_vectors))
         start += n
     return entries
+
+
+def album_settings(model: str, detect_width: int, max_side: int) -> str:
+    """What made an index's vectors: another model or detector setting means another index."""
+    return f"{model}|haar-{detect_width}|{max_side}"
+
+
+def open_album_index(data_dir: Path, key: StoreKey, secret: bytes, album: Path, settings: str) -> AlbumIndex:
+    """The index of album under data_dir/albums/, sealed with the store's key and installation secret."""
+    return AlbumIndex.open(Path(data_dir) / "albums" / index_id(album, settings), key, secret, settings)

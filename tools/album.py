@@ -1,0 +1,103 @@
+"""Index albums from the command line, without a running server (the server indexes its --album
+folders itself, in the background).
+
+    python -m tools.album index ~/Pictures ~/Phone
+    python -m tools.album status ~/Pictures
+
+Uses the same --data-dir / --key-file (FACE_DATA_DIR / FACE_KEY_FILE) and --model as run.py; the index
+goes into the data dir, sealed with the store's key. The data dir must not be in use by a server.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from config import RecognitionConfig, add_store_arguments, store_config
+from recognition.album.index import IndexDamaged, album_settings, open_album_index
+from recognition.album.indexer import AlbumIndexer
+from recognition.models.weights import WeightsMissing
+from recognition.store import open_store
+from recognition.store.atomic import DataDirInUse
+from recognition.store.interface import StoreRejected
+from recognition.store.vault import StoreKeyError
+
+MAX_SIDE = 1280  # album photos are scaled to this before faces are sought, and searched at this width
+
+
+def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
+    env = os.environ if env is None else env
+    parser = argparse.ArgumentParser(prog="python -m tools.album", description=__doc__.split("\n\n")[0])
+    add_store_arguments(parser, env)
+    parser.add_argument("--model", default=env.get("FACE_MODEL", "auto"),
+                        help="embedding model, as for run.py [FACE_MODEL, default auto]")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("index", "bring the albums' indexes up to date, with a progress bar"),
+                       ("status", "what the albums' indexes hold, without reading any photo")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("albums", nargs="+", type=Path, help="album folders")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level="WARNING", format="%(levelname)s: %(message)s")
+    missing = [str(album) for album in args.albums if not album.is_dir()]
+    if missing:
+        print(f"error: not a folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    settings = store_config(args, env)
+    try:
+        with open_store(settings.data_dir, settings.key_path) as store:
+            return run(args, store, env)
+    except (StoreRejected, StoreKeyError, DataDirInUse, IndexDamaged, WeightsMissing, PermissionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(args, store, env) -> int:
+    from recognition.models.aligner import LandmarkAligner
+    from recognition.models.detector import HaarDetector
+    from recognition.models.weights import landmark_model_path, resolve_model
+    from recognition.models.embedder_process import EmbedderProcess
+
+    recognition = RecognitionConfig(model=args.model, deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()))
+    model = resolve_model(recognition.model, recognition.weights_dir, allow_download=False).name
+    tag = album_settings(model, MAX_SIDE, MAX_SIDE)
+    indexes = [(album, open_album_index(store.data_dir, store.key, store.secret, album, tag)) for album in args.albums]
+    if args.command == "status":
+        for album, index in indexes:
+            entries = index.entries.values()
+            print(f"{album}: {len(entries)} photos, {sum(e.faces for e in entries)} faces ({model})")
+        return 0
+    embedder = EmbedderProcess(model, recognition.weights_dir).load()
+    try:
+        indexer = AlbumIndexer(HaarDetector(detect_width=MAX_SIDE), LandmarkAligner(landmark_model_path()), embedder,
+                               max_side=MAX_SIDE)
+        started = time.monotonic()
+        progress = _with_bar(indexer, indexes)
+        elapsed = time.monotonic() - started
+    finally:
+        embedder.stop()
+        for _, index in indexes:
+            index.close()
+    skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(progress.skipped.items())) or "none"
+    print(f"{progress.photos} photos, {progress.faces} faces indexed ({model}); skipped: {skipped}; "
+          f"{progress.done} looked at in {elapsed:.1f} s")
+    return 0
+
+
+def _with_bar(indexer: AlbumIndexer, indexes):
+    from tqdm import tqdm
+
+    with tqdm(unit="photo", desc="indexing", file=sys.stderr) as bar:
+        def show(progress):
+            bar.total = progress.total
+            bar.update(progress.done - bar.n)
+            bar.set_postfix(faces=progress.faces, skipped=sum(progress.skipped.values()), refresh=False)
+
+        return indexer.index(indexes, on_progress=show)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
