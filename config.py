@@ -70,6 +70,7 @@ class Config:
     recognition: RecognitionConfig
     store: StoreConfig
     stream: StreamConfig
+    albums: tuple[Path, ...] = ()  # photo folders the server may index and search (--album)
 
 
 def default_key_path(data_dir: Path, env: Optional[Mapping[str, str]] = None) -> Path:
@@ -121,6 +122,9 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="look for faces the cascades miss (turned well away, very close) with dlib's CNN "
                              "detector every few seconds while something moves; it runs in its own process "
                              "[FACE_SWEEP, default on]")
+    parser.add_argument("--album", action="append", type=Path, default=None,
+                        help="a photo folder to index and search by face; repeat for several [FACE_ALBUM, several "
+                             f"separated by '{os.pathsep}']")
     parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
                         help="stream viewers served at once [FACE_MAX_VIEWERS, default 8]")
     parser.add_argument("--blur", choices=("none", "unknown", "all"), default=env.get("FACE_BLUR", "none"),
@@ -156,6 +160,8 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
         store=store_config(args, env),
         stream=StreamConfig(max_viewers=args.max_viewers, blur=args.blur, overlay=args.overlay,
                             width=args.stream_width),
+        albums=tuple(args.album if args.album is not None else
+                     (Path(part).expanduser() for part in env.get("FACE_ALBUM", "").split(os.pathsep) if part)),
     )
 
 

@@ -52,6 +52,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def build(settings: config.Config):
     """The store, the analyzer (model loaded) and the listening server; None (and logged why) if one cannot be."""
+    from recognition.album.index import IndexDamaged
+    from recognition.album.library import AlbumError, AlbumLibrary
     from recognition.live.privacy import PrivacyFilter
     from recognition.models.detector import HaarDetector
     from recognition.models.weights import WeightsMissing
@@ -86,8 +88,15 @@ def build(settings: config.Config):
     # The stream searches each frame for faces itself when it blurs them (it must not wait for recognition):
     # a detector of its own, at a smaller size, so it neither waits for nor slows the recognition's.
     privacy = PrivacyFilter(stream.blur, HaarDetector(detect_width=480)) if stream.blur != "none" else None
+    try:
+        albums = AlbumLibrary.for_server(settings.albums, store, analyzer) if settings.albums else None
+    except (AlbumError, IndexDamaged) as exc:
+        log.error("%s", exc)
+        analyzer.embedder.stop()
+        store.close()
+        return None
     services = Services(store=store, analyzer=analyzer, max_viewers=stream.max_viewers, api_key=settings.server.api_key,
-                        privacy=privacy, overlay=stream.overlay, stream_width=stream.width)
+                        privacy=privacy, overlay=stream.overlay, stream_width=stream.width, albums=albums)
     app = create_app(services, max_upload=settings.server.max_upload)
     try:
         server = make_server(app, host=settings.server.host, port=settings.server.port,
@@ -120,6 +129,8 @@ def serve(settings: config.Config, services, server) -> int:
         sweep = FaceSweep().start() if settings.recognition.sweep else None
         recognizer = LiveRecognizer(services.analyzer, sweep=sweep if sweep and sweep.available else None)
         services.worker = RecognitionWorker(services.frames, services.analyzer, recognizer=recognizer).start()
+    if services.albums is not None:
+        services.albums.start()  # indexing in the background; /album shows how far it got
     # What was built so far (the store's index above all: a million people) lives as long as the server;
     # kept out of the collector's sight, a full collection no longer stops every thread for a quarter second.
     gc.collect()
@@ -146,6 +157,8 @@ def serve(settings: config.Config, services, server) -> int:
             capture.stop(timeout=3)
         if sweep:
             sweep.stop()
+        if services.albums is not None:
+            services.albums.stop(timeout=3)
         services.analyzer.embedder.stop(timeout=3)
         services.store.close()
         log.info("stopped")

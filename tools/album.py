@@ -19,14 +19,12 @@ from typing import Optional
 
 from config import RecognitionConfig, add_store_arguments, store_config
 from recognition.album.index import IndexDamaged, album_settings, open_album_index
-from recognition.album.indexer import AlbumIndexer
+from recognition.album.indexer import MAX_SIDE, AlbumIndexer
 from recognition.models.weights import WeightsMissing
 from recognition.store import open_store
 from recognition.store.atomic import DataDirInUse
 from recognition.store.interface import StoreRejected
 from recognition.store.vault import StoreKeyError
-
-MAX_SIDE = 1280  # album photos are scaled to this before faces are sought, and searched at this width
 
 
 def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:

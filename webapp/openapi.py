@@ -43,6 +43,39 @@ FACE = {"type": "object", "properties": {
     "profile": {"type": "boolean"}}}
 
 
+def _query(name: str, description: str, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": TEXT, "description": description}
+
+
+MATCHES = _json({"type": "object", "properties": {
+    "query_faces": {"type": "integer"}, "threshold": {"type": "number"},
+    "matches": {"type": "array", "items": {"type": "object", "properties": {
+        "album": TEXT, "photo": TEXT, "similarity": {"type": "number"}, "box": BOX}}}}},
+    "photos with the person, best first, each once with its best face")
+THRESHOLD = "cosine similarity from 0 to 1 a face must reach (default: the model's threshold)"
+ALBUM_PATHS = {
+    "/album": {"get": {"summary": "the albums (--album) and their indexing progress",
+                       "responses": {"200": _json({"type": "object", "properties": {
+                           "albums": {"type": "array", "items": TEXT}, "state": TEXT, "total": {"type": "integer"},
+                           "done": {"type": "integer"}, "photos": {"type": "integer"}, "faces": {"type": "integer"},
+                           "skipped": {"type": "integer"}}}, "progress"), **_errors(404)}}},
+    "/album/search": {
+        "post": {"summary": "the album photos a face is in: the largest face of the photo, or the one named by 'face'",
+                 "requestBody": _multipart({"image": IMAGE, "threshold": {"type": "string", "description": THRESHOLD},
+                                            "face": {"type": "string", "description": "0 is the largest face"}},
+                                           ["image"]),
+                 "responses": {"200": MATCHES, **_errors(400, 404, 413, 415, 422)}},
+        "get": {"summary": "the album photos an enrolled identity is in",
+                "parameters": [_query("hash", "identity hash", True), _query("threshold", THRESHOLD)],
+                "responses": {"200": MATCHES, **_errors(400, 404, 409)}}},
+    "/album/photo": {"get": {
+        "summary": "an album photo: the original, or a JPEG with 'box' highlighted and at most 'size' pixels",
+        "parameters": [_query("album", "the album's name", True), _query("photo", "its path in the album", True),
+                       _query("box", "x,y,w,h in the photo's pixels"), _query("size", "16 to 1024 pixels")],
+        "responses": {"200": {"description": "the photo", "content": {"image/*": {}}}, **_errors(400, 404, 422)}}},
+}
+
+
 SPEC = {
     "openapi": "3.1.0",
     "info": {"title": "Live face recognition", "version": "1.0",
@@ -147,6 +180,7 @@ SPEC = {
             "responses": {"200": _json({"type": "object", "properties": {
                 "similarity": {"type": "number"}, "match": {"type": "boolean"}, "threshold": {"type": "number"},
                 "model": TEXT}}, "the comparison"), **_errors(400, 422)}}},
+        **ALBUM_PATHS,
         "/openapi.json": {"get": {"summary": "this description",
                                   "responses": {"200": {"description": "OpenAPI 3.1",
                                                         "content": {"application/json": {}}}}}},

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from flask import current_app
 
@@ -13,6 +13,9 @@ from recognition.store.interface import FaceStore
 from recognition.pipeline.video import VideoLimits
 from recognition.live.privacy import PrivacyFilter
 from recognition.live.worker import RecognitionResult, RecognitionWorker
+
+if TYPE_CHECKING:
+    from recognition.album.library import AlbumLibrary
 
 EXTENSION = "faceapp"
 
@@ -28,6 +31,7 @@ class Services:
     max_viewers: int = 8
     api_key: Optional[str] = None  # when set, writes need it in X-API-Key
     privacy: Optional[PrivacyFilter] = None  # which faces the stream blurs (--blur)
+    albums: Optional["AlbumLibrary"] = None  # the photo folders searched by face (--album)
     overlay: str = "boxes"  # how the stream marks faces (--overlay)
     stream_width: Optional[int] = None  # the stream's JPEG width; None: the camera's
     video_limits: VideoLimits = field(default_factory=VideoLimits)

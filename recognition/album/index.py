@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -78,6 +79,7 @@ class AlbumIndex:
         self.settings = settings
         self._key, self._keys, self._secret = key, keys, secret
         self.entries: dict[str, PhotoEntry] = {}
+        self._entries_lock = threading.Lock()  # searches read entries while the indexer changes them
         self._appender: Optional[segments.Appender] = None
         self.records = 0
 
@@ -92,16 +94,23 @@ class AlbumIndex:
         """Add or replace these photos (one record, on disk when this returns)."""
         if entries:
             self._append({"put": _columns(entries)})
-            for entry in entries:
-                self.entries[entry.path] = entry
+            with self._entries_lock:
+                for entry in entries:
+                    self.entries[entry.path] = entry
 
     def drop(self, paths: Iterable[str]) -> None:
         """Forget these photos (gone from the album)."""
         paths = [path for path in paths if path in self.entries]
         if paths:
             self._append({"drop": paths})
-            for path in paths:
-                del self.entries[path]
+            with self._entries_lock:
+                for path in paths:
+                    del self.entries[path]
+
+    def snapshot(self) -> list[PhotoEntry]:
+        """The photos indexed now; safe to call while another thread puts or drops."""
+        with self._entries_lock:
+            return list(self.entries.values())
 
     def compact(self) -> None:
         """Rewrite the index as one record of what it holds now (atomically)."""

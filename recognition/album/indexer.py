@@ -23,6 +23,8 @@ from recognition.faces import Box
 
 log = logging.getLogger(__name__)
 
+MAX_SIDE = 1280  # album photos are scaled to this before faces are sought (and searched at this width)
+
 
 class FaceFinder(Protocol):
     def detect(self, image: np.ndarray) -> list[Box]: ...
@@ -57,7 +59,7 @@ class AlbumIndexer:
     max_side: photos are scaled down to this before faces are sought."""
 
     def __init__(self, detector: FaceFinder, aligner: Aligner, embedder: Embedder, *, batch: int = 16,
-                 max_side: int = 1280) -> None:
+                 max_side: int = MAX_SIDE) -> None:
         self._detector = detector
         self._aligner = aligner
         self._embedder = embedder

@@ -1,0 +1,111 @@
+"""The albums a server may read (--album): their indexes, kept up to date in the background, searched
+by face, and the only place a photo path from a client is turned into a file.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from recognition.album.index import AlbumIndex, album_settings, open_album_index
+from recognition.album.indexer import MAX_SIDE, AlbumIndexer, Progress
+from recognition.album.search import AlbumMatch, FaceMatrix
+from recognition.album.walker import resolve
+
+log = logging.getLogger(__name__)
+
+
+def album_names(folders: Sequence[Path]) -> dict[str, Path]:
+    """Each album's name in the API: its folder's name, numbered when two folders share one."""
+    names: dict[str, Path] = {}
+    for folder in folders:
+        base = Path(folder).resolve().name or "album"
+        name, number = base, 2
+        while name in names:
+            name, number = f"{base}-{number}", number + 1
+        names[name] = Path(folder).resolve()
+    return names
+
+
+class AlbumError(Exception):
+    """An album folder that cannot be used (missing, not a folder); the message says which."""
+
+
+class AlbumLibrary:
+    @classmethod
+    def for_server(cls, folders: Sequence[Path], store, analyzer) -> "AlbumLibrary":
+        """The library of a server: indexes sealed with its store's key, faces embedded by its model
+        (the same process as live recognition), found by a detector of its own at album resolution."""
+        from recognition.models.aligner import LandmarkAligner
+        from recognition.models.detector import HaarDetector
+        from recognition.models.weights import landmark_model_path
+
+        missing = [str(folder) for folder in folders if not Path(folder).is_dir()]
+        if missing:
+            raise AlbumError(f"album folder not found: {', '.join(missing)}")
+        return cls(folders, data_dir=store.data_dir, key=store.key, secret=store.secret, model=analyzer.model_name,
+                   detector=HaarDetector(detect_width=MAX_SIDE), aligner=LandmarkAligner(landmark_model_path()),
+                   embedder=analyzer.embedder, dimensions=analyzer.embedder.dimensions)
+
+    def __init__(self, folders: Sequence[Path], *, data_dir: Path, key, secret: bytes, model: str, detector,
+                 aligner, embedder, dimensions: int) -> None:
+        self.albums = album_names(folders)
+        self.settings = album_settings(model, MAX_SIDE, MAX_SIDE)
+        self._indexes: dict[str, AlbumIndex] = {
+            name: open_album_index(data_dir, key, secret, folder, self.settings) for name, folder in self.albums.items()}
+        self._indexer = AlbumIndexer(detector, aligner, embedder, max_side=MAX_SIDE)
+        self._dimensions = dimensions
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
+        self._matrix: Optional[FaceMatrix] = None
+        self._changes = 0  # bumped as the indexer goes; the search matrix is rebuilt when it moved
+        self._built_at = -1
+
+    def start(self) -> "AlbumLibrary":
+        self._thread = threading.Thread(target=self._index, name="album-indexer", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for index in self._indexes.values():
+            index.close()
+
+    @property
+    def progress(self) -> Progress:
+        return self._indexer.progress
+
+    def search(self, queries: np.ndarray, threshold: float) -> list[AlbumMatch]:
+        return self._face_matrix().search(queries, threshold)
+
+    def photo_path(self, album: str, photo: str) -> Optional[Path]:
+        """The file of an album's photo, or None when there is no such album or the path leaves it."""
+        folder = self.albums.get(album)
+        return resolve(folder, photo) if folder is not None else None
+
+    def _face_matrix(self) -> FaceMatrix:
+        with self._lock:
+            if self._matrix is None or self._built_at != self._changes:
+                self._built_at = self._changes
+                self._matrix = FaceMatrix([(name, index.snapshot()) for name, index in self._indexes.items()],
+                                          self._dimensions)
+            return self._matrix
+
+    def _index(self) -> None:
+        def changed(progress: Progress) -> None:
+            self._changes += 1
+
+        try:
+            progress = self._indexer.index([(self.albums[name], index) for name, index in self._indexes.items()],
+                                           stop=self._stop, on_progress=changed)
+            log.info("albums indexed: %d photos, %d faces; skipped %s", progress.photos, progress.faces,
+                     dict(progress.skipped) or "none")
+        except Exception:  # the server goes on; /album says indexing stopped
+            log.exception("album indexing failed")
+            self._indexer.progress.state = "failed"

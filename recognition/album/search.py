@@ -1,0 +1,61 @@
+"""Searching an album's faces by a face: one matrix product over every indexed face, best face per photo.
+
+The faces of all albums are stacked in one float32 matrix (rebuilt when an index changes), so a search
+is a single matrix-vector product: about 13 MB read per 100,000 faces of 128 dimensions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from recognition.album.index import PhotoEntry
+
+
+@dataclass(frozen=True)
+class AlbumMatch:
+    album: str
+    photo: str  # relative to its album
+    similarity: float
+    box: list[int]  # the matching face, in the photo's pixels
+
+    def to_json(self) -> dict:
+        return {"album": self.album, "photo": self.photo, "similarity": round(self.similarity, 4), "box": self.box}
+
+
+class FaceMatrix:
+    """Every face of the given albums, ready to search."""
+
+    def __init__(self, albums: Sequence[tuple[str, Sequence[PhotoEntry]]], dimensions: int) -> None:
+        rows, owners = [], []
+        for name, entries in albums:
+            for entry in entries:
+                if entry.faces and entry.vectors.shape[1] == dimensions:
+                    rows.append(entry.vectors)
+                    owners.extend((name, entry, face) for face in range(entry.faces))
+        self._vectors = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, dimensions), np.float32)
+        self._owners = owners
+
+    @property
+    def faces(self) -> int:
+        return len(self._owners)
+
+    def search(self, queries: np.ndarray, threshold: float, limit: int = 500) -> list[AlbumMatch]:
+        """Photos with a face at least threshold similar to any of the query vectors (rows), each once
+        with its best face, best first."""
+        if not self._owners or len(queries) == 0:
+            return []
+        similarity = (self._vectors @ np.asarray(queries, np.float32).T).max(axis=1)
+        candidates = np.flatnonzero(similarity >= threshold)
+        best: dict[tuple[str, str], tuple[float, int]] = {}
+        for row in candidates[np.argsort(-similarity[candidates], kind="stable")]:
+            name, entry, _ = self._owners[row]
+            best.setdefault((name, entry.path), (float(similarity[row]), int(row)))
+            if len(best) >= limit:
+                break
+        matches = []
+        for (name, path), (value, row) in best.items():
+            _, entry, face = self._owners[row]
+            matches.append(AlbumMatch(name, path, value, entry.pixel_box(face)))
+        return matches

@@ -1,0 +1,148 @@
+"""Album search over HTTP: indexing progress, search by photo or by enrolled identity, and the photos
+themselves (originals, highlighted or thumbnails, made in memory; nothing is written)."""
+from __future__ import annotations
+
+import math
+import mimetypes
+import threading
+from collections import OrderedDict
+from typing import Optional
+
+import cv2
+import numpy as np
+from flask import Blueprint, Response, jsonify, request, send_file
+
+from recognition.album.photos import PhotoSkipped, read_photo
+from webapp.errors import ApiError
+from webapp.inputs import decode_upload, field, identity_or_404, image_bytes
+from webapp.services import services
+
+bp = Blueprint("album", __name__)
+
+THUMBNAILS = 512  # thumbnails kept in memory (a few MB), the least recently used forgotten first
+MAX_THUMBNAIL_SIDE = 1024
+_thumbnails: "OrderedDict[tuple, bytes]" = OrderedDict()
+_thumbnails_lock = threading.Lock()
+
+
+def _library():
+    library = services().albums
+    if library is None:
+        raise ApiError(404, "no album is configured: start the server with --album DIR (FACE_ALBUM)")
+    return library
+
+
+@bp.get("/album")
+def album_status():
+    library = _library()
+    return jsonify({"albums": sorted(library.albums), **library.progress.to_json()})
+
+
+@bp.post("/album/search")
+def search_by_photo():
+    library = _library()
+    image = decode_upload(image_bytes("image"), "image")
+    threshold, which = _threshold(field("threshold")), _face_number(field("face"))
+    faces = sorted(services().analyzer.analyze(image), key=lambda f: f.box.area, reverse=True)
+    if not faces:
+        raise ApiError(422, "no face was found in the image")
+    if which >= len(faces):
+        raise ApiError(400, f"'face' is {which}, but the image has {len(faces)} face(s) (0 is the largest)")
+    matches = library.search(faces[which].embedding[None, :], threshold)
+    return jsonify({"query_faces": len(faces), "threshold": threshold, "matches": [m.to_json() for m in matches]})
+
+
+@bp.get("/album/search")
+def search_by_identity():
+    library = _library()
+    identity_hash = request.args.get("hash")
+    if not identity_hash:
+        raise ApiError(400, "give the identity as ?hash=..., or POST a photo as multipart 'image'")
+    identity = identity_or_404(identity_hash)
+    if identity.model != services().analyzer.model_name:
+        raise ApiError(409, f"{identity_hash} was enrolled with {identity.model}; the albums are indexed with "
+                            f"{services().analyzer.model_name}")
+    threshold = _threshold(request.args.get("threshold"))
+    matches = library.search(np.stack(identity.embeddings), threshold)
+    return jsonify({"query_faces": len(identity.embeddings), "threshold": threshold,
+                    "matches": [m.to_json() for m in matches]})
+
+
+@bp.get("/album/photo")
+def photo():
+    """The original; with box=x,y,w,h that face highlighted; with size=N a JPEG at most N pixels wide
+    or high (thumbnails are cached in memory only)."""
+    library = _library()
+    album, relative = request.args.get("album", ""), request.args.get("photo", "")
+    path = library.photo_path(album, relative)
+    if path is None:
+        raise ApiError(404, f"no photo {relative!r} in album {album!r}")
+    box, size = _box(request.args.get("box")), _size(request.args.get("size"))
+    if box is None and size is None:
+        return send_file(path, mimetype=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+                         download_name=path.name, max_age=0)
+    key = (str(path), path.stat().st_mtime_ns, box, size)
+    with _thumbnails_lock:
+        cached = _thumbnails.get(key)
+        if cached is not None:
+            _thumbnails.move_to_end(key)
+    if cached is None:
+        cached = _render(path, box, size)
+        with _thumbnails_lock:
+            _thumbnails[key] = cached
+            while len(_thumbnails) > THUMBNAILS:
+                _thumbnails.popitem(last=False)
+    return Response(cached, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def _render(path, box: Optional[tuple], size: Optional[int]) -> bytes:
+    try:
+        shown = read_photo(path, max_side=size or 100_000)
+    except PhotoSkipped as exc:
+        raise ApiError(422, f"the photo cannot be shown: {exc}")
+    image = shown.image.copy()
+    if box is not None:
+        x, y, w, h = (round(v * shown.scale) for v in box)
+        thickness = max(2, round(max(image.shape[:2]) / 250))
+        cv2.rectangle(image, (x, y), (x + w, y + h), (0, 200, 255), thickness)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise ApiError(500, "the photo could not be encoded")
+    return encoded.tobytes()
+
+
+def _threshold(raw: Optional[str]) -> float:
+    if raw is None or raw == "":
+        return services().analyzer.matcher.threshold
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(400, f"'threshold' must be a number between 0 and 1, not {raw!r}")
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise ApiError(400, f"'threshold' must be between 0 and 1, not {raw}")
+    return value
+
+
+def _face_number(raw: Optional[str]) -> int:
+    if raw is None or raw == "":
+        return 0
+    if not raw.isdigit() or len(raw) > 4:
+        raise ApiError(400, f"'face' must be a face number (0 is the largest), not {raw!r}")
+    return int(raw)
+
+
+def _box(raw: Optional[str]) -> Optional[tuple]:
+    if raw is None:
+        return None
+    parts = raw.split(",")
+    if len(parts) != 4 or not all(p.strip().isdigit() and len(p.strip()) <= 6 for p in parts):
+        raise ApiError(400, "'box' must be x,y,w,h in the photo's pixels")
+    return tuple(int(p) for p in parts)
+
+
+def _size(raw: Optional[str]) -> Optional[int]:
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 16 <= int(raw) <= MAX_THUMBNAIL_SIDE:
+        raise ApiError(400, f"'size' must be a number of pixels from 16 to {MAX_THUMBNAIL_SIDE}")
+    return int(raw)
