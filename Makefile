@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 # The page test drives Debian's chromium; Playwright must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser weights run test bench bench-live bench-store bench-accuracy clean
+.PHONY: install browser weights run test bench bench-live bench-album bench-store bench-accuracy clean
 
 install: $(STAMP)
 
@@ -49,6 +49,9 @@ bench: install
 
 bench-live: install
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/live_bench.py
+
+bench-album: install
+	FACE_FIXTURES=$(FIXTURES) $(PY) bench/album_bench.py
 
 bench-store: install
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/store_bench.py

@@ -1,0 +1,199 @@
+"""What album search costs and how right it is, in one run:
+
+- indexing throughput (photos/s, faces/s) of an album made of the fixture photos and camera-like
+  variants of them (mirrored, half size, darker, brighter), beside DeepFace.find indexing a copy of the
+  same folder with the same model (Dlib) and detector (OpenCV's Haar); then the same album with every
+  photo at a phone's size (4032 pixels wide);
+- search latency with 1k, 10k and 100k album faces (the real ones plus random unit vectors);
+- re-opening an unchanged album of 500 photos (index read, folder walked, nothing re-read);
+- precision and recall of search at the model's default threshold: every photo of a person, as the
+  query, should find that person's other photos and variants, and nothing else.
+
+Run: make bench-album   (or .venv/bin/python bench/album_bench.py)
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.parts import FIXTURES, scratch_parts  # noqa: E402
+from recognition.album.index import AlbumIndex, PhotoEntry, open_album_index  # noqa: E402
+from recognition.album.indexer import MAX_SIDE, AlbumIndexer  # noqa: E402
+from recognition.album.search import FaceMatrix  # noqa: E402
+from recognition.album.walker import walk  # noqa: E402
+
+PHONE_WIDTH = 4032  # a 12-megapixel phone photo
+PEOPLE = ["obama", "biden", "kit_harington", "rose_leslie", "alex_lacamoire"]
+VARIANTS = {
+    "original": lambda image: image,
+    "mirrored": lambda image: cv2.flip(image, 1),
+    "half": lambda image: cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+    "darker": lambda image: np.clip(image.astype(np.int16) * 0.6, 0, 255).astype(np.uint8),
+    "brighter": lambda image: np.clip(image.astype(np.int16) * 1.3 + 20, 0, 255).astype(np.uint8),
+}
+
+
+def make_album(folder: Path, width: int = 0) -> dict[str, str]:
+    """The album's photos: each person's fixture photos in every variant (scaled to width pixels wide
+    when given: a phone's 12-megapixel photos); returns photo -> person."""
+    people = {}
+    for person in PEOPLE:
+        for source in sorted((FIXTURES / "faces" / person).iterdir()):
+            image = cv2.imread(str(source), cv2.IMREAD_COLOR)
+            if image is None:
+                continue
+            for name, variant in VARIANTS.items():
+                relative = f"{person}/{source.stem}-{name}.jpg"
+                (folder / person).mkdir(parents=True, exist_ok=True)
+                picture = variant(image)
+                if width:
+                    picture = cv2.resize(picture, (width, round(picture.shape[0] * width / picture.shape[1])),
+                                         interpolation=cv2.INTER_CUBIC)
+                cv2.imwrite(str(folder / relative), picture, [cv2.IMWRITE_JPEG_QUALITY, 92])
+                people[relative] = person
+    return people
+
+
+def main() -> int:
+    work, store, analyzer = scratch_parts("albumbench-")
+    try:
+        album = work / "album"
+        people = make_album(album)
+        print(f"album: {len(people)} photos of {len(PEOPLE)} people ({len(VARIANTS)} variants of each fixture photo)")
+        index, rate = index_album(album, store, analyzer)
+        deepface_find(album, work, rate)
+        phone = work / "album-phone"
+        make_album(phone, width=PHONE_WIDTH)
+        print(f"\nthe same album as a phone takes it: every photo {PHONE_WIDTH} pixels wide")
+        _, rate = index_album(phone, store, analyzer)
+        deepface_find(phone, work, rate)
+        search_latency(index, analyzer.matcher.threshold)
+        reopen(work, store)
+        accuracy(index, people, analyzer.matcher.threshold)
+    finally:
+        analyzer.embedder.stop()
+        store.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def index_album(album: Path, store, analyzer) -> tuple[AlbumIndex, float]:
+    from recognition.models.detector import HaarDetector
+
+    index = open_album_index(store.data_dir, store.key, store.secret, album, "bench")
+    indexer = AlbumIndexer(HaarDetector(detect_width=MAX_SIDE), analyzer.aligner, analyzer.embedder)
+    started = time.monotonic()
+    progress = indexer.index([(album, index)])
+    elapsed = time.monotonic() - started
+    print(f"\nthis app, indexing: {progress.photos} photos, {progress.faces} faces in {elapsed:.1f} s = "
+          f"{progress.photos / elapsed:.2f} photos/s, {progress.faces / elapsed:.2f} faces/s")
+    return index, progress.photos / elapsed
+
+
+def deepface_find(album: Path, work: Path, our_rate: float) -> None:
+    """DeepFace.find on a copy of the album (it writes its representations into the folder it searches)."""
+    from deepface import DeepFace
+
+    copy = work / f"deepface-{album.name}"
+    shutil.copytree(album, copy)
+    query = str(FIXTURES / "faces" / "obama" / "obama3.jpg")
+    started = time.monotonic()
+    DeepFace.find(img_path=query, db_path=str(copy), model_name="Dlib", detector_backend="opencv",
+                  enforce_detection=False, silent=True)
+    indexing = time.monotonic() - started
+    photos = sum(1 for _ in copy.rglob("*.jpg"))
+    searches = []
+    for _ in range(3):
+        started = time.monotonic()
+        DeepFace.find(img_path=query, db_path=str(copy), model_name="Dlib", detector_backend="opencv",
+                      enforce_detection=False, silent=True)
+        searches.append(time.monotonic() - started)
+    rate = photos / indexing
+    print(f"DeepFace.find, indexing the same {photos} photos (Dlib, opencv): {indexing:.1f} s = {rate:.2f} photos/s; "
+          f"a search once indexed: {statistics.median(searches) * 1000:.0f} ms (includes the query's own detection)")
+    print(f"indexing throughput, this app / DeepFace.find: {our_rate / rate:.1f}x")
+
+
+def search_latency(index: AlbumIndex, threshold: float) -> None:
+    real = index.snapshot()
+    query = next(entry.vectors[0] for entry in real if entry.faces)
+    dimensions = len(query)
+    rng = np.random.default_rng(3)
+    print()
+    for total in (1_000, 10_000, 100_000):
+        filler = total - sum(entry.faces for entry in real)
+        vectors = rng.normal(size=(filler, dimensions)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        boxes = np.tile(np.float32([[0.1, 0.1, 0.2, 0.2]]), (filler, 1))
+        synthetic = [PhotoEntry(f"filler/{i // 4}-{i}.jpg", 1, 1, "0" * 64, 800, 600, boxes[i : i + 1],
+                                vectors[i : i + 1]) for i in range(filler)]
+        matrix = FaceMatrix([("album", real + synthetic)], dimensions)
+        times = []
+        for _ in range(30):
+            started = time.perf_counter()
+            matrix.search(query[None, :], threshold)
+            times.append(time.perf_counter() - started)
+        print(f"search among {matrix.faces:>7,} faces: median {statistics.median(times) * 1000:.1f} ms, "
+              f"p95 {sorted(times)[int(0.95 * len(times))] * 1000:.1f} ms")
+
+
+def reopen(work: Path, store) -> None:
+    """An unchanged album of 500 photos: index opened, folder walked, every photo found unchanged."""
+    album = work / "album-500"
+    album.mkdir()
+    sources = sorted((FIXTURES / "faces").rglob("*.jpg"))
+    for number in range(500):
+        shutil.copyfile(sources[number % len(sources)], album / f"{number:04d}.jpg")
+    settings = "bench-500"
+    index = open_album_index(store.data_dir, store.key, store.secret, album, settings)
+    rng = np.random.default_rng(5)
+    entries = []
+    for relative, state in walk(album):
+        vectors = rng.normal(size=(2, 128)).astype(np.float32)
+        entries.append(PhotoEntry(relative, state.size, state.mtime_ns, "0" * 64, 800, 600,
+                                  np.float32([[0.1, 0.1, 0.2, 0.2]] * 2), vectors))
+    for start in range(0, len(entries), 16):  # as the indexer writes them: a record per batch
+        index.put(entries[start : start + 16])
+    index.close()
+    started = time.monotonic()
+    reopened = open_album_index(store.data_dir, store.key, store.secret, album, settings)
+    unchanged = sum(1 for relative, state in walk(album)
+                    if (reopened.entries[relative].size, reopened.entries[relative].mtime_ns) == (state.size, state.mtime_ns))
+    elapsed = time.monotonic() - started
+    reopened.close()
+    print(f"\nre-opening an unchanged album of 500 photos ({reopened.records} records): {elapsed * 1000:.0f} ms, "
+          f"{unchanged} photos found unchanged")
+
+
+def accuracy(index: AlbumIndex, people: dict[str, str], threshold: float) -> None:
+    entries = {entry.path: entry for entry in index.snapshot()}
+    matrix = FaceMatrix([("album", list(entries.values()))], len(next(e for e in entries.values() if e.faces).vectors[0]))
+    returned = correct = relevant = 0
+    for path, person in people.items():
+        entry = entries.get(path)
+        if entry is None or entry.faces == 0:
+            continue
+        largest = int(np.argmax(entry.boxes[:, 2] * entry.boxes[:, 3]))
+        matches = [m for m in matrix.search(entry.vectors[largest][None, :], threshold) if m.photo != path]
+        same = {p for p, who in people.items() if who == person and p != path}
+        returned += len(matches)
+        correct += sum(1 for m in matches if m.photo in same)
+        relevant += len(same)
+    print(f"\nsearch at the default threshold {threshold:.2f}, every photo as the query: precision "
+          f"{correct / max(returned, 1):.3f} ({correct} of {returned} returned), recall {correct / max(relevant, 1):.3f} "
+          f"({correct} of {relevant} photos of the person)")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.exit(main())
