@@ -5,7 +5,7 @@ import secrets
 import numpy as np
 import pytest
 
-from recognition.album.index import AlbumIndex, IndexDamaged, PhotoEntry, index_id
+from recognition.album.index import AlbumIndex, IndexDamaged, PhotoEntry, index_id, open_album_index
 from recognition.store import segments
 from recognition.store.vault import StoreKey
 
@@ -105,3 +105,17 @@ def test_an_altered_index_or_another_model_s_is_refused(tmp_path, sealing):
 def test_the_index_of_another_model_lives_apart():
     assert index_id("/photos", "Dlib|haar|1280") != index_id("/photos", "Facenet|haar|1280")
     assert index_id("/photos", SETTINGS) != index_id("/other", SETTINGS)
+
+
+def test_a_damaged_index_is_indexed_again_rather_than_stopping_the_server(tmp_path, sealing):
+    key, secret = sealing
+    album = tmp_path / "album"
+    index = open_album_index(tmp_path / "data", key, secret, album, SETTINGS)
+    index.put([entry("a.jpg", 1, 1)])
+    index.close()
+    rotated = StoreKey.generate().write(tmp_path / "keys" / "new.key")  # the store's key was rotated since
+    fresh = open_album_index(tmp_path / "data", rotated, secret, album, SETTINGS)
+    assert fresh.entries == {}  # empty: the indexer fills it again from the photos
+    fresh.put([entry("b.jpg", 1, 2)])
+    fresh.close()
+    assert sorted(open_album_index(tmp_path / "data", rotated, secret, album, SETTINGS).entries) == ["b.jpg"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,8 @@ import numpy as np
 from recognition.store import segments
 from recognition.store.atomic import fsync_folder
 from recognition.store.records import restricted_loads
-from recognition.store.vault import StoreKey, seal, unseal
+from recognition.store.interface import StoreRejected
+from recognition.store.vault import StoreKey, StoreKeyError, seal, unseal
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +161,7 @@ class AlbumIndex:
     def _open(self, body: bytes, what: str) -> dict:
         try:
             change = restricted_loads(unseal(self._keys, ALBUM_MAGIC, body, what), what)
-        except ValueError as exc:
+        except (ValueError, StoreKeyError, StoreRejected) as exc:  # altered, another key, or not ours
             raise IndexDamaged(str(exc)) from None
         if not isinstance(change, dict) or change.get("version") != INDEX_VERSION:
             raise IndexDamaged(f"{what} is not an album index record of version {INDEX_VERSION}")
@@ -225,5 +227,13 @@ def album_settings(model: str, detect_width: int, max_side: int) -> str:
 
 
 def open_album_index(data_dir: Path, key: StoreKey, secret: bytes, album: Path, settings: str) -> AlbumIndex:
-    """The index of album under data_dir/albums/, sealed with the store's key and installation secret."""
-    return AlbumIndex.open(Path(data_dir) / "albums" / index_id(album, settings), key, secret, settings)
+    """The index of album under data_dir/albums/, sealed with the store's key and installation secret.
+    An index that fails its checks (altered, or sealed with a key since rotated) is only derived from
+    the photos: it is set aside and the album indexed again, rather than refusing to start."""
+    folder = Path(data_dir) / "albums" / index_id(album, settings)
+    try:
+        return AlbumIndex.open(folder, key, secret, settings)
+    except IndexDamaged as exc:
+        log.warning("the index of album %s cannot be used (%s): it is removed and the album indexed again", album, exc)
+        shutil.rmtree(folder)
+        return AlbumIndex.open(folder, key, secret, settings)
