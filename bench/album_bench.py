@@ -7,7 +7,9 @@
 - search latency with 1k, 10k and 100k album faces (the real ones plus random unit vectors);
 - re-opening an unchanged album of 500 photos (index read, folder walked, nothing re-read);
 - precision and recall of search at the model's default threshold: every photo of a person, as the
-  query, should find that person's other photos and variants, and nothing else.
+  query, should find that person's other photos and variants, and nothing else;
+- the faces grouped into people: how many groups, how many faces grouped, and their purity (the share
+  of grouped faces that are of their group's majority person).
 
 Run: make bench-album   (or .venv/bin/python bench/album_bench.py)
 """
@@ -80,6 +82,7 @@ def main() -> int:
         search_latency(index, analyzer.matcher.threshold)
         reopen(work, store)
         accuracy(index, people, analyzer.matcher.threshold)
+        grouping(index, people, analyzer.matcher.threshold)
     finally:
         analyzer.embedder.stop()
         store.close()
@@ -192,6 +195,23 @@ def accuracy(index: AlbumIndex, people: dict[str, str], threshold: float) -> Non
     print(f"\nsearch at the default threshold {threshold:.2f}, every photo as the query: precision "
           f"{correct / max(returned, 1):.3f} ({correct} of {returned} returned), recall {correct / max(relevant, 1):.3f} "
           f"({correct} of {relevant} photos of the person)")
+
+
+def grouping(index: AlbumIndex, people: dict[str, str], threshold: float) -> None:
+    from recognition.album.people import FaceRef, group_people
+
+    vectors, refs = [], []
+    for entry in index.snapshot():
+        for face in range(entry.faces):
+            vectors.append(entry.vectors[face])
+            refs.append(FaceRef("album", entry.path, face))
+    started = time.perf_counter()
+    groups, alone = group_people(np.stack(vectors), refs, threshold)
+    elapsed = time.perf_counter() - started
+    grouped = sum(len(group.faces) for group in groups)
+    pure = sum(max(np.unique([people[f.photo] for f in group.faces], return_counts=True)[1]) for group in groups)
+    print(f"\npeople: {len(groups)} groups of {len(people and set(people.values()))} people; {grouped} of {len(refs)} faces "
+          f"grouped, purity {pure / max(grouped, 1):.3f}; sizes {[len(g.faces) for g in groups]}; {elapsed * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from tests.conftest import fixture_path, load_photo, wait_until
 from webapp import create_app
 
 PEOPLE = {"obama": ["obama1.jpg", "obama2.jpg", "obama4.jpg"], "biden": ["biden1.jpg"],
-          "kit_harington": ["kit1.jpg", "kit2.jpg"], "rose_leslie": ["rose1.jpg"]}
+          "kit_harington": ["kit1.jpg", "kit2.jpg", "kit3.jpg"], "rose_leslie": ["rose1.jpg"]}
 
 
 @pytest.fixture
@@ -96,6 +96,23 @@ def test_photos_are_served_only_from_the_album(album_server):
     bad_box = requests.get(server.url + "/album/photo", timeout=10,
                            params={"album": "Family", "photo": "obama/obama1.jpg", "box": "1,2,3"})
     assert bad_box.status_code == 400
+
+
+def test_the_album_s_faces_are_grouped_into_people(album_server):
+    server, _ = album_server
+    body = requests.get(server.url + "/album/people", timeout=30).json()
+    groups = [{face["photo"] for face in person["faces"]} for person in body["people"]]
+    obama = next(g for g in groups if "obama/obama1.jpg" in g)
+    assert {"obama/obama2.jpg", "obama/obama4.jpg"} <= obama and not any(p.startswith("kit_") for p in obama)
+    kit = next(g for g in groups if "kit_harington/kit1.jpg" in g)
+    assert "kit_harington/kit2.jpg" in kit and not any(p.startswith("obama/") for p in kit)
+    for person in body["people"]:  # one photo never shows one person twice
+        photos = [face["photo"] for face in person["faces"]]
+        assert len(photos) == len(set(photos)) and person["size"] == len(photos)
+        assert all(len(face["box"]) == 4 for face in person["faces"])
+    keys = [(f["photo"], tuple(f["box"])) for person in body["people"] for f in person["faces"]]
+    assert len(keys) == len(set(keys))  # a face is in one group at most
+    assert body["unassigned"] >= 1  # Rose Leslie's one photo fits no group
 
 
 def test_without_albums_the_album_routes_say_how_to_get_them(client):

@@ -68,6 +68,17 @@ def search_by_identity():
                     "matches": [m.to_json() for m in matches]})
 
 
+@bp.get("/album/people")
+def people():
+    """The album's faces grouped into people, largest group first; faces that fit no group are counted."""
+    library = _library()
+    grouped, alone = library.people(services().analyzer.matcher.threshold)
+    return jsonify({"people": [{"id": person.id, "size": len(person.faces),
+                                "faces": [{"album": f.album, "photo": f.photo, "box": library.box_of(f)}
+                                          for f in person.faces]} for person in grouped],
+                    "unassigned": len(alone), "state": library.progress.state})
+
+
 @bp.get("/album/photo")
 def photo():
     """The original; with box=x,y,w,h that face highlighted; with size=N a JPEG at most N pixels wide

@@ -68,6 +68,14 @@ ALBUM_PATHS = {
         "get": {"summary": "the album photos an enrolled identity is in",
                 "parameters": [_query("hash", "identity hash", True), _query("threshold", THRESHOLD)],
                 "responses": {"200": MATCHES, **_errors(400, 404, 409)}}},
+    "/album/people": {"get": {
+        "summary": "the albums' faces grouped into people, largest first (a face of a photo is never grouped with "
+                   "another face of the same photo); faces in no group are counted",
+        "responses": {"200": _json({"type": "object", "properties": {
+            "people": {"type": "array", "items": {"type": "object", "properties": {
+                "id": TEXT, "size": {"type": "integer"}, "faces": {"type": "array", "items": {
+                    "type": "object", "properties": {"album": TEXT, "photo": TEXT, "box": BOX}}}}}},
+            "unassigned": {"type": "integer"}, "state": TEXT}}, "people"), **_errors(404)}}},
     "/album/photo": {"get": {
         "summary": "an album photo: the original, or a JPEG with 'box' highlighted and at most 'size' pixels",
         "parameters": [_query("album", "the album's name", True), _query("photo", "its path in the album", True),

@@ -12,6 +12,7 @@ import numpy as np
 
 from recognition.album.index import AlbumIndex, album_settings, open_album_index
 from recognition.album.indexer import MAX_SIDE, AlbumIndexer, Progress
+from recognition.album.people import FaceRef, Person, group_people
 from recognition.album.search import AlbumMatch, FaceMatrix
 from recognition.album.walker import resolve
 
@@ -64,6 +65,7 @@ class AlbumLibrary:
         self._matrix: Optional[FaceMatrix] = None
         self._changes = 0  # bumped as the indexer goes; the search matrix is rebuilt when it moved
         self._built_at = -1
+        self._people: Optional[tuple] = None  # ((changes, threshold), grouped) of the last grouping
 
     def start(self) -> "AlbumLibrary":
         self._thread = threading.Thread(target=self._index, name="album-indexer", daemon=True)
@@ -83,6 +85,26 @@ class AlbumLibrary:
 
     def search(self, queries: np.ndarray, threshold: float) -> list[AlbumMatch]:
         return self._face_matrix().search(queries, threshold)
+
+    def people(self, threshold: float) -> tuple[list[Person], list[FaceRef]]:
+        """The album's faces grouped into people (recomputed only when the indexes changed)."""
+        with self._lock:
+            if self._people is None or self._people[0] != (self._changes, threshold):
+                vectors, refs = [], []
+                for name, index in self._indexes.items():
+                    for entry in index.snapshot():
+                        if entry.faces and entry.vectors.shape[1] == self._dimensions:
+                            vectors.append(entry.vectors)
+                            refs.extend(FaceRef(name, entry.path, face) for face in range(entry.faces))
+                grouped = group_people(np.concatenate(vectors) if vectors else np.zeros((0, self._dimensions)),
+                                       refs, threshold)
+                self._people = ((self._changes, threshold), grouped)
+            return self._people[1]
+
+    def box_of(self, face: FaceRef) -> Optional[list[int]]:
+        index = self._indexes.get(face.album)
+        entry = index.entries.get(face.photo) if index is not None else None
+        return entry.pixel_box(face.face) if entry is not None and face.face < entry.faces else None
 
     def photo_path(self, album: str, photo: str) -> Optional[Path]:
         """The file of an album's photo, or None when there is no such album or the path leaves it."""
