@@ -10,7 +10,7 @@ from typing import Optional
 
 import cv2
 import numpy as np
-from flask import Blueprint, Response, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, render_template, request, send_file
 
 from recognition.album.photos import PhotoSkipped, read_photo
 from webapp.errors import ApiError
@@ -30,6 +30,14 @@ def _library():
     if library is None:
         raise ApiError(404, "no album is configured: start the server with --album DIR (FACE_ALBUM)")
     return library
+
+
+@bp.get("/albums")
+def page():
+    svc = services()
+    albums = sorted(svc.albums.albums) if svc.albums is not None else []
+    return render_template("albums.html", model=svc.analyzer.model_name, threshold=svc.analyzer.matcher.threshold,
+                           albums=albums)
 
 
 @bp.get("/album")

@@ -54,6 +54,8 @@ MATCHES = _json({"type": "object", "properties": {
     "photos with the person, best first, each once with its best face")
 THRESHOLD = "cosine similarity from 0 to 1 a face must reach (default: the model's threshold)"
 ALBUM_PATHS = {
+    "/albums": {"get": {"summary": "the albums page: search by a photo, strictness, preview, people, progress",
+                        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
     "/album": {"get": {"summary": "the albums (--album) and their indexing progress",
                        "responses": {"200": _json({"type": "object", "properties": {
                            "albums": {"type": "array", "items": TEXT}, "state": TEXT, "total": {"type": "integer"},

@@ -1,0 +1,43 @@
+"""The albums page in a real browser (Debian's chromium, driven by Playwright): progress, a search by
+a photo, strictness, the preview, the people."""
+import pytest
+
+import tests.test_album_api as album_api
+import tests.test_page_browser as page_browser
+from tests.conftest import fixture_path
+
+album_server = album_api.album_server  # the album of fixture photos, indexed by the real model
+chromium = page_browser.chromium  # headless Debian chromium
+
+
+@pytest.fixture
+def page(chromium, album_server):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(30_000)
+    yield opened
+    context.close()
+
+
+def test_search_an_album_from_the_page(page, album_server):
+    server, _ = album_server
+    page.goto(server.url + "/albums")
+    page.wait_for_function("document.getElementById('progress-text').textContent.startsWith('ready')")
+    assert "Family" in page.text_content("#albums")
+    page.set_input_files("#query", str(fixture_path("faces/obama/obama3.jpg")))
+    page.wait_for_function("document.querySelectorAll('#results figure').length >= 3")
+    captions = page.locator("#results figcaption").all_text_contents()
+    assert captions and all(caption.startswith("Family/obama/") or "group/" in caption for caption in captions)
+    page.wait_for_function("[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth > 0)")
+    page.click("#results img >> nth=0")  # the preview, with the original to download
+    assert page.is_visible("#preview")
+    assert page.get_attribute("#download", "href").startswith("/album/photo?album=Family&photo=")
+    page.click("#close")
+    loose = len(captions)
+    page.locator("#strictness").fill("0.99")
+    page.dispatch_event("#strictness", "change")
+    page.wait_for_function(f"document.querySelectorAll('#results figure').length < {loose}")
+    assert "0.99" in page.text_content("#message")
+    page.click("#show-people")
+    page.wait_for_function("document.querySelectorAll('#people .person').length >= 2")
+    assert "people" in page.text_content("#people h2")
