@@ -81,7 +81,7 @@ def run(args, store, env) -> int:
             index.close()
     skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(progress.skipped.items())) or "none"
     print(f"{progress.photos} photos, {progress.faces} faces indexed ({model}); skipped: {skipped}; "
-          f"{progress.done} looked at in {elapsed:.1f} s")
+          f"{progress.done} looked at, {progress.read} read, in {elapsed:.1f} s")
     return 0
 
 

@@ -47,11 +47,13 @@ class Progress:
     done: int = 0  # of those, looked at (unchanged, indexed or skipped)
     photos: int = 0  # in the index
     faces: int = 0  # in the index
+    read: int = 0  # photos read and searched for faces in this run (the rest were unchanged)
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> photos (and folders) passed over
 
     def to_json(self) -> dict:
         return {"state": self.state, "total": self.total, "done": self.done, "photos": self.photos,
-                "faces": self.faces, "skipped": sum(self.skipped.values()), "skipped_by_reason": dict(self.skipped)}
+                "faces": self.faces, "read": self.read, "skipped": sum(self.skipped.values()),
+                "skipped_by_reason": dict(self.skipped)}
 
 
 class AlbumIndexer:
@@ -119,6 +121,7 @@ class AlbumIndexer:
             if known is not None and known.digest == digest:
                 return replace(known, size=state.size, mtime_ns=state.mtime_ns)
             photo = read_photo(path, max_side=self._max_side)
+            self._update(read=self.progress.read + 1)
         except PhotoSkipped as skipped:
             report.skip(skipped.reason, path, str(skipped))
             return None
