@@ -12,11 +12,8 @@ chromium = page_browser.chromium  # headless Debian chromium
 
 @pytest.fixture
 def page(chromium, album_server):
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    opened.set_default_timeout(30_000)
-    yield opened
-    context.close()
+    with page_browser.browser_tab(chromium, timeout_ms=30_000) as tab:
+        yield tab
 
 
 def test_search_an_album_from_the_page(page, album_server):

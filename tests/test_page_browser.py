@@ -5,6 +5,7 @@ MJPEG stream, the page's own JavaScript, the key press and the name typed into i
 """
 import json
 import os
+from contextlib import contextmanager
 import urllib.request
 from pathlib import Path
 
@@ -50,14 +51,23 @@ def server(camera_services, live_server, tmp_path):
     return live_server(create_app(camera_services(str(clip))))
 
 
+@contextmanager
+def browser_tab(chromium, timeout_ms: int = 15_000):
+    """A fresh tab in a context of its own, closed (ending any stream it watches) on the way out."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(timeout_ms)
+    try:
+        yield opened
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(chromium, server):
     """A fresh tab; it depends on the server so it closes (ending its stream) before the server stops."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    opened.set_default_timeout(15_000)
-    yield opened
-    context.close()
+    with browser_tab(chromium) as tab:
+        yield tab
 
 
 def get_json(url: str):
