@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.parts import FIXTURES, scratch_parts  # noqa: E402
 from recognition.album.index import AlbumIndex, PhotoEntry, open_album_index  # noqa: E402
-from recognition.album.indexer import MAX_SIDE, AlbumIndexer  # noqa: E402
+from recognition.album.indexer import AlbumIndexer  # noqa: E402
 from recognition.album.search import FaceMatrix  # noqa: E402
 from recognition.album.walker import walk  # noqa: E402
 
@@ -91,10 +91,8 @@ def main() -> int:
 
 
 def index_album(album: Path, store, analyzer) -> tuple[AlbumIndex, float]:
-    from recognition.models.detector import HaarDetector
-
     index = open_album_index(store.data_dir, store.key, store.secret, album, "bench")
-    indexer = AlbumIndexer(HaarDetector(detect_width=MAX_SIDE), analyzer.aligner, analyzer.embedder)
+    indexer = AlbumIndexer.for_model(analyzer.embedder)
     started = time.monotonic()
     progress = indexer.index([(album, index)])
     elapsed = time.monotonic() - started

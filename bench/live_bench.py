@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,12 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.parts import FIXTURES, free_port, provision_weights  # noqa: E402
+from bench.parts import FIXTURES, ServerProcess, provision_weights  # noqa: E402
 from webapp.mjpeg_client import MjpegClient  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -228,41 +225,12 @@ def watch(server: "Server", viewers: int, seconds: float) -> tuple[list[float], 
     return rates, cores
 
 
-class Server:
+class Server(ServerProcess):
+    """run.py of the checkout at root, with clip as its camera."""
+
     def __init__(self, root: Path, clip: Path, data: Path, weights: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data.with_suffix(".log")
-        self.env = dict(os.environ, FACE_SOURCE=str(clip), FACE_PORT=str(self.port), FACE_DATA_DIR=str(data),
-                        FACE_KEY_FILE=str(data.parent / f"{data.name}.key"), FACE_MODEL="Dlib", FACE_OFFLINE="1",
-                        DEEPFACE_HOME=str(weights.parent.parent), TF_CPP_MIN_LOG_LEVEL="3")
-        self.session = requests.Session()
-        self.process = None
-
-    def start(self) -> None:
-        with open(self.log, "a") as log:
-            self.process = subprocess.Popen([sys.executable, str(self.root / "run.py")], cwd=self.root, env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(self.log.read_text()[-2000:])
-            try:
-                if self.session.get(self.url + "/hash", timeout=2).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("the server did not answer within 180 s")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        super().__init__(root=root, clip=clip, data_dir=data, key_file=data.parent / f"{data.name}.key",
+                         weights=weights, log=data.with_suffix(".log"), start_timeout=180)
 
     def usage(self, seconds: float) -> tuple[float, float]:
         """(cores used by the server and its children, analysed frames per second) over seconds."""

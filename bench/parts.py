@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from config import fixtures_dir
@@ -38,3 +42,52 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """run.py of a checkout in a child process, as an operator runs it: the Dlib model, offline, a clip
+    as its camera; started (waiting until /hash answers) and stopped with Ctrl-C."""
+
+    def __init__(self, *, root: Path, clip: Path, data_dir: Path, key_file: Path, weights: Path, log: Path,
+                 start_timeout: float) -> None:
+        import requests
+
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.env = dict(os.environ, FACE_SOURCE=str(clip), FACE_PORT=str(self.port), FACE_DATA_DIR=str(data_dir),
+                        FACE_KEY_FILE=str(key_file), FACE_MODEL="Dlib", FACE_OFFLINE="1",
+                        DEEPFACE_HOME=str(weights.parent.parent), TF_CPP_MIN_LOG_LEVEL="3")
+        self.session = requests.Session()
+        self.process = None
+        self.started_in = 0.0
+        self._start_timeout = start_timeout
+
+    def start(self) -> None:
+        import requests
+
+        started = time.monotonic()
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen([sys.executable, str(self.root / "run.py")], cwd=self.root, env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        while time.monotonic() - started < self._start_timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if self.session.get(self.url + "/hash", timeout=2).ok:
+                    self.started_in = time.monotonic() - started
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the server did not answer within {self._start_timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)

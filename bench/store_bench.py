@@ -23,10 +23,7 @@ Run: make bench-store   (or .venv/bin/python bench/store_bench.py --sizes 1000 1
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +36,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.parts import FIXTURES, free_port  # noqa: E402
+from bench.parts import FIXTURES, ServerProcess  # noqa: E402
 
 CLIP = FIXTURES / "video" / "short_hamilton_clip.mp4"
 BATCH = 1000
@@ -223,47 +220,15 @@ def store_alone(work: Path, rng, count: int) -> None:
     path.unlink()
 
 
-class Server:
-    """run.py in a child process, as an operator runs it."""
+class Server(ServerProcess):
+    """run.py in a child process, with the fixture clip as its camera and a store in work/db."""
 
     def __init__(self, work: Path) -> None:
         from bench.parts import provision_weights
 
         self.work = work
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = work / "server.log"
-        self.env = dict(os.environ, FACE_SOURCE=str(CLIP), FACE_PORT=str(self.port), FACE_DATA_DIR=str(work / "db"),
-                        FACE_KEY_FILE=str(work / "keys" / "store.key"), FACE_MODEL="Dlib", FACE_OFFLINE="1",
-                        DEEPFACE_HOME=str(provision_weights(work).parent.parent), TF_CPP_MIN_LOG_LEVEL="3")
-        self.session = requests.Session()
-        self.process = None
-        self.started_in = 0.0
-
-    def start(self) -> None:
-        started = time.monotonic()
-        with open(self.log, "a") as log:
-            self.process = subprocess.Popen([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT)
-        while time.monotonic() - started < 300:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if self.session.get(self.url + "/hash", timeout=2).ok:
-                    self.started_in = time.monotonic() - started
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("the server did not answer within 300 s")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        super().__init__(root=ROOT, clip=CLIP, data_dir=work / "db", key_file=work / "keys" / "store.key",
+                         weights=provision_weights(work), log=work / "server.log", start_timeout=300)
 
     def restart(self) -> None:
         self.stop()

@@ -24,6 +24,12 @@ class Box:
         return [self.x, self.y, self.w, self.h]
 
 
+def centre_inside(inner: Box, outer: Box) -> bool:
+    """Whether inner's centre lies inside outer: the same face, found twice (by two cascades, say)."""
+    cx, cy = inner.x + inner.w / 2, inner.y + inner.h / 2
+    return outer.x <= cx <= outer.x + outer.w and outer.y <= cy <= outer.y + outer.h
+
+
 @dataclass(frozen=True)
 class Detection:
     box: Box

@@ -54,10 +54,8 @@ def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
 
 
 def run(args, store, env) -> int:
-    from recognition.models.aligner import LandmarkAligner
-    from recognition.models.detector import HaarDetector
-    from recognition.models.weights import landmark_model_path, resolve_model
     from recognition.models.embedder_process import EmbedderProcess
+    from recognition.models.weights import resolve_model
 
     recognition = RecognitionConfig(model=args.model, deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()))
     model = resolve_model(recognition.model, recognition.weights_dir, allow_download=False).name
@@ -70,8 +68,7 @@ def run(args, store, env) -> int:
         return 0
     embedder = EmbedderProcess(model, recognition.weights_dir).load()
     try:
-        indexer = AlbumIndexer(HaarDetector(detect_width=MAX_SIDE), LandmarkAligner(landmark_model_path()), embedder,
-                               max_side=MAX_SIDE)
+        indexer = AlbumIndexer.for_model(embedder)
         started = time.monotonic()
         progress = _with_bar(indexer, indexes)
         elapsed = time.monotonic() - started

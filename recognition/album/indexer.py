@@ -42,7 +42,7 @@ class Embedder(Protocol):
 
 @dataclass
 class Progress:
-    state: str = "indexing"  # "indexing" or "ready"
+    state: str = "indexing"  # "indexing", "ready", or "failed" (logged)
     total: int = 0  # photos found in the albums so far
     done: int = 0  # of those, looked at (unchanged, indexed or skipped)
     photos: int = 0  # in the index
@@ -70,9 +70,21 @@ class AlbumIndexer:
         self.progress = Progress()
         self._lock = threading.Lock()
 
+    @classmethod
+    def for_model(cls, embedder: Embedder) -> "AlbumIndexer":
+        """The indexer the server and the command line use: a Haar detector and an aligner of its own
+        (at album resolution, apart from live recognition's), the given model's embedder."""
+        from recognition.models.aligner import LandmarkAligner
+        from recognition.models.detector import HaarDetector
+        from recognition.models.weights import landmark_model_path
+
+        return cls(HaarDetector(detect_width=MAX_SIDE), LandmarkAligner(landmark_model_path()), embedder)
+
     def index(self, albums: Sequence[tuple[Path, AlbumIndex]], *, stop: Optional[threading.Event] = None,
               on_progress: Optional[Callable[[Progress], None]] = None) -> Progress:
-        """Bring each album's index up to date with its folder; returns the final progress."""
+        """Bring each album's index up to date with its folder; returns the final progress (of this run:
+        each run counts afresh)."""
+        self._update(**vars(Progress()))
         report = WalkReport(self.progress.skipped)
         listings = []
         for folder, album_index in albums:
@@ -138,6 +150,10 @@ class AlbumIndexer:
             vectors = np.zeros((0, getattr(self._embedder, "dimensions", 0) or 0), np.float32)
         return PhotoEntry(relative, state.size, state.mtime_ns, digest, photo.width, photo.height,
                           relative_boxes, np.asarray(vectors, dtype=np.float32))
+
+    def failed(self) -> None:
+        """Indexing stopped on an error (logged by the caller); the progress says so."""
+        self._update(state="failed")
 
     def _update(self, **changes) -> None:
         with self._lock:

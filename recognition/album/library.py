@@ -40,24 +40,19 @@ class AlbumLibrary:
     def for_server(cls, folders: Sequence[Path], store, analyzer) -> "AlbumLibrary":
         """The library of a server: indexes sealed with its store's key, faces embedded by its model
         (the same process as live recognition), found by a detector of its own at album resolution."""
-        from recognition.models.aligner import LandmarkAligner
-        from recognition.models.detector import HaarDetector
-        from recognition.models.weights import landmark_model_path
-
         missing = [str(folder) for folder in folders if not Path(folder).is_dir()]
         if missing:
             raise AlbumError(f"album folder not found: {', '.join(missing)}")
         return cls(folders, data_dir=store.data_dir, key=store.key, secret=store.secret, model=analyzer.model_name,
-                   detector=HaarDetector(detect_width=MAX_SIDE), aligner=LandmarkAligner(landmark_model_path()),
-                   embedder=analyzer.embedder, dimensions=analyzer.embedder.dimensions)
+                   indexer=AlbumIndexer.for_model(analyzer.embedder), dimensions=analyzer.embedder.dimensions)
 
-    def __init__(self, folders: Sequence[Path], *, data_dir: Path, key, secret: bytes, model: str, detector,
-                 aligner, embedder, dimensions: int) -> None:
+    def __init__(self, folders: Sequence[Path], *, data_dir: Path, key, secret: bytes, model: str,
+                 indexer: AlbumIndexer, dimensions: int) -> None:
         self.albums = album_names(folders)
         self.settings = album_settings(model, MAX_SIDE, MAX_SIDE)
         self._indexes: dict[str, AlbumIndex] = {
             name: open_album_index(data_dir, key, secret, folder, self.settings) for name, folder in self.albums.items()}
-        self._indexer = AlbumIndexer(detector, aligner, embedder, max_side=MAX_SIDE)
+        self._indexer = indexer
         self._dimensions = dimensions
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -130,4 +125,4 @@ class AlbumLibrary:
                      dict(progress.skipped) or "none")
         except Exception:  # the server goes on; /album says indexing stopped
             log.exception("album indexing failed")
-            self._indexer.progress.state = "failed"
+            self._indexer.failed()

@@ -47,6 +47,7 @@ def read_photo(path: Path, *, max_side: int = 1280, max_pixels: int = MAX_PIXELS
             with Image.open(path) as opened:
                 if opened.width * opened.height > max_pixels:
                     raise PhotoSkipped("too-large", f"{opened.width}x{opened.height} pixels")
+                stored, orientation = opened.size, opened.getexif().get(0x0112, 1)  # before draft() shrinks it
                 opened.draft("RGB", (max_side, max_side))  # JPEG: decode at a fraction of the size
                 upright = ImageOps.exif_transpose(opened)
                 rgb = upright.convert("RGB")
@@ -61,7 +62,7 @@ def read_photo(path: Path, *, max_side: int = 1280, max_pixels: int = MAX_PIXELS
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         # Truncated, corrupt, zero bytes or not an image at all: Pillow says so in one of these.
         raise PhotoSkipped("unreadable", f"{type(exc).__name__}: {exc}") from None
-    width, height = _original_size(path, rgb.size)
+    width, height = _original_size(stored, orientation, rgb.size)
     image = cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2BGR)
     scale = min(1.0, max_side / max(image.shape[:2]))
     if scale < 1.0:
@@ -70,13 +71,9 @@ def read_photo(path: Path, *, max_side: int = 1280, max_pixels: int = MAX_PIXELS
     return Photo(image, width, height, image.shape[1] / width)
 
 
-def _original_size(path: Path, decoded: tuple[int, int]) -> tuple[int, int]:
+def _original_size(stored: tuple[int, int], orientation: int, decoded: tuple[int, int]) -> tuple[int, int]:
     """The upright photo's full size: draft mode may have decoded a JPEG at a fraction of it."""
-    from PIL import Image
-
-    with Image.open(path) as opened:
-        width, height = opened.size
-        orientation = opened.getexif().get(0x0112, 1)
+    width, height = stored
     if orientation in (5, 6, 7, 8):  # turned a quarter: width and height swap
         width, height = height, width
     # The decoded copy keeps the aspect; trust the header's size only when it agrees with it.

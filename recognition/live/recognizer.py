@@ -12,8 +12,8 @@ the cascades cannot see at all (turned well away, very close) are left to a CNN 
 """
 from __future__ import annotations
 
-import threading
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Iterable, Optional, Sequence
 
@@ -48,6 +48,8 @@ class LiveRecognizer:
         self._tracker = tracker or Tracker()
         self._visitors = visitors or VisitorBook(analyzer.matcher.threshold)
         self._sweep = SweepLook(sweep) if sweep is not None else None  # faces the cascades miss
+        # Embeds while this thread searches the rest of the frame (the model works in its own process).
+        self._meanwhile = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-meanwhile")
         self.embedded = 0  # faces embedded so far: what the per-track schedule saves
 
     def advance(self, image: np.ndarray, now: float) -> None:
@@ -67,7 +69,7 @@ class LiveRecognizer:
         due = [(track, detection) for track, detection in self._tracker.joined()
                if not detection.profile and self._due(track, image, now)]
         boxes = [detection.box for _, detection in due]
-        embedding = _Background(self._embed, image, boxes) if due and whole else None
+        embedding = self._meanwhile.submit(self._embed, image, boxes) if due and whole else None
         later = self._analyzer.detector.detect_profiles(image, boxes_of(detections)) if whole else []
         if self._sweep is not None:
             later += self._sweep.add(image, now, self._tracker.tracks, detections + later)
@@ -82,7 +84,8 @@ class LiveRecognizer:
             self._sweep.maybe_submit(image, now, self._tracker.tracks, moved, embedding=bool(due))
         if not due:
             return
-        qualities, embeddings = embedding.result() if embedding is not None else self._embed(image, boxes)
+        qualities, embeddings = (embedding.result(timeout=EMBED_WAIT) if embedding is not None
+                                 else self._embed(image, boxes))
         matches = self._analyzer.matcher.identify(embeddings)  # within one frame, one face per identity
         for (track, detection), embedding_, quality, match in zip(due, embeddings, qualities, matches):
             track.sightings.append(Sighting(now, embedding_, quality, match))
@@ -148,8 +151,7 @@ class LiveRecognizer:
             for sighting in track.sightings:
                 match = sighting.match
                 if match is not None and match.identity_hash in changed:
-                    identity = matcher.store.get(match.identity_hash)
-                    match = matcher.verify(identity, sighting.embedding) if identity else None
+                    match = matcher.recheck(match.identity_hash, sighting.embedding)
                 elif match is None and newcomers is not None:
                     match = matcher.assign(newcomers, sighting.embedding[np.newaxis, :])[0]
                 sightings.append(replace(sighting, match=match))
@@ -177,31 +179,13 @@ class LiveRecognizer:
         return track.signature is None or float(signature(image, track.box) @ track.signature) < SAME_LOOK
 
 
+# Longest wait for an embedding made meanwhile: past the model process's own bounds (each call is
+# timed out there, and a crashed process restarted), so only a stuck thread would reach it.
+EMBED_WAIT = 300.0
+
+
 def boxes_of(detections: Sequence[Detection]) -> list:
     return [detection.box for detection in detections]
-
-
-class _Background:
-    """A call run in a thread of its own while this one goes on; result() waits for it (the embedder
-    bounds its own waits) and raises what it raised."""
-
-    def __init__(self, call, *args) -> None:
-        self._outcome: tuple = (None, None)
-        self._thread = threading.Thread(target=self._run, args=(call, args), name="embed-meanwhile", daemon=True)
-        self._thread.start()
-
-    def _run(self, call, args) -> None:
-        try:
-            self._outcome = (call(*args), None)
-        except BaseException as exc:  # handed to the caller of result()
-            self._outcome = (None, exc)
-
-    def result(self):
-        self._thread.join()
-        value, error = self._outcome
-        if error is not None:
-            raise error
-        return value
 
 
 def _observation(track: Track) -> FaceObservation:

@@ -15,7 +15,7 @@ from typing import Optional, Protocol, Sequence
 import cv2
 import numpy as np
 
-from recognition.faces import Box, Detection
+from recognition.faces import Box, Detection, centre_inside
 from recognition.live.tracker import SAME_LOOK, Track, overlap
 
 
@@ -53,7 +53,7 @@ class SweepLook:
         for box in found or []:
             look = picture(self._sent, box)
             now_box = follow(image, box, look)  # where that face is by now
-            if now_box is None or any(overlap(now_box, d.box) >= self._same_face or _centre_in(now_box, d.box)
+            if now_box is None or any(overlap(now_box, d.box) >= self._same_face or centre_inside(now_box, d.box)
                                       for d in detections):
                 continue
             extra.append(Detection(now_box, profile=True))
@@ -126,8 +126,3 @@ def follow(image: np.ndarray, box: Box, look: np.ndarray) -> Optional[Box]:
     if best < SAME_LOOK:
         return None
     return Box(left + round(x / scale), top + round(y / scale), box.w, box.h)
-
-
-def _centre_in(inner: Box, outer: Box) -> bool:
-    cx, cy = inner.x + inner.w / 2, inner.y + inner.h / 2
-    return outer.x <= cx <= outer.x + outer.w and outer.y <= cy <= outer.y + outer.h

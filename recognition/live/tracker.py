@@ -71,12 +71,6 @@ class Tracker:
         self.tracks: list[Track] = []
         self._seen: dict[int, Detection] = {}  # id(track) -> its detection in the frame being joined
 
-    def update(self, detections: list[Detection], now: float) -> list[tuple[Track, Optional[Detection]]]:
-        """Assign detections to tracks (best overlaps first), start tracks for the rest, age the unmatched.
-        Returns every live track with its detection this frame (None while it is missed)."""
-        self.join(detections, now)
-        return self.close()
-
     def join(self, detections: list[Detection], now: float) -> None:
         """Assign detections to the tracks not yet seen in this frame and start tracks for the rest. A
         frame's detections may come in several parts (frontal faces first, then profiles); close() ends it."""

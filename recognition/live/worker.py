@@ -89,11 +89,10 @@ class RecognitionWorker:
                 return
             matcher = self._analyzer.matcher
             faces = list(result.faces)
-            for identity_hash in set(changed):
-                identity = matcher.store.get(identity_hash)
-                for index, face in enumerate(faces):
-                    if face.identity_hash == identity_hash:
-                        faces[index] = _matched(face, matcher.verify(identity, face.embedding) if identity else None)
+            changed = set(changed)
+            for index, face in enumerate(faces):
+                if face.identity_hash in changed:
+                    faces[index] = _matched(face, matcher.recheck(face.identity_hash, face.embedding))
             unknown = [index for index, face in enumerate(faces) if not face.known and face.embedding is not None]
             if created and unknown:
                 matches = matcher.assign(gallery_of(list(created)), np.stack([faces[i].embedding for i in unknown]))
@@ -128,7 +127,6 @@ class RecognitionWorker:
                 log.exception("recognition failed on frame %d", frame.seq)
                 continue
             self.analysed += 1
-
 
     def _apply_changes(self) -> None:
         created, changed = [], []

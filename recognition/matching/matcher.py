@@ -119,6 +119,12 @@ class Matcher:
         query = np.asarray(embedding, dtype=np.float32)[np.newaxis, :]
         return self.nearest(gallery_of([identity]), query)[0]
 
+    def recheck(self, identity_hash: str, embedding: np.ndarray) -> Optional[Match]:
+        """A face matched to identity_hash before that identity changed (renamed, "not this person",
+        deleted): its match now, by verify(); None when the identity is gone or no longer matches."""
+        identity = self.store.get(identity_hash)
+        return self.verify(identity, embedding) if identity is not None else None
+
     def reject(self, identity_hash: str, embedding: np.ndarray) -> Identity:
         """Record that embedding is "not this person", so that face stops matching the identity."""
         return self.store.add_rejection(identity_hash, embedding)

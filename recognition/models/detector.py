@@ -9,7 +9,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from recognition.faces import Box, Detection
+from recognition.faces import Box, Detection, centre_inside
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class HaarDetector:
             for kind, hits in ((False, frontal), (True, profiles)):
                 for found_box in _scaled(hits, scale):
                     moved = Box(found_box.x + left, found_box.y + top, found_box.w, found_box.h)
-                    if not any(_covers(d.box.as_list(), moved.as_list()) for d in found):
+                    if not any(centre_inside(moved, d.box) for d in found):
                         found.append(Detection(moved, profile=kind))
         return found
 
@@ -132,7 +132,7 @@ class HaarDetector:
             cv2.flip(gray, 1), scaleFactor=self._scale_factor, minNeighbors=self._min_neighbors, **bounds)]
         kept: list[tuple] = []
         for box in sorted(found, key=lambda b: b[2] * b[3], reverse=True):
-            if not any(_covers(other, box) for other in kept):
+            if not any(centre_inside(Box(*box), Box(*other)) for other in kept):
                 kept.append(box)
         return kept
 
@@ -169,11 +169,4 @@ def _sorted(boxes: list[Box]) -> list[Box]:
 
 
 def _uncovered(boxes: list[Box], others: list[Box]) -> list[Box]:
-    return [box for box in boxes if not any(_covers(other.as_list(), box.as_list()) for other in others)]
-
-
-def _covers(first: tuple, second: tuple) -> bool:
-    """Whether second's centre lies inside first: the same face seen by two cascades."""
-    x, y, w, h = first
-    cx, cy = second[0] + second[2] / 2, second[1] + second[3] / 2
-    return x <= cx <= x + w and y <= cy <= y + h
+    return [box for box in boxes if not any(centre_inside(box, other) for other in others)]
