@@ -38,3 +38,23 @@ def test_search_an_album_from_the_page(page, album_server):
     page.click("#show-people")
     page.wait_for_function("document.querySelectorAll('#people .person').length >= 2")
     assert "people" in page.text_content("#people h2")
+
+
+def test_name_a_person_and_take_a_face_out_from_the_page(page, album_server):
+    server, _ = album_server
+    page.goto(server.url + "/albums")
+    page.click("#show-people")
+    page.wait_for_function("document.querySelectorAll('#people .person').length >= 2")
+    first = page.locator("#people .person >> nth=0")
+    person_id = first.get_attribute("data-id")
+    faces = first.locator("figure").count()
+    first.locator(".person-name").fill("Barack")
+    first.locator(".person-name").dispatch_event("change")
+    page.wait_for_function("document.getElementById('message').textContent === 'saved'")
+    page.reload()  # the name is the server's, not the page's
+    page.click("#show-people")
+    selector = f"#people .person[data-id=\"{person_id}\"]"
+    page.wait_for_function(f"document.querySelector('{selector} .person-name')?.value === 'Barack'")
+    page.locator(f"{selector} .take-out >> nth=-1").click()
+    page.wait_for_function(f"document.querySelectorAll('{selector} figure').length === {faces - 1}")
+    assert "saved" in page.text_content("#message")

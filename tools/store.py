@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from config import add_store_arguments, store_config
+from recognition.album import corrections as album_people
 from recognition.store import open_store
 from recognition.store.atomic import DataDirInUse, write_atomically
 from recognition.store.export import decode_export, encode_export
@@ -116,13 +117,17 @@ def delete(store: FaceStore, args, env) -> int:
     targets = [_resolve(store, given) for given in args.hashes]
     for identity_hash in dict.fromkeys(targets):
         removed = store.remove(identity_hash)
+        album_people.forget_identity(store.data_dir, store.key, identity_hash)
         print(f"deleted {removed.hash} ({removed.name or 'no name'}) and its {len(removed.embeddings)} vectors")
     return 0
 
 
 def rotate_key(store: FaceStore, args, env) -> int:
-    old = store.key.fingerprint
+    old_key = store.key
+    old = old_key.fingerprint
     new = store.rotate_key()
+    if album_people.reseal(album_people.corrections_path(store.data_dir), [old_key], new):
+        print("the album people's names and corrections re-encrypted too")
     print(f"key rotated: {old} -> {new.fingerprint}; {store.segment_count} segments in {store.folder} re-encrypted")
     return 0
 

@@ -25,7 +25,7 @@ _thumbnails: "OrderedDict[tuple, bytes]" = OrderedDict()
 _thumbnails_lock = threading.Lock()
 
 
-def _library():
+def library_or_404():
     library = services().albums
     if library is None:
         raise ApiError(404, "no album is configured: start the server with --album DIR (FACE_ALBUM)")
@@ -42,13 +42,13 @@ def page():
 
 @bp.get("/album")
 def album_status():
-    library = _library()
+    library = library_or_404()
     return jsonify({"albums": sorted(library.albums), **library.progress.to_json()})
 
 
 @bp.post("/album/search")
 def search_by_photo():
-    library = _library()
+    library = library_or_404()
     image = decode_upload(image_bytes("image"), "image")
     threshold, which = _threshold(field("threshold")), _face_number(field("face"))
     faces = sorted(services().analyzer.analyze(image), key=lambda f: f.box.area, reverse=True)
@@ -62,7 +62,7 @@ def search_by_photo():
 
 @bp.get("/album/search")
 def search_by_identity():
-    library = _library()
+    library = library_or_404()
     identity_hash = request.args.get("hash")
     if not identity_hash:
         raise ApiError(400, "give the identity as ?hash=..., or POST a photo as multipart 'image'")
@@ -76,22 +76,11 @@ def search_by_identity():
                     "matches": [m.to_json() for m in matches]})
 
 
-@bp.get("/album/people")
-def people():
-    """The album's faces grouped into people, largest group first; faces that fit no group are counted."""
-    library = _library()
-    grouped, alone = library.people(services().analyzer.matcher.threshold)
-    return jsonify({"people": [{"id": person.id, "size": len(person.faces),
-                                "faces": [{"album": f.album, "photo": f.photo, "box": library.box_of(f)}
-                                          for f in person.faces]} for person in grouped],
-                    "unassigned": len(alone), "state": library.progress.state})
-
-
 @bp.get("/album/photo")
 def photo():
     """The original; with box=x,y,w,h that face highlighted; with size=N a JPEG at most N pixels wide
     or high (thumbnails are cached in memory only)."""
-    library = _library()
+    library = library_or_404()
     album, relative = request.args.get("album", ""), request.args.get("photo", "")
     path = library.photo_path(album, relative)
     if path is None:

@@ -92,6 +92,8 @@ def delete(identity_hash: str):
     except KeyError:
         raise ApiError(404, f"no identity {identity_hash}")
     log.info("deleted identity %s", identity_hash[:12])
+    if services().albums is not None:  # no album person stays linked to it
+        services().albums.corrections.forget_identity(identity_hash)
     services().refresh_camera(changed=[identity_hash])
     return jsonify({"deleted": removed.hash, "vectors_removed": len(removed.embeddings) + len(removed.rejections)})
 

@@ -52,6 +52,20 @@ MATCHES = _json({"type": "object", "properties": {
     "matches": {"type": "array", "items": {"type": "object", "properties": {
         "album": TEXT, "photo": TEXT, "similarity": {"type": "number"}, "box": BOX}}}}},
     "photos with the person, best first, each once with its best face")
+PERSON = {"type": "object", "properties": {
+    "id": TEXT, "size": {"type": "integer"}, "name": {"type": ["string", "null"]},
+    "identity": {"type": ["string", "null"], "description": "the enrolled identity it is linked to"},
+    "faces": {"type": "array", "items": {"type": "object", "properties": {
+        "album": TEXT, "photo": TEXT, "face": {"type": "integer"}, "box": BOX}}}}}
+PERSON_ID = {"name": "id", "in": "path", "required": True, "schema": TEXT,
+             "description": "a person's id as GET /album/people lists it (stable once named or corrected)"}
+
+
+def _json_body(properties: dict, required: tuple = ()) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": properties, "required": list(required)}}}}
+
+
 THRESHOLD = "cosine similarity from 0 to 1 a face must reach (default: the model's threshold)"
 ALBUM_PATHS = {
     "/albums": {"get": {"summary": "the albums page: search by a photo, strictness, preview, people, progress",
@@ -71,13 +85,28 @@ ALBUM_PATHS = {
                 "parameters": [_query("hash", "identity hash", True), _query("threshold", THRESHOLD)],
                 "responses": {"200": MATCHES, **_errors(400, 404, 409)}}},
     "/album/people": {"get": {
-        "summary": "the albums' faces grouped into people, largest first (a face of a photo is never grouped with "
-                   "another face of the same photo); faces in no group are counted",
+        "summary": "the albums' faces grouped into people, largest first, with the corrections made (a face of a "
+                   "photo is never grouped with another face of the same photo); faces in no group are counted",
         "responses": {"200": _json({"type": "object", "properties": {
-            "people": {"type": "array", "items": {"type": "object", "properties": {
-                "id": TEXT, "size": {"type": "integer"}, "faces": {"type": "array", "items": {
-                    "type": "object", "properties": {"album": TEXT, "photo": TEXT, "box": BOX}}}}}},
+            "people": {"type": "array", "items": PERSON},
             "unassigned": {"type": "integer"}, "state": TEXT}}, "people"), **_errors(404)}}},
+    "/album/people/{id}": {
+        "parameters": [PERSON_ID],
+        "patch": {"summary": "name the person and/or link it to an enrolled identity (null clears either)",
+                  "security": KEY, "requestBody": _json_body({"name": {"type": ["string", "null"]},
+                                                              "identity": {"type": ["string", "null"]}}),
+                  "responses": {"200": _json(PERSON, "the person"), **_errors(400, 401, 404)}}},
+    "/album/people/{id}/merge": {
+        "parameters": [PERSON_ID],
+        "post": {"summary": "this person is the one named by 'into', which keeps its id and name", "security": KEY,
+                 "requestBody": _json_body({"into": TEXT}, ["into"]),
+                 "responses": {"200": _json(PERSON, "the merged person"), **_errors(400, 401, 404)}}},
+    "/album/people/{id}/take-out": {
+        "parameters": [PERSON_ID],
+        "post": {"summary": "this face is not the person: it leaves the group for good", "security": KEY,
+                 "requestBody": _json_body({"album": TEXT, "photo": TEXT, "face": {"type": "integer"}},
+                                           ["album", "photo", "face"]),
+                 "responses": {"200": _json(PERSON, "the person without the face"), **_errors(400, 401, 404)}}},
     "/album/photo": {"get": {
         "summary": "an album photo: the original, or a JPEG with 'box' highlighted and at most 'size' pixels",
         "parameters": [_query("album", "the album's name", True), _query("photo", "its path in the album", True),

@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from recognition.album.corrections import PeopleCorrections, corrections_path
 from recognition.album.index import AlbumIndex, album_settings, open_album_index
 from recognition.album.indexer import MAX_SIDE, AlbumIndexer, Progress
 from recognition.album.people import FaceRef, Person, group_people
@@ -52,6 +53,8 @@ class AlbumLibrary:
         self.settings = album_settings(model, MAX_SIDE, MAX_SIDE)
         self._indexes: dict[str, AlbumIndex] = {
             name: open_album_index(data_dir, key, secret, folder, self.settings) for name, folder in self.albums.items()}
+        self.corrections = PeopleCorrections(corrections_path(data_dir), key, self.albums,
+                                             self._boxes)
         self._indexer = indexer
         self._dimensions = dimensions
         self._stop = threading.Event()
@@ -60,7 +63,7 @@ class AlbumLibrary:
         self._matrix: Optional[FaceMatrix] = None
         self._changes = 0  # bumped as the indexer goes; the search matrix is rebuilt when it moved
         self._built_at = -1
-        self._people: Optional[tuple] = None  # ((changes, threshold), grouped) of the last grouping
+        self._grouped: Optional[tuple] = None  # ((changes, threshold), grouped) of the last grouping
 
     def start(self) -> "AlbumLibrary":
         self._thread = threading.Thread(target=self._index, name="album-indexer", daemon=True)
@@ -81,10 +84,19 @@ class AlbumLibrary:
     def search(self, queries: np.ndarray, threshold: float) -> list[AlbumMatch]:
         return self._face_matrix().search(queries, threshold)
 
-    def people(self, threshold: float) -> tuple[list[Person], list[FaceRef]]:
-        """The album's faces grouped into people (recomputed only when the indexes changed)."""
+    def people(self, threshold: float) -> tuple[list[Person], int]:
+        """The album's people: its faces grouped (again only when the indexes changed), with the
+        corrections applied; and how many faces are in no group."""
+        grouped, alone = self._grouping(threshold)
+        people = self.corrections.apply(grouped, alone)
+        return people, sum(len(p.faces) for p in grouped) + len(alone) - sum(len(p.faces) for p in people)
+
+    def person(self, person_id: str, threshold: float) -> Optional[Person]:
+        return next((p for p in self.people(threshold)[0] if p.id == person_id), None)
+
+    def _grouping(self, threshold: float) -> tuple[list[Person], list[FaceRef]]:
         with self._lock:
-            if self._people is None or self._people[0] != (self._changes, threshold):
+            if self._grouped is None or self._grouped[0] != (self._changes, threshold):
                 vectors, refs = [], []
                 for name, index in self._indexes.items():
                     for entry in index.snapshot():
@@ -93,8 +105,13 @@ class AlbumLibrary:
                             refs.extend(FaceRef(name, entry.path, face) for face in range(entry.faces))
                 grouped = group_people(np.concatenate(vectors) if vectors else np.zeros((0, self._dimensions)),
                                        refs, threshold)
-                self._people = ((self._changes, threshold), grouped)
-            return self._people[1]
+                self._grouped = ((self._changes, threshold), grouped)
+            return self._grouped[1]
+
+    def _boxes(self, album: str, photo: str) -> Optional[np.ndarray]:
+        index = self._indexes.get(album)
+        entry = index.entries.get(photo) if index is not None else None
+        return entry.boxes if entry is not None else None
 
     def box_of(self, face: FaceRef) -> Optional[list[int]]:
         index = self._indexes.get(face.album)
@@ -123,6 +140,9 @@ class AlbumLibrary:
                                            stop=self._stop, on_progress=changed)
             log.info("albums indexed: %d photos, %d faces; skipped %s", progress.photos, progress.faces,
                      dict(progress.skipped) or "none")
+            if progress.state == "ready":  # every album seen whole: marks of photos gone can go
+                self.corrections.keep_photos((name, entry.path) for name, index in self._indexes.items()
+                                             for entry in index.snapshot())
         except Exception:  # the server goes on; /album says indexing stopped
             log.exception("album indexing failed")
             self._indexer.failed()

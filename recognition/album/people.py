@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -33,8 +33,10 @@ class FaceRef:
 
 @dataclass(frozen=True)
 class Person:
-    id: str  # stable while its first face (in album, path, face order) stays in it
+    id: str  # stable while its first face (in album, path, face order) stays in it, or once corrected
     faces: tuple[FaceRef, ...]
+    name: Optional[str] = None  # given by a person (corrections.py)
+    identity: Optional[str] = None  # the enrolled identity it was linked to
 
 
 def group_people(vectors: np.ndarray, refs: Sequence[FaceRef], threshold: float, *,

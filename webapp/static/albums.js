@@ -61,21 +61,89 @@ async function search() {
       (body.query_faces > 1 ? ` (the largest of ${body.query_faces} faces)` : ""), "ok");
 }
 
+const SHOWN_FACES = 12;  // of a person at first; "show all" shows the rest
+
 async function people() {
-  const answer = await fetch("/album/people");
+  const [answer, enrolled] = await Promise.all([fetch("/album/people"), fetch("/faces")]);
   const body = await answer.json();
+  const identities = enrolled.ok ? (await enrolled.json()).faces : [];
   $("people").replaceChildren();
   if (!answer.ok) { say(body.error, "error"); return; }
   const title = document.createElement("h2");
   title.textContent = `${body.people.length} people; ${body.unassigned} face(s) in no group`;
   $("people").append(title);
-  for (const person of body.people) {
-    const group = document.createElement("div");
-    group.className = "person grid";
-    group.dataset.id = person.id;
-    for (const face of person.faces.slice(0, 8)) group.append(figure(face, face.photo));
-    $("people").append(group);
+  for (const person of body.people) $("people").append(personView(person, body.people, identities));
+}
+
+function option(value, text, selected) {
+  const item = document.createElement("option");
+  item.value = value;
+  item.textContent = text;
+  item.selected = Boolean(selected);
+  return item;
+}
+
+function personView(person, everyone, identities) {
+  const view = document.createElement("div");
+  view.className = "person";
+  view.dataset.id = person.id;
+  const head = document.createElement("p");
+  const name = document.createElement("input");
+  name.className = "person-name";
+  name.value = person.name || "";
+  name.placeholder = "name this person";
+  name.addEventListener("change", () => correct(`/album/people/${person.id}`, {name: name.value.trim() || null}, "PATCH"));
+  const merge = document.createElement("select");
+  merge.className = "merge-into";
+  merge.append(option("", "same person as…"));
+  for (const other of everyone) {
+    if (other.id !== person.id) merge.append(option(other.id, other.name || `${other.size} photos (${other.faces[0].photo})`));
   }
+  merge.addEventListener("change", () => merge.value && correct(`/album/people/${person.id}/merge`, {into: merge.value}));
+  const link = document.createElement("select");
+  link.className = "link";
+  link.append(option("", "not linked to an enrolled person"));
+  for (const identity of identities) {
+    link.append(option(identity.hash, identity.name || identity.hash.slice(0, 12), identity.hash === person.identity));
+  }
+  link.addEventListener("change", () => correct(`/album/people/${person.id}`, {identity: link.value || null}, "PATCH"));
+  const size = document.createElement("span");
+  size.className = "muted";
+  size.textContent = `${person.size} photo(s)`;
+  head.append(name, " ", merge, " ", link, " ", size);
+  const grid = document.createElement("div");
+  grid.className = "grid";
+  const showFaces = (faces) => grid.replaceChildren(...faces.map((face) => faceView(person, face)));
+  showFaces(person.faces.slice(0, SHOWN_FACES));
+  view.append(head, grid);
+  if (person.faces.length > SHOWN_FACES) {
+    const all = document.createElement("button");
+    all.type = "button";
+    all.textContent = `show all ${person.faces.length}`;
+    all.addEventListener("click", () => { showFaces(person.faces); all.remove(); });
+    view.append(all);
+  }
+  return view;
+}
+
+function faceView(person, face) {
+  const item = figure(face, face.photo);
+  const out = document.createElement("button");
+  out.type = "button";
+  out.className = "take-out";
+  out.title = "not this person: take this face out of the group";
+  out.textContent = "not this person";
+  out.addEventListener("click", () => correct(`/album/people/${person.id}/take-out`,
+                                              {album: face.album, photo: face.photo, face: face.face}));
+  item.append(out);
+  return item;
+}
+
+async function correct(url, body, method) {
+  const { response, data } = await sendChange(url, body, method);
+  if (!response.ok) { say(data.error || `the change failed (${response.status})`, "error"); return; }
+  say("saved", "ok");
+  people();
 }
 
 $("query").addEventListener("change", () => { query = $("query").files[0] || null; search(); });

@@ -55,23 +55,6 @@ function show(message, ok) {
   outcome.className = ok ? "ok" : "error";
 }
 
-// With --api-key the server refuses changes without X-API-Key: ask once, keep it for this tab.
-const KEY_STORAGE = "faceapp-api-key";
-
-async function sendChange(url, body) {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const headers = { "Content-Type": "application/json" };
-    const key = sessionStorage.getItem(KEY_STORAGE);
-    if (key) headers["X-API-Key"] = key;
-    const response = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
-    const data = await response.json();
-    if (response.status !== 401 || !data.needs_key || attempt > 0) return { response, data };
-    const given = window.prompt(key ? "That API key was refused. API key:" : "This server needs its API key:", "");
-    if (given === null) return { response, data };
-    sessionStorage.setItem(KEY_STORAGE, given);
-  }
-}
-
 async function enrollFromCamera() {
   const name = window.prompt("Name for this face (optional):", "");
   if (name === null) return; // cancelled

@@ -1,0 +1,291 @@
+"""What a person told us about the album's people: names, merges, links to enrolled identities, and
+faces taken out of a group. Kept sealed with the store key in `<data dir>/albums/people.sealed`.
+
+Grouping is recomputed whenever the albums change, so corrections are not kept as group ids but as
+marks on faces: "this face is person P", "this face is not person P". A face is marked by its album
+folder, its photo and its box relative to the photo, so a mark finds its face again after a re-index,
+even with another detector (the box that overlaps it most). Applying them to a fresh grouping:
+- a group is the person most of its marked faces are (a group nobody marked keeps its own id);
+- a face marked as another person goes to that person, even from another group or from no group;
+- a face taken out of a person does not go back to it;
+- groups that are the same person are one (that is a merge).
+Marks of photos no longer in any album are forgotten once indexing has seen the whole album.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+from recognition.album.people import FaceRef, Person
+from recognition.store.atomic import write_atomically
+from recognition.store.interface import StoreRejected
+from recognition.store.records import restricted_loads
+from recognition.store.vault import StoreKey, StoreKeyError, seal, unseal
+
+log = logging.getLogger(__name__)
+
+PEOPLE_MAGIC = b"FACEPPL\x01"
+VERSION = 1
+MAX_NAME = 100
+SAME_FACE = 0.5  # a mark finds the face whose box overlaps its own at least this much (IoU)
+
+Box = tuple[float, float, float, float]  # x, y, w, h as fractions of the photo's width and height
+
+
+@dataclass(frozen=True)
+class Mark:
+    folder: str  # the album folder's real path
+    photo: str
+    box: Box
+
+
+@dataclass(frozen=True)
+class Label:
+    name: Optional[str] = None
+    identity: Optional[str] = None  # the hash of an enrolled identity this person is
+
+
+class CorrectionsUnreadable(Exception):
+    """The corrections file cannot be opened (another key, or altered); it was set aside, not lost."""
+
+
+class PeopleCorrections:
+    """Thread-safe; each change is on disk (atomically) when its method returns.
+
+    albums maps an album's name (as the API shows it) to its folder, and boxes_of gives the boxes of a
+    photo's faces now (relative, (n, 4)), or None when the photo is not indexed."""
+
+    def __init__(self, path: Path, key: StoreKey, albums: dict[str, Path],
+                 boxes_of: Callable[[str, str], Optional[np.ndarray]]) -> None:
+        self.path = Path(path)
+        self._key = key
+        self._folders = {name: str(Path(folder).resolve()) for name, folder in albums.items()}
+        self._names = {folder: name for name, folder in self._folders.items()}
+        self._boxes_of = boxes_of
+        self._lock = threading.Lock()
+        self.labels: dict[str, Label] = {}
+        self.assigned: dict[Mark, str] = {}  # face -> the person it is
+        self.taken_out: set[tuple[Mark, str]] = set()  # (face, a person it is not)
+        self.version = 0  # bumped by every change, so a cached listing knows it is stale
+        self._load()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def apply(self, people: Sequence[Person], alone: Sequence[FaceRef]) -> list[Person]:
+        """The grouping with every correction applied, largest first; a person someone named or
+        linked carries its name and identity."""
+        with self._lock:
+            is_person = dict(self._locate(self.assigned.items()))
+            is_not = set(self._locate(self.taken_out))
+            labels = dict(self.labels)
+        members: dict[str, list[FaceRef]] = {}
+        for group in people:
+            votes = Counter(is_person[face] for face in group.faces if face in is_person)
+            chosen = min(votes, key=lambda person: (-votes[person], person)) if votes else None
+            own = chosen or (group.id if group.id not in labels else _other_id(group.id))
+            for face in group.faces:
+                person = is_person.get(face, chosen)
+                if person is not None and (face, person) in is_not:
+                    continue  # taken out: in no group now
+                members.setdefault(person or own, []).append(face)
+        for face in alone:
+            person = is_person.get(face)
+            if person is not None and (face, person) not in is_not:
+                members.setdefault(person, []).append(face)
+        shown = []
+        for person_id, faces in members.items():
+            label = labels.get(person_id)
+            if label is None and len(faces) < 2:
+                continue  # what is left of an unmarked group after its faces moved away
+            faces = tuple(sorted(set(faces), key=lambda f: (f.album, f.photo, f.face)))
+            shown.append(Person(person_id, faces, name=label.name if label else None,
+                                identity=label.identity if label else None))
+        shown.sort(key=lambda p: (-len(p.faces), p.id))
+        return shown
+
+    # --- changes -------------------------------------------------------------------------------
+
+    def label(self, person: Person, *, name=..., identity=...) -> Label:
+        """Name the person (None: no name) and/or link it to an enrolled identity (None: unlink); its
+        faces are marked as it, so the next grouping keeps them together under this id."""
+        if name is not ... and name is not None:
+            name = name.strip()
+            if not name or len(name) > MAX_NAME:
+                raise ValueError(f"a name must be 1 to {MAX_NAME} characters")
+        with self._lock:
+            label = self.labels.get(person.id, Label())
+            label = replace(label, **{k: v for k, v in (("name", name), ("identity", identity)) if v is not ...})
+            self.labels[person.id] = label
+            self._mark(person.faces, person.id)
+            self._save()
+            return label
+
+    def merge(self, source: Person, target: Person) -> Label:
+        """source is target: every face of both is marked as target, which keeps its name and link
+        (taking source's where it has none); source's id is gone."""
+        if source.id == target.id:
+            raise ValueError("a person cannot be merged into itself")
+        with self._lock:
+            kept, gone = self.labels.get(target.id, Label()), self.labels.pop(source.id, Label())
+            self.labels[target.id] = Label(kept.name or gone.name, kept.identity or gone.identity)
+            for mark, person in list(self.assigned.items()):
+                if person == source.id:
+                    self.assigned[mark] = target.id
+            self.taken_out = {(mark, target.id if person == source.id else person) for mark, person in self.taken_out}
+            self._mark(source.faces + target.faces, target.id)
+            self._save()
+            return self.labels[target.id]
+
+    def take_out(self, person: Person, face: FaceRef) -> None:
+        """The face is not this person: it leaves the group for good (the rest are marked as it)."""
+        if face not in person.faces:
+            raise ValueError("that face is not in this group")
+        with self._lock:
+            self.labels.setdefault(person.id, Label())
+            self._mark([f for f in person.faces if f != face], person.id)
+            mark = self._mark_of(face)
+            if self.assigned.get(mark) == person.id:
+                del self.assigned[mark]
+            self.taken_out.add((mark, person.id))
+            self._save()
+
+    def forget_identity(self, identity_hash: str) -> None:
+        """An enrolled identity was deleted: no person stays linked to it."""
+        with self._lock:
+            linked = [pid for pid, label in self.labels.items() if label.identity == identity_hash]
+            for pid in linked:
+                self.labels[pid] = replace(self.labels[pid], identity=None)
+            if linked:
+                self._save()
+
+    def keep_photos(self, photos: Iterable[tuple[str, str]]) -> None:
+        """Forget the marks of photos in none of the albums (given as (album name, photo), every photo
+        of every album, once indexing has been through them all)."""
+        photos = {(self._folders[album], photo) for album, photo in photos}
+        folders = set(self._folders.values())
+        with self._lock:
+            gone = lambda mark: mark.folder in folders and (mark.folder, mark.photo) not in photos  # noqa: E731
+            before = len(self.assigned) + len(self.taken_out)
+            self.assigned = {mark: pid for mark, pid in self.assigned.items() if not gone(mark)}
+            self.taken_out = {(mark, pid) for mark, pid in self.taken_out if not gone(mark)}
+            if len(self.assigned) + len(self.taken_out) != before:
+                self._save()
+
+    # --- inside --------------------------------------------------------------------------------
+
+    def _mark(self, faces: Iterable[FaceRef], person_id: str) -> None:
+        for face in faces:
+            mark = self._mark_of(face)
+            if (mark, person_id) not in self.taken_out:  # taken out is for good, even from a stale listing
+                self.assigned[mark] = person_id
+
+    def _mark_of(self, face: FaceRef) -> Mark:
+        boxes = self._boxes_of(face.album, face.photo)
+        if boxes is None or face.face >= len(boxes):
+            raise ValueError(f"{face.album}/{face.photo} has no face {face.face} now")
+        return Mark(self._folders[face.album], face.photo, tuple(round(float(v), 5) for v in boxes[face.face]))
+
+    def _locate(self, marked: Iterable[tuple[Mark, str]]) -> list[tuple[FaceRef, str]]:
+        """The faces these marks are on now, with their person; marks whose face is gone are left out."""
+        found = []
+        for mark, person in marked:
+            album = self._names.get(mark.folder)
+            boxes = self._boxes_of(album, mark.photo) if album is not None else None
+            if boxes is None or not len(boxes):
+                continue
+            overlaps = _iou(np.asarray(mark.box, np.float32), boxes)
+            best = int(np.argmax(overlaps))
+            if overlaps[best] >= SAME_FACE:
+                found.append((FaceRef(album, mark.photo, best), person))
+        return found
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        try:
+            state = restricted_loads(unseal([self._key], PEOPLE_MAGIC, self.path.read_bytes(), str(self.path)),
+                                     str(self.path))
+            self._read(state)
+        except (ValueError, StoreKeyError, StoreRejected, KeyError, TypeError) as exc:
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{int(time.time())}")
+            self.path.rename(aside)
+            log.error("the album people's names and corrections in %s cannot be read (%s); moved to %s and "
+                      "starting without them: open it with the key it was made with to get them back",
+                      self.path, exc, aside)
+
+    def _read(self, state: dict) -> None:
+        if state.get("version") != VERSION:
+            raise ValueError(f"not a people corrections file of version {VERSION}")
+        self.labels = {str(pid): Label(_text(name), _text(identity)) for pid, name, identity in state["labels"]}
+        self.assigned = {_mark(row[:6]): str(row[6]) for row in state["assigned"]}
+        self.taken_out = {(_mark(row[:6]), str(row[6])) for row in state["taken_out"]}
+
+    def _save(self) -> None:
+        state = {"version": VERSION,
+                 "labels": [(pid, label.name, label.identity) for pid, label in self.labels.items()],
+                 "assigned": [_row(mark) + (pid,) for mark, pid in self.assigned.items()],
+                 "taken_out": [_row(mark) + (pid,) for mark, pid in self.taken_out]}
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomically(self.path, seal(self._key, PEOPLE_MAGIC, pickle.dumps(state, protocol=5)))
+        self.version += 1
+
+
+def corrections_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "albums" / "people.sealed"
+
+
+def forget_identity(data_dir: Path, key: StoreKey, identity_hash: str) -> None:
+    """Unlink a deleted identity from the album people of a data dir (for the command line)."""
+    if corrections_path(data_dir).exists():
+        PeopleCorrections(corrections_path(data_dir), key, {}, lambda album, photo: None).forget_identity(identity_hash)
+
+
+def reseal(path: Path, old_keys: list[StoreKey], new_key: StoreKey) -> bool:
+    """Re-encrypt a corrections file under a rotated store key; False when there is none."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    plain = unseal(old_keys + [new_key], PEOPLE_MAGIC, path.read_bytes(), str(path))
+    write_atomically(path, seal(new_key, PEOPLE_MAGIC, plain))
+    return True
+
+
+def _other_id(person_id: str) -> str:
+    """An id for an unmarked group whose natural id a corrected person already holds."""
+    return hashlib.sha256(f"{person_id}+".encode()).hexdigest()[:12]
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    x1 = np.maximum(box[0], boxes[:, 0])
+    y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[0] + box[2], boxes[:, 0] + boxes[:, 2])
+    y2 = np.minimum(box[1] + box[3], boxes[:, 1] + boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    union = box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+def _row(mark: Mark) -> tuple:
+    return (mark.folder, mark.photo) + tuple(float(v) for v in mark.box)
+
+
+def _mark(row: Sequence) -> Mark:
+    folder, photo, *box = row
+    if not isinstance(folder, str) or not isinstance(photo, str) or len(box) != 4:
+        raise ValueError("a face mark is not (folder, photo, x, y, w, h)")
+    return Mark(folder, photo, tuple(float(v) for v in box))
+
+
+def _text(value) -> Optional[str]:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("a name or identity is not text")
+    return value

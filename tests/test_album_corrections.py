@@ -1,0 +1,95 @@
+"""The rules of people corrections on groupings made to be clear cases, and their file: sealed, kept
+through a key rotation, set aside (never lost) when it cannot be opened."""
+import numpy as np
+
+from recognition.album.corrections import PeopleCorrections, corrections_path
+from recognition.album.people import FaceRef, Person
+from recognition.store.vault import StoreKey
+from tests.conftest import open_store
+import tests.test_store_tool as store_tool_tests
+from tools.store import main as store_tool
+
+installation = store_tool_tests.installation  # a data dir with two identities, and the tool's settings
+
+
+def face(photo: str, number: int = 0) -> FaceRef:
+    return FaceRef("Family", photo, number)
+
+
+class Album:
+    """Where each photo's faces are: boxes relative to the photo, as the index keeps them."""
+
+    def __init__(self, tmp_path, photos: int = 8):
+        self.folder = tmp_path / "Family"
+        self.folder.mkdir(exist_ok=True)
+        self.boxes = {f"p{i}.jpg": np.array([[0.1, 0.1, 0.2, 0.2], [0.6, 0.1, 0.2, 0.2]], np.float32)
+                      for i in range(photos)}
+
+    def corrections(self, path, key) -> PeopleCorrections:
+        return PeopleCorrections(path, key, {"Family": self.folder}, lambda album, photo: self.boxes.get(photo))
+
+
+def test_a_named_group_keeps_its_name_and_id_when_the_grouping_changes(tmp_path):
+    album, key = Album(tmp_path), StoreKey.generate()
+    corrections = album.corrections(tmp_path / "people.sealed", key)
+    group = Person("auto1", (face("p1.jpg"), face("p2.jpg"), face("p3.jpg")))
+    corrections.label(group, name="Ada")
+    # A new photo sorts first and the detector moved the boxes a little: the group's own id would change.
+    album.boxes = {photo: boxes + 0.01 for photo, boxes in album.boxes.items()}
+    regrouped = Person("auto0", (face("p0.jpg"), face("p1.jpg"), face("p2.jpg"), face("p3.jpg")))
+    other = Person("auto9", (face("p5.jpg"), face("p6.jpg")))
+    shown = album.corrections(tmp_path / "people.sealed", key).apply([regrouped, other], [face("p7.jpg")])
+    assert [(p.id, p.name, len(p.faces)) for p in shown] == [("auto1", "Ada", 4), ("auto9", None, 2)]
+
+
+def test_take_out_merge_and_faces_marked_elsewhere(tmp_path):
+    album, key = Album(tmp_path), StoreKey.generate()
+    corrections = album.corrections(tmp_path / "people.sealed", key)
+    ada = Person("ada", (face("p1.jpg"), face("p2.jpg"), face("p3.jpg")))
+    bo = Person("bo", (face("p4.jpg"), face("p5.jpg")))
+    corrections.take_out(ada, face("p3.jpg"))
+    corrections.merge(bo, ada)
+    corrections.label(Person("cy", (face("p6.jpg"), face("p1.jpg", 1))), name="Cy")
+    # The grouping puts p3 back with Ada, and Cy's face of p1 with Ada as well; p6 is in no group now.
+    regrouped = [Person("x", (face("p1.jpg"), face("p2.jpg"), face("p3.jpg"), face("p1.jpg", 1))),
+                 Person("y", (face("p4.jpg"), face("p5.jpg")))]
+    shown = {p.id: p for p in corrections.apply(regrouped, [face("p6.jpg")])}
+    assert set(shown) == {"ada", "cy"}
+    assert shown["ada"].faces == (face("p1.jpg"), face("p2.jpg"), face("p4.jpg"), face("p5.jpg"))
+    assert shown["cy"].faces == (face("p1.jpg", 1), face("p6.jpg")) and shown["cy"].name == "Cy"
+
+
+def test_marks_of_photos_gone_are_forgotten_and_a_deleted_identity_unlinked(tmp_path):
+    album, key = Album(tmp_path), StoreKey.generate()
+    corrections = album.corrections(tmp_path / "people.sealed", key)
+    corrections.label(Person("ada", (face("p1.jpg"), face("p2.jpg"))), name="Ada", identity="a1" * 32)
+    corrections.keep_photos([("Family", "p1.jpg")])
+    assert {mark.photo for mark in corrections.assigned} == {"p1.jpg"}
+    corrections.forget_identity("a1" * 32)
+    reopened = album.corrections(tmp_path / "people.sealed", key)
+    assert reopened.labels["ada"].identity is None and reopened.labels["ada"].name == "Ada"
+
+
+def test_a_file_sealed_with_another_key_is_set_aside_not_lost(tmp_path, caplog):
+    album = Album(tmp_path)
+    album.corrections(tmp_path / "people.sealed", StoreKey.generate()).label(
+        Person("ada", (face("p1.jpg"), face("p2.jpg"))), name="Ada")
+    sealed = (tmp_path / "people.sealed").read_bytes()
+    assert b"Ada" not in sealed
+    fresh = album.corrections(tmp_path / "people.sealed", StoreKey.generate())
+    assert fresh.labels == {} and not (tmp_path / "people.sealed").exists()
+    aside = list(tmp_path.glob("people.sealed.unreadable-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == sealed and "cannot be read" in caplog.text
+
+
+def test_rotating_the_store_key_re_seals_the_corrections(installation, tmp_path):
+    folder, env = installation
+    album = Album(tmp_path)
+    with open_store(folder) as store:
+        path, old_key = corrections_path(store.data_dir), store.key
+        album.corrections(path, old_key).label(Person("ada", (face("p1.jpg"), face("p2.jpg"))), name="Ada")
+    assert store_tool(["rotate-key"], env) == 0
+    with open_store(folder) as store:
+        assert store.key.key_id != old_key.key_id
+        assert album.corrections(path, store.key).labels["ada"].name == "Ada"
+    assert store_tool(["delete", "a1a1a1a1"], env) == 0  # nothing linked: nothing to change, no error
