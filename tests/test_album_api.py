@@ -68,6 +68,27 @@ def test_strictness_and_face_choice(album_server):
         assert answer.status_code == 400 and "threshold" in answer.json()["error"]
 
 
+def test_a_phone_photo_as_query_heic_and_sideways(album_server, tmp_path):
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    server, _ = album_server
+    upright = Image.open(fixture_path("faces/obama/obama3.jpg")).convert("RGB")
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)  # as the sensor stored it; EXIF says "turn it back"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "query.heic"
+    sideways.save(path, quality=90, exif=exif.tobytes())
+    with open(path, "rb") as handle:
+        answer = requests.post(server.url + "/album/search", files={"image": handle}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert "obama/obama1.jpg" in {m["photo"] for m in answer.json()["matches"]}
+    for data, status in [(b"", 400), (b"not a photo" * 50, 415)]:
+        bad = requests.post(server.url + "/album/search", files={"image": ("x.jpg", data)}, timeout=30)
+        assert bad.status_code == status and "image" in bad.json()["error"]
+
+
 def test_search_by_an_enrolled_identity(album_server, analyzer):
     server, _ = album_server
     _, embeddings = analyzer.embed(load_photo("biden/biden2.jpg"))

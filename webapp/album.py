@@ -2,6 +2,7 @@
 themselves (originals, highlighted or thumbnails, made in memory; nothing is written)."""
 from __future__ import annotations
 
+import io
 import math
 import mimetypes
 import threading
@@ -14,13 +15,15 @@ from flask import Blueprint, Response, jsonify, render_template, request, send_f
 
 from recognition.album.photos import PhotoSkipped, read_photo
 from webapp.errors import ApiError
-from webapp.inputs import decode_upload, field, identity_or_404, image_bytes
+from recognition.images import MAX_PIXELS
+from webapp.inputs import field, identity_or_404, image_bytes
 from webapp.services import services
 
 bp = Blueprint("album", __name__)
 
 THUMBNAILS = 512  # thumbnails kept in memory (a few MB), the least recently used forgotten first
 MAX_THUMBNAIL_SIDE = 1024
+QUERY_SIDE = 1280  # a query photo is searched at the size album photos are indexed at
 _thumbnails: "OrderedDict[tuple, bytes]" = OrderedDict()
 _thumbnails_lock = threading.Lock()
 
@@ -49,7 +52,7 @@ def album_status():
 @bp.post("/album/search")
 def search_by_photo():
     library = library_or_404()
-    image = decode_upload(image_bytes("image"), "image")
+    image = _query_photo(image_bytes("image"))
     threshold, which = _threshold(field("threshold")), _face_number(field("face"))
     faces = sorted(services().analyzer.analyze(image), key=lambda f: f.box.area, reverse=True)
     if not faces:
@@ -117,6 +120,17 @@ def _render(path, box: Optional[tuple], size: Optional[int]) -> bytes:
     if not ok:
         raise ApiError(500, "the photo could not be encoded")
     return encoded.tobytes()
+
+
+def _query_photo(data: bytes):
+    """A query photo as phones send them: HEIC too, turned upright by its EXIF orientation (unlike
+    the live API's decode, since album queries are often photos straight from a camera roll)."""
+    if not data:
+        raise ApiError(400, "'image' is empty")
+    try:
+        return read_photo(io.BytesIO(data), max_side=QUERY_SIDE, max_pixels=MAX_PIXELS).image
+    except PhotoSkipped as exc:
+        raise ApiError(413 if exc.reason == "too-large" else 415, f"'image' is not a usable image: {exc}")
 
 
 def _threshold(raw: Optional[str]) -> float:
