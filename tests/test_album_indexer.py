@@ -5,12 +5,14 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 
 import cv2
 import numpy as np
 import pytest
 
-from recognition.album.index import AlbumIndex
+from recognition.album.index import AlbumIndex, file_digest
+from recognition.album import indexer as indexer_module
 from recognition.album.indexer import AlbumIndexer
 from recognition.store.vault import StoreKey
 from tests.conftest import ROOT, fixture_path
@@ -36,7 +38,7 @@ def album(tmp_path):
 @pytest.fixture
 def opened(tmp_path):
     key, secret = StoreKey.generate().write(tmp_path / "keys" / "store.key"), secrets.token_bytes(32)
-    return lambda: AlbumIndex.open(tmp_path / "data" / "albums" / "a", key, secret, SETTINGS)
+    return lambda name="a": AlbumIndex.open(tmp_path / "data" / "albums" / name, key, secret, SETTINGS)
 
 
 def test_an_album_is_indexed_with_its_faces_and_its_bad_files_counted(album, opened, detector, aligner, embedder):
@@ -80,6 +82,39 @@ def test_reindexing_reads_only_what_changed(album, opened, detector, aligner, em
     assert float(replaced @ touched.vectors[0]) < float(old_obama1 @ touched.vectors[0])
     again.close()
     assert sorted(opened().entries) == sorted(entries)  # and all of it is on disk
+
+
+def test_a_stop_midway_leaves_a_consistent_index_and_the_next_run_reads_the_rest(album, opened, detector, aligner,
+                                                                                 embedder):
+    """Photos are read ahead in worker threads; a stop drops those, keeps what was embedded, ends the workers."""
+    index, stop = opened(), threading.Event()
+
+    def stop_after_two(progress):
+        if progress.done == 2:
+            stop.set()
+
+    first = AlbumIndexer(detector, aligner, embedder).index([(album, index)], stop=stop, on_progress=stop_after_two)
+    assert first.state == "indexing" and first.done == 2 and first.photos == len(index.entries) == 2
+    assert not [t for t in threading.enumerate() if t.name.startswith("album-read")]  # the workers were joined
+    assert all(entry.faces == len(entry.vectors) == len(entry.boxes) for entry in index.entries.values())
+    kept = {path: entry.vectors for path, entry in index.entries.items()}
+    index.close()
+    again = opened()  # what the stopped run wrote is on disk, whole
+    assert {path: e.vectors.tobytes() for path, e in again.entries.items()} == {p: v.tobytes() for p, v in kept.items()}
+    second = AlbumIndexer(detector, aligner, embedder).index([(album, again)])
+    assert second.state == "ready" and second.photos == 5 and second.read == 3  # only what was left
+
+
+def test_a_photo_is_hashed_the_same_whether_read_at_once_or_from_the_file(album, opened, detector, aligner, embedder,
+                                                                          monkeypatch):
+    at_once = opened()
+    AlbumIndexer(detector, aligner, embedder).index([(album, at_once)])
+    monkeypatch.setattr(indexer_module, "READ_AT_ONCE", 0)  # as a photo too large to hold in memory is
+    from_file = opened("b")
+    AlbumIndexer(detector, aligner, embedder).index([(album, from_file)])
+    for path, entry in at_once.entries.items():
+        assert entry.digest == from_file.entries[path].digest == file_digest(album / path)
+        assert np.array_equal(entry.vectors, from_file.entries[path].vectors)
 
 
 def test_the_command_line_indexes_an_album_with_a_progress_bar(album, tmp_path, weights_dir):

@@ -5,14 +5,24 @@ A photo whose size and mtime are unchanged is not opened at all; one that change
 only re-read when its content did change (a copy or a touch keeps its faces). A photo with no face is
 remembered too, so it is not read again. What cannot be read is skipped with its reason, counted and
 logged; indexing never stops for one photo. Progress is reported as it goes.
+
+While one photo's faces are embedded (in the model process, on the other core), worker threads read,
+hash and search the next few photos (Pillow's decoding and OpenCV's detection release the GIL): the
+two stages overlap instead of taking turns. A photo's file is read once, for its hash and its pixels.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Callable, Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -24,6 +34,8 @@ from recognition.faces import Box
 log = logging.getLogger(__name__)
 
 MAX_SIDE = 1280  # album photos are scaled to this before faces are sought (and searched at this width)
+READ_AT_ONCE = 64 << 20  # a photo up to this size is read once, hashed and decoded from memory
+WORKER_TIMEOUT = 300.0  # seconds one photo may take to read and search before indexing gives up
 
 
 class FaceFinder(Protocol):
@@ -56,17 +68,34 @@ class Progress:
                 "skipped_by_reason": dict(self.skipped)}
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A photo read and searched in a worker thread, its faces waiting to be embedded."""
+    digest: str
+    kept: bool = False  # its content is unchanged: the known entry stands
+    skipped: Optional[tuple[str, str]] = None  # (reason, detail)
+    width: int = 0
+    height: int = 0
+    boxes: Optional[np.ndarray] = None  # (n, 4) x, y, w, h as fractions of the photo's size
+    chips: list = field(default_factory=list)
+
+
 class AlbumIndexer:
-    """batch: photos appended to the index in one record (a kill -9 loses at most that many);
-    max_side: photos are scaled down to this before faces are sought."""
+    """batch: photos appended to the index in one record (a kill -9 loses at most that many; the few
+    being read ahead were not indexed yet); max_side: photos are scaled down to this before faces are
+    sought; workers: threads reading and searching the next photos while this one's faces are embedded
+    (one already overlaps the two stages; a second decodes while the first detects, which pays on large
+    photos; more than the cores only adds memory)."""
 
     def __init__(self, detector: FaceFinder, aligner: Aligner, embedder: Embedder, *, batch: int = 16,
-                 max_side: int = MAX_SIDE) -> None:
+                 max_side: int = MAX_SIDE, workers: int = 2) -> None:
         self._detector = detector
         self._aligner = aligner
         self._embedder = embedder
         self._batch = batch
         self._max_side = max_side
+        self._workers = workers
+        self._ahead = 2 * workers  # photos read ahead: enough to keep every worker busy
         self.progress = Progress()
         self._lock = threading.Lock()
 
@@ -107,49 +136,94 @@ class AlbumIndexer:
     def _index_one(self, folder: Path, album_index: AlbumIndex, listing: dict[str, FileState], report: WalkReport,
                    stop, on_progress) -> None:
         pending: list[PhotoEntry] = []
-        for relative, state in listing.items():
-            if stop is not None and stop.is_set():
-                break
-            known = album_index.entries.get(relative)
-            if known is None or (known.size, known.mtime_ns) != (state.size, state.mtime_ns):
-                entry = self._entry(folder / relative, relative, state, known, report)
-                if entry is not None:
-                    pending.append(entry)
-                    self._update(photos=self.progress.photos + (known is None),
-                                 faces=self.progress.faces + entry.faces - (known.faces if known else 0))
-            if len(pending) >= self._batch:
-                album_index.put(pending)
-                pending = []
-            self._update(done=self.progress.done + 1)
-            if on_progress:
-                on_progress(self.progress)
-        album_index.put(pending)
-
-    def _entry(self, path: Path, relative: str, state: FileState, known: Optional[PhotoEntry],
-               report: WalkReport) -> Optional[PhotoEntry]:
-        """The photo's index entry: its faces found and embedded, or kept when only its mtime changed."""
         try:
-            digest = file_digest(path)
+            with closing(self._prepared(folder, album_index, listing, stop)) as photos:
+                for relative, state, known, prepared in photos:
+                    if prepared is not None:
+                        entry = self._entry(prepared, relative, state, known, folder, report)
+                        if entry is not None:
+                            pending.append(entry)
+                            self._update(photos=self.progress.photos + (known is None),
+                                         faces=self.progress.faces + entry.faces - (known.faces if known else 0))
+                    if len(pending) >= self._batch:
+                        album_index.put(pending)
+                        pending = []
+                    self._update(done=self.progress.done + 1)
+                    if on_progress:
+                        on_progress(self.progress)
+        finally:  # what was embedded is kept, even when stopped or failing midway
+            album_index.put(pending)
+
+    def _prepared(self, folder: Path, album_index: AlbumIndex, listing: dict[str, FileState],
+                  stop) -> Iterator[tuple[str, FileState, Optional[PhotoEntry], Optional[_Prepared]]]:
+        """Each photo of the listing, in order, with its faces found (None when it is unchanged): the next
+        photos are read and searched in worker threads while this thread waits for the model process."""
+        window: deque[tuple[str, FileState, Optional[PhotoEntry], Optional[Future]]] = deque()
+        items = iter(listing.items())
+        pool = ThreadPoolExecutor(self._workers, thread_name_prefix="album-read")
+        try:
+            while True:
+                while len(window) < self._ahead and (item := next(items, None)) is not None:
+                    relative, state = item
+                    known = album_index.entries.get(relative)
+                    changed = known is None or (known.size, known.mtime_ns) != (state.size, state.mtime_ns)
+                    future = pool.submit(self._prepare, folder / relative, state, known) if changed else None
+                    window.append((relative, state, known, future))
+                if not window or (stop is not None and stop.is_set()):
+                    return
+                relative, state, known, future = window[0]
+                prepared = None if future is None else _result(future, stop)
+                if future is not None and prepared is None:  # stopped while waiting
+                    return
+                window.popleft()
+                yield relative, state, known, prepared
+        finally:  # done, stopped or failed: photos not yet started are dropped, those started finish
+            futures = [future for *_, future in window if future is not None]
+            for future in futures:
+                future.cancel()
+            stuck = wait(futures, timeout=WORKER_TIMEOUT).not_done
+            if stuck:
+                log.warning("album: a photo still being read after %.0fs; not waiting for it", WORKER_TIMEOUT)
+            pool.shutdown(wait=not stuck)  # the workers are idle: they end at once
+
+    def _prepare(self, path: Path, state: FileState, known: Optional[PhotoEntry]) -> _Prepared:
+        """In a worker thread: the photo read once (hashed from the same bytes), its faces found and
+        aligned; the photo kept as it was when only its mtime changed. Never raises for a bad photo."""
+        try:
+            if state.size > READ_AT_ONCE:  # hashed and decoded from the file: not all of it in memory
+                digest, source = file_digest(path), path
+            else:
+                data = path.read_bytes()
+                digest, source = hashlib.sha256(data).hexdigest(), io.BytesIO(data)
             if known is not None and known.digest == digest:
-                return replace(known, size=state.size, mtime_ns=state.mtime_ns)
-            photo = read_photo(path, max_side=self._max_side)
-            self._update(read=self.progress.read + 1)
+                return _Prepared(digest, kept=True)
+            photo = read_photo(source, max_side=self._max_side)
         except PhotoSkipped as skipped:
-            report.skip(skipped.reason, path, str(skipped))
-            return None
+            return _Prepared("", skipped=(skipped.reason, str(skipped)))
         except OSError as exc:  # vanished or not allowed between the walk and now
-            report.skip("unreadable", path, exc.strerror or str(exc))
-            return None
+            return _Prepared("", skipped=("unreadable", exc.strerror or str(exc)))
         boxes = self._detector.detect(photo.image)
+        chips = self._aligner.chips(photo.image, boxes, self._embedder.input_size) if boxes else []
         height, width = photo.image.shape[:2]
         relative_boxes = np.array([[b.x / width, b.y / height, b.w / width, b.h / height] for b in boxes],
                                   dtype=np.float32).reshape(-1, 4)
-        if boxes:
-            vectors = self._embedder.embed(self._aligner.chips(photo.image, boxes, self._embedder.input_size))
+        return _Prepared(digest, width=photo.width, height=photo.height, boxes=relative_boxes, chips=chips)
+
+    def _entry(self, prepared: _Prepared, relative: str, state: FileState, known: Optional[PhotoEntry], folder: Path,
+               report: WalkReport) -> Optional[PhotoEntry]:
+        """The photo's index entry: its faces embedded, or kept when only its mtime changed."""
+        if prepared.skipped is not None:
+            report.skip(prepared.skipped[0], folder / relative, prepared.skipped[1])
+            return None
+        if prepared.kept:
+            return replace(known, size=state.size, mtime_ns=state.mtime_ns)
+        self._update(read=self.progress.read + 1)
+        if prepared.chips:
+            vectors = self._embedder.embed(prepared.chips)
         else:
             vectors = np.zeros((0, getattr(self._embedder, "dimensions", 0) or 0), np.float32)
-        return PhotoEntry(relative, state.size, state.mtime_ns, digest, photo.width, photo.height,
-                          relative_boxes, np.asarray(vectors, dtype=np.float32))
+        return PhotoEntry(relative, state.size, state.mtime_ns, prepared.digest, prepared.width, prepared.height,
+                          prepared.boxes, np.asarray(vectors, dtype=np.float32))
 
     def failed(self) -> None:
         """Indexing stopped on an error (logged by the caller); the progress says so."""
@@ -158,3 +232,16 @@ class AlbumIndexer:
     def _update(self, **changes) -> None:
         with self._lock:
             self.progress = replace(self.progress, **changes)
+
+
+def _result(future: Future, stop: Optional[threading.Event]) -> Optional[_Prepared]:
+    """A worker's answer, waited for in short slices so a stop is honoured meanwhile (None then)."""
+    deadline = time.monotonic() + WORKER_TIMEOUT
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except TimeoutError:
+            if stop is not None and stop.is_set():
+                return None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading a photo took longer than {WORKER_TIMEOUT:.0f}s") from None
