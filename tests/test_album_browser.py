@@ -55,6 +55,7 @@ def test_name_a_person_and_take_a_face_out_from_the_page(page, album_server):
     page.click("#show-people")
     selector = f"#people .person[data-id=\"{person_id}\"]"
     page.wait_for_function(f"document.querySelector('{selector} .person-name')?.value === 'Barack'")
+    page.evaluate("document.getElementById('message').textContent = ''")
     page.locator(f"{selector} .take-out >> nth=-1").click()
     page.wait_for_function(f"document.querySelectorAll('{selector} figure').length === {faces - 1}")
     assert "saved" in page.text_content("#message")

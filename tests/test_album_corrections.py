@@ -2,9 +2,12 @@
 through a key rotation, set aside (never lost) when it cannot be opened."""
 import numpy as np
 
-from recognition.album.corrections import PeopleCorrections, corrections_path
+import pytest
+
+from recognition.album.corrections import PeopleCorrections, StaleListing, corrections_path
 from recognition.album.people import FaceRef, Person
-from recognition.store.vault import StoreKey
+from recognition.store.identity import Identity
+from recognition.store.vault import StoreKey, pending_key_path
 from tests.conftest import open_store
 import tests.test_store_tool as store_tool_tests
 from tools.store import main as store_tool
@@ -59,15 +62,64 @@ def test_take_out_merge_and_faces_marked_elsewhere(tmp_path):
     assert shown["cy"].faces == (face("p1.jpg", 1), face("p6.jpg")) and shown["cy"].name == "Cy"
 
 
+def test_a_face_taken_out_after_its_box_moved_brings_no_strangers_in(tmp_path):
+    album, key = Album(tmp_path), StoreKey.generate()
+    corrections = album.corrections(tmp_path / "people.sealed", key)
+    corrections.label(Person("ada", (face("p1.jpg"), face("p2.jpg"), face("p3.jpg"))), name="Ada")
+    album.boxes = {photo: boxes + 0.01 for photo, boxes in album.boxes.items()}  # indexed again
+    corrections.take_out(Person("ada", (face("p1.jpg"), face("p2.jpg"), face("p3.jpg"))), face("p3.jpg"))
+    # The grouping now puts p3 with two strangers: they stay a group of their own, not Ada.
+    strangers = Person("auto3", (face("p3.jpg"), face("p4.jpg"), face("p5.jpg")))
+    shown = {p.id: p for p in corrections.apply([Person("auto1", (face("p1.jpg"), face("p2.jpg"))), strangers], [])}
+    assert shown["ada"].faces == (face("p1.jpg"), face("p2.jpg"))
+    assert shown["auto3"].faces == strangers.faces and shown["auto3"].name is None
+
+
+def test_a_merge_keeps_faces_taken_out_of_either_person_out(tmp_path):
+    album, key = Album(tmp_path), StoreKey.generate()
+    corrections = album.corrections(tmp_path / "people.sealed", key)
+    bo = Person("bo", (face("p1.jpg"), face("p2.jpg"), face("p3.jpg")))
+    corrections.take_out(bo, face("p1.jpg"))
+    other = Person("other", (face("p1.jpg"), face("p4.jpg")))
+    corrections.label(other, name="Other")
+    corrections.merge(other, Person("bo", (face("p2.jpg"), face("p3.jpg"))))
+    shown = {p.id: p for p in corrections.apply([Person("g", (face("p1.jpg"), face("p8.jpg"), face("p9.jpg"))),
+                                                  Person("h", (face("p2.jpg"), face("p3.jpg"), face("p4.jpg")))], [])}
+    assert shown["bo"].faces == (face("p2.jpg"), face("p3.jpg"), face("p4.jpg")) and shown["bo"].name == "Other"
+    assert shown["g"].faces == (face("p1.jpg"), face("p8.jpg"), face("p9.jpg"))
+
+
+def test_an_unmarked_group_never_takes_a_corrected_person_s_id(tmp_path):
+    album, key = Album(tmp_path), StoreKey.generate()
+    corrections = album.corrections(tmp_path / "people.sealed", key)
+    corrections.label(Person("x", (face("p1.jpg"), face("p2.jpg"))), name="Ada")
+    # A later grouping gives "x" as the natural id of a group of other faces, twice over.
+    groups = [Person("x", (face("p4.jpg"), face("p5.jpg"))), Person("x", (face("p6.jpg"), face("p7.jpg"))),
+              Person("y", (face("p1.jpg"), face("p2.jpg")))]
+    shown = corrections.apply(groups, [])
+    assert len({p.id for p in shown}) == 3 and [p.name for p in shown if p.id == "x"] == ["Ada"]
+
+
+def test_a_stale_listing_changes_nothing(tmp_path):
+    album, key = Album(tmp_path), StoreKey.generate()
+    corrections = album.corrections(tmp_path / "people.sealed", key)
+    with pytest.raises(StaleListing):
+        corrections.label(Person("ada", (face("p1.jpg"), face("p1.jpg", 5))), name="Ada")
+    assert corrections.labels == {} and corrections.assigned == {} and not (tmp_path / "people.sealed").exists()
+
+
 def test_marks_of_photos_gone_are_forgotten_and_a_deleted_identity_unlinked(tmp_path):
     album, key = Album(tmp_path), StoreKey.generate()
     corrections = album.corrections(tmp_path / "people.sealed", key)
     corrections.label(Person("ada", (face("p1.jpg"), face("p2.jpg"))), name="Ada", identity="a1" * 32)
-    corrections.keep_photos([("Family", "p1.jpg")])
-    assert {mark.photo for mark in corrections.assigned} == {"p1.jpg"}
+    corrections.label(Person("bo", (face("p5.jpg"), face("p6.jpg"))), name="Bo")
+    corrections.keep_photos([("Family", "p1.jpg")], ["Family"])
+    assert {mark.photo for mark in corrections.assigned} == {"p1.jpg"} and set(corrections.labels) == {"ada"}
     corrections.forget_identity("a1" * 32)
     reopened = album.corrections(tmp_path / "people.sealed", key)
     assert reopened.labels["ada"].identity is None and reopened.labels["ada"].name == "Ada"
+    reopened.forget(Person("ada", (face("p1.jpg"),)))
+    assert album.corrections(tmp_path / "people.sealed", key).labels == {}
 
 
 def test_a_file_sealed_with_another_key_is_set_aside_not_lost(tmp_path, caplog):
@@ -92,4 +144,20 @@ def test_rotating_the_store_key_re_seals_the_corrections(installation, tmp_path)
     with open_store(folder) as store:
         assert store.key.key_id != old_key.key_id
         assert album.corrections(path, store.key).labels["ada"].name == "Ada"
-    assert store_tool(["delete", "a1a1a1a1"], env) == 0  # nothing linked: nothing to change, no error
+    with open_store(folder) as store:  # Ada linked; then the tool deletes her identity
+        album.corrections(path, store.key).label(Person("ada", (face("p1.jpg"), face("p2.jpg"))), identity="a1" * 32)
+    assert store_tool(["delete", "a1a1a1a1"], env) == 0
+    with open_store(folder) as store:
+        assert album.corrections(path, store.key).labels["ada"].identity is None
+
+
+def test_a_rotation_a_crash_interrupted_re_seals_them_when_it_is_finished(tmp_path):
+    album = Album(tmp_path)
+    with open_store(tmp_path) as store:
+        store.add_many([Identity(hash="c3" * 32, model="Dlib", embeddings=[store_tool_tests.unit(4)])])
+        path = corrections_path(store.data_dir)
+        album.corrections(path, store.key).label(Person("ada", (face("p1.jpg"), face("p2.jpg"))), name="Ada")
+        pending = StoreKey.generate().write(pending_key_path(store.key_path))  # the crash: only this was done
+    with open_store(tmp_path) as store:  # opening finishes the rotation
+        assert store.key.key_id == pending.key_id
+        assert album.corrections(path, store.key).labels["ada"].name == "Ada"

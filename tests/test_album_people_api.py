@@ -5,7 +5,7 @@ import shutil
 import requests
 
 import tests.test_album_api as album_api
-from recognition.album.corrections import corrections_path
+from recognition.album.corrections import PeopleCorrections, corrections_path
 from recognition.album.library import AlbumLibrary
 from tests.conftest import load_photo, wait_until
 
@@ -64,7 +64,7 @@ def test_name_take_out_and_merge_survive_indexing_again(album_server, services, 
     assert "kit_harington/kit1.jpg" in again_photos and "obama/obama4.jpg" not in again_photos
 
 
-def test_link_to_an_enrolled_identity_and_unlink_on_delete(album_server, analyzer):
+def test_link_to_an_enrolled_identity_and_unlink_on_delete(album_server, analyzer, services):
     server, _ = album_server
     _, embeddings = analyzer.embed(load_photo("biden/biden2.jpg"))
     joe = analyzer.matcher.enroll(embeddings[0], "Joe")
@@ -76,6 +76,21 @@ def test_link_to_an_enrolled_identity_and_unlink_on_delete(album_server, analyze
     assert requests.delete(server.url + f"/faces/{joe.hash}", timeout=30).status_code == 200
     after = person_with(listing(server), "obama/obama1.jpg")
     assert after["identity"] is None and after["name"] is None
+    on_disk = PeopleCorrections(corrections_path(services.store.data_dir), services.store.key, {}, lambda *_: None)
+    assert on_disk.labels and all(label.identity is None for label in on_disk.labels.values())
+
+
+def test_forgetting_a_person_gives_its_faces_back_to_the_grouping(album_server):
+    server, _ = album_server
+    obama = person_with(listing(server), "obama/obama1.jpg")
+    out = next(f for f in obama["faces"] if f["photo"] == "obama/obama4.jpg")
+    change(server, "PATCH", f"/album/people/{obama['id']}", {"name": "Barack"})
+    change(server, "POST", f"/album/people/{obama['id']}/take-out", {k: out[k] for k in ("album", "photo", "face")})
+    forgotten = requests.delete(server.url + f"/album/people/{obama['id']}", timeout=30)
+    assert forgotten.status_code == 200 and forgotten.json() == {"forgotten": obama["id"]}
+    again = person_with(listing(server), "obama/obama1.jpg")
+    assert again["name"] is None and {f["photo"] for f in again["faces"]} == {f["photo"] for f in obama["faces"]}
+    assert requests.delete(server.url + "/album/people/nobody", timeout=30).status_code == 404
 
 
 def test_bad_corrections_are_refused_and_change_nothing(album_server):

@@ -123,12 +123,10 @@ def delete(store: FaceStore, args, env) -> int:
 
 
 def rotate_key(store: FaceStore, args, env) -> int:
-    old_key = store.key
-    old = old_key.fingerprint
+    old = store.key.fingerprint
     new = store.rotate_key()
-    if album_people.reseal(album_people.corrections_path(store.data_dir), [old_key], new):
-        print("the album people's names and corrections re-encrypted too")
-    print(f"key rotated: {old} -> {new.fingerprint}; {store.segment_count} segments in {store.folder} re-encrypted")
+    print(f"key rotated: {old} -> {new.fingerprint}; {store.segment_count} segments in {store.folder} and the "
+          f"sealed side files in {store.data_dir} (album people) re-encrypted")
     return 0
 
 

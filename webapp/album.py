@@ -130,7 +130,9 @@ def _query_photo(data: bytes):
     try:
         return read_photo(io.BytesIO(data), max_side=QUERY_SIDE, max_pixels=MAX_PIXELS).image
     except PhotoSkipped as exc:
-        raise ApiError(413 if exc.reason == "too-large" else 415, f"'image' is not a usable image: {exc}")
+        if exc.reason == "too-large":
+            raise ApiError(413, f"'image' is too large: {exc}")
+        raise ApiError(415, "'image' is not a photo we can read (JPEG, PNG, WebP, BMP or HEIC), or it is damaged")
 
 
 def _threshold(raw: Optional[str]) -> float:

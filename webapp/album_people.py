@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from recognition.album.corrections import StaleListing
 from recognition.album.people import FaceRef, Person
 from webapp import inputs
 from webapp.album import library_or_404
@@ -43,8 +44,8 @@ def label(person_id: str):
                 raise ApiError(400, "'identity' must be an identity hash or null")
             inputs.identity_or_404(identity)
         changes["identity"] = identity
-    library.corrections.label(person, **changes)
-    return jsonify(_person_json(library, library.person(person_id, _threshold())))
+    _change(library.corrections.label, person, **changes)
+    return _answer(library, person_id)
 
 
 @bp.post("/album/people/<person_id>/merge")
@@ -58,8 +59,8 @@ def merge(person_id: str):
     if into == person_id:
         raise ApiError(400, "a person cannot be merged into itself")
     _, target = _person_or_404(into)
-    library.corrections.merge(source, target)
-    return jsonify(_person_json(library, library.person(into, _threshold())))
+    _change(library.corrections.merge, source, target)
+    return _answer(library, into)
 
 
 @bp.post("/album/people/<person_id>/take-out")
@@ -75,9 +76,31 @@ def take_out(person_id: str):
     face = FaceRef(album, photo, number)
     if face not in person.faces:
         raise ApiError(404, f"face {number} of {album}/{photo} is not in person {person_id}")
-    library.corrections.take_out(person, face)
-    remaining = library.person(person_id, _threshold())
-    return jsonify(_person_json(library, remaining) if remaining else {"id": person_id, "size": 0, "faces": []})
+    _change(library.corrections.take_out, person, face)
+    return _answer(library, person_id)
+
+
+@bp.delete("/album/people/<person_id>")
+@requires_key
+def forget(person_id: str):
+    """Forget what was said about this person (name, link, corrections); its faces go back to the
+    automatic grouping. The photos are not touched."""
+    library, person = _person_or_404(person_id)
+    library.corrections.forget(person)
+    return jsonify({"forgotten": person_id})
+
+
+def _change(correction, *args, **kwargs) -> None:
+    try:
+        correction(*args, **kwargs)
+    except StaleListing as exc:
+        raise ApiError(409, str(exc))
+
+
+def _answer(library, person_id: str):
+    """The person after a change; when nothing is left of it (its faces all moved), an empty one."""
+    person = library.person(person_id, _threshold()) or Person(person_id, ())
+    return jsonify(_person_json(library, person))
 
 
 def _threshold() -> float:

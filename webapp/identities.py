@@ -6,6 +6,7 @@ import logging
 import numpy as np
 from flask import Blueprint, jsonify, request
 
+from recognition.album.corrections import forget_identity as forget_album_link
 from webapp import inputs
 from webapp.auth import requires_key
 from webapp.errors import ApiError
@@ -92,8 +93,11 @@ def delete(identity_hash: str):
     except KeyError:
         raise ApiError(404, f"no identity {identity_hash}")
     log.info("deleted identity %s", identity_hash[:12])
-    if services().albums is not None:  # no album person stays linked to it
+    # No album person stays linked to it, whether or not this server runs with its albums now.
+    if services().albums is not None:
         services().albums.corrections.forget_identity(identity_hash)
+    elif getattr(services().store, "data_dir", None) is not None:
+        forget_album_link(services().store.data_dir, services().store.key, identity_hash)
     services().refresh_camera(changed=[identity_hash])
     return jsonify({"deleted": removed.hash, "vectors_removed": len(removed.embeddings) + len(removed.rejections)})
 

@@ -54,8 +54,8 @@ class Label:
     identity: Optional[str] = None  # the hash of an enrolled identity this person is
 
 
-class CorrectionsUnreadable(Exception):
-    """The corrections file cannot be opened (another key, or altered); it was set aside, not lost."""
+class StaleListing(ValueError):
+    """A correction names a face the index no longer has (the photo changed since it was listed)."""
 
 
 class PeopleCorrections:
@@ -88,10 +88,12 @@ class PeopleCorrections:
             is_not = set(self._locate(self.taken_out))
             labels = dict(self.labels)
         members: dict[str, list[FaceRef]] = {}
+        taken_ids = set(labels) | {group.id for group in people}
         for group in people:
-            votes = Counter(is_person[face] for face in group.faces if face in is_person)
+            votes = Counter(person for face in group.faces
+                            if (person := is_person.get(face)) is not None and (face, person) not in is_not)
             chosen = min(votes, key=lambda person: (-votes[person], person)) if votes else None
-            own = chosen or (group.id if group.id not in labels else _other_id(group.id))
+            own = chosen or (group.id if group.id not in labels else _free_id(group.id, taken_ids))
             for face in group.faces:
                 person = is_person.get(face, chosen)
                 if person is not None and (face, person) in is_not:
@@ -112,7 +114,7 @@ class PeopleCorrections:
         shown.sort(key=lambda p: (-len(p.faces), p.id))
         return shown
 
-    # --- changes -------------------------------------------------------------------------------
+    # --- changes: each finds its faces' marks first (StaleListing if one is gone), then changes ------
 
     def label(self, person: Person, *, name=..., identity=...) -> Label:
         """Name the person (None: no name) and/or link it to an enrolled identity (None: unlink); its
@@ -121,27 +123,31 @@ class PeopleCorrections:
             name = name.strip()
             if not name or len(name) > MAX_NAME:
                 raise ValueError(f"a name must be 1 to {MAX_NAME} characters")
+        marks = self._marks_of(person.faces)
         with self._lock:
             label = self.labels.get(person.id, Label())
             label = replace(label, **{k: v for k, v in (("name", name), ("identity", identity)) if v is not ...})
             self.labels[person.id] = label
-            self._mark(person.faces, person.id)
+            self._mark(marks, person.id)
             self._save()
             return label
 
     def merge(self, source: Person, target: Person) -> Label:
         """source is target: every face of both is marked as target, which keeps its name and link
-        (taking source's where it has none); source's id is gone."""
+        (taking source's where it has none); source's id is gone. A face taken out of either stays out."""
         if source.id == target.id:
             raise ValueError("a person cannot be merged into itself")
+        marks = self._marks_of(source.faces + target.faces)
         with self._lock:
             kept, gone = self.labels.get(target.id, Label()), self.labels.pop(source.id, Label())
             self.labels[target.id] = Label(kept.name or gone.name, kept.identity or gone.identity)
+            self.taken_out = {(mark, target.id if person == source.id else person) for mark, person in self.taken_out}
             for mark, person in list(self.assigned.items()):
                 if person == source.id:
-                    self.assigned[mark] = target.id
-            self.taken_out = {(mark, target.id if person == source.id else person) for mark, person in self.taken_out}
-            self._mark(source.faces + target.faces, target.id)
+                    del self.assigned[mark]
+                    if not self._is_out(mark, target.id):
+                        self.assigned[mark] = target.id
+            self._mark(marks, target.id)
             self._save()
             return self.labels[target.id]
 
@@ -149,13 +155,23 @@ class PeopleCorrections:
         """The face is not this person: it leaves the group for good (the rest are marked as it)."""
         if face not in person.faces:
             raise ValueError("that face is not in this group")
+        out = self._marks_of([face])[0]
+        rest = self._marks_of([f for f in person.faces if f != face])
         with self._lock:
             self.labels.setdefault(person.id, Label())
-            self._mark([f for f in person.faces if f != face], person.id)
-            mark = self._mark_of(face)
-            if self.assigned.get(mark) == person.id:
-                del self.assigned[mark]
-            self.taken_out.add((mark, person.id))
+            for mark in [m for m, pid in self.assigned.items() if pid == person.id and _same_face(m, out)]:
+                del self.assigned[mark]  # every mark of it, also those made before its box moved
+            self.taken_out.add((out, person.id))
+            self._mark(rest, person.id)
+            self._save()
+
+    def forget(self, person: Person) -> None:
+        """Forget what was said about this person: name, link, which faces are or are not it. The
+        faces go back to the automatic grouping."""
+        with self._lock:
+            self.labels.pop(person.id, None)
+            self.assigned = {mark: pid for mark, pid in self.assigned.items() if pid != person.id}
+            self.taken_out = {(mark, pid) for mark, pid in self.taken_out if pid != person.id}
             self._save()
 
     def forget_identity(self, identity_hash: str) -> None:
@@ -167,31 +183,48 @@ class PeopleCorrections:
             if linked:
                 self._save()
 
-    def keep_photos(self, photos: Iterable[tuple[str, str]]) -> None:
-        """Forget the marks of photos in none of the albums (given as (album name, photo), every photo
-        of every album, once indexing has been through them all)."""
+    def keep_photos(self, photos: Iterable[tuple[str, str]], albums: Iterable[str]) -> None:
+        """Forget the marks of photos gone from these albums (given by name, each walked whole, every
+        photo of them given as (album name, photo)), and the people left with no face marked."""
         photos = {(self._folders[album], photo) for album, photo in photos}
-        folders = set(self._folders.values())
+        folders = {self._folders[album] for album in albums}
         with self._lock:
             gone = lambda mark: mark.folder in folders and (mark.folder, mark.photo) not in photos  # noqa: E731
-            before = len(self.assigned) + len(self.taken_out)
+            before = (len(self.assigned), len(self.taken_out), len(self.labels))
             self.assigned = {mark: pid for mark, pid in self.assigned.items() if not gone(mark)}
             self.taken_out = {(mark, pid) for mark, pid in self.taken_out if not gone(mark)}
-            if len(self.assigned) + len(self.taken_out) != before:
+            marked = set(self.assigned.values())
+            self.labels = {pid: label for pid, label in self.labels.items() if pid in marked}
+            if (len(self.assigned), len(self.taken_out), len(self.labels)) != before:
                 self._save()
 
     # --- inside --------------------------------------------------------------------------------
 
-    def _mark(self, faces: Iterable[FaceRef], person_id: str) -> None:
-        for face in faces:
-            mark = self._mark_of(face)
-            if (mark, person_id) not in self.taken_out:  # taken out is for good, even from a stale listing
-                self.assigned[mark] = person_id
+    def _mark(self, marks: Iterable[Mark], person_id: str) -> None:
+        """Mark these faces as the person: a face's older marks (its box may have moved) make way;
+        a face taken out of the person stays out, even when asked from a listing made before."""
+        by_photo: dict[tuple[str, str], list[Mark]] = {}
+        for mark in self.assigned:
+            by_photo.setdefault((mark.folder, mark.photo), []).append(mark)
+        for mark in marks:
+            if self._is_out(mark, person_id):
+                continue
+            for older in by_photo.get((mark.folder, mark.photo), []):
+                if older in self.assigned and _same_face(older, mark):
+                    del self.assigned[older]
+            self.assigned[mark] = person_id
+
+    def _is_out(self, mark: Mark, person_id: str) -> bool:
+        return any(pid == person_id and _same_face(out, mark) for out, pid in self.taken_out)
+
+    def _marks_of(self, faces: Iterable[FaceRef]) -> list[Mark]:
+        return [self._mark_of(face) for face in faces]
 
     def _mark_of(self, face: FaceRef) -> Mark:
         boxes = self._boxes_of(face.album, face.photo)
         if boxes is None or face.face >= len(boxes):
-            raise ValueError(f"{face.album}/{face.photo} has no face {face.face} now")
+            raise StaleListing(f"{face.album}/{face.photo} has no face {face.face} now: the album changed since it "
+                               "was listed; list the people again")
         return Mark(self._folders[face.album], face.photo, tuple(round(float(v), 5) for v in boxes[face.face]))
 
     def _locate(self, marked: Iterable[tuple[Mark, str]]) -> list[tuple[FaceRef, str]]:
@@ -249,19 +282,17 @@ def forget_identity(data_dir: Path, key: StoreKey, identity_hash: str) -> None:
         PeopleCorrections(corrections_path(data_dir), key, {}, lambda album, photo: None).forget_identity(identity_hash)
 
 
-def reseal(path: Path, old_keys: list[StoreKey], new_key: StoreKey) -> bool:
-    """Re-encrypt a corrections file under a rotated store key; False when there is none."""
-    path = Path(path)
-    if not path.exists():
-        return False
-    plain = unseal(old_keys + [new_key], PEOPLE_MAGIC, path.read_bytes(), str(path))
-    write_atomically(path, seal(new_key, PEOPLE_MAGIC, plain))
-    return True
-
-
-def _other_id(person_id: str) -> str:
+def _free_id(person_id: str, taken: set[str]) -> str:
     """An id for an unmarked group whose natural id a corrected person already holds."""
-    return hashlib.sha256(f"{person_id}+".encode()).hexdigest()[:12]
+    while person_id in taken:
+        person_id = hashlib.sha256(f"{person_id}+".encode()).hexdigest()[:12]
+    taken.add(person_id)
+    return person_id
+
+
+def _same_face(first: Mark, second: Mark) -> bool:
+    return ((first.folder, first.photo) == (second.folder, second.photo)
+            and float(_iou(np.asarray(first.box, np.float32), np.asarray([second.box], np.float32))[0]) >= SAME_FACE)
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:

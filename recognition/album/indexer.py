@@ -202,6 +202,9 @@ class AlbumIndexer:
             return _Prepared("", skipped=(skipped.reason, str(skipped)))
         except OSError as exc:  # vanished or not allowed between the walk and now
             return _Prepared("", skipped=("unreadable", exc.strerror or str(exc)))
+        except Exception as exc:  # a decoder's own failure on a strange file: that photo only is skipped
+            log.warning("album: %s could not be read", path, exc_info=True)
+            return _Prepared("", skipped=("unreadable", f"{type(exc).__name__}: {exc}"))
         boxes = self._detector.detect(photo.image)
         chips = self._aligner.chips(photo.image, boxes, self._embedder.input_size) if boxes else []
         height, width = photo.image.shape[:2]

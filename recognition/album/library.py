@@ -140,9 +140,12 @@ class AlbumLibrary:
                                            stop=self._stop, on_progress=changed)
             log.info("albums indexed: %d photos, %d faces; skipped %s", progress.photos, progress.faces,
                      dict(progress.skipped) or "none")
-            if progress.state == "ready":  # every album seen whole: marks of photos gone can go
-                self.corrections.keep_photos((name, entry.path) for name, index in self._indexes.items()
-                                             for entry in index.snapshot())
+            if progress.state == "ready" and "unreadable-folder" not in progress.skipped:
+                # Every album walked whole: marks of photos gone from it can go. An album that shows
+                # no photo at all is more likely unmounted than emptied: its marks stay.
+                walked = [name for name, index in self._indexes.items() if index.entries]
+                self.corrections.keep_photos([(name, entry.path) for name in walked
+                                              for entry in self._indexes[name].snapshot()], walked)
         except Exception:  # the server goes on; /album says indexing stopped
             log.exception("album indexing failed")
             self._indexer.failed()

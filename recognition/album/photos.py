@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".heic", ".heif"})
+# Pillow's decoders for these only (JPEG includes a phone's multi-picture MPO); its other plugins never see a file.
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "HEIF")
 MAX_PIXELS = 100_000_000  # a 100-megapixel photo; more is a decompression bomb, not a photo
 
 
@@ -44,7 +46,7 @@ def read_photo(path: Path, *, max_side: int = 1280, max_pixels: int = MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
+            with Image.open(path, formats=FORMATS) as opened:
                 if opened.width * opened.height > max_pixels:
                     raise PhotoSkipped("too-large", f"{opened.width}x{opened.height} pixels")
                 stored, orientation = opened.size, opened.getexif().get(0x0112, 1)  # before draft() shrinks it
@@ -59,14 +61,14 @@ def read_photo(path: Path, *, max_side: int = 1280, max_pixels: int = MAX_PIXELS
         raise PhotoSkipped("permission", str(exc)) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PhotoSkipped("too-large", str(exc)) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
-        # Truncated, corrupt, zero bytes or not an image at all: Pillow says so in one of these.
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, RuntimeError) as exc:
+        # Truncated, corrupt, zero bytes or not an image at all: Pillow (or libheif, RuntimeError) says so.
         raise PhotoSkipped("unreadable", f"{type(exc).__name__}: {exc}") from None
     width, height = _original_size(stored, orientation, rgb.size)
     image = cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2BGR)
     scale = min(1.0, max_side / max(image.shape[:2]))
     if scale < 1.0:
-        image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+        image = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
                            interpolation=cv2.INTER_AREA)
     return Photo(image, width, height, image.shape[1] / width)
 
@@ -88,7 +90,9 @@ _heif_registered = False
 def _register_heif() -> None:
     global _heif_registered
     if not _heif_registered:
+        from PIL import Image
         from pillow_heif import register_heif_opener
 
         register_heif_opener()
+        Image.init()  # every plugin registered, so that FORMATS can name WEBP
         _heif_registered = True

@@ -34,7 +34,7 @@ from recognition.store.identity import Identity
 from recognition.store.interface import Candidate, Enrolled, FindExisting, StoreRejected, StoreWriteFailed
 from recognition.store.memory import StoreIndex
 from recognition.store.vault import (
-    StoreKey, check_outside, pending_key_path, read_keys, read_or_create_key, read_or_create_secret,
+    StoreKey, check_outside, pending_key_path, read_keys, read_or_create_key, read_or_create_secret, reseal_side_files,
 )
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ class PickleStore:
             pending = pending_key_path(self.key_path)
             # A rotation that failed earlier left segments under its pending key: finish with that one.
             new_key = StoreKey.read(pending) if pending.exists() else StoreKey.generate().write(pending)
-            self._finish_rotation(new_key)
+            self._finish_rotation(new_key, [self.key])
             return self.key
 
     def close(self, timeout: float = 10.0) -> None:
@@ -277,7 +277,7 @@ class PickleStore:
             segments.create_folder(self.folder)
             if pending is not None:
                 log.warning("finishing a key rotation that was interrupted (%s)", pending.path)
-                self._finish_rotation(pending)
+                self._finish_rotation(pending, keys)
             if old is not None:  # a migration that ended before the old file was removed
                 migration.check_migrated(old, old_path, keys, self.secret, self._index.meta, self.folder)
             migration.remove_old_files(self.data_dir, old_path)  # and backups an interrupted clean-up left
@@ -322,10 +322,11 @@ class PickleStore:
         log.warning("migrated %s (%d identities) to sealed segments in %s/ and removed it, so that a deleted "
                     "person is gone from every file", path.name, len(identities), self.folder)
 
-    def _finish_rotation(self, new_key: StoreKey) -> None:
+    def _finish_rotation(self, new_key: StoreKey, old_keys: list[StoreKey]) -> None:
         self.key = new_key
         for number in sorted(self._index.segments):
             self._rewrite(number, {})
+        reseal_side_files(self.data_dir, old_keys, new_key)
         self._swap_in_key(new_key)
         log.info("the store key is now %s", self.key.fingerprint)
 

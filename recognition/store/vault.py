@@ -122,6 +122,26 @@ def unseal(keys: list[StoreKey], magic: bytes, blob: bytes, what: str) -> bytes:
         raise ValueError(f"{what} was altered or damaged: its authentication tag does not match")
 
 
+MAGIC_BYTES = 8  # every sealed format starts with an 8-byte magic (FACEREC, FACEALB, FACEPPL...)
+SIDE_FILES = "*.sealed"  # small files sealed with the store key beside the store, re-sealed when it rotates
+
+
+def reseal_side_files(data_dir: Path, old_keys: list[StoreKey], new_key: StoreKey) -> None:
+    """Re-encrypt the data dir's side files (SIDE_FILES, e.g. albums/people.sealed) under a new key,
+    before the old key is replaced, so none is left sealed with a key that no longer exists. One that
+    no key given opens is left as it is, with a warning (its owner sets it aside when it next opens)."""
+    for path in sorted(Path(data_dir).rglob(SIDE_FILES)):
+        blob = path.read_bytes()
+        if sealed_key_id(blob[:MAGIC_BYTES], blob) == new_key.key_id:
+            continue  # re-sealed already, by a rotation a crash interrupted
+        try:
+            plain = unseal(old_keys, blob[:MAGIC_BYTES], blob, str(path))
+        except (ValueError, StoreKeyError) as exc:
+            log.warning("left %s as it was in the key rotation: %s", path, exc)
+            continue
+        write_atomically(path, seal(new_key, blob[:MAGIC_BYTES], plain))
+
+
 def check_outside(key_path: Path, data_dir: Path) -> None:
     key, data = Path(key_path).expanduser().resolve(), Path(data_dir).expanduser().resolve()
     if key == data or data in key.parents:

@@ -26,10 +26,14 @@ async function progress() {
   if (body.state === "indexing") setTimeout(progress, 1000);
 }
 
+function boxed(match) {  // a face the index no longer has (the photo changed) is shown without its box
+  return match.box ? {box: match.box.join(",")} : {};
+}
+
 function figure(match, caption) {
   const item = document.createElement("figure");
   const image = document.createElement("img");
-  image.src = photoUrl(match, {box: match.box.join(","), size: 256});
+  image.src = photoUrl(match, {...boxed(match), size: 256});
   image.alt = match.photo;
   image.addEventListener("click", () => preview(match));
   const text = document.createElement("figcaption");
@@ -39,7 +43,7 @@ function figure(match, caption) {
 }
 
 function preview(match) {
-  $("preview-image").src = photoUrl(match, {box: match.box.join(","), size: 1024});
+  $("preview-image").src = photoUrl(match, {...boxed(match), size: 1024});
   $("download").href = photoUrl(match, {});
   $("preview").showModal();
 }
@@ -64,11 +68,17 @@ async function search() {
 const SHOWN_FACES = 12;  // of a person at first; "show all" shows the rest
 
 async function people() {
-  const [answer, enrolled] = await Promise.all([fetch("/album/people"), fetch("/faces")]);
-  const body = await answer.json();
-  const identities = enrolled.ok ? (await enrolled.json()).faces : [];
+  let body, identities;
+  try {
+    const [answer, enrolled] = await Promise.all([fetch("/album/people"), fetch("/faces")]);
+    body = await answer.json();
+    identities = enrolled.ok ? (await enrolled.json()).faces : [];
+    if (!answer.ok) { say(body.error, "error"); return; }
+  } catch (error) {
+    say(`the people could not be listed: ${error.message}`, "error");
+    return;
+  }
   $("people").replaceChildren();
-  if (!answer.ok) { say(body.error, "error"); return; }
   const title = document.createElement("h2");
   title.textContent = `${body.people.length} people; ${body.unassigned} face(s) in no group`;
   $("people").append(title);
@@ -96,9 +106,12 @@ function personView(person, everyone, identities) {
   const merge = document.createElement("select");
   merge.className = "merge-into";
   merge.append(option("", "same person as…"));
-  for (const other of everyone) {
-    if (other.id !== person.id) merge.append(option(other.id, other.name || `${other.size} photos (${other.faces[0].photo})`));
-  }
+  merge.addEventListener("focus", () => {  // filled when opened: a list per person would grow as N²
+    if (merge.options.length > 1) return;
+    for (const other of everyone) {
+      if (other.id !== person.id) merge.append(option(other.id, other.name || `${other.size} photos (${other.faces[0].photo})`));
+    }
+  });
   merge.addEventListener("change", () => merge.value && correct(`/album/people/${person.id}/merge`, {into: merge.value}));
   const link = document.createElement("select");
   link.className = "link";
@@ -110,7 +123,13 @@ function personView(person, everyone, identities) {
   const size = document.createElement("span");
   size.className = "muted";
   size.textContent = `${person.size} photo(s)`;
-  head.append(name, " ", merge, " ", link, " ", size);
+  const forget = document.createElement("button");
+  forget.type = "button";
+  forget.className = "forget";
+  forget.textContent = "forget";
+  forget.title = "forget this person's name, link and corrections (the photos stay)";
+  forget.addEventListener("click", () => correct(`/album/people/${person.id}`, {}, "DELETE"));
+  head.append(name, " ", merge, " ", link, " ", size, " ", forget);
   const grid = document.createElement("div");
   grid.className = "grid";
   const showFaces = (faces) => grid.replaceChildren(...faces.map((face) => faceView(person, face)));
@@ -140,9 +159,13 @@ function faceView(person, face) {
 }
 
 async function correct(url, body, method) {
-  const { response, data } = await sendChange(url, body, method);
-  if (!response.ok) { say(data.error || `the change failed (${response.status})`, "error"); return; }
-  say("saved", "ok");
+  try {
+    const { response, data } = await sendChange(url, body, method);
+    if (!response.ok) { say(data.error || `the change failed (${response.status})`, "error"); return; }
+    say("saved", "ok");
+  } catch (error) {
+    say(`the change failed: ${error.message}`, "error");
+  }
   people();
 }
 
