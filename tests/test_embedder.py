@@ -151,7 +151,7 @@ def test_the_server_process_never_imports_deepface_or_tensorflow(weights_dir):
         done = subprocess.run([sys.executable, "-c", script, folder], cwd=ROOT, capture_output=True, text=True,
                               timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["Dlib", "0.91", "False", "False"]
+    assert done.stdout.split() == ["Dlib", "0.93", "False", "False"]
 
 
 def test_a_child_that_stops_reading_is_given_up_after_the_timeout(chips, weights_dir):

@@ -123,12 +123,17 @@ def test_faces_in_profile_are_found_in_the_fixture_clip(detector):
 def test_a_track_keeps_the_name_it_earned_when_the_face_turns_to_profile(analyzer):
     lin = enroll(analyzer, "lin_manuel_miranda/lin1.png", "Lin")
     recognizer = LiveRecognizer(analyzer)
-    seen = play(recognizer, clip_frames(82, 210)[::2], step=2 / 29.97)  # he faces the camera, turning now and then
+    step = 2 / 29.97
+    seen = play(recognizer, clip_frames(82, 210)[::2], step=step)  # he faces the camera, turning now and then
     faces = [face for frame in seen for face in frame]
     his = next(face.track for face in faces if face.identity_hash == lin.hash)
     followed = [face for face in faces if face.track == his]
     named_at = next(i for i, face in enumerate(followed) if face.name == "Lin")
-    assert named_at <= 2 and len(followed) > 40
+    first_seen = next(i for i, frame in enumerate(seen) if any(face.track == his for face in frame))
+    first_named = next(i for i, frame in enumerate(seen) if any(f.track == his and f.name == "Lin" for f in frame))
+    # Named within half a second of being seen (issue 11's bar for the live loop). His first views
+    # here are 0.927-0.929 like his one enrolled photo, under the 0.93 threshold: they do not count.
+    assert (first_named - first_seen) * step <= 0.5 and len(followed) > 40
     assert all(face.identity_hash == lin.hash for face in followed[named_at:])  # never unknown once named
     assert any(face.profile for face in followed[named_at:])  # a profile view keeps the name it earned
     assert all(face.identity_hash in (lin.hash, None) for face in faces)  # nobody else is named

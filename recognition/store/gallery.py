@@ -32,6 +32,10 @@ class Gallery:
     rejection_owners: np.ndarray  # (r,)
     hashes: Sequence[Optional[str]]  # slot -> identity hash, None once removed (shared with the table: live)
     names: Sequence[Optional[str]]  # slot -> name (live, so a rename shows at once)
+    counts: Sequence[int] = ()  # slot -> how many vectors it has (live; the matcher's bar rises with it)
+
+    def vector_count(self, slot: int) -> int:
+        return self.counts[slot] if 0 <= slot < len(self.counts) else 1
 
     def member(self, slot: int) -> Optional[Member]:
         identity_hash = self.hashes[slot] if 0 <= slot < len(self.hashes) else None
@@ -189,5 +193,6 @@ class GalleryTable:
     def publish(self) -> Gallery:
         vectors, owners = self._vectors.view()
         rejections, rejection_owners = self._rejections.view()
-        self.snapshot = Gallery(vectors, owners, rejections, rejection_owners, self._hashes, self._names)
+        self.snapshot = Gallery(vectors, owners, rejections, rejection_owners, self._hashes, self._names,
+                                self._vectors.length)
         return self.snapshot
