@@ -69,6 +69,7 @@ def test_with_an_api_key_every_change_needs_it(keyed_client):
         ("patch", f"/faces/{'a' * 64}", lambda: {"json": {"name": "x"}}),
         ("delete", f"/faces/{'a' * 64}", lambda: {}),
         ("post", f"/faces/{'a' * 64}/not", lambda: {"data": photo("kit_harington/kit1.jpg")}),
+        ("post", f"/faces/{'a' * 64}/photos", lambda: {"data": photo("kit_harington/kit1.jpg")}),
         ("patch", "/album/people/abc", lambda: {"json": {"name": "x"}}),
         ("post", "/album/people/abc/merge", lambda: {"json": {"into": "def"}}),
         ("post", "/album/people/abc/take-out", lambda: {"json": {"album": "a", "photo": "b", "face": 0}}),

@@ -103,6 +103,21 @@ def test_an_email_is_bound_to_one_identity_only(store):
     assert len(store) == 1 and store.find_by_email_hash("a" * 64).name == "Ada"
 
 
+def test_more_vectors_for_a_person_match_what_one_alone_missed(backend):
+    with backend.open() as store:
+        ada = matcher(store).enroll(unit(1), "Ada")
+        other_side = near(unit(1), 5, noise=0.6)  # Ada from another angle: too far from her one vector
+        assert matcher(store).identify(other_side[np.newaxis, :]) == [None]
+        second = near(other_side, 6)
+        assert len(store.add_vectors(ada.hash, second[np.newaxis, :]).embeddings) == 2
+        assert matcher(store).identify(other_side[np.newaxis, :])[0].identity_hash == ada.hash
+        with pytest.raises(KeyError):
+            store.add_vectors("f" * 64, second[np.newaxis, :])
+    with backend.open() as store:
+        assert len(store.get(ada.hash).embeddings) == 2 and store.summaries()[0]["vectors"] == 2
+        assert matcher(store).identify(other_side[np.newaxis, :])[0].identity_hash == ada.hash
+
+
 def test_rename_reject_and_remove(backend):
     with backend.open() as store:
         ada = matcher(store).enroll(unit(1), "Ada")

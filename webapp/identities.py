@@ -7,6 +7,7 @@ import numpy as np
 from flask import Blueprint, jsonify, request
 
 from recognition.album.corrections import forget_identity as forget_album_link
+from recognition.pipeline.more_photos import PhotoRefused, check_photo
 from webapp import inputs
 from webapp.auth import requires_key
 from webapp.errors import ApiError
@@ -15,6 +16,7 @@ from webapp.services import services
 bp = Blueprint("identities", __name__)
 log = logging.getLogger(__name__)
 MAX_FACES_PER_REQUEST = 1000
+MAX_PHOTOS_PER_REQUEST = 20  # each costs a detection and an embedding: about a tenth of a second
 FACE_FIELDS = {"embedding", "name"}
 
 
@@ -100,6 +102,37 @@ def delete(identity_hash: str):
         forget_album_link(services().store.data_dir, services().store.key, identity_hash)
     services().refresh_camera(changed=[identity_hash])
     return jsonify({"deleted": removed.hash, "vectors_removed": len(removed.embeddings) + len(removed.rejections)})
+
+
+@bp.post("/faces/<identity_hash>/photos")
+@requires_key
+def add_photos(identity_hash: str):
+    """More photos of this person (multipart 'image', one or several files): each face is checked
+    (quality, and that it is this person rather than someone else) and only then are all of their
+    vectors added at once; one refused photo adds none, and says which and why."""
+    identity = inputs.identity_or_404(identity_hash)
+    uploads = request.files.getlist("image")
+    if not uploads:
+        raise ApiError(400, "send the photos as multipart field 'image' (one or several files)")
+    if len(uploads) > MAX_PHOTOS_PER_REQUEST:
+        raise ApiError(400, f"at most {MAX_PHOTOS_PER_REQUEST} photos per request; send the rest in another")
+    checked = []
+    for number, upload in enumerate(uploads):
+        which = f"photo {number + 1} ({upload.filename or 'no name'})"
+        image = inputs.decode_upload(upload.read(), which)
+        try:
+            checked.append(check_photo(services().analyzer, identity, image))
+        except PhotoRefused as refused:
+            status = 409 if refused.kind in ("someone-else", "other-model") else 422
+            raise ApiError(status, f"{which} was not added, nor any other: {refused}",
+                           **({"matches": refused.other} if refused.other else {}))
+    try:
+        updated = services().store.add_vectors(identity_hash, np.stack([face.vector for face in checked]))
+    except KeyError:  # deleted while the photos were being analysed
+        raise ApiError(404, f"no identity {identity_hash}")
+    services().refresh_camera(changed=[identity_hash])
+    return jsonify({**updated.summary(), "added": len(checked),
+                    "photos": [{"similarity": round(f.similarity, 4), "quality": round(f.quality, 3)} for f in checked]})
 
 
 @bp.post("/faces/<identity_hash>/not")

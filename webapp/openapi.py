@@ -177,6 +177,14 @@ SPEC = {
             "delete": {"summary": "delete the identity and every vector of it, for good", "security": KEY,
                        "responses": {"200": _json({"type": "object", "properties": {"deleted": TEXT}}, "deleted"),
                                      **_errors(401, 404)}}},
+        "/faces/{hash}/photos": {
+            "parameters": [HASH],
+            "post": {"summary": "add photos of this person (one or several files as 'image'): each face is checked, "
+                                "then all are added, or none when one is refused", "security": KEY,
+                     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                         "type": "object", "properties": {"image": {"type": "array", "items": IMAGE}},
+                         "required": ["image"]}}}},
+                     "responses": {"200": _json(IDENTITY, "added"), **_errors(400, 401, 404, 409, 413, 415, 422)}}},
         "/faces/{hash}/not": {
             "parameters": [HASH],
             "post": {"summary": "record a face (a photo, or the one on camera) as not this person", "security": KEY,

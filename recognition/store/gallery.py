@@ -173,6 +173,10 @@ class GalleryTable:
     def rename(self, slot: int, name: Optional[str]) -> None:
         self._names[slot] = name
 
+    def add_vectors(self, slot: int, vectors: np.ndarray) -> None:
+        self._vectors.replace_run(slot, np.vstack([self._vectors.run(slot), vectors]))
+        self._reclaim()
+
     def add_rejection(self, slot: int, vector: np.ndarray) -> None:
         self._rejections.replace_run(slot, np.vstack([self._rejections.run(slot), vector[np.newaxis, :]]))
         self._reclaim()

@@ -97,6 +97,9 @@ class FaceStore(Protocol):
     def rename(self, identity_hash: str, name: Optional[str]) -> Identity:
         """KeyError if absent."""
 
+    def add_vectors(self, identity_hash: str, embeddings: np.ndarray) -> Identity:
+        """Add vectors (rows, unit length) of more photos of this person; KeyError if absent."""
+
     def add_rejection(self, identity_hash: str, embedding: np.ndarray) -> Identity:
         """Record a face that is "not this person"; KeyError if absent."""
 

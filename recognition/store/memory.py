@@ -130,6 +130,12 @@ class StoreIndex:
         self._tables[meta.model].rename(meta.slot, name)
         self.meta[identity_hash] = meta._replace(name=name)
 
+    def add_vectors(self, identity_hash: str, vectors: np.ndarray) -> None:
+        meta = self.meta[identity_hash]
+        self._tables[meta.model].add_vectors(meta.slot, vectors)
+        self.meta[identity_hash] = meta._replace(vectors=meta.vectors + len(vectors))
+        self._tables[meta.model].publish()
+
     def add_rejection(self, identity_hash: str, vector: np.ndarray) -> None:
         meta = self.meta[identity_hash]
         self._tables[meta.model].add_rejection(meta.slot, vector)

@@ -147,6 +147,11 @@ class PickleStore:
         return self._change(identity_hash, lambda identity: replace(identity, name=name),
                             lambda: self._index.rename(identity_hash, name))
 
+    def add_vectors(self, identity_hash: str, embeddings: np.ndarray) -> Identity:
+        rows = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+        return self._change(identity_hash, lambda i: replace(i, embeddings=i.embeddings + tuple(rows)),
+                            lambda: self._index.add_vectors(identity_hash, rows))
+
     def add_rejection(self, identity_hash: str, embedding: np.ndarray) -> Identity:
         vector = np.asarray(embedding, dtype=np.float32)
         return self._change(identity_hash, lambda i: replace(i, rejections=i.rejections + (vector,)),

@@ -1,0 +1,74 @@
+"""Adding photos to a person: each photo's face is checked before any of its vectors is kept.
+
+A photo is refused when its face is poor (too small, blurred or turned away: the quality measure the
+video route uses), when it matches someone else better than this person (a photo filed under the
+wrong name would teach the matcher to name the wrong person), or when it does not look enough like
+this person (FLOOR_SPREADS). Only vectors are kept; the photo is never stored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from recognition.matching.calibration import impostors_of
+from recognition.models.quality import face_quality
+from recognition.store.identity import Identity
+
+MIN_QUALITY = 0.35  # as the video route: below this a face's embedding does not match reliably
+# A photo must be at least this many stranger spreads above the average stranger's similarity to the
+# person (Dlib: 0.903): 99% of strangers fall below it, while the hard photos of the person that one
+# photo misses (just under the threshold) are above it, which is what a second photo is for.
+FLOOR_SPREADS = 2.5
+
+
+class PhotoRefused(Exception):
+    """Why a photo's face cannot be added: kind is "no-face" or "poor" (422), "someone-else" or
+    "other-model" (409)."""
+
+    def __init__(self, kind: str, message: str, other: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.other = other  # the hash of the person it matches better, for "someone-else"
+
+
+@dataclass(frozen=True)
+class CheckedFace:
+    vector: np.ndarray
+    similarity: float  # to the person's closest vector
+    quality: float
+
+
+def check_photo(analyzer, identity: Identity, image: np.ndarray, *, min_quality: float = MIN_QUALITY) -> CheckedFace:
+    """The largest face of image, as a vector fit to add to identity; PhotoRefused says why not."""
+    matcher = analyzer.matcher
+    if identity.model != matcher.model_name:
+        raise PhotoRefused("other-model", f"this person was enrolled with {identity.model}; the server runs "
+                                          f"{matcher.model_name}")
+    boxes = analyzer.detector.detect(image)
+    box = max(boxes, key=lambda b: b.area, default=None)
+    if box is None:
+        raise PhotoRefused("no-face", "no face was found in the photo")
+    quality = face_quality(image, box, analyzer.aligner.landmarks(image, box))
+    if quality.overall < min_quality:
+        parts = {"too small": quality.size, "blurred": quality.sharpness, "turned away": quality.frontal}
+        worst = min(parts, key=parts.get)
+        raise PhotoRefused("poor", f"the face is {worst} (quality {quality.overall:.2f}, at least {min_quality} "
+                                   f"is needed: size {quality.size:.2f}, sharpness {quality.sharpness:.2f}, "
+                                   f"frontal {quality.frontal:.2f})")
+    vector = analyzer.embedder.embed(analyzer.aligner.chips(image, [box], analyzer.embedder.input_size))[0]
+    mine = float(np.max(np.stack(identity.embeddings) @ vector))
+    rival = next((m for m in matcher.nearest(matcher.store.gallery(identity.model), vector[None, :])
+                  if m is not None and m.identity_hash != identity.hash), None)
+    if rival is not None and rival.similarity > mine:
+        who = rival.name or rival.identity_hash[:12]
+        raise PhotoRefused("someone-else", f"the face matches {who} ({rival.identity_hash}) better than this person "
+                                           f"({rival.similarity:.3f} against {mine:.3f})", rival.identity_hash)
+    strangers = impostors_of(identity.model, matcher.threshold)
+    floor = strangers.mean + FLOOR_SPREADS * strangers.spread
+    if mine < floor:
+        raise PhotoRefused("someone-else", f"the face does not look enough like this person to be added (similarity "
+                                           f"{mine:.3f} to their closest photo; at least {floor:.3f} is needed, "
+                                           f"strangers average {strangers.mean:.3f})")
+    return CheckedFace(vector, mine, quality.overall)
