@@ -52,5 +52,42 @@ def test_photos_of_someone_else_or_poor_ones_are_refused_and_nothing_is_added(cl
     assert len(analyzer.matcher.store.get(obama.hash).embeddings) == 1  # none of it was added
     good = client.post(url, data={"image": [photo_file("obama/obama2.jpg"), photo_file("obama/obama3.jpg")]})
     assert good.status_code == 200 and good.get_json()["added"] == 2 and good.get_json()["vectors"] == 3
+    again = client.post(url, data={"image": [photo_file("obama/obama2.jpg")]})
+    assert again.status_code == 409 and "already" in again.get_json()["error"]
     assert client.post(url).status_code == 400
     assert client.post(f"/faces/{'0' * 64}/photos", data={"image": [photo_file("obama/obama2.jpg")]}).status_code == 404
+
+
+def test_the_command_line_imports_a_folder_per_person_with_a_progress_bar(tmp_path, weights_dir):
+    """python -m tools.people import DIR: people enrolled from their folders, photos added to one
+    already enrolled, and what cannot be used reported with the reason."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, open_store
+
+    people = tmp_path / "people"
+    for name, photos in {"Barack": ["obama/obama1.jpg", "obama/obama2.jpg", "obama/obama3.jpg", "biden/biden1.jpg"],
+                         "Kit": ["kit_harington/kit1.jpg", "kit_harington/kit2.jpg"]}.items():
+        (people / name).mkdir(parents=True)
+        for photo in photos:
+            shutil.copyfile(fixture_path(f"faces/{photo}"), people / name / photo.replace("/", "-"))
+    (people / "Kit" / "broken.jpg").write_bytes(b"not a photo")
+    (people / "Empty").mkdir()
+    env = dict(os.environ, FACE_DATA_DIR=str(tmp_path / "db"), FACE_KEY_FILE=str(tmp_path / "keys" / "store.key"),
+               FACE_MODEL="Dlib", DEEPFACE_HOME=str(weights_dir.parent.parent), TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-m", "tools.people", "import", str(people)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "importing" in done.stderr and "7/7" in done.stderr  # the progress bar
+    assert "2 people enrolled" in done.stdout and "5 photos added" in done.stdout
+    assert "Barack/biden-biden1.jpg" in done.stdout and "no-photos" in done.stdout and "unreadable" in done.stdout
+    with open_store(tmp_path) as store:
+        vectors = {i.name: len(i.embeddings) for i in store.identities()}
+    assert vectors == {"Barack": 3, "Kit": 2}
+    again = subprocess.run([sys.executable, "-m", "tools.people", "import", str(people)], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "0 people enrolled, 0 given more photos, 0 photos added" in again.stdout
+    assert "5 duplicate" in again.stdout  # the same photos again add nothing

@@ -123,7 +123,7 @@ def add_photos(identity_hash: str):
         try:
             checked.append(check_photo(services().analyzer, identity, image))
         except PhotoRefused as refused:
-            status = 409 if refused.kind in ("someone-else", "other-model") else 422
+            status = 409 if refused.kind in ("someone-else", "duplicate", "other-model") else 422
             raise ApiError(status, f"{which} was not added, nor any other: {refused}",
                            **({"matches": refused.other} if refused.other else {}))
     try:

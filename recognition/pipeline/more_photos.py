@@ -21,11 +21,14 @@ MIN_QUALITY = 0.35  # as the video route: below this a face's embedding does not
 # person (Dlib: 0.903): 99% of strangers fall below it, while the hard photos of the person that one
 # photo misses (just under the threshold) are above it, which is what a second photo is for.
 FLOOR_SPREADS = 2.5
+# At or above this similarity to one of the person's vectors, a face is that photo again (or a copy of
+# it): it would add nothing, yet raise the person's bar (calibration.py), so it is not added.
+SAME_PHOTO = 0.99
 
 
 class PhotoRefused(Exception):
-    """Why a photo's face cannot be added: kind is "no-face" or "poor" (422), "someone-else" or
-    "other-model" (409)."""
+    """Why a photo's face cannot be added: kind is "no-face" or "poor" (422), "someone-else",
+    "duplicate" or "other-model" (409)."""
 
     def __init__(self, kind: str, message: str, other: Optional[str] = None) -> None:
         super().__init__(message)
@@ -40,14 +43,9 @@ class CheckedFace:
     quality: float
 
 
-def check_photo(analyzer, identity: Identity, image: np.ndarray, *, min_quality: float = MIN_QUALITY) -> CheckedFace:
-    """The largest face of image, as a vector fit to add to identity; PhotoRefused says why not."""
-    matcher = analyzer.matcher
-    if identity.model != matcher.model_name:
-        raise PhotoRefused("other-model", f"this person was enrolled with {identity.model}; the server runs "
-                                          f"{matcher.model_name}")
-    boxes = analyzer.detector.detect(image)
-    box = max(boxes, key=lambda b: b.area, default=None)
+def face_of(analyzer, image: np.ndarray, *, min_quality: float = MIN_QUALITY) -> tuple[np.ndarray, float]:
+    """The vector and quality of image's largest face, when it is good enough to enroll or add."""
+    box = max(analyzer.detector.detect(image), key=lambda b: b.area, default=None)
     if box is None:
         raise PhotoRefused("no-face", "no face was found in the photo")
     quality = face_quality(image, box, analyzer.aligner.landmarks(image, box))
@@ -57,8 +55,24 @@ def check_photo(analyzer, identity: Identity, image: np.ndarray, *, min_quality:
         raise PhotoRefused("poor", f"the face is {worst} (quality {quality.overall:.2f}, at least {min_quality} "
                                    f"is needed: size {quality.size:.2f}, sharpness {quality.sharpness:.2f}, "
                                    f"frontal {quality.frontal:.2f})")
-    vector = analyzer.embedder.embed(analyzer.aligner.chips(image, [box], analyzer.embedder.input_size))[0]
+    return analyzer.embedder.embed(analyzer.aligner.chips(image, [box], analyzer.embedder.input_size))[0], quality.overall
+
+
+def check_photo(analyzer, identity: Identity, image: np.ndarray, *, min_quality: float = MIN_QUALITY) -> CheckedFace:
+    """The largest face of image, as a vector fit to add to identity; PhotoRefused says why not."""
+    if identity.model != analyzer.matcher.model_name:
+        raise PhotoRefused("other-model", f"this person was enrolled with {identity.model}; the server runs "
+                                          f"{analyzer.matcher.model_name}")
+    vector, quality = face_of(analyzer, image, min_quality=min_quality)
+    return CheckedFace(vector, fits(analyzer.matcher, identity, vector), quality)
+
+
+def fits(matcher, identity: Identity, vector: np.ndarray) -> float:
+    """The vector's similarity to identity's closest one, when it may be added to it; PhotoRefused
+    when it matches someone else better, or does not look enough like the person."""
     mine = float(np.max(np.stack(identity.embeddings) @ vector))
+    if mine >= SAME_PHOTO:
+        raise PhotoRefused("duplicate", f"this photo, or one just like it, is this person's already ({mine:.3f})")
     rival = next((m for m in matcher.nearest(matcher.store.gallery(identity.model), vector[None, :])
                   if m is not None and m.identity_hash != identity.hash), None)
     if rival is not None and rival.similarity > mine:
@@ -71,4 +85,4 @@ def check_photo(analyzer, identity: Identity, image: np.ndarray, *, min_quality:
         raise PhotoRefused("someone-else", f"the face does not look enough like this person to be added (similarity "
                                            f"{mine:.3f} to their closest photo; at least {floor:.3f} is needed, "
                                            f"strangers average {strangers.mean:.3f})")
-    return CheckedFace(vector, mine, quality.overall)
+    return mine

@@ -1,0 +1,85 @@
+"""Import people from the command line, without a running server: one sub-folder per person, named
+after them, holding their photos.
+
+    python -m tools.people import ~/People        # ~/People/Ada/*.jpg, ~/People/Bo/*.heic, ...
+
+Someone already enrolled under a folder's name gets its photos added; anyone else is enrolled from
+their first usable photo. Each photo is checked as POST /faces/<hash>/photos checks it; what is
+refused is listed with the reason. Uses the same --data-dir / --key-file (FACE_DATA_DIR /
+FACE_KEY_FILE), --model and --threshold as run.py. The data dir must not be in use by a server.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from config import RecognitionConfig, add_store_arguments, store_config
+from recognition.models.weights import WeightsMissing
+from recognition.store import open_store
+from recognition.store.atomic import DataDirInUse
+from recognition.store.interface import StoreRejected
+from recognition.store.vault import StoreKeyError
+
+SHOWN_SKIPS = 20  # refused photos listed one by one; the rest are counted
+
+
+def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
+    env = os.environ if env is None else env
+    parser = argparse.ArgumentParser(prog="python -m tools.people", description=__doc__.split("\n\n")[0])
+    add_store_arguments(parser, env)
+    parser.add_argument("--model", default=env.get("FACE_MODEL", "auto"),
+                        help="embedding model, as for run.py [FACE_MODEL, default auto]")
+    parser.add_argument("--threshold", type=float, default=float(env["FACE_THRESHOLD"]) if env.get("FACE_THRESHOLD")
+                        else None, help="matching threshold, as for run.py [FACE_THRESHOLD, default the model's]")
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("import", help="enroll or add photos from a folder per person, with a progress bar")
+    command.add_argument("folder", type=Path, help="a folder with one sub-folder of photos per person")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level="WARNING", format="%(levelname)s: %(message)s")
+    if not args.folder.is_dir():
+        print(f"error: not a folder: {args.folder}", file=sys.stderr)
+        return 2
+    settings = store_config(args, env)
+    try:
+        with open_store(settings.data_dir, settings.key_path) as store:
+            return run(args, store, env)
+    except (StoreRejected, StoreKeyError, DataDirInUse, WeightsMissing, PermissionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(args, store, env) -> int:
+    from tqdm import tqdm
+
+    from recognition.models.weights import resolve_model
+    from recognition.pipeline.build import build_analyzer
+    from recognition.pipeline.people_import import import_people, person_folders
+
+    recognition = RecognitionConfig(model=args.model, threshold=args.threshold,
+                                    deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()))
+    model = resolve_model(recognition.model, recognition.weights_dir, allow_download=False).name
+    analyzer = build_analyzer(store, model, recognition.weights_dir, recognition.threshold)
+    total = sum(len(photos) for _, photos in person_folders(args.folder))
+    started = time.monotonic()
+    try:
+        with tqdm(total=total, unit="photo", desc="importing", file=sys.stderr) as bar:
+            report = import_people(args.folder, analyzer, on_photo=lambda photo: bar.update(1))
+    finally:
+        analyzer.embedder.stop()
+    for path, reason, detail in report.skipped[:SHOWN_SKIPS]:
+        print(f"skipped {path}: {detail}")
+    if len(report.skipped) > SHOWN_SKIPS:
+        print(f"... and {len(report.skipped) - SHOWN_SKIPS} more")
+    reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(report.reasons().items())) or "none"
+    print(f"{len(report.created)} people enrolled, {len(report.updated)} given more photos, {report.added} photos "
+          f"added ({model}); skipped: {reasons}; {total} photos in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
