@@ -21,6 +21,7 @@ from typing import Optional
 
 from config import add_store_arguments, store_config
 from recognition.album import corrections as album_people
+from recognition.matching.trained import ClassifierFile
 from recognition.store import open_store
 from recognition.store.atomic import DataDirInUse, write_atomically
 from recognition.store.export import decode_export, encode_export
@@ -118,6 +119,7 @@ def delete(store: FaceStore, args, env) -> int:
     for identity_hash in dict.fromkeys(targets):
         removed = store.remove(identity_hash)
         album_people.forget_identity(store.data_dir, store.key, identity_hash)
+        ClassifierFile(store.data_dir, store.key).forget()  # it may hold their vectors
         print(f"deleted {removed.hash} ({removed.name or 'no name'}) and its {len(removed.embeddings)} vectors")
     return 0
 

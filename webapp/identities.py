@@ -95,6 +95,7 @@ def delete(identity_hash: str):
     except KeyError:
         raise ApiError(404, f"no identity {identity_hash}")
     log.info("deleted identity %s", identity_hash[:12])
+    services().classifier().forget()  # it may hold their vectors: train again without them
     # No album person stays linked to it, whether or not this server runs with its albums now.
     if services().albums is not None:
         services().albums.corrections.forget_identity(identity_hash)

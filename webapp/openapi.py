@@ -177,6 +177,22 @@ SPEC = {
             "delete": {"summary": "delete the identity and every vector of it, for good", "security": KEY,
                        "responses": {"200": _json({"type": "object", "properties": {"deleted": TEXT}}, "deleted"),
                                      **_errors(401, 404)}}},
+        "/train_model": {"post": {
+            "summary": "train the classifier on everyone with two or more vectors; the method is picked by "
+                       "cross-validation and its 'unknown' cut-off calibrated on people left out", "security": KEY,
+            "responses": {"200": _json({"type": "object", "properties": {
+                "people": {"type": "integer"}, "vectors": {"type": "integer"}, "method": TEXT,
+                "cv_accuracy": {"type": "number"}, "unknown_rejection": {"type": "number"},
+                "stale": {"type": "boolean"}}}, "the training report"), **_errors(401, 409)}}},
+        "/predict_face": {"post": {
+            "summary": "every face of the photo, named by the trained classifier or unknown",
+            "requestBody": _multipart({"file": IMAGE, "image": IMAGE}, []),
+            "responses": {"200": _json({"type": "object", "properties": {
+                "faces": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": {"type": ["string", "null"]}, "hash": {"type": ["string", "null"]},
+                    "probability": {"type": "number"}, "known": {"type": "boolean"}, "box": BOX}}},
+                "method": TEXT, "stale": {"type": "boolean"}}}, "the faces"),
+                **_errors(400, 409, 413, 415)}}},
         "/faces/{hash}/photos": {
             "parameters": [HASH],
             "post": {"summary": "add photos of this person (one or several files as 'image'): each face is checked, "

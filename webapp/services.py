@@ -16,6 +16,7 @@ from recognition.live.worker import RecognitionResult, RecognitionWorker
 
 if TYPE_CHECKING:
     from recognition.album.library import AlbumLibrary
+    from recognition.matching.trained import ClassifierFile
 
 EXTENSION = "faceapp"
 
@@ -36,6 +37,15 @@ class Services:
     stream_width: Optional[int] = None  # the stream's JPEG width; None: the camera's
     video_limits: VideoLimits = field(default_factory=VideoLimits)
     stopping: threading.Event = field(default_factory=threading.Event)
+    _classifier: Optional["ClassifierFile"] = field(default=None, repr=False)
+
+    def classifier(self) -> "ClassifierFile":
+        """The trained classifier of the store's data dir (POST /train_model), read when first needed."""
+        if self._classifier is None:
+            from recognition.matching.trained import ClassifierFile
+
+            self._classifier = ClassifierFile(self.store.data_dir, self.store.key)
+        return self._classifier
 
     def current_result(self, now: float) -> tuple[Optional[RecognitionResult], bool]:
         """The latest recognition result and whether it is recent enough to describe the camera now."""
