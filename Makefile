@@ -2,20 +2,21 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-nodeps.txt | cksum | cut -d' ' -f1)
 FIXTURES ?= $(abspath ../shared/fixtures)
 CHROMIUM ?= /usr/bin/chromium
 # The page test drives Debian's chromium; Playwright must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser weights run test bench bench-live bench-album bench-store bench-accuracy clean
+.PHONY: install browser weights run test bench bench-live bench-album bench-store bench-accuracy bench-classifier bench-attributes clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -58,6 +59,12 @@ bench-store: install
 
 bench-accuracy: install
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/compare_accuracy.py
+
+bench-classifier: install
+	FACE_FIXTURES=$(FIXTURES) $(PY) bench/classifier_bench.py
+
+bench-attributes: install
+	FACE_FIXTURES=$(FIXTURES) $(PY) bench/attributes_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

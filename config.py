@@ -39,6 +39,7 @@ class RecognitionConfig:
     deepface_home: Path = Path.home()
     offline: bool = False
     sweep: bool = True  # a CNN looks for the faces the cascades miss, now and then, in its own process
+    attributes: bool = False  # age, gender and emotion with every face (models in the model process)
 
     @property
     def weights_dir(self) -> Path:
@@ -122,6 +123,10 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="look for faces the cascades miss (turned well away, very close) with dlib's CNN "
                              "detector every few seconds while something moves; it runs in its own process "
                              "[FACE_SWEEP, default on]")
+    parser.add_argument("--attributes", choices=("on", "off"),
+                        default="on" if env.get("FACE_ATTRIBUTES", "").lower() in ("1", "on", "true", "yes") else "off",
+                        help="add age, gender and emotion, each with a confidence, to the faces the API reports "
+                             "[FACE_ATTRIBUTES=1, default off]")
     parser.add_argument("--album", action="append", type=Path, default=None,
                         help="a photo folder to index and search by face; repeat for several [FACE_ALBUM, several "
                              f"separated by '{os.pathsep}']")
@@ -155,7 +160,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
                             api_key=args.api_key, insecure=args.insecure, log_level=args.log_level.upper()),
         camera=CameraConfig(source=args.source, stall_timeout=args.stall_timeout),
         recognition=RecognitionConfig(model=args.model, threshold=args.threshold, offline=args.offline,
-                                      sweep=args.sweep == "on",
+                                      sweep=args.sweep == "on", attributes=args.attributes == "on",
                                       deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()).expanduser()),
         store=store_config(args, env),
         stream=StreamConfig(max_viewers=args.max_viewers, blur=args.blur, overlay=args.overlay,

@@ -96,7 +96,8 @@ def build(settings: config.Config):
         store.close()
         return None
     services = Services(store=store, analyzer=analyzer, max_viewers=stream.max_viewers, api_key=settings.server.api_key,
-                        privacy=privacy, overlay=stream.overlay, stream_width=stream.width, albums=albums)
+                        privacy=privacy, overlay=stream.overlay, stream_width=stream.width, albums=albums,
+                        attributes=settings.recognition.attributes)
     app = create_app(services, max_upload=settings.server.max_upload)
     try:
         server = make_server(app, host=settings.server.host, port=settings.server.port,
@@ -113,6 +114,7 @@ def serve(settings: config.Config, services, server) -> int:
     from camera.capture import CaptureThread
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
+    from recognition.live.attributes import TrackAttributes
     from recognition.live.recognizer import LiveRecognizer
     from recognition.live.worker import RecognitionWorker
     from recognition.models.sweep import FaceSweep
@@ -128,7 +130,9 @@ def serve(settings: config.Config, services, server) -> int:
         # Faces the cascades cannot see (turned well away, very close) are looked for by a CNN now and then.
         sweep = FaceSweep().start() if settings.recognition.sweep else None
         recognizer = LiveRecognizer(services.analyzer, sweep=sweep if sweep and sweep.available else None)
-        services.worker = RecognitionWorker(services.frames, services.analyzer, recognizer=recognizer).start()
+        attributes = TrackAttributes(services.analyzer) if settings.recognition.attributes else None
+        services.worker = RecognitionWorker(services.frames, services.analyzer, recognizer=recognizer,
+                                            attributes=attributes).start()
     if services.albums is not None:
         services.albums.start()  # indexing in the background; /album shows how far it got
     # What was built so far (the store's index above all: a million people) lives as long as the server;

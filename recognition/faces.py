@@ -52,6 +52,7 @@ class FaceObservation:
     visitor: Optional[str] = None  # an unknown face's anonymous id, kept in memory only
     profile: bool = False
     quality: Optional[float] = None
+    attributes: Optional[dict] = None  # age, gender and emotion as JSON, with --attributes
 
     @property
     def known(self) -> bool:
@@ -68,6 +69,7 @@ class FaceObservation:
             "track": self.track,
             "visitor": self.visitor,
             "profile": self.profile,
+            **(self.attributes or {}),
         }
 
 

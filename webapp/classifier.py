@@ -43,10 +43,11 @@ def predict_face():
     image = inputs.decode_upload(inputs.image_bytes(key), key)
     boxes, vectors = svc.analyzer.embed(image)
     faces = []
-    for box, (identity_hash, score) in zip(boxes, trained.model.predict(vectors) if len(boxes) else []):
+    predicted = trained.model.predict(vectors) if len(boxes) else []
+    for box, (identity_hash, score), found in zip(boxes, predicted, svc.attributes_json(image, boxes)):
         identity = svc.store.get(identity_hash) if identity_hash else None
         faces.append({"name": identity.name if identity else None, "hash": identity.hash if identity else None,
-                      "probability": round(score, 4), "known": identity is not None, "box": box.as_list()})
+                      "probability": round(score, 4), "known": identity is not None, "box": box.as_list(), **found})
     people = [i for i in svc.store.identities() if i.model == trained.model_name]
     return jsonify({"faces": faces, "method": trained.model.method,
                     "stale": people_fingerprint(people) != trained.fingerprint})

@@ -26,13 +26,15 @@ def process_frame():
     face = largest(faces)
     if face is None:
         raise ApiError(422, "no face was found in the frame", faces=[])
+    attributes = services().attributes_json(image, [observation.box for observation in faces])
     return jsonify({
         "hash": face.identity_hash,
         "name": face.name,
         "similarity": None if face.similarity is None else round(float(face.similarity), 4),
         "coords": face.box.as_list(),
         "embedding": _vector_json(face.embedding),
-        "faces": [observation.to_json() for observation in faces],
+        **attributes[faces.index(face)],
+        "faces": [{**observation.to_json(), **found} for observation, found in zip(faces, attributes)],
         "model": services().analyzer.model_name,
     })
 
@@ -41,9 +43,11 @@ def process_frame():
 def extract_from_image():
     image = inputs.decode_upload(inputs.image_bytes("image"), "image")
     boxes, vectors = services().analyzer.embed(image)
+    attributes = services().attributes_json(image, boxes)
     return jsonify({
         "model": services().analyzer.model_name,
-        "embeddings": [{"embedding": _vector_json(v), "box": b.as_list()} for b, v in zip(boxes, vectors)],
+        "embeddings": [{"embedding": _vector_json(v), "box": b.as_list(), **found}
+                       for b, v, found in zip(boxes, vectors, attributes)],
     })
 
 

@@ -35,12 +35,15 @@ TEXT = {"type": "string"}
 IDENTITY = {"type": "object", "properties": {
     "hash": TEXT, "name": {"type": ["string", "null"]}, "model": TEXT, "created": {"type": "number"},
     "vectors": {"type": "integer"}, "registered": {"type": "boolean"}}}
+ATTRIBUTE = {"type": "object", "properties": {"value": {}, "confidence": {"type": "number"}},
+             "description": "only with --attributes"}
+ATTRIBUTES = {"age": ATTRIBUTE, "gender": ATTRIBUTE, "emotion": ATTRIBUTE}
 FACE = {"type": "object", "properties": {
     "hash": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]}, "known": {"type": "boolean"},
     "box": BOX, "similarity": {"type": ["number", "null"]},
     "track": {"type": ["integer", "null"], "description": "the same while the face is followed on camera"},
     "visitor": {"type": ["string", "null"], "description": "an unknown face's anonymous id, in memory only"},
-    "profile": {"type": "boolean"}}}
+    "profile": {"type": "boolean"}, **ATTRIBUTES}}
 
 
 def _query(name: str, description: str, required: bool = False) -> dict:

@@ -37,7 +37,18 @@ class Services:
     stream_width: Optional[int] = None  # the stream's JPEG width; None: the camera's
     video_limits: VideoLimits = field(default_factory=VideoLimits)
     stopping: threading.Event = field(default_factory=threading.Event)
+    attributes: bool = False  # --attributes: age, gender and emotion with every face
     _classifier: Optional["ClassifierFile"] = field(default=None, repr=False)
+
+    def attributes_json(self, image, boxes) -> list[dict]:
+        """Each face's age, gender and emotion with --attributes (estimated in the model process);
+        empty dicts without."""
+        if not self.attributes or not boxes:
+            return [{} for _ in boxes]
+        from recognition.models.attributes import attribute_chips
+
+        found = self.analyzer.embedder.attributes(attribute_chips(self.analyzer.aligner, image, list(boxes)))
+        return [attributes.to_json() for attributes in found]
 
     def classifier(self) -> "ClassifierFile":
         """The trained classifier of the store's data dir (POST /train_model), read when first needed."""

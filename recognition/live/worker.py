@@ -11,6 +11,7 @@ from typing import Iterable, Optional, Protocol, Sequence
 import numpy as np
 
 from recognition.faces import FaceObservation
+from recognition.live.attributes import TrackAttributes
 from recognition.live.recognizer import LiveRecognizer
 from recognition.models.embedder_process import EmbedderUnavailable
 from recognition.pipeline.analyzer import FaceAnalyzer
@@ -49,13 +50,15 @@ class RecognitionWorker:
     dropped, so a slow model lowers the recognition rate, never the stream's frame rate."""
 
     def __init__(self, feed: FrameFeed, analyzer: FaceAnalyzer, *, poll_timeout: float = 0.5,
-                 recognizer: Optional[LiveRecognizer] = None, settled_rate: float = 5.0) -> None:
+                 recognizer: Optional[LiveRecognizer] = None, settled_rate: float = 5.0,
+                 attributes: Optional[TrackAttributes] = None) -> None:
         self._settled_gap = 1.0 / settled_rate  # frames analysed per second while the scene is settled
         self._feed = feed
         self._analyzer = analyzer
         self._recognizer = recognizer or LiveRecognizer(analyzer)  # its tracks are this thread's alone
         self._changes: queue.SimpleQueue = queue.SimpleQueue()  # store changes, for the thread to apply
         self._poll_timeout = poll_timeout
+        self._attributes = attributes  # age, gender, emotion per track (--attributes)
         self._latest: Optional[RecognitionResult] = None
         self._swap = threading.Lock()
         self._stop = threading.Event()
@@ -117,9 +120,13 @@ class RecognitionWorker:
                 with self._swap:
                     self._apply_changes()
                     faces = self._recognizer.observe()
+                    if self._attributes is not None:
+                        faces = self._attributes.attach(faces)
                     self._latest = RecognitionResult(
                         frame.seq, frame.source_index, frame.captured_at, time.time(), tuple(faces), self.analysed + 1
                     )
+                if self._attributes is not None:  # after publishing: shown from the next result on
+                    self._estimate_attributes(frame, faces)
             except EmbedderUnavailable as exc:  # restarting with backoff: its status says so, in /hash too
                 log.debug("frame %d not analysed: %s", frame.seq, exc)
                 continue
@@ -127,6 +134,12 @@ class RecognitionWorker:
                 log.exception("recognition failed on frame %d", frame.seq)
                 continue
             self.analysed += 1
+
+    def _estimate_attributes(self, frame, faces) -> None:
+        try:
+            self._attributes.update(frame.image, faces, frame.captured_at)
+        except Exception as exc:  # attributes are extra: recognition goes on without them
+            log.warning("age, gender and emotion not estimated on frame %d: %s", frame.seq, exc)
 
     def _apply_changes(self) -> None:
         created, changed = [], []

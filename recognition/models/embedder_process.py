@@ -55,6 +55,7 @@ def _serve(connection, model_name: str, weights_dir: str) -> None:
         connection.send(("error", type(exc).__name__, str(exc)))
         return
     connection.send(("ready", embedder.input_size, embedder.dimensions, deepface_threshold(model_name)))
+    attributes = None  # age, gender and emotion models, loaded at the first request for them
     while True:
         try:
             chips = connection.recv()
@@ -63,7 +64,14 @@ def _serve(connection, model_name: str, weights_dir: str) -> None:
         if chips is None:
             return
         try:
-            connection.send(("ok", embedder.embed(chips)))
+            if isinstance(chips, tuple) and chips[0] == "attributes":
+                if attributes is None:
+                    from recognition.models.attributes import AttributeModels
+
+                    attributes = AttributeModels()
+                connection.send(("ok", attributes.estimate(chips[1])))
+            else:
+                connection.send(("ok", embedder.embed(chips)))
         except Exception as exc:
             connection.send(("error", type(exc).__name__, str(exc)))
 
@@ -111,13 +119,20 @@ class EmbedderProcess:
     def embed(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
             return np.zeros((0, self.dimensions or 0), dtype=np.float32)
+        return self._ask(list(chips), "embedding")
+
+    def attributes(self, chips: list) -> list:
+        """Age, gender and emotion (recognition.models.attributes) of each face's AttributeChips."""
+        return self._ask(("attributes", list(chips)), "estimating attributes") if chips else []
+
+    def _ask(self, request, what: str):
         if not self._lock.acquire(timeout=self._timeout):
             raise EmbedderUnavailable(f"the model process is busy (no answer within {self._timeout:.0f}s)")
         try:
             self._ensure_running()
             try:
                 with self._deadline():  # a child that stops reading must not hold the model for ever
-                    self._connection.send(list(chips))
+                    self._connection.send(request)
                 reply = self._receive()
             except (OSError, EOFError, RuntimeError) as exc:
                 self._crashed(str(exc))
@@ -128,7 +143,7 @@ class EmbedderProcess:
         finally:
             self._lock.release()
         if reply[0] != "ok":
-            raise RuntimeError(f"embedding failed: {reply[1]}: {reply[2]}")
+            raise RuntimeError(f"{what} failed: {reply[1]}: {reply[2]}")
         return reply[1]
 
     def stop(self, timeout: float = 5.0) -> None:
