@@ -44,6 +44,7 @@ class Model:
     weights: Optional[np.ndarray] = None  # softmax (d + 1, classes)
     cutoff: float = 0.0
     bars: Optional[np.ndarray] = None  # nearest: each class's similarity bar (the matcher's, by vector count)
+    floors: Optional[np.ndarray] = None  # every method: how similar a class's closest vector must be (its bar)
 
     def scores(self, queries: np.ndarray) -> np.ndarray:
         """(queries, classes) scores: a similarity (nearest, knn) or a probability (softmax)."""
@@ -66,9 +67,17 @@ class Model:
 
     def predict(self, queries: np.ndarray) -> list[tuple[Optional[str], float]]:
         """(identity hash or None for unknown, score) per query."""
+        best, scores = self.best(queries)
+        return [(self.classes[b] if score >= self.cutoff else None, float(score)) for b, score in zip(best, scores)]
+
+    def best(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each query's best class and its score; -inf when that class's closest vector is under its bar."""
+        queries = np.atleast_2d(np.asarray(queries, np.float32))
         scores = self.scores(queries)
         best = scores.argmax(axis=1)
-        return [(self.classes[b] if scores[i, b] >= self.cutoff else None, float(scores[i, b])) for i, b in enumerate(best)]
+        similarity = queries @ self.vectors.T
+        closest = np.array([similarity[i, self.labels == b].max() for i, b in enumerate(best)])
+        return best, np.where(closest >= self.floors[best], scores[np.arange(len(best)), best], -np.inf)
 
 
 @dataclass
@@ -88,7 +97,10 @@ class Report:
 
 def train(hashes: Sequence[str], vectors: Sequence[np.ndarray], bar_for, *, seed: int = 0) -> tuple[Model, Report]:
     """Train on people (hashes[i] has the rows vectors[i], at least two each); bar_for(count) is the
-    matcher's similarity bar for a person with count vectors. Returns the chosen model and its report."""
+    matcher's similarity bar for a person with count vectors. No method names anyone whose closest
+    vector is under that person's bar: a few people left out are too small a sample of strangers to
+    trust alone, and more vectors must not mean more chances for a stranger here either. Returns the
+    chosen model and its report."""
     kept = [(h, np.asarray(v, np.float32)) for h, v in zip(hashes, vectors) if len(v) >= 2]
     if len(kept) < 2:
         raise NotEnoughPeople("training needs at least two people with two or more vectors each "
@@ -100,7 +112,8 @@ def train(hashes: Sequence[str], vectors: Sequence[np.ndarray], bar_for, *, seed
     # Softmax is closed-set: its cut-off needs at least two people left in when one is left out.
     for method in METHODS if len(classes) >= 3 else ("nearest", "knn"):
         strangers = _stranger_scores(method, data, labels, len(classes), bar_for)
-        cutoff = 0.0 if method == "nearest" else _cutoff(strangers, figures["nearest"]["named_strangers"])
+        # Scores of a named face are never negative (similarities over a bar, means, probabilities).
+        cutoff = 0.0 if method == "nearest" else max(0.0, _cutoff(strangers, figures["nearest"]["named_strangers"]))
         named = float((strangers >= cutoff).mean())
         figures[method] = {"cv_accuracy": _cv_accuracy(method, data, labels, len(classes), bar_for, cutoff, seed),
                            "named_strangers": named, "cutoff": cutoff}
@@ -113,10 +126,9 @@ def train(hashes: Sequence[str], vectors: Sequence[np.ndarray], bar_for, *, seed
 
 
 def _fit(method: str, data: np.ndarray, labels: np.ndarray, classes: list, bar_for) -> Model:
-    model = Model(method, list(classes), data, labels)
-    if method == "nearest":
-        model.bars = np.array([bar_for(int((labels == c).sum())) for c in range(len(classes))], np.float32)
-    elif method == "softmax":
+    bars = np.array([bar_for(int((labels == c).sum())) for c in range(len(classes))], np.float32)
+    model = Model(method, list(classes), data, labels, bars=bars if method == "nearest" else None, floors=bars)
+    if method == "softmax":
         model.weights = _train_softmax(data, labels, len(classes))
     return model
 
@@ -128,7 +140,7 @@ def _stranger_scores(method, data, labels, classes: int, bar_for) -> np.ndarray:
         inside = labels != left_out
         relabel = np.cumsum(np.bincount(labels[inside], minlength=classes) > 0) - 1
         model = _fit(method, data[inside], relabel[labels[inside]], list(range(classes - 1)), bar_for)
-        best.extend(model.scores(data[~inside]).max(axis=1).tolist())
+        best.extend(model.best(data[~inside])[1].tolist())
     return np.asarray(best, np.float32)
 
 
