@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, render_template, request
 
 from recognition.album.corrections import forget_identity as forget_album_link
 from recognition.pipeline.more_photos import PhotoRefused, check_photo
@@ -18,6 +18,12 @@ log = logging.getLogger(__name__)
 MAX_FACES_PER_REQUEST = 1000
 MAX_PHOTOS_PER_REQUEST = 20  # each costs a detection and an embedding: about a tenth of a second
 FACE_FIELDS = {"embedding", "name"}
+
+
+@bp.get("/people")
+def page():
+    """The people page: everyone enrolled, their photo counts, rename, delete, more photos, the classifier."""
+    return render_template("people.html", model=services().analyzer.model_name)
 
 
 @bp.get("/faces")

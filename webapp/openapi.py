@@ -71,6 +71,8 @@ def _json_body(properties: dict, required: tuple = ()) -> dict:
 
 THRESHOLD = "cosine similarity from 0 to 1 a face must reach (default: the model's threshold)"
 ALBUM_PATHS = {
+    "/people": {"get": {"summary": "the people page: everyone enrolled, rename, delete, more photos, the classifier",
+                        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
     "/albums": {"get": {"summary": "the albums page: search by a photo, strictness, preview, people, progress",
                         "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
     "/album": {"get": {"summary": "the albums (--album) and their indexing progress",

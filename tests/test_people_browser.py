@@ -1,0 +1,55 @@
+"""The people page in a real browser (Debian's chromium): rename, more photos, train, predict, delete."""
+import pytest
+
+import tests.test_page_browser as page_browser
+from tests.conftest import fixture_path, load_photo
+from webapp import create_app
+
+chromium = page_browser.chromium  # headless Debian chromium
+
+
+@pytest.fixture
+def people_server(services, live_server, analyzer):
+    for photo, name in (("obama/obama1.jpg", "Barack"), ("kit_harington/kit1.jpg", "Kit")):
+        _, vectors = analyzer.embed(load_photo(photo))
+        analyzer.matcher.enroll(vectors[0], name)
+    return live_server(create_app(services))
+
+
+@pytest.fixture
+def page(chromium, people_server):
+    with page_browser.browser_tab(chromium, timeout_ms=30_000) as tab:
+        yield tab
+
+
+def row(name: str) -> str:
+    return f"#people tr[data-name='{name}']"
+
+
+def test_the_people_page(page, people_server, services):
+    page.goto(people_server.url + "/people")
+    page.wait_for_selector(row("Barack"))
+    assert page.locator("#people tr").count() == 2
+    assert page.locator("img").count() == 0  # no picture of anyone: none is kept
+    page.set_input_files(f"{row('Barack')} .add-photos", [str(fixture_path("faces/obama/obama2.jpg"))])
+    page.wait_for_function("document.getElementById('message').textContent.startsWith('added 1')")
+    page.wait_for_selector(f"{row('Barack')} .vectors:text('2')")
+    page.set_input_files(f"{row('Kit')} .add-photos", [str(fixture_path("faces/kit_harington/kit2.jpg"))])
+    page.wait_for_selector(f"{row('Kit')} .vectors:text('2')")
+    page.set_input_files(f"{row('Kit')} .add-photos", [str(fixture_path("faces/obama/obama3.jpg"))])
+    page.wait_for_function("document.getElementById('message').textContent.includes('Barack')")  # refused: him
+    page.click("#train")
+    page.wait_for_function("document.getElementById('report').textContent.startsWith('method')")
+    assert "2 people" in page.text_content("#report")
+    page.set_input_files("#predict", str(fixture_path("faces/obama/obama4.jpg")))
+    page.wait_for_selector("#predicted li.known")
+    assert page.text_content("#predicted li").startswith("Barack")
+    name = page.locator(f"{row('Kit')} input.person-name")
+    name.fill("Kit H.")
+    name.dispatch_event("change")
+    page.wait_for_function("document.getElementById('message').textContent === 'renamed to Kit H.'")
+    assert [i.name for i in services.store.identities() if i.name.startswith("Kit")] == ["Kit H."]
+    page.on("dialog", lambda dialog: dialog.accept())  # "delete ... for good?"
+    page.click(f"{row('Barack')} .delete")
+    page.wait_for_function("document.querySelectorAll('#people tr').length === 1")
+    assert [i.name for i in services.store.identities()] == ["Kit H."]

@@ -1,0 +1,123 @@
+// The people page: everyone enrolled (vectors only, no photo), rename, delete, more photos, "not this
+// person", the classifier's training and a prediction. Everything goes through the JSON API.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function say(text, kind) {
+  $("message").textContent = text;
+  $("message").className = kind || "muted";
+}
+
+async function upload(url, field, files) {
+  const form = new FormData();
+  for (const file of files) form.append(field, file);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const headers = {};
+    const key = sessionStorage.getItem(KEY_STORAGE);
+    if (key) headers["X-API-Key"] = key;
+    const response = await fetch(url, { method: "POST", headers, body: form });
+    const data = await response.json();
+    if (response.status !== 401 || !data.needs_key || attempt > 0) return { response, data };
+    const given = window.prompt("This server needs its API key:", "");
+    if (given === null) return { response, data };
+    sessionStorage.setItem(KEY_STORAGE, given);
+  }
+}
+
+function cell(...children) {
+  const td = document.createElement("td");
+  td.append(...children);
+  return td;
+}
+
+function fileInput(label, onFiles, multiple) {
+  const input = document.createElement("input");
+  input.type = "file";
+  input.accept = "image/*";
+  input.multiple = Boolean(multiple);
+  input.title = label;
+  input.addEventListener("change", () => input.files.length && onFiles([...input.files]));
+  return input;
+}
+
+function row(person) {
+  const tr = document.createElement("tr");
+  tr.dataset.hash = person.hash;
+  tr.dataset.name = person.name || "";
+  const name = document.createElement("input");
+  name.className = "person-name";
+  name.value = person.name || "";
+  name.placeholder = person.hash.slice(0, 12);
+  name.addEventListener("change", async () => {
+    const { response, data } = await sendChange(`/faces/${person.hash}`, { name: name.value.trim() || null }, "PATCH");
+    say(response.ok ? `renamed to ${data.name || "no name"}` : data.error, response.ok ? "ok" : "error");
+  });
+  const photos = document.createElement("span");
+  photos.className = "vectors";
+  photos.textContent = person.vectors;
+  const more = fileInput("add photos of this person", async (files) => {
+    const { response, data } = await upload(`/faces/${person.hash}/photos`, "image", files);
+    say(response.ok ? `added ${data.added} photo(s) to ${data.name || "them"}` : data.error, response.ok ? "ok" : "error");
+    refresh();
+  }, true);
+  more.className = "add-photos";
+  const not = fileInput("a photo of someone this person is mistaken for", async (files) => {
+    const { response, data } = await upload(`/faces/${person.hash}/not`, "image", files);
+    say(response.ok ? "recorded: that face is not them" : data.error, response.ok ? "ok" : "error");
+  });
+  not.className = "not-this-person";
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "delete";
+  remove.textContent = "delete";
+  remove.addEventListener("click", async () => {
+    if (!window.confirm(`Delete ${person.name || "this person"} and every vector of them, for good?`)) return;
+    const { response, data } = await sendChange(`/faces/${person.hash}`, {}, "DELETE");
+    say(response.ok ? `deleted ${person.name || person.hash.slice(0, 12)}` : data.error, response.ok ? "ok" : "error");
+    refresh();
+  });
+  const created = new Date(person.created * 1000).toISOString().slice(0, 10);
+  tr.append(cell(name), cell(photos), cell(created), cell(more), cell(not), cell(remove));
+  return tr;
+}
+
+async function refresh() {
+  try {
+    const answer = await fetch("/faces");
+    const body = await answer.json();
+    if (!answer.ok) { say(body.error, "error"); return; }
+    $("people").replaceChildren(...body.faces.map(row));
+    if (!body.faces.length) say("nobody is enrolled yet: press 'a' on the live page, or POST /enroll", "muted");
+  } catch (error) {
+    say(`the people could not be listed: ${error.message}`, "error");
+  }
+}
+
+$("train").addEventListener("click", async () => {
+  $("report").textContent = "training…";
+  const { response, data } = await sendChange("/train_model", {});
+  $("report").textContent = response.ok
+    ? `method ${data.method}, ${data.people} people, ${data.vectors} vectors\n` +
+      `cross-validated accuracy ${data.cv_accuracy}\nstrangers refused ${data.unknown_rejection}`
+    : data.error;
+  $("report").className = response.ok ? "ok" : "error";
+});
+
+$("predict").addEventListener("change", async () => {
+  const file = $("predict").files[0];
+  if (!file) return;
+  const { response, data } = await upload("/predict_face", "file", [file]);
+  $("predicted").replaceChildren();
+  if (!response.ok) { say(data.error, "error"); return; }
+  for (const face of data.faces) {
+    const li = document.createElement("li");
+    li.textContent = face.known ? `${face.name || face.hash.slice(0, 12)} (${face.probability})` : "unknown";
+    li.className = face.known ? "known" : "unknown";
+    $("predicted").append(li);
+  }
+  if (!data.faces.length) say("no face was found in that photo", "muted");
+  if (data.stale) say("the people changed since training: train again for the latest", "muted");
+});
+
+refresh();
