@@ -75,3 +75,22 @@ def test_the_faces_on_camera_get_them_per_track(analyzer, store, tmp_path):
     finally:
         worker.stop(timeout=5)
         capture.stop(timeout=5)
+
+
+def test_register_keeps_them_sealed_with_the_identity_and_a_delete_removes_them(with_attributes, store):
+    from tests.conftest import stored_bytes
+
+    photo = {"image": (io.BytesIO(fixture_path("faces/rose_leslie/rose1.jpg").read_bytes()), "rose.jpg"),
+             "name": "Rose"}
+    registered = with_attributes.post("/register", data=photo)
+    assert registered.status_code == 201, registered.get_json()
+    identity = registered.get_json()["id"]
+    shown = with_attributes.get(f"/faces/{identity}").get_json()
+    assert shown["attributes"]["gender"]["value"] == "female" and shown["name"] == "Rose"
+    assert b"female" not in stored_bytes(store) and b"gender" not in stored_bytes(store)  # sealed
+    assert store.get(identity).attributes is not None
+    assert with_attributes.patch(f"/faces/{identity}", json={"name": "Rose L."}).status_code == 200
+    assert with_attributes.get(f"/faces/{identity}").get_json()["attributes"] == shown["attributes"]  # kept
+    assert with_attributes.delete(f"/faces/{identity}").status_code == 200
+    assert with_attributes.get(f"/faces/{identity}").status_code == 404
+    assert all(i.attributes is None for i in store.identities())

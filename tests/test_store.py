@@ -157,7 +157,7 @@ def test_a_signed_and_encrypted_record_with_code_in_it_is_still_refused(tmp_path
     with open_store(tmp_path) as store:
         key, secret, folder = store.key, store.secret, store.folder
     marker = tmp_path / "pwned"
-    body = seal(key, records.RECORD_MAGIC, pickle.dumps({"version": 3, "groups": [PlantedPayload(marker)]}))
+    body = seal(key, records.RECORD_MAGIC, pickle.dumps({"version": records.RECORD_VERSION, "groups": [PlantedPayload(marker)]}))
     segments.write(folder, 1, [body], secret)
     with pytest.raises(StoreRejected, match="could not be read safely: refused to load posix.system"):
         open_store(tmp_path)
@@ -246,7 +246,7 @@ def test_a_signed_record_with_counts_that_wrap_round_is_refused_not_run(tmp_path
     group = records.Group.of("Dlib", [person(n) for n in range(1, 6)])
     group.vector_counts = np.array([2**62] * 4 + [1], dtype=np.int64)  # sums to 1 in int64
     group.vectors = group.vectors[:1]
-    body = seal(key, records.RECORD_MAGIC, pickle.dumps({"version": 3, "groups": [group.to_dict()]}))
+    body = seal(key, records.RECORD_MAGIC, pickle.dumps({"version": records.RECORD_VERSION, "groups": [group.to_dict()]}))
     segments.write(folder, 1, [body], secret)
     with pytest.raises(StoreRejected, match="vector_counts"):
         open_store(tmp_path)
@@ -449,7 +449,7 @@ def test_a_record_from_a_newer_release_is_refused(tmp_path):
         key, secret, folder = store.key, store.secret, store.folder
     body = seal(key, records.RECORD_MAGIC, pickle.dumps({"version": 9, "groups": []}))
     segments.write(folder, 1, [body], secret)
-    with pytest.raises(StoreRejected, match="record version 9, expected 3; it was written by a newer release"):
+    with pytest.raises(StoreRejected, match=f"record version 9, expected {records.RECORD_VERSION}; it was written by a newer release"):
         open_store(tmp_path)
 
 
@@ -464,3 +464,14 @@ def test_rotating_again_after_a_failed_rotation_keeps_the_key_the_segments_need(
         assert store.rotate_key().fingerprint == pending  # not a third key: segment 1 is already under it
     with open_store(tmp_path) as reopened:
         assert len(reopened) == 5 and reopened.key.fingerprint == pending
+
+
+def test_records_written_before_attributes_existed_still_open(tmp_path):
+    with open_store(tmp_path) as store:
+        key, secret, folder = store.key, store.secret, store.folder
+    raw = records.Group.of("Dlib", [person(1, name="Ada")]).to_dict()
+    del raw["attributes"]
+    body = seal(key, records.RECORD_MAGIC, pickle.dumps({"version": 3, "groups": [raw]}))
+    segments.write(folder, 1, [body], secret)
+    with open_store(tmp_path) as store:
+        assert [(i.name, i.attributes) for i in store.identities()] == [("Ada", None)]

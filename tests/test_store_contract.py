@@ -103,6 +103,16 @@ def test_an_email_is_bound_to_one_identity_only(store):
     assert len(store) == 1 and store.find_by_email_hash("a" * 64).name == "Ada"
 
 
+def test_attributes_at_registration_are_kept_through_changes(backend):
+    with backend.open() as store:
+        ada = matcher(store).enroll(unit(1), "Ada", attributes='{"gender":{"value":"female"}}')
+        bo = matcher(store).enroll(unit(2), "Bo")
+        store.rename(bo.hash, "Bo B.")  # rewrites the segment Ada shares
+    with backend.open() as store:
+        assert store.get(ada.hash).attributes == '{"gender":{"value":"female"}}'
+        assert store.get(bo.hash).attributes is None
+
+
 def test_more_vectors_for_a_person_match_what_one_alone_missed(backend):
     with backend.open() as store:
         ada = matcher(store).enroll(unit(1), "Ada")

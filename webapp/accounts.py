@@ -1,6 +1,7 @@
 """Register by photo and log in later with another photo: identities other applications can sign people in with."""
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Blueprint, jsonify
@@ -22,13 +23,17 @@ NOT_RECOGNISED = "the face was not recognised as a registered person"
 def register():
     name = inputs.clean_name(inputs.field("name"))
     email = inputs.clean_email(inputs.field("email"))
-    face = inputs.uploaded_face("image")
+    image = inputs.decode_upload(inputs.image_bytes("image"), "image")
+    face = inputs.largest_face(image)
     store, matcher = services().store, services().analyzer.matcher
     email_hash = store.email_hash(email) if email else None
+    # With --attributes, the age, gender and emotion at registration are kept with the identity (sealed).
+    attributes = services().attributes_json(image, [face.box])[0] if services().attributes else None
     if email_hash and store.find_by_email_hash(email_hash) is not None:
         raise ApiError(409, "this email is already registered")
     try:  # the store checks face and email again, atomically with the write
-        identity = matcher.enroll(face.embedding, name, email_hash=email_hash)
+        identity = matcher.enroll(face.embedding, name, email_hash=email_hash,
+                                  attributes=json.dumps(attributes, separators=(",", ":")) if attributes else None)
     except AlreadyEnrolled as exc:
         raise ApiError(409, "this face is already registered", id=exc.match.identity_hash, name=exc.match.name)
     except EmailTaken:

@@ -1,6 +1,7 @@
 """Known identities: list, rename, delete for good, and "not this person"."""
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -76,6 +77,13 @@ def enroll_vectors():
     if created:
         svc.refresh_camera(created=[outcome.created for outcome in outcomes if outcome.created])
     return jsonify({"created": created, "existing": existing}), 201
+
+
+@bp.get("/faces/<identity_hash>")
+def show(identity_hash: str):
+    """One identity: its summary, and the age, gender and emotion kept at registration (if any)."""
+    identity = inputs.identity_or_404(identity_hash)
+    return jsonify({**identity.summary(), "attributes": json.loads(identity.attributes) if identity.attributes else None})
 
 
 @bp.patch("/faces/<identity_hash>")

@@ -175,6 +175,9 @@ SPEC = {
                          **_errors(400, 401, 413, 422), "503": _json(ERROR, "the store cannot be written")}}},
         "/faces/{hash}": {
             "parameters": [HASH],
+            "get": {"summary": "one identity, with the age, gender and emotion kept at registration (--attributes)",
+                    "responses": {"200": _json({**IDENTITY, "properties": {**IDENTITY["properties"], "attributes": {
+                        "type": ["object", "null"], "properties": ATTRIBUTES}}}, "the identity"), **_errors(404)}},
             "patch": {"summary": "rename", "security": KEY,
                       "requestBody": {"required": True, "content": {"application/json": {"schema": {
                           "type": "object", "properties": {"name": {"type": ["string", "null"]}}}}}},

@@ -104,12 +104,14 @@ class Matcher:
         return matches
 
     def enroll_many(self, embeddings: np.ndarray, names: Sequence[Optional[str]],
-                    email_hashes: Optional[Sequence[Optional[str]]] = None) -> list[Enrolled]:
+                    email_hashes: Optional[Sequence[Optional[str]]] = None,
+                    attributes: Optional[Sequence[Optional[str]]] = None) -> list[Enrolled]:
         """Enroll each embedding unless someone (stored, or earlier in the list) already matches it; one
         atomic operation of the store."""
         emails = email_hashes or [None] * len(embeddings)
-        batch = [Candidate(identity_hash(self.store.secret, vector), np.asarray(vector, dtype=np.float32), name, email)
-                 for vector, name, email in zip(embeddings, names, emails)]
+        extras = attributes or [None] * len(embeddings)
+        batch = [Candidate(identity_hash(self.store.secret, vector), np.asarray(vector, dtype=np.float32), name, email,
+                           extra) for vector, name, email, extra in zip(embeddings, names, emails, extras)]
         outcomes = self.store.enroll(self.model_name, batch, self.nearest)
         created = sum(1 for outcome in outcomes if outcome.created)
         if created:
@@ -117,9 +119,10 @@ class Matcher:
                      f" ({outcomes[0].created.hash[:12]})" if len(outcomes) == 1 else "")
         return outcomes
 
-    def enroll(self, embedding: np.ndarray, name: Optional[str] = None, email_hash: Optional[str] = None) -> Identity:
+    def enroll(self, embedding: np.ndarray, name: Optional[str] = None, email_hash: Optional[str] = None,
+               attributes: Optional[str] = None) -> Identity:
         """Store a new identity for embedding, or raise AlreadyEnrolled if it matches one."""
-        outcome = self.enroll_many(np.asarray(embedding)[np.newaxis, :], [name], [email_hash])[0]
+        outcome = self.enroll_many(np.asarray(embedding)[np.newaxis, :], [name], [email_hash], [attributes])[0]
         if outcome.existing is not None:
             raise AlreadyEnrolled(outcome.existing)
         return outcome.created

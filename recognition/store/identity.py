@@ -17,6 +17,7 @@ class Identity:
     created: float = field(default_factory=time.time)
     email_hash: Optional[str] = None  # keyed hash of the email it registered with; the email is never kept
     rejections: tuple[np.ndarray, ...] = ()  # faces an operator said are "not this person"
+    attributes: Optional[str] = None  # age, gender and emotion at registration, as JSON (--attributes)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "embeddings", tuple(np.asarray(e, dtype=np.float32) for e in self.embeddings))

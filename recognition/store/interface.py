@@ -38,6 +38,7 @@ class Candidate:
     embedding: np.ndarray
     name: Optional[str] = None
     email_hash: Optional[str] = None
+    attributes: Optional[str] = None  # JSON: age, gender and emotion at registration
 
 
 @dataclass(frozen=True)

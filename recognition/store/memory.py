@@ -28,6 +28,7 @@ class Meta(NamedTuple):
     rejections: int
     segment: int
     slot: int  # in its model's gallery table
+    attributes: Optional[str] = None  # JSON of age, gender and emotion at registration
 
     def summary(self) -> dict:
         return {"hash": self.hash, "name": self.name, "model": self.model, "created": self.created,
@@ -88,7 +89,7 @@ class StoreIndex:
         table = self._tables[meta.model]
         return Identity(hash=meta.hash, model=meta.model, name=meta.name, created=meta.created,
                         email_hash=meta.email_hash, embeddings=tuple(table.vectors_of(meta.slot)),
-                        rejections=tuple(table.rejections_of(meta.slot)))
+                        rejections=tuple(table.rejections_of(meta.slot)), attributes=meta.attributes)
 
     def residents(self, segment: int) -> list[str]:
         """The identities of a segment, in the order they were added."""
@@ -111,7 +112,8 @@ class StoreIndex:
             groups.append(Group(model=model, hashes=[m.hash for m in metas], names=[m.name for m in metas],
                                 created=np.array([m.created for m in metas], dtype=np.float64),
                                 emails=[m.email_hash for m in metas], vector_counts=counts, vectors=vectors,
-                                rejection_counts=rejection_counts, rejections=rejections))
+                                rejection_counts=rejection_counts, rejections=rejections,
+                                attributes=[m.attributes for m in metas]))
         return groups + group_by_model(changed)
 
     def remember(self, identities: Sequence[Identity], segment: int) -> None:
@@ -121,7 +123,7 @@ class StoreIndex:
             slot = table.add(Member(identity.hash, identity.name), np.vstack(identity.embeddings),
                              np.vstack(identity.rejections) if identity.rejections else None)
             self._add(Meta(identity.hash, identity.model, identity.name, identity.created, identity.email_hash,
-                           len(identity.embeddings), len(identity.rejections), segment, slot))
+                           len(identity.embeddings), len(identity.rejections), segment, slot, identity.attributes))
         self.segments.setdefault(segment, set())
         self.publish({i.model for i in identities})
 
@@ -168,7 +170,7 @@ class StoreIndex:
         count = len(group.hashes)
         rows = zip(group.hashes, repeat(group.model, count), group.names, group.created.tolist(), group.emails,
                    group.vector_counts.tolist(), group.rejection_counts.tolist(), repeat(segment, count),
-                   range(first, first + count))
+                   range(first, first + count), group.attributes)
         self.meta.update_rows(zip(group.hashes, rows))  # all in C: a million in well under a second
         self.segments.setdefault(segment, set()).update(group.hashes)
         self.emails.update((e, h) for e, h in zip(group.emails, group.hashes) if e is not None)

@@ -125,7 +125,8 @@ class PickleStore:
                     continue
                 self._index.check_new(candidate.hash, candidate.email_hash, hashes, emails)
                 identity = Identity(hash=candidate.hash, model=model, name=candidate.name,
-                                    embeddings=(queries[index],), email_hash=candidate.email_hash)
+                                    embeddings=(queries[index],), email_hash=candidate.email_hash,
+                                    attributes=candidate.attributes)
                 created.append(identity)
                 batch.add(Member(identity.hash, identity.name), queries[index : index + 1])
                 batch.publish()

@@ -20,7 +20,9 @@ from recognition.store.interface import StoreRejected
 from recognition.store.vault import StoreKey, seal, unseal
 
 RECORD_MAGIC = b"FACEREC\x03"
-RECORD_VERSION = 3
+RECORD_VERSION = 4
+READABLE_VERSIONS = (3, 4)  # 3: before attributes; read as none, written as 4 when next rewritten
+MAX_ATTRIBUTES = 1000  # characters of one identity's attributes JSON
 HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
 ALL_HEX = re.compile(r"[0-9a-f]*")
 MAX_VECTOR_DIMENSIONS = 8192
@@ -64,6 +66,7 @@ class Group:
     vectors: np.ndarray  # (sum of counts, d) float32
     rejection_counts: np.ndarray  # (n,)
     rejections: np.ndarray  # (sum of counts, d) float32
+    attributes: list[Optional[str]]  # JSON of age, gender and emotion at registration
 
     @classmethod
     def of(cls, model: str, identities: Sequence[Identity]) -> "Group":
@@ -79,6 +82,7 @@ class Group:
             vectors=np.vstack([v for i in identities for v in i.embeddings]).astype(np.float32),
             rejection_counts=np.array([len(i.rejections) for i in identities], dtype=np.int64),
             rejections=np.vstack(rejections).astype(np.float32) if rejections else np.zeros((0, dims), np.float32),
+            attributes=[i.attributes for i in identities],
         )
 
     def identities(self) -> Iterator[Identity]:
@@ -87,7 +91,8 @@ class Group:
         for index, identity_hash in enumerate(self.hashes):
             yield Identity(hash=identity_hash, model=self.model, name=self.names[index],
                            created=float(self.created[index]), email_hash=self.emails[index],
-                           embeddings=tuple(vectors[index]), rejections=tuple(rejections[index]))
+                           embeddings=tuple(vectors[index]), rejections=tuple(rejections[index]),
+                           attributes=self.attributes[index])
 
     def to_dict(self) -> dict:
         return {field: getattr(self, field) for field in self.__dataclass_fields__}
@@ -115,13 +120,15 @@ def decode(body: bytes, keys: list[StoreKey], what: str) -> list[Group]:
     if not isinstance(payload, dict) or not isinstance(payload.get("groups"), list):
         raise StoreRejected(f"{what} does not hold groups of identities")
     found = payload.get("version")
-    if found != RECORD_VERSION:
+    if found not in READABLE_VERSIONS:
         newer = isinstance(found, int) and found > RECORD_VERSION
         raise StoreRejected(f"{what} has record version {found!r}, expected {RECORD_VERSION}"
                             + ("; it was written by a newer release" if newer else ""))
     groups = []
     for index, raw in enumerate(payload["groups"]):
         try:
+            if found == 3 and isinstance(raw, dict) and "attributes" not in raw:
+                raw = {**raw, "attributes": [None] * len(raw.get("hashes") or [])}
             groups.append(checked_group(raw))
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreRejected(f"{what}: group #{index} is malformed ({exc})")
@@ -139,6 +146,9 @@ def checked_group(raw) -> Group:
         raise ValueError("hashes are not 64 hex digits each")
     check_list(group.names, "names", {str, type(None)}, count)
     check_list(group.emails, "emails", {str, type(None)}, count)
+    check_list(group.attributes, "attributes", {str, type(None)}, count)
+    if any(a is not None and len(a) > MAX_ATTRIBUTES for a in group.attributes):
+        raise ValueError(f"attributes longer than {MAX_ATTRIBUTES} characters")
     if not all_hashes([e for e in group.emails if e is not None]):
         raise ValueError("email hashes are not 64 hex digits each")
     for name in ("created", "vector_counts", "rejection_counts"):
