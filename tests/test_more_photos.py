@@ -91,3 +91,32 @@ def test_the_command_line_imports_a_folder_per_person_with_a_progress_bar(tmp_pa
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "0 people enrolled, 0 given more photos, 0 photos added" in again.stdout
     assert "5 duplicate" in again.stdout  # the same photos again add nothing
+
+
+def zipped(entries: dict) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zip_of_a_folder_per_person_is_imported_over_http(client, analyzer):
+    face = lambda relative: fixture_path(f"faces/{relative}").read_bytes()  # noqa: E731
+    kit = enroll(analyzer, "kit_harington/kit1.jpg", "Kit")
+    data = zipped({"People/Barack/a.jpg": face("obama/obama1.jpg"), "People/Barack/b.jpg": face("obama/obama2.jpg"),
+                   "People/Barack/stray.jpg": face("biden/biden1.jpg"), "People/Kit/k2.jpg": face("kit_harington/kit2.jpg"),
+                   "People/Kit/notes.txt": b"not a photo", "__MACOSX/People/._a.jpg": b"junk"})
+    answer = client.post("/people/import", data={"zip": (io.BytesIO(data), "people.zip")})
+    body = answer.get_json()
+    assert answer.status_code == 200, body
+    assert body["created"] == ["Barack"] and body["updated"] == ["Kit"] and body["added"] == 3
+    assert [(s["photo"], s["reason"]) for s in body["skipped"]] == [("People/Barack/stray.jpg", "someone-else")]
+    assert len(analyzer.matcher.store.get(kit.hash).embeddings) == 2
+    for bad, why in [(b"not a zip", "not a zip"), (zipped({"loose.jpg": face("obama/obama1.jpg")}), "folder named"),
+                     (zipped({f"Many/{n}.jpg": b"x" for n in range(201)}), "at most 200")]:
+        refused = client.post("/people/import", data={"zip": (io.BytesIO(bad), "bad.zip")})
+        assert refused.status_code == 400 and why in refused.get_json()["error"], refused.get_json()
+    assert client.post("/people/import").status_code == 400

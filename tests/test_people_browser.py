@@ -10,9 +10,11 @@ chromium = page_browser.chromium  # headless Debian chromium
 
 @pytest.fixture
 def people_server(services, live_server, analyzer):
-    for photo, name in (("obama/obama1.jpg", "Barack"), ("kit_harington/kit1.jpg", "Kit")):
+    kit = '{"age":{"value":33.3,"confidence":0.6},"gender":{"value":"male","confidence":1.0},' \
+          '"emotion":{"value":"neutral","confidence":0.7}}'
+    for photo, name, attributes in (("obama/obama1.jpg", "Barack", None), ("kit_harington/kit1.jpg", "Kit", kit)):
         _, vectors = analyzer.embed(load_photo(photo))
-        analyzer.matcher.enroll(vectors[0], name)
+        analyzer.matcher.enroll(vectors[0], name, attributes=attributes)
     return live_server(create_app(services))
 
 
@@ -26,10 +28,11 @@ def row(name: str) -> str:
     return f"#people tr[data-name='{name}']"
 
 
-def test_the_people_page(page, people_server, services):
+def test_the_people_page(page, people_server, services, tmp_path):
     page.goto(people_server.url + "/people")
     page.wait_for_selector(row("Barack"))
     assert page.locator("#people tr").count() == 2
+    assert page.text_content(f"{row('Kit')} td:nth-child(4)") == "33, male, neutral"  # kept at registration
     assert page.locator("img").count() == 0  # no picture of anyone: none is kept
     page.set_input_files(f"{row('Barack')} .add-photos", [str(fixture_path("faces/obama/obama2.jpg"))])
     page.wait_for_function("document.getElementById('message').textContent.startsWith('added 1')")
@@ -49,7 +52,16 @@ def test_the_people_page(page, people_server, services):
     name.dispatch_event("change")
     page.wait_for_function("document.getElementById('message').textContent === 'renamed to Kit H.'")
     assert [i.name for i in services.store.identities() if i.name.startswith("Kit")] == ["Kit H."]
+    # A zip with a folder per person: Rose is enrolled from it.
+    from tests.test_more_photos import zipped
+
+    archive = tmp_path / "people.zip"
+    archive.write_bytes(zipped({"Rose/1.jpg": fixture_path("faces/rose_leslie/rose1.jpg").read_bytes(),
+                                "Rose/2.jpg": fixture_path("faces/rose_leslie/rose2.jpg").read_bytes()}))
+    page.set_input_files("#import", str(archive))
+    page.wait_for_function("document.getElementById('message').textContent.startsWith('1 enrolled')")
+    page.wait_for_selector(f"{row('Rose')} .vectors:text('2')")
     page.on("dialog", lambda dialog: dialog.accept())  # "delete ... for good?"
     page.click(f"{row('Barack')} .delete")
-    page.wait_for_function("document.querySelectorAll('#people tr').length === 1")
-    assert [i.name for i in services.store.identities()] == ["Kit H."]
+    page.wait_for_function("document.querySelectorAll('#people tr').length === 2")
+    assert sorted(i.name for i in services.store.identities()) == ["Kit H.", "Rose"]

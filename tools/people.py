@@ -68,7 +68,7 @@ def run(args, store, env) -> int:
     started = time.monotonic()
     try:
         with tqdm(total=total, unit="photo", desc="importing", file=sys.stderr) as bar:
-            report = import_people(args.folder, analyzer, on_photo=lambda photo: bar.update(1))
+            report = import_people(person_folders(args.folder), analyzer, on_photo=lambda photo: bar.update(1))
     finally:
         analyzer.embedder.stop()
     for path, reason, detail in report.skipped[:SHOWN_SKIPS]:

@@ -1,7 +1,6 @@
 """Known identities: list, rename, delete for good, and "not this person"."""
 from __future__ import annotations
 
-import json
 import logging
 
 import numpy as np
@@ -9,6 +8,7 @@ from flask import Blueprint, jsonify, render_template, request
 
 from recognition.album.corrections import forget_identity as forget_album_link
 from recognition.pipeline.more_photos import PhotoRefused, check_photo
+from recognition.pipeline.people_import import BadZip, import_people, zip_people
 from webapp import inputs
 from webapp.auth import requires_key
 from webapp.errors import ApiError
@@ -82,8 +82,7 @@ def enroll_vectors():
 @bp.get("/faces/<identity_hash>")
 def show(identity_hash: str):
     """One identity: its summary, and the age, gender and emotion kept at registration (if any)."""
-    identity = inputs.identity_or_404(identity_hash)
-    return jsonify({**identity.summary(), "attributes": json.loads(identity.attributes) if identity.attributes else None})
+    return jsonify(inputs.identity_or_404(identity_hash).summary())
 
 
 @bp.patch("/faces/<identity_hash>")
@@ -148,6 +147,27 @@ def add_photos(identity_hash: str):
     services().refresh_camera(changed=[identity_hash])
     return jsonify({**updated.summary(), "added": len(checked),
                     "photos": [{"similarity": round(f.similarity, 4), "quality": round(f.quality, 3)} for f in checked]})
+
+
+@bp.post("/people/import")
+@requires_key
+def import_zip():
+    """A zip with a folder of photos per person (Name/photo.jpg): each person enrolled from the photo
+    most like their others, or given the photos when already enrolled under that name; every photo
+    checked as /faces/<hash>/photos checks it. Answers what was done and what was skipped, and why."""
+    upload = request.files.get("zip")
+    if upload is None:
+        raise ApiError(400, "send the zip as multipart field 'zip' (a folder of photos per person)")
+    try:
+        people = zip_people(upload.read())
+    except BadZip as exc:
+        raise ApiError(400, f"'zip' cannot be imported: {exc}")
+    for name, _ in people:
+        inputs.clean_name(name, f"the folder name {name!r}")
+    report = import_people(people, services().analyzer)
+    return jsonify({"created": report.created, "updated": report.updated, "added": report.added,
+                    "skipped": [{"photo": label, "reason": reason, "detail": detail}
+                                for label, reason, detail in report.skipped]})
 
 
 @bp.post("/faces/<identity_hash>/not")

@@ -34,7 +34,8 @@ IMAGE = {"type": "string", "format": "binary", "description": "a JPEG, PNG, BMP 
 TEXT = {"type": "string"}
 IDENTITY = {"type": "object", "properties": {
     "hash": TEXT, "name": {"type": ["string", "null"]}, "model": TEXT, "created": {"type": "number"},
-    "vectors": {"type": "integer"}, "registered": {"type": "boolean"}}}
+    "vectors": {"type": "integer"}, "registered": {"type": "boolean"},
+    "attributes": {"type": ["object", "null"], "description": "age, gender and emotion kept at registration"}}}
 ATTRIBUTE = {"type": "object", "properties": {"value": {}, "confidence": {"type": "number"}},
              "description": "only with --attributes"}
 ATTRIBUTES = {"age": ATTRIBUTE, "gender": ATTRIBUTE, "emotion": ATTRIBUTE}
@@ -176,8 +177,7 @@ SPEC = {
         "/faces/{hash}": {
             "parameters": [HASH],
             "get": {"summary": "one identity, with the age, gender and emotion kept at registration (--attributes)",
-                    "responses": {"200": _json({**IDENTITY, "properties": {**IDENTITY["properties"], "attributes": {
-                        "type": ["object", "null"], "properties": ATTRIBUTES}}}, "the identity"), **_errors(404)}},
+                    "responses": {"200": _json(IDENTITY, "the identity"), **_errors(404)}},
             "patch": {"summary": "rename", "security": KEY,
                       "requestBody": {"required": True, "content": {"application/json": {"schema": {
                           "type": "object", "properties": {"name": {"type": ["string", "null"]}}}}}},
@@ -209,6 +209,13 @@ SPEC = {
                          "type": "object", "properties": {"image": {"type": "array", "items": IMAGE}},
                          "required": ["image"]}}}},
                      "responses": {"200": _json(IDENTITY, "added"), **_errors(400, 401, 404, 409, 413, 415, 422)}}},
+        "/people/import": {"post": {
+            "summary": "a zip with a folder of photos per person (Name/photo.jpg): enrolled, or given the photos",
+            "security": KEY, "requestBody": _multipart({"zip": {"type": "string", "format": "binary"}}, ["zip"]),
+            "responses": {"200": _json({"type": "object", "properties": {
+                "created": {"type": "array", "items": TEXT}, "updated": {"type": "array", "items": TEXT},
+                "added": {"type": "integer"}, "skipped": {"type": "array", "items": {"type": "object"}}}},
+                "what was done"), **_errors(400, 401, 413)}}},
         "/faces/{hash}/not": {
             "parameters": [HASH],
             "post": {"summary": "record a face (a photo, or the one on camera) as not this person", "security": KEY,

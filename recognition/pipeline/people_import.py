@@ -1,17 +1,20 @@
-"""Importing people from a folder with one sub-folder per person (its name is the person's name).
+"""Importing people from a folder, or a zip, with one sub-folder per person (its name is the person's name).
 
 A person already enrolled under that name gets the photos added; anyone else is enrolled from their
 first usable photo, then gets the rest. Every photo goes through the checks of POST /faces/<hash>/photos
 (quality; not someone else; like enough), and what is refused is reported with the reason, never a
-stop. Photos are read as album photos are (HEIC too, turned upright), in memory only.
+stop. Photos are read as album photos are (HEIC too, turned upright), in memory only; a zip is read
+in memory too, its sizes checked before anything is unpacked.
 """
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -22,6 +25,10 @@ from recognition.pipeline.more_photos import PhotoRefused, face_of, fits
 log = logging.getLogger(__name__)
 
 MAX_SIDE = 1280  # photos are scaled to this before their face is sought
+MAX_ZIP_PHOTOS = 200  # photos in one uploaded zip (more: python -m tools.people import)
+MAX_ZIP_BYTES = 400 << 20  # unpacked, in all: a zip bomb is refused before it is unpacked
+
+Photo = tuple[str, Union[Path, bytes]]  # (how it is named in the report, the file or its bytes)
 
 
 @dataclass
@@ -29,29 +36,61 @@ class ImportReport:
     created: list[str] = field(default_factory=list)  # names enrolled now
     updated: list[str] = field(default_factory=list)  # names already enrolled that got photos
     added: int = 0  # vectors added or enrolled
-    skipped: list[tuple[Path, str, str]] = field(default_factory=list)  # (photo or folder, reason, detail)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (photo or folder, reason, detail)
 
     def reasons(self) -> Counter:
         return Counter(reason for _, reason, _ in self.skipped)
 
 
-def person_folders(root: Path) -> list[tuple[str, list[Path]]]:
+def person_folders(root: Path) -> list[tuple[str, list[Photo]]]:
     """(name, photos) of each sub-folder, photos found recursively, in name order."""
-    return [(folder.name, sorted(p for p in folder.rglob("*") if p.is_file() and is_photo(p)))
+    return [(folder.name, [(str(p), p) for p in sorted(folder.rglob("*")) if p.is_file() and is_photo(p)])
             for folder in sorted(Path(root).iterdir()) if folder.is_dir() and not folder.name.startswith(".")]
 
 
-def import_people(root: Path, analyzer, *, on_photo: Optional[Callable[[Path], None]] = None) -> ImportReport:
+class BadZip(ValueError):
+    """The upload is not a zip of one folder of photos per person; the message says what is wrong."""
+
+
+def zip_people(data: bytes) -> list[tuple[str, list[Photo]]]:
+    """(name, photos) of a zip shaped like the folder: Name/photo.jpg (or Top/Name/photo.jpg)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise BadZip(f"not a zip file ({exc})")
+    members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename
+               and not Path(m.filename).name.startswith(".") and is_photo(Path(m.filename))]
+    parts = [Path(m.filename).parts for m in members]
+    if parts and len({p[0] for p in parts}) == 1 and all(len(p) >= 3 for p in parts):
+        parts = [p[1:] for p in parts]  # one folder around the people's folders
+    if any(len(p) < 2 for p in parts):
+        raise BadZip("photos must be in a folder named after their person (Name/photo.jpg)")
+    if len(members) > MAX_ZIP_PHOTOS:
+        raise BadZip(f"the zip has {len(members)} photos; at most {MAX_ZIP_PHOTOS} per upload "
+                     "(python -m tools.people import takes any number)")
+    if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+        raise BadZip(f"the zip unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
+    people: dict[str, list[Photo]] = {}
+    for member, path in sorted(zip(members, parts), key=lambda pair: pair[1]):
+        try:
+            people.setdefault(path[0], []).append((member.filename, archive.read(member)))
+        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:  # damaged, encrypted
+            raise BadZip(f"{member.filename} cannot be unpacked ({exc})")
+    return sorted(people.items())
+
+
+def import_people(people: list[tuple[str, list[Photo]]], analyzer, *,
+                  on_photo: Optional[Callable[[str], None]] = None) -> ImportReport:
     store, matcher, report = analyzer.matcher.store, analyzer.matcher, ImportReport()
-    for name, photos in person_folders(root):
+    for name, photos in people:
         if not photos:
-            report.skipped.append((Path(root) / name, "no-photos", "the folder has no photo"))
+            report.skipped.append((name, "no-photos", "the folder has no photo"))
             continue
         namesakes = [i for i in store.identities() if i.name == name and i.model == matcher.model_name]
         if len(namesakes) > 1:
-            report.skipped.append((Path(root) / name, "ambiguous-name", f"{len(namesakes)} people are named {name}"))
-            for photo in photos:
-                on_photo and on_photo(photo)
+            report.skipped.append((name, "ambiguous-name", f"{len(namesakes)} people are named {name}"))
+            for label, _ in photos:
+                on_photo and on_photo(label)
             continue
         faces = _faces(photos, analyzer, report, on_photo)
         identity = namesakes[0] if namesakes else _enroll(name, faces, matcher, report)
@@ -74,22 +113,23 @@ def import_people(root: Path, analyzer, *, on_photo: Optional[Callable[[Path], N
     return report
 
 
-def _faces(photos: list[Path], analyzer, report: ImportReport, on_photo) -> list[tuple[Path, np.ndarray]]:
+def _faces(photos: list[Photo], analyzer, report: ImportReport, on_photo) -> list[tuple[str, np.ndarray]]:
     """(photo, vector) of each usable photo; the others reported."""
     faces = []
-    for photo in photos:
+    for label, source in photos:
         try:
-            faces.append((photo, face_of(analyzer, read_photo(photo, max_side=MAX_SIDE).image)[0]))
+            readable = source if isinstance(source, Path) else io.BytesIO(source)
+            faces.append((label, face_of(analyzer, read_photo(readable, max_side=MAX_SIDE).image)[0]))
         except PhotoSkipped as exc:
-            report.skipped.append((photo, exc.reason, str(exc)))
+            report.skipped.append((label, exc.reason, str(exc)))
         except PhotoRefused as exc:
-            report.skipped.append((photo, exc.kind, str(exc)))
+            report.skipped.append((label, exc.kind, str(exc)))
         if on_photo:
-            on_photo(photo)
+            on_photo(label)
     return faces
 
 
-def _enroll(name: str, faces: list[tuple[Path, np.ndarray]], matcher, report: ImportReport):
+def _enroll(name: str, faces: list[tuple[str, np.ndarray]], matcher, report: ImportReport):
     """A new person, enrolled from the face most like the folder's others (so one stray photo in a
     folder does not become the person), or None when every face is someone already enrolled. The
     faces used or reported here leave the list."""

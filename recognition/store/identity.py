@@ -1,6 +1,7 @@
 """One known person as the store keeps them: vectors and a few labels, never a picture."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -32,4 +33,5 @@ class Identity:
             "created": self.created,
             "vectors": len(self.embeddings),
             "registered": self.email_hash is not None,
+            "attributes": json.loads(self.attributes) if self.attributes else None,
         }

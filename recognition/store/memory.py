@@ -2,6 +2,7 @@
 bindings, and which segment file each identity lives in. Changed by the store's writer only."""
 from __future__ import annotations
 
+import json
 from itertools import repeat
 from typing import NamedTuple, Optional, Sequence
 
@@ -32,7 +33,8 @@ class Meta(NamedTuple):
 
     def summary(self) -> dict:
         return {"hash": self.hash, "name": self.name, "model": self.model, "created": self.created,
-                "vectors": self.vectors, "registered": self.email_hash is not None}
+                "vectors": self.vectors, "registered": self.email_hash is not None,
+                "attributes": json.loads(self.attributes) if self.attributes else None}
 
 
 class Metas:

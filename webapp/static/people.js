@@ -78,7 +78,10 @@ function row(person) {
     refresh();
   });
   const created = new Date(person.created * 1000).toISOString().slice(0, 10);
-  tr.append(cell(name), cell(photos), cell(created), cell(more), cell(not), cell(remove));
+  const traits = person.attributes
+    ? `${Math.round(person.attributes.age.value)}, ${person.attributes.gender.value}, ${person.attributes.emotion.value}`
+    : "";
+  tr.append(cell(name), cell(photos), cell(created), cell(traits), cell(more), cell(not), cell(remove));
   return tr;
 }
 
@@ -93,6 +96,23 @@ async function refresh() {
     say(`the people could not be listed: ${error.message}`, "error");
   }
 }
+
+$("import").addEventListener("change", async () => {
+  const file = $("import").files[0];
+  if (!file) return;
+  say("importing… (every photo is checked)");
+  const { response, data } = await upload("/people/import", "zip", [file]);
+  $("imported").replaceChildren();
+  if (!response.ok) { say(data.error, "error"); return; }
+  say(`${data.created.length} enrolled, ${data.updated.length} given more photos, ${data.added} photos added`, "ok");
+  for (const skipped of data.skipped) {
+    const li = document.createElement("li");
+    li.textContent = `${skipped.photo}: ${skipped.detail}`;
+    li.className = "muted";
+    $("imported").append(li);
+  }
+  refresh();
+});
 
 $("train").addEventListener("click", async () => {
   $("report").textContent = "training…";
