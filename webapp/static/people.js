@@ -62,6 +62,12 @@ function row(person) {
     refresh();
   }, true);
   more.className = "add-photos";
+  const camera = document.createElement("button");
+  camera.type = "button";
+  camera.className = "camera";
+  camera.textContent = "camera";
+  camera.title = "take a photo of this person with this device's camera";
+  camera.addEventListener("click", () => photograph(person));
   const not = fileInput("a photo of someone this person is mistaken for", async (files) => {
     const { response, data } = await upload(`/faces/${person.hash}/not`, "image", files);
     say(response.ok ? "recorded: that face is not them" : data.error, response.ok ? "ok" : "error");
@@ -81,9 +87,46 @@ function row(person) {
   const traits = person.attributes
     ? `${Math.round(person.attributes.age.value)}, ${person.attributes.gender.value}, ${person.attributes.emotion.value}`
     : "";
-  tr.append(cell(name), cell(photos), cell(created), cell(traits), cell(more), cell(not), cell(remove));
+  tr.append(cell(name), cell(photos), cell(created), cell(traits), cell(more, " ", camera), cell(not), cell(remove));
   return tr;
 }
+
+// The browser's camera: the picture goes straight to the server as one more photo of the person;
+// nothing is kept in the page, and the camera is released as soon as the dialog closes.
+let stream = null;
+let subject = null;
+
+async function photograph(person) {
+  subject = person;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: false });
+  } catch (error) {
+    say(`the camera cannot be used: ${error.message}`, "error");
+    return;
+  }
+  $("camera-view").srcObject = stream;
+  $("camera").showModal();
+}
+
+function closeCamera() {
+  if (stream) stream.getTracks().forEach((track) => track.stop());
+  stream = null;
+  $("camera").close();
+}
+
+$("snap").addEventListener("click", async () => {
+  const view = $("camera-view");
+  const canvas = document.createElement("canvas");
+  canvas.width = view.videoWidth;
+  canvas.height = view.videoHeight;
+  canvas.getContext("2d").drawImage(view, 0, 0);
+  closeCamera();
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+  const { response, data } = await upload(`/faces/${subject.hash}/photos`, "image", [new File([blob], "camera.jpg")]);
+  say(response.ok ? `added 1 photo from the camera to ${data.name || "them"}` : data.error, response.ok ? "ok" : "error");
+  refresh();
+});
+$("camera-close").addEventListener("click", closeCamera);
 
 async function refresh() {
   try {
