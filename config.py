@@ -96,6 +96,25 @@ def add_store_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str])
                              "first run [FACE_KEY_FILE, default ~/.config/faceapp/keys/<data dir>-<id>.key]")
 
 
+def tool_parser(prog: str, doc: str, env: Mapping[str, str], *, threshold: bool = False) -> argparse.ArgumentParser:
+    """The arguments every operator tool that loads the model shares with run.py: the store, the model
+    (and the threshold, for tools that match)."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    add_store_arguments(parser, env)
+    parser.add_argument("--model", default=env.get("FACE_MODEL", "auto"),
+                        help="embedding model, as for run.py [FACE_MODEL, default auto]")
+    if threshold:
+        parser.add_argument("--threshold", type=float, default=float(env["FACE_THRESHOLD"])
+                            if env.get("FACE_THRESHOLD") else None,
+                            help="matching threshold, as for run.py [FACE_THRESHOLD, default the model's]")
+    return parser
+
+
+def tool_recognition(args: argparse.Namespace, env: Mapping[str, str]) -> RecognitionConfig:
+    return RecognitionConfig(model=args.model, threshold=getattr(args, "threshold", None),
+                             deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()))
+
+
 def store_config(args: argparse.Namespace, env: Mapping[str, str]) -> StoreConfig:
     data_dir = Path(args.data_dir).expanduser()
     key_file = Path(args.key_file).expanduser() if args.key_file else default_key_path(data_dir, env)

@@ -9,7 +9,6 @@ goes into the data dir, sealed with the store's key. The data dir must not be in
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -17,22 +16,15 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from config import RecognitionConfig, add_store_arguments, store_config
+from config import tool_parser, tool_recognition
 from recognition.album.index import IndexDamaged, album_settings, open_album_index
 from recognition.album.indexer import MAX_SIDE, AlbumIndexer
-from recognition.models.weights import WeightsMissing
-from recognition.store import open_store
-from recognition.store.atomic import DataDirInUse
-from recognition.store.interface import StoreRejected
-from recognition.store.vault import StoreKeyError
+from tools.shell import with_store
 
 
 def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
     env = os.environ if env is None else env
-    parser = argparse.ArgumentParser(prog="python -m tools.album", description=__doc__.split("\n\n")[0])
-    add_store_arguments(parser, env)
-    parser.add_argument("--model", default=env.get("FACE_MODEL", "auto"),
-                        help="embedding model, as for run.py [FACE_MODEL, default auto]")
+    parser = tool_parser("python -m tools.album", __doc__, env)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("index", "bring the albums' indexes up to date, with a progress bar"),
                        ("status", "what the albums' indexes hold, without reading any photo")):
@@ -44,20 +36,14 @@ def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
     if missing:
         print(f"error: not a folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    settings = store_config(args, env)
-    try:
-        with open_store(settings.data_dir, settings.key_path) as store:
-            return run(args, store, env)
-    except (StoreRejected, StoreKeyError, DataDirInUse, IndexDamaged, WeightsMissing, PermissionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return with_store(args, env, run, errors=(IndexDamaged,))
 
 
 def run(args, store, env) -> int:
     from recognition.models.embedder_process import EmbedderProcess
     from recognition.models.weights import resolve_model
 
-    recognition = RecognitionConfig(model=args.model, deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()))
+    recognition = tool_recognition(args, env)
     model = resolve_model(recognition.model, recognition.weights_dir, allow_download=False).name
     tag = album_settings(model, MAX_SIDE, MAX_SIDE)
     indexes = [(album, open_album_index(store.data_dir, store.key, store.secret, album, tag)) for album in args.albums]

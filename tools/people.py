@@ -10,7 +10,6 @@ FACE_KEY_FILE), --model and --threshold as run.py. The data dir must not be in u
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -18,24 +17,15 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from config import RecognitionConfig, add_store_arguments, store_config
-from recognition.models.weights import WeightsMissing
-from recognition.store import open_store
-from recognition.store.atomic import DataDirInUse
-from recognition.store.interface import StoreRejected
-from recognition.store.vault import StoreKeyError
+from config import tool_parser, tool_recognition
+from tools.shell import with_store
 
 SHOWN_SKIPS = 20  # refused photos listed one by one; the rest are counted
 
 
 def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
     env = os.environ if env is None else env
-    parser = argparse.ArgumentParser(prog="python -m tools.people", description=__doc__.split("\n\n")[0])
-    add_store_arguments(parser, env)
-    parser.add_argument("--model", default=env.get("FACE_MODEL", "auto"),
-                        help="embedding model, as for run.py [FACE_MODEL, default auto]")
-    parser.add_argument("--threshold", type=float, default=float(env["FACE_THRESHOLD"]) if env.get("FACE_THRESHOLD")
-                        else None, help="matching threshold, as for run.py [FACE_THRESHOLD, default the model's]")
+    parser = tool_parser("python -m tools.people", __doc__, env, threshold=True)
     commands = parser.add_subparsers(dest="command", required=True)
     command = commands.add_parser("import", help="enroll or add photos from a folder per person, with a progress bar")
     command.add_argument("folder", type=Path, help="a folder with one sub-folder of photos per person")
@@ -44,13 +34,7 @@ def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
     if not args.folder.is_dir():
         print(f"error: not a folder: {args.folder}", file=sys.stderr)
         return 2
-    settings = store_config(args, env)
-    try:
-        with open_store(settings.data_dir, settings.key_path) as store:
-            return run(args, store, env)
-    except (StoreRejected, StoreKeyError, DataDirInUse, WeightsMissing, PermissionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return with_store(args, env, run)
 
 
 def run(args, store, env) -> int:
@@ -60,8 +44,7 @@ def run(args, store, env) -> int:
     from recognition.pipeline.build import build_analyzer
     from recognition.pipeline.people_import import import_people, person_folders
 
-    recognition = RecognitionConfig(model=args.model, threshold=args.threshold,
-                                    deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()))
+    recognition = tool_recognition(args, env)
     model = resolve_model(recognition.model, recognition.weights_dir, allow_download=False).name
     analyzer = build_analyzer(store, model, recognition.weights_dir, recognition.threshold)
     total = sum(len(photos) for _, photos in person_folders(args.folder))
