@@ -94,3 +94,20 @@ def test_register_keeps_them_sealed_with_the_identity_and_a_delete_removes_them(
     assert with_attributes.delete(f"/faces/{identity}").status_code == 200
     assert with_attributes.get(f"/faces/{identity}").status_code == 404
     assert all(i.attributes is None for i in store.identities())
+
+
+def test_the_stream_shows_them_under_the_face():
+    import numpy as np
+
+    from recognition.faces import Box, FaceObservation
+    from webapp.annotate import attributes_label, draw_faces
+
+    traits = {"age": {"value": 33.4, "confidence": 0.6}, "gender": {"value": "female", "confidence": 0.99},
+              "emotion": {"value": "happy", "confidence": 0.8}}
+    plain = FaceObservation(Box(100, 60, 80, 80), None, "f" * 64, "Rose")
+    shown = FaceObservation(Box(100, 60, 80, 80), None, "f" * 64, "Rose", attributes=traits)
+    assert attributes_label(shown) == "33, female, happy" and attributes_label(plain) == ""
+    frame = np.full((300, 400, 3), 90, np.uint8)
+    with_traits, without = draw_faces(frame, [shown]), draw_faces(frame, [plain])
+    below = (slice(144, 175), slice(100, 260))  # under the box
+    assert (with_traits[below] != without[below]).any() and (without[below] == 90).all()

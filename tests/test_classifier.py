@@ -44,15 +44,22 @@ def test_trained_it_names_known_people_and_says_unknown_for_strangers(client, an
     trained = client.post("/train_model")
     report = trained.get_json()
     assert trained.status_code == 200, report
-    assert report["people"] == 4 and report["vectors"] == 18 and report["method"] in ("nearest", "knn", "softmax")
+    assert report["people"] == 4 and report["vectors"] == 18 and report["method"] in ("nearest", "knn", "softmax", "dense")
     assert report["cv_accuracy"] >= 0.9 and report["unknown_rejection"] >= 0.95 and report["stale"] is False
-    assert set(report["methods"]) == {"nearest", "knn", "softmax"}
+    assert set(report["methods"]) == {"nearest", "knn", "softmax", "dense"}
     body = predict(client, "obama/obama3.jpg").get_json()  # a photo of him it was not trained on
     assert [(f["name"], f["known"]) for f in body["faces"]] == [("Barack", True)] and body["method"] == report["method"]
     assert predict(client, "kit_harington/kit3.jpg", "image").get_json()["faces"][0]["name"] == "Kit"
     for stranger in ("biden/biden1.jpg", "biden/biden2.jpg", "lin_manuel_miranda/lin1.png"):
         faces = predict(client, stranger).get_json()["faces"]
         assert faces and all(f["known"] is False and f["name"] is None for f in faces), (stranger, faces)
+    # Read back from its file (as after a restart), it decides the same.
+    from recognition.matching.trained import ClassifierFile
+
+    reread = ClassifierFile(store.data_dir, store.key).get()
+    query = np.stack(people["Barack"].embeddings[:1] + people["Kit"].embeddings[:1])
+    assert reread.model.method == report["method"] and reread.model.predict(query) == \
+        client.application.extensions["faceapp"].classifier().get().model.predict(query)
     # Sealed: none of the vectors it holds is in the file in the clear.
     sealed = (store.data_dir / FILE).read_bytes()
     assert people["Barack"].embeddings[0].tobytes()[:64] not in sealed

@@ -14,6 +14,14 @@ def label_for(face) -> str:
     return face.name or face.identity_hash[:10]
 
 
+def attributes_label(face) -> str:
+    """"33, female, happy" when the face carries age, gender and emotion (--attributes); else ""."""
+    found = getattr(face, "attributes", None)
+    if not found:
+        return ""
+    return f"{round(found['age']['value'])}, {found['gender']['value']}, {found['emotion']['value']}"
+
+
 OVERLAYS = ("boxes", "masks")
 
 
@@ -52,6 +60,13 @@ def draw_faces(image: np.ndarray, faces, overlay: str = "boxes") -> np.ndarray:
         top = max(b.y - height - 8, 0)
         cv2.rectangle(canvas, (b.x, top), (b.x + width + 8, top + height + 8), colour, -1)
         cv2.putText(canvas, text, (b.x + 4, top + height + 3), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        traits = attributes_label(face)
+        if traits:  # under the box, smaller: what the face shows, not who it is
+            (width, height), _ = cv2.getTextSize(traits, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+            below = min(b.y + b.h + 4, canvas.shape[0] - height - 8)
+            cv2.rectangle(canvas, (b.x, below), (b.x + width + 8, below + height + 8), colour, -1)
+            cv2.putText(canvas, traits, (b.x + 4, below + height + 3), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
+                        cv2.LINE_AA)
     return canvas
 
 

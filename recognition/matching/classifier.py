@@ -7,7 +7,9 @@ Methods tried, as the field uses them:
 - knn: the k closest vectors vote; the class with most votes scores the mean similarity of its
   votes (face_recognition's k-NN example, with a similarity cut-off);
 - softmax: multinomial logistic regression on the unit vectors (a linear model, like a linear SVM
-  with probabilities), trained by gradient descent in numpy.
+  with probabilities), trained by gradient descent in numpy;
+- dense: a small dense network (one hidden layer of 64 ReLU units, softmax out), the seed's choice,
+  in numpy too: the server process never imports TensorFlow.
 
 Strangers decide the cut-off: each person in turn is left out of training and their vectors are
 scored as a stranger's. A method's cut-off is set so that it names no more of these strangers than
@@ -22,11 +24,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-METHODS = ("nearest", "knn", "softmax")
+METHODS = ("nearest", "knn", "softmax", "dense")
+CLOSED_SET = ("softmax", "dense")  # give every face some class: their cut-off needs three people or more
 FOLDS = 5
 K = 5
 STRANGERS = 40  # people left out in turn to calibrate the cut-off (a sample, in a large gallery)
 SOFTMAX_STEPS, SOFTMAX_RATE, SOFTMAX_DECAY, SOFTMAX_SCALE = 400, 0.5, 1e-3, 10.0
+HIDDEN, DENSE_STEPS, DENSE_RATE = 64, 400, 0.3
 
 
 class NotEnoughPeople(ValueError):
@@ -42,6 +46,7 @@ class Model:
     vectors: np.ndarray  # training vectors (nearest, knn)
     labels: np.ndarray  # class of each training vector
     weights: Optional[np.ndarray] = None  # softmax (d + 1, classes)
+    layers: Optional[tuple] = None  # dense: (hidden weights (d + 1, HIDDEN), output weights (HIDDEN + 1, classes))
     cutoff: float = 0.0
     bars: Optional[np.ndarray] = None  # nearest: each class's similarity bar (the matcher's, by vector count)
     floors: Optional[np.ndarray] = None  # every method: how similar a class's closest vector must be (its bar)
@@ -51,6 +56,8 @@ class Model:
         queries = np.atleast_2d(np.asarray(queries, np.float32))
         if self.method == "softmax":
             return _softmax(_features(queries) @ self.weights)
+        if self.method == "dense":
+            return _dense_forward(self.layers, queries)[1]
         similarity = queries @ self.vectors.T
         scores = np.full((len(queries), len(self.classes)), -1.0, np.float32)
         if self.method == "nearest":
@@ -90,9 +97,11 @@ class Report:
     methods: dict = field(default_factory=dict)  # every method's figures, for the README and the bench
 
     def to_json(self) -> dict:
-        return {"method": self.method, "people": self.people, "vectors": self.vectors,
-                "cv_accuracy": round(self.cv_accuracy, 4), "unknown_rejection": round(self.unknown_rejection, 4),
-                "methods": {name: {k: round(v, 4) for k, v in figures.items()} for name, figures in self.methods.items()}}
+        return {"method": self.method, "people": int(self.people), "vectors": int(self.vectors),
+                "cv_accuracy": round(float(self.cv_accuracy), 4),
+                "unknown_rejection": round(float(self.unknown_rejection), 4),
+                "methods": {name: {k: round(float(v), 4) for k, v in figures.items()}
+                            for name, figures in self.methods.items()}}
 
 
 def train(hashes: Sequence[str], vectors: Sequence[np.ndarray], bar_for, *, seed: int = 0) -> tuple[Model, Report]:
@@ -110,7 +119,7 @@ def train(hashes: Sequence[str], vectors: Sequence[np.ndarray], bar_for, *, seed
     labels = np.concatenate([np.full(len(v), i) for i, (_, v) in enumerate(kept)])
     figures = {}
     # Softmax is closed-set: its cut-off needs at least two people left in when one is left out.
-    for method in METHODS if len(classes) >= 3 else ("nearest", "knn"):
+    for method in METHODS if len(classes) >= 3 else tuple(m for m in METHODS if m not in CLOSED_SET):
         strangers = _stranger_scores(method, data, labels, len(classes), bar_for)
         # Scores of a named face are never negative (similarities over a bar, means, probabilities).
         cutoff = 0.0 if method == "nearest" else max(0.0, _cutoff(strangers, figures["nearest"]["named_strangers"]))
@@ -130,6 +139,8 @@ def _fit(method: str, data: np.ndarray, labels: np.ndarray, classes: list, bar_f
     model = Model(method, list(classes), data, labels, bars=bars if method == "nearest" else None, floors=bars)
     if method == "softmax":
         model.weights = _train_softmax(data, labels, len(classes))
+    elif method == "dense":
+        model.layers = _train_dense(data, labels, len(classes))
     return model
 
 
@@ -169,7 +180,7 @@ def _cv_accuracy(method, data, labels, classes: int, bar_for, cutoff: float, see
         for (name, _), truth in zip(model.predict(data[test]), labels[test]):
             right += name == truth
             total += 1
-    return right / total if total else 0.0
+    return float(right / total) if total else 0.0
 
 
 def _features(vectors: np.ndarray) -> np.ndarray:
@@ -190,3 +201,27 @@ def _train_softmax(data: np.ndarray, labels: np.ndarray, classes: int) -> np.nda
         gradient = features.T @ (_softmax(features @ weights) - onehot) / len(features) + SOFTMAX_DECAY * weights
         weights -= SOFTMAX_RATE * gradient
     return weights
+
+
+def _dense_forward(layers: tuple, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    hidden_weights, output_weights = layers
+    hidden = np.maximum(_features(vectors) @ hidden_weights, 0.0)
+    return hidden, _softmax(np.hstack([hidden, np.ones((len(hidden), 1), np.float32)]) @ output_weights)
+
+
+def _train_dense(data: np.ndarray, labels: np.ndarray, classes: int) -> tuple:
+    rng = np.random.default_rng(0)
+    features = _features(data)
+    onehot = np.eye(classes, dtype=np.float32)[labels]
+    hidden_weights = (rng.normal(size=(features.shape[1], HIDDEN)) / np.sqrt(features.shape[1])).astype(np.float32)
+    output_weights = np.zeros((HIDDEN + 1, classes), np.float32)
+    for _ in range(DENSE_STEPS):
+        hidden, probabilities = _dense_forward((hidden_weights, output_weights), data)
+        with_bias = np.hstack([hidden, np.ones((len(hidden), 1), np.float32)])
+        error = (probabilities - onehot) / len(data)
+        output_gradient = with_bias.T @ error + SOFTMAX_DECAY * output_weights
+        back = (error @ output_weights[:-1].T) * (hidden > 0)
+        hidden_gradient = features.T @ back + SOFTMAX_DECAY * hidden_weights
+        output_weights -= DENSE_RATE * output_gradient
+        hidden_weights -= DENSE_RATE * hidden_gradient
+    return hidden_weights, output_weights
