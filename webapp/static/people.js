@@ -50,7 +50,10 @@ function row(person) {
   name.value = person.name || "";
   name.placeholder = person.hash.slice(0, 12);
   name.addEventListener("change", async () => {
-    const { response, data } = await sendChange(`/faces/${person.hash}`, { name: name.value.trim() || null }, "PATCH");
+    const wanted = name.value.trim() || null;
+    if (wanted === (person.name || null)) return;  // unchanged (a blur after the change was saved)
+    const { response, data } = await sendChange(`/faces/${person.hash}`, { name: wanted }, "PATCH");
+    if (response.ok) person.name = data.name;
     say(response.ok ? `renamed to ${data.name || "no name"}` : data.error, response.ok ? "ok" : "error");
   });
   const photos = document.createElement("span");
