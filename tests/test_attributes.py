@@ -77,7 +77,7 @@ def test_the_faces_on_camera_get_them_per_track(analyzer, store, tmp_path):
         capture.stop(timeout=5)
 
 
-def test_register_keeps_them_sealed_with_the_identity_and_a_delete_removes_them(with_attributes, store):
+def test_register_keeps_them_sealed_with_the_identity_and_a_delete_removes_them(with_attributes, store, services):
     from tests.conftest import stored_bytes
 
     photo = {"image": (io.BytesIO(fixture_path("faces/rose_leslie/rose1.jpg").read_bytes()), "rose.jpg"),
@@ -88,6 +88,11 @@ def test_register_keeps_them_sealed_with_the_identity_and_a_delete_removes_them(
     shown = with_attributes.get(f"/faces/{identity}").get_json()
     assert shown["attributes"]["gender"]["value"] == "female" and shown["name"] == "Rose"
     assert b"female" not in stored_bytes(store) and b"gender" not in stored_bytes(store)  # sealed
+    services.api_key = "k3y"  # with a key, only its holders see them
+    assert with_attributes.get(f"/faces/{identity}").get_json()["attributes"] is None
+    assert with_attributes.get("/faces").get_json()["faces"][0]["attributes"] is None
+    assert with_attributes.get(f"/faces/{identity}", headers={"X-API-Key": "k3y"}).get_json()["attributes"]
+    services.api_key = None
     assert store.get(identity).attributes is not None
     assert with_attributes.patch(f"/faces/{identity}", json={"name": "Rose L."}).status_code == 200
     assert with_attributes.get(f"/faces/{identity}").get_json()["attributes"] == shown["attributes"]  # kept

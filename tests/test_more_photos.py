@@ -54,6 +54,8 @@ def test_photos_of_someone_else_or_poor_ones_are_refused_and_nothing_is_added(cl
     assert good.status_code == 200 and good.get_json()["added"] == 2 and good.get_json()["vectors"] == 3
     again = client.post(url, data={"image": [photo_file("obama/obama2.jpg")]})
     assert again.status_code == 409 and "already" in again.get_json()["error"]
+    twice = client.post(url, data={"image": [photo_file("obama/obama4.jpg"), photo_file("obama/obama4.jpg")]})
+    assert twice.status_code == 409 and "photo 2" in twice.get_json()["error"]  # the same photo twice: once
     assert client.post(url).status_code == 400
     assert client.post(f"/faces/{'0' * 64}/photos", data={"image": [photo_file("obama/obama2.jpg")]}).status_code == 404
 
@@ -115,7 +117,9 @@ def test_a_zip_of_a_folder_per_person_is_imported_over_http(client, analyzer):
     assert body["created"] == ["Barack"] and body["updated"] == ["Kit"] and body["added"] == 3
     assert [(s["photo"], s["reason"]) for s in body["skipped"]] == [("People/Barack/stray.jpg", "someone-else")]
     assert len(analyzer.matcher.store.get(kit.hash).embeddings) == 2
-    for bad, why in [(b"not a zip", "not a zip"), (zipped({"loose.jpg": face("obama/obama1.jpg")}), "folder named"),
+    damaged = bytearray(zipped({"Ada/a.jpg": face("obama/obama1.jpg")}))
+    damaged[200:260] = bytes(60)  # inside the photo's compressed data: its check fails when unpacked
+    for bad, why in [(b"not a zip", "not a zip"), (bytes(damaged), "cannot be unpacked"), (zipped({"loose.jpg": face("obama/obama1.jpg")}), "folder named"),
                      (zipped({f"Many/{n}.jpg": b"x" for n in range(201)}), "at most 200")]:
         refused = client.post("/people/import", data={"zip": (io.BytesIO(bad), "bad.zip")})
         assert refused.status_code == 400 and why in refused.get_json()["error"], refused.get_json()

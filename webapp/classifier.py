@@ -19,13 +19,16 @@ bp = Blueprint("classifier", __name__)
 def train_model():
     svc = services()
     model_name = svc.analyzer.model_name
+    deletions = svc.classifier().deletions
+    summaries = [s for s in svc.store.summaries() if s["model"] == model_name]
     people = [i for i in svc.store.identities() if i.model == model_name]
     try:
         model, report = train([i.hash for i in people], [list(i.embeddings) for i in people],
                               svc.analyzer.matcher.required)
     except NotEnoughPeople as exc:
         raise ApiError(409, str(exc))
-    svc.classifier().save(Trained(model, report, people_fingerprint(people), model_name))
+    if not svc.classifier().save(Trained(model, report, people_fingerprint(summaries), model_name), deletions):
+        raise ApiError(409, "someone was deleted while the classifier was training; it was not kept: train again")
     return jsonify({**report.to_json(), "stale": False})
 
 
@@ -48,6 +51,6 @@ def predict_face():
         identity = svc.store.get(identity_hash) if identity_hash else None
         faces.append({"name": identity.name if identity else None, "hash": identity.hash if identity else None,
                       "probability": round(score, 4), "known": identity is not None, "box": box.as_list(), **found})
-    people = [i for i in svc.store.identities() if i.model == trained.model_name]
+    summaries = [s for s in svc.store.summaries() if s["model"] == trained.model_name]
     return jsonify({"faces": faces, "method": trained.model.method,
-                    "stale": people_fingerprint(people) != trained.fingerprint})
+                    "stale": people_fingerprint(summaries) != trained.fingerprint})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 from flask import Blueprint, jsonify, render_template, request
@@ -10,7 +11,7 @@ from recognition.album.corrections import forget_identity as forget_album_link
 from recognition.pipeline.more_photos import PhotoRefused, check_photo
 from recognition.pipeline.people_import import BadZip, import_people, zip_people
 from webapp import inputs
-from webapp.auth import requires_key
+from webapp.auth import has_key, requires_key
 from webapp.errors import ApiError
 from webapp.services import services
 
@@ -34,6 +35,8 @@ def list_faces():
     limit = _count_argument("limit", None)
     summaries = services().store.summaries()
     chosen = summaries[offset:] if limit is None else summaries[offset : offset + limit]
+    if not has_key():  # a person's age, gender and emotion are for key holders, when there is a key
+        chosen = [{**summary, "attributes": None} for summary in chosen]
     return jsonify({"faces": chosen, "total": len(summaries), "offset": offset})
 
 
@@ -82,7 +85,8 @@ def enroll_vectors():
 @bp.get("/faces/<identity_hash>")
 def show(identity_hash: str):
     """One identity: its summary, and the age, gender and emotion kept at registration (if any)."""
-    return jsonify(inputs.identity_or_404(identity_hash).summary())
+    summary = inputs.identity_or_404(identity_hash).summary()
+    return jsonify(summary if has_key() else {**summary, "attributes": None})
 
 
 @bp.patch("/faces/<identity_hash>")
@@ -108,7 +112,8 @@ def delete(identity_hash: str):
     except KeyError:
         raise ApiError(404, f"no identity {identity_hash}")
     log.info("deleted identity %s", identity_hash[:12])
-    services().classifier().forget()  # it may hold their vectors: train again without them
+    if getattr(services().store, "data_dir", None) is not None:
+        services().classifier().forget()  # it may hold their vectors: train again without them
     # No album person stays linked to it, whether or not this server runs with its albums now.
     if services().albums is not None:
         services().albums.corrections.forget_identity(identity_hash)
@@ -136,6 +141,8 @@ def add_photos(identity_hash: str):
         image = inputs.decode_upload(upload.read(), which)
         try:
             checked.append(check_photo(services().analyzer, identity, image))
+            # Later photos of the request are checked against this one too (the same photo twice adds once).
+            identity = replace(identity, embeddings=identity.embeddings + (checked[-1].vector,))
         except PhotoRefused as refused:
             status = 409 if refused.kind in ("someone-else", "duplicate", "other-model") else 422
             raise ApiError(status, f"{which} was not added, nor any other: {refused}",
@@ -162,9 +169,9 @@ def import_zip():
         people = zip_people(upload.read())
     except BadZip as exc:
         raise ApiError(400, f"'zip' cannot be imported: {exc}")
-    for name, _ in people:
-        inputs.clean_name(name, f"the folder name {name!r}")
+    people = [(inputs.clean_name(name, f"the folder name {name!r}") or name, photos) for name, photos in people]
     report = import_people(people, services().analyzer)
+    services().refresh_camera(changed=[i.hash for i in services().store.identities() if i.name in report.updated])
     return jsonify({"created": report.created, "updated": report.updated, "added": report.added,
                     "skipped": [{"photo": label, "reason": reason, "detail": detail}
                                 for label, reason, detail in report.skipped]})

@@ -1,6 +1,7 @@
 """The parts run.py builds and hands to the app, reached from views through services()."""
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
@@ -17,6 +18,8 @@ from recognition.live.worker import RecognitionResult, RecognitionWorker
 if TYPE_CHECKING:
     from recognition.album.library import AlbumLibrary
     from recognition.matching.trained import ClassifierFile
+
+log = logging.getLogger(__name__)
 
 EXTENSION = "faceapp"
 
@@ -47,15 +50,23 @@ class Services:
             return [{} for _ in boxes]
         from recognition.models.attributes import attribute_chips
 
-        found = self.analyzer.embedder.attributes(attribute_chips(self.analyzer.aligner, image, list(boxes)))
+        try:
+            found = self.analyzer.embedder.attributes(attribute_chips(self.analyzer.aligner, image, list(boxes)))
+        except Exception as exc:  # attributes are extra: the answer goes out without them, and says why
+            log.warning("age, gender and emotion not estimated: %s", exc)
+            return [{"attributes_error": str(exc)[:200]} for _ in boxes]
         return [attributes.to_json() for attributes in found]
+
+    def __post_init__(self) -> None:
+        from recognition.matching.trained import ClassifierFile
+
+        if self._classifier is None and getattr(self.store, "data_dir", None) is not None:
+            self._classifier = ClassifierFile(self.store.data_dir, self.store.key)  # one for every request
 
     def classifier(self) -> "ClassifierFile":
         """The trained classifier of the store's data dir (POST /train_model), read when first needed."""
         if self._classifier is None:
-            from recognition.matching.trained import ClassifierFile
-
-            self._classifier = ClassifierFile(self.store.data_dir, self.store.key)
+            raise RuntimeError("this store keeps no classifier")
         return self._classifier
 
     def current_result(self, now: float) -> tuple[Optional[RecognitionResult], bool]:

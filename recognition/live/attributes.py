@@ -18,6 +18,7 @@ class TrackAttributes:
         self._analyzer = analyzer
         self._every = every
         self._known: dict[int, tuple[float, Attributes]] = {}  # track -> (when, attributes)
+        self._tried: dict[int, float] = {}  # track -> when its attributes were last asked for
 
     def attach(self, faces: Sequence[FaceObservation]) -> list[FaceObservation]:
         """The faces with their track's latest attributes, when there are some."""
@@ -29,11 +30,13 @@ class TrackAttributes:
         tracks no longer on camera. Returns the track estimated, if any."""
         on_camera = {face.track for face in faces}
         self._known = {track: known for track, known in self._known.items() if track in on_camera}
+        self._tried = {track: when for track, when in self._tried.items() if track in on_camera}
         due = [face for face in faces if face.track is not None and not face.profile
-               and now - self._known.get(face.track, (float("-inf"),))[0] >= self._every]
+               and now - self._tried.get(face.track, float("-inf")) >= self._every]
         if not due:
             return None
         face = min(due, key=lambda f: self._known.get(f.track, (float("-inf"),))[0])
+        self._tried[face.track] = now  # a failure is not retried on the next frame
         estimated = self._analyzer.embedder.attributes(attribute_chips(self._analyzer.aligner, image, [face.box]))
         if estimated:
             self._known[face.track] = (now, estimated[0])

@@ -26,6 +26,7 @@ import numpy as np
 
 METHODS = ("nearest", "knn", "softmax", "dense")
 CLOSED_SET = ("softmax", "dense")  # give every face some class: their cut-off needs three people or more
+MAX_CLOSED_SET = 200  # people: above this, training them (for each person left out) takes too long in a request
 FOLDS = 5
 K = 5
 STRANGERS = 40  # people left out in turn to calibrate the cut-off (a sample, in a large gallery)
@@ -73,9 +74,10 @@ class Model:
         return scores
 
     def predict(self, queries: np.ndarray) -> list[tuple[Optional[str], float]]:
-        """(identity hash or None for unknown, score) per query."""
+        """(identity hash or None for unknown, score: 0 for a face under every bar) per query."""
         best, scores = self.best(queries)
-        return [(self.classes[b] if score >= self.cutoff else None, float(score)) for b, score in zip(best, scores)]
+        return [(self.classes[b] if score >= self.cutoff else None, float(score) if np.isfinite(score) else 0.0)
+                for b, score in zip(best, scores)]
 
     def best(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each query's best class and its score; -inf when that class's closest vector is under its bar."""
@@ -119,7 +121,8 @@ def train(hashes: Sequence[str], vectors: Sequence[np.ndarray], bar_for, *, seed
     labels = np.concatenate([np.full(len(v), i) for i, (_, v) in enumerate(kept)])
     figures = {}
     # Softmax is closed-set: its cut-off needs at least two people left in when one is left out.
-    for method in METHODS if len(classes) >= 3 else tuple(m for m in METHODS if m not in CLOSED_SET):
+    closed_set = 3 <= len(classes) <= MAX_CLOSED_SET
+    for method in METHODS if closed_set else tuple(m for m in METHODS if m not in CLOSED_SET):
         strangers = _stranger_scores(method, data, labels, len(classes), bar_for)
         # Scores of a named face are never negative (similarities over a bar, means, probabilities).
         cutoff = 0.0 if method == "nearest" else max(0.0, _cutoff(strangers, figures["nearest"]["named_strangers"]))

@@ -89,13 +89,15 @@ class Matcher:
                 matches[face] = Match(member.hash, member.name, score)
         return matches
 
-    def nearest(self, gallery: Gallery, embeddings: np.ndarray) -> list[Optional[Match]]:
-        """Each row's best match on its own (several rows may name one person): who a face already is."""
+    def nearest(self, gallery: Gallery, embeddings: np.ndarray, *, floor: Optional[float] = None) -> list[Optional[Match]]:
+        """Each row's best match on its own (several rows may name one person): who a face already is.
+        With floor, every person at that similarity or more counts, whatever their bar: "is this face
+        anyone we have?" (an enrollment's duplicate check) rather than "who is this?"."""
         matches: list[Optional[Match]] = []
-        for best in candidates(gallery, embeddings, self.threshold):
+        for best in candidates(gallery, embeddings, self.threshold if floor is None else floor):
             match = None
-            for score, slot in sorted(((score, slot) for slot, score in self._reaching(gallery, best).items()),
-                                      reverse=True):
+            reaching = self._reaching(gallery, best) if floor is None else best
+            for score, slot in sorted(((score, slot) for slot, score in reaching.items()), reverse=True):
                 member = gallery.member(slot)
                 if member is not None:
                     match = Match(member.hash, member.name, score)
@@ -112,7 +114,9 @@ class Matcher:
         extras = attributes or [None] * len(embeddings)
         batch = [Candidate(identity_hash(self.store.secret, vector), np.asarray(vector, dtype=np.float32), name, email,
                            extra) for vector, name, email, extra in zip(embeddings, names, emails, extras)]
-        outcomes = self.store.enroll(self.model_name, batch, self.nearest)
+        # Someone already enrolled at the plain threshold is a duplicate, however many vectors they have.
+        outcomes = self.store.enroll(self.model_name, batch,
+                                     lambda gallery, queries: self.nearest(gallery, queries, floor=self.threshold))
         created = sum(1 for outcome in outcomes if outcome.created)
         if created:
             log.info("enrolled %d new identities%s", created,

@@ -33,11 +33,12 @@ class Trained:
     model_name: str  # the embedding model of its vectors
 
 
-def people_fingerprint(identities) -> str:
-    """Changes whenever a person is added, removed or given vectors."""
+def people_fingerprint(summaries) -> str:
+    """Changes whenever a person is added, removed or given vectors (from the store's summaries: no
+    vector is copied to compute it)."""
     digest = hashlib.sha256()
-    for identity in sorted(identities, key=lambda i: i.hash):
-        digest.update(f"{identity.hash}:{len(identity.embeddings)}:{len(identity.rejections)};".encode())
+    for summary in sorted(summaries, key=lambda s: s["hash"]):
+        digest.update(f"{summary['hash']}:{summary['vectors']};".encode())
     return digest.hexdigest()
 
 
@@ -50,6 +51,7 @@ class ClassifierFile:
         self._lock = threading.Lock()
         self._loaded: Optional[Trained] = None
         self._read = False
+        self.deletions = 0  # bumped by forget(): a training that saw an older count must not be saved
 
     def get(self) -> Optional[Trained]:
         with self._lock:
@@ -58,7 +60,9 @@ class ClassifierFile:
                 self._loaded = self._load()
             return self._loaded
 
-    def save(self, trained: Trained) -> None:
+    def save(self, trained: Trained, deletions: Optional[int] = None) -> bool:
+        """Keep trained, unless a person was deleted since its training began (deletions: the count
+        then): it may hold their vectors. False when it was not kept."""
         model = trained.model
         state = {"method": model.method, "classes": list(model.classes), "vectors": model.vectors,
                  "labels": model.labels, "weights": model.weights, "cutoff": float(model.cutoff),
@@ -67,14 +71,18 @@ class ClassifierFile:
                  "fingerprint": trained.fingerprint,
                  "model_name": trained.model_name}
         with self._lock:
+            if deletions is not None and deletions != self.deletions:
+                return False
             write_atomically(self.path, seal(self._key, MAGIC, pickle.dumps(state, protocol=5)))
             self._loaded, self._read = trained, True
+            return True
 
     def forget(self) -> None:
         """Delete the file (a person it learned was deleted: their vectors must not outlive them)."""
         with self._lock:
             self.path.unlink(missing_ok=True)
             self._loaded, self._read = None, True
+            self.deletions += 1
 
     def _load(self) -> Optional[Trained]:
         if not self.path.exists():

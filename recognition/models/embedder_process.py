@@ -68,7 +68,12 @@ def _serve(connection, model_name: str, weights_dir: str) -> None:
                 if attributes is None:
                     from recognition.models.attributes import AttributeModels
 
-                    attributes = AttributeModels()
+                    try:
+                        attributes = AttributeModels()
+                    except Exception as exc:  # loaded once: a missing package is not retried on every call
+                        attributes = exc
+                if isinstance(attributes, Exception):
+                    raise attributes
                 connection.send(("ok", attributes.estimate(chips[1])))
             else:
                 connection.send(("ok", embedder.embed(chips)))

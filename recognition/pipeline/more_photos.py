@@ -73,9 +73,12 @@ def fits(matcher, identity: Identity, vector: np.ndarray) -> float:
     mine = float(np.max(np.stack(identity.embeddings) @ vector))
     if mine >= SAME_PHOTO:
         raise PhotoRefused("duplicate", f"this photo, or one just like it, is this person's already ({mine:.3f})")
-    rival = next((m for m in matcher.nearest(matcher.store.gallery(identity.model), vector[None, :])
-                  if m is not None and m.identity_hash != identity.hash), None)
-    if rival is not None and rival.similarity > mine:
+    if identity.rejections and float(np.max(np.stack(identity.rejections) @ vector)) >= mine:
+        raise PhotoRefused("someone-else", "the face is at least as close to a face marked \"not this person\" "
+                                           "for them as to their own photos")
+    # Anyone else this face is closer to, by plain similarity (their bar is for naming, not for this).
+    rival = _closest_other(matcher, identity, vector, mine)
+    if rival is not None:
         who = rival.name or rival.identity_hash[:12]
         raise PhotoRefused("someone-else", f"the face matches {who} ({rival.identity_hash}) better than this person "
                                            f"({rival.similarity:.3f} against {mine:.3f})", rival.identity_hash)
@@ -86,3 +89,10 @@ def fits(matcher, identity: Identity, vector: np.ndarray) -> float:
                                            f"{mine:.3f} to their closest photo; at least {floor:.3f} is needed, "
                                            f"strangers average {strangers.mean:.3f})")
     return mine
+
+
+def _closest_other(matcher, identity: Identity, vector: np.ndarray, above: float):
+    """The person other than identity this vector is at least `above` similar to and closest to, if the
+    closest person of all is not identity itself."""
+    found = matcher.nearest(matcher.store.gallery(identity.model), vector[None, :], floor=above)[0]
+    return None if found is None or found.identity_hash == identity.hash else found

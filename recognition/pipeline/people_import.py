@@ -12,7 +12,7 @@ import io
 import logging
 import zipfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Union
 
@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 MAX_SIDE = 1280  # photos are scaled to this before their face is sought
 MAX_ZIP_PHOTOS = 200  # photos in one uploaded zip (more: python -m tools.people import)
-MAX_ZIP_BYTES = 400 << 20  # unpacked, in all: a zip bomb is refused before it is unpacked
+MAX_ZIP_BYTES = 64 << 20  # unpacked, in all: a zip bomb is refused before it is unpacked
+MAX_ZIP_ENTRIES = 2000  # files and folders listed in the zip, photos or not
 
 Photo = tuple[str, Union[Path, bytes]]  # (how it is named in the report, the file or its bytes)
 
@@ -56,13 +57,18 @@ def zip_people(data: bytes) -> list[tuple[str, list[Photo]]]:
     """(name, photos) of a zip shaped like the folder: Name/photo.jpg (or Top/Name/photo.jpg)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise BadZip(f"not a zip file ({exc})")
+    except Exception as exc:  # BadZipFile, multi-disk (NotImplementedError), undecodable names...
+        raise BadZip(f"not a zip file we can read ({type(exc).__name__}: {exc})")
+    if len(archive.infolist()) > MAX_ZIP_ENTRIES:
+        raise BadZip(f"the zip lists more than {MAX_ZIP_ENTRIES} files")
     members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename
                and not Path(m.filename).name.startswith(".") and is_photo(Path(m.filename))]
     parts = [Path(m.filename).parts for m in members]
+    # One folder around all the people's folders ("People/Ada/a.jpg"), as zipping a folder makes, is
+    # dropped. (So a zip of one person's own dated sub-folders, "Ada/2019/a.jpg" only, reads as people
+    # named 2019: put the person's folder in a zip of its own parent, or use python -m tools.people.)
     if parts and len({p[0] for p in parts}) == 1 and all(len(p) >= 3 for p in parts):
-        parts = [p[1:] for p in parts]  # one folder around the people's folders
+        parts = [p[1:] for p in parts]
     if any(len(p) < 2 for p in parts):
         raise BadZip("photos must be in a folder named after their person (Name/photo.jpg)")
     if len(members) > MAX_ZIP_PHOTOS:
@@ -74,8 +80,8 @@ def zip_people(data: bytes) -> list[tuple[str, list[Photo]]]:
     for member, path in sorted(zip(members, parts), key=lambda pair: pair[1]):
         try:
             people.setdefault(path[0], []).append((member.filename, archive.read(member)))
-        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:  # damaged, encrypted
-            raise BadZip(f"{member.filename} cannot be unpacked ({exc})")
+        except Exception as exc:  # damaged (zlib.error, EOFError, CRC), encrypted, unsupported method
+            raise BadZip(f"{member.filename} cannot be unpacked ({type(exc).__name__}: {exc})")
     return sorted(people.items())
 
 
@@ -101,6 +107,7 @@ def import_people(people: list[tuple[str, list[Photo]]], analyzer, *,
             try:
                 fits(matcher, identity, vector)
                 vectors.append(vector)
+                identity = replace(identity, embeddings=identity.embeddings + (vector,))  # a copy in the folder: once
             except PhotoRefused as exc:
                 report.skipped.append((photo, exc.kind, str(exc)))
         if vectors:

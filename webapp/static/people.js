@@ -16,8 +16,13 @@ async function upload(url, field, files) {
     const headers = {};
     const key = sessionStorage.getItem(KEY_STORAGE);
     if (key) headers["X-API-Key"] = key;
-    const response = await fetch(url, { method: "POST", headers, body: form });
-    const data = await response.json();
+    let response, data;
+    try {
+      response = await fetch(url, { method: "POST", headers, body: form });
+      data = await response.json();
+    } catch (error) {  // the network, or an answer that is not JSON (a proxy's 413 page)
+      return { response: response || { ok: false, status: 0 }, data: { error: `the upload failed: ${error.message}` } };
+    }
     if (response.status !== 401 || !data.needs_key || attempt > 0) return { response, data };
     const given = window.prompt("This server needs its API key:", "");
     if (given === null) return { response, data };
@@ -37,7 +42,11 @@ function fileInput(label, onFiles, multiple) {
   input.accept = "image/*";
   input.multiple = Boolean(multiple);
   input.title = label;
-  input.addEventListener("change", () => input.files.length && onFiles([...input.files]));
+  input.addEventListener("change", () => {
+    const files = [...input.files];
+    input.value = "";  // the same file can be picked again
+    if (files.length) onFiles(files);
+  });
   return input;
 }
 
@@ -130,6 +139,10 @@ $("snap").addEventListener("click", async () => {
   refresh();
 });
 $("camera-close").addEventListener("click", closeCamera);
+$("camera").addEventListener("close", () => {  // Esc closes the dialog too: the camera goes off with it
+  if (stream) stream.getTracks().forEach((track) => track.stop());
+  stream = null;
+});
 
 async function refresh() {
   try {
@@ -145,6 +158,7 @@ async function refresh() {
 
 $("import").addEventListener("change", async () => {
   const file = $("import").files[0];
+  $("import").value = "";
   if (!file) return;
   say("importing… (every photo is checked)");
   const { response, data } = await upload("/people/import", "zip", [file]);
@@ -172,6 +186,7 @@ $("train").addEventListener("click", async () => {
 
 $("predict").addEventListener("change", async () => {
   const file = $("predict").files[0];
+  $("predict").value = "";
   if (!file) return;
   const { response, data } = await upload("/predict_face", "file", [file]);
   $("predicted").replaceChildren();
