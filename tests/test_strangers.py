@@ -69,3 +69,18 @@ def test_the_bar_keeps_a_stranger_s_chance_as_vectors_grow():
         best = rng.normal(impostors.mean, impostors.spread, size=(400_000, k)).max(axis=1)
         assert (best >= bar).mean() == pytest.approx(tail, rel=0.25), k
         assert (k == 1) == (bar == threshold) and bar < 0.99
+
+
+def test_near_copies_of_a_photo_do_not_raise_the_bar_but_other_looks_do():
+    from recognition.store.gallery import distinct_looks
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=128)
+    base /= np.linalg.norm(base)
+    copies = [base + 0.01 * rng.normal(size=128) for _ in range(5)]  # one photo, re-encoded five times
+    looks = [rng.normal(size=128) for _ in range(5)]  # five different photos
+    unit = lambda vs: np.stack([v / np.linalg.norm(v) for v in vs]).astype(np.float32)  # noqa: E731
+    assert distinct_looks(unit(copies)) == 1 and distinct_looks(unit(looks)) == 5
+    gallery = gallery_of([Identity(hash="a" * 64, model=MODEL, embeddings=list(unit(copies))),
+                          Identity(hash="b" * 64, model=MODEL, embeddings=list(unit(looks)))])
+    assert gallery.vector_count(0) == 1 and gallery.vector_count(1) == 5

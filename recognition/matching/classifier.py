@@ -24,6 +24,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from recognition.store.gallery import distinct_looks
+
 METHODS = ("nearest", "knn", "softmax", "dense")
 CLOSED_SET = ("softmax", "dense")  # give every face some class: their cut-off needs three people or more
 MAX_CLOSED_SET = 200  # people: above this, training them (for each person left out) takes too long in a request
@@ -138,7 +140,7 @@ def train(hashes: Sequence[str], vectors: Sequence[np.ndarray], bar_for, *, seed
 
 
 def _fit(method: str, data: np.ndarray, labels: np.ndarray, classes: list, bar_for) -> Model:
-    bars = np.array([bar_for(int((labels == c).sum())) for c in range(len(classes))], np.float32)
+    bars = np.array([bar_for(distinct_looks(data[labels == c])) for c in range(len(classes))], np.float32)
     model = Model(method, list(classes), data, labels, bars=bars if method == "nearest" else None, floors=bars)
     if method == "softmax":
         model.weights = _train_softmax(data, labels, len(classes))

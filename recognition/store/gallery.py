@@ -32,7 +32,7 @@ class Gallery:
     rejection_owners: np.ndarray  # (r,)
     hashes: Sequence[Optional[str]]  # slot -> identity hash, None once removed (shared with the table: live)
     names: Sequence[Optional[str]]  # slot -> name (live, so a rename shows at once)
-    counts: Sequence[int] = ()  # slot -> how many vectors it has (live; the matcher's bar rises with it)
+    counts: Sequence[int] = ()  # slot -> how many distinct looks its vectors are (live; the matcher's bar rises with it)
 
     def vector_count(self, slot: int) -> int:
         return self.counts[slot] if 0 <= slot < len(self.counts) else 1
@@ -44,6 +44,19 @@ class Gallery:
     @property
     def empty(self) -> bool:
         return len(self.vectors) == 0
+
+
+SAME_LOOK = 0.97  # vectors at least this similar are one look: a stranger close to one is close to both
+
+
+def distinct_looks(vectors: np.ndarray) -> int:
+    """How many independent chances a person's vectors give a stranger: near-copies (a photo and its
+    re-encoding, two frames of one moment) count once, so they do not raise the matcher's bar."""
+    looks: list[np.ndarray] = []
+    for vector in vectors:
+        if not looks or float(np.max(np.stack(looks) @ vector)) < SAME_LOOK:
+            looks.append(vector)
+    return max(1, len(looks))
 
 
 def gallery_of(identities: Sequence[Identity]) -> Gallery:
@@ -143,6 +156,7 @@ class GalleryTable:
         self._rejections = Rows(dims)
         self._hashes: list[Optional[str]] = []
         self._names: list[Optional[str]] = []
+        self._distinct: list[int] = []  # per slot: distinct_looks() of its vectors
         self.snapshot = self.publish()
 
     def add(self, member: Member, vectors: np.ndarray, rejections: Optional[np.ndarray] = None) -> int:
@@ -157,6 +171,13 @@ class GalleryTable:
         self._vectors.extend_slots(vectors, np.asarray(counts, dtype=np.int64), first)
         self._rejections.extend_slots(rejections, np.asarray(rejection_counts, dtype=np.int64), first)
         self._names.extend(names)
+        counts = np.asarray(counts, dtype=np.int64)
+        if not counts.size or counts.max() == 1:  # one vector each, as most people have: no work
+            self._distinct.extend([1] * len(counts))
+        else:
+            ends = np.cumsum(counts)
+            self._distinct.extend(1 if count == 1 else distinct_looks(vectors[end - count : end])
+                                  for count, end in zip(counts.tolist(), ends.tolist()))
         self._hashes.extend(hashes)  # last: a slot is a member only once its rows are in place
         return first
 
@@ -175,6 +196,7 @@ class GalleryTable:
 
     def add_vectors(self, slot: int, vectors: np.ndarray) -> None:
         self._vectors.replace_run(slot, np.vstack([self._vectors.run(slot), vectors]))
+        self._distinct[slot] = distinct_looks(self._vectors.run(slot))
         self._reclaim()
 
     def add_rejection(self, slot: int, vector: np.ndarray) -> None:
@@ -198,5 +220,5 @@ class GalleryTable:
         vectors, owners = self._vectors.view()
         rejections, rejection_owners = self._rejections.view()
         self.snapshot = Gallery(vectors, owners, rejections, rejection_owners, self._hashes, self._names,
-                                self._vectors.length)
+                                self._distinct)
         return self.snapshot
