@@ -171,7 +171,8 @@ def import_zip():
         raise ApiError(400, f"'zip' cannot be imported: {exc}")
     people = [(inputs.clean_name(name, f"the folder name {name!r}") or name, photos) for name, photos in people]
     report = import_people(people, services().analyzer)
-    services().refresh_camera(changed=[i.hash for i in services().store.identities() if i.name in report.updated])
+    updated = set(report.updated)
+    services().refresh_camera(changed=[s["hash"] for s in services().store.summaries() if s["name"] in updated])
     return jsonify({"created": report.created, "updated": report.updated, "added": report.added,
                     "skipped": [{"photo": label, "reason": reason, "detail": detail}
                                 for label, reason, detail in report.skipped]})

@@ -38,7 +38,8 @@ IDENTITY = {"type": "object", "properties": {
     "attributes": {"type": ["object", "null"], "description": "age, gender and emotion kept at registration"}}}
 ATTRIBUTE = {"type": "object", "properties": {"value": {}, "confidence": {"type": "number"}},
              "description": "only with --attributes"}
-ATTRIBUTES = {"age": ATTRIBUTE, "gender": ATTRIBUTE, "emotion": ATTRIBUTE}
+ATTRIBUTES = {"age": ATTRIBUTE, "gender": ATTRIBUTE, "emotion": ATTRIBUTE,
+              "attributes_error": {"type": "string", "description": "why they are missing, when they are"}}
 FACE = {"type": "object", "properties": {
     "hash": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]}, "known": {"type": "boolean"},
     "box": BOX, "similarity": {"type": ["number", "null"]},

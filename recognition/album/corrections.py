@@ -75,7 +75,6 @@ class PeopleCorrections:
         self.labels: dict[str, Label] = {}
         self.assigned: dict[Mark, str] = {}  # face -> the person it is
         self.taken_out: set[tuple[Mark, str]] = set()  # (face, a person it is not)
-        self.version = 0  # bumped by every change, so a cached listing knows it is stale
         self._load()
 
     # --- reading -------------------------------------------------------------------------------
@@ -269,7 +268,6 @@ class PeopleCorrections:
                  "taken_out": [_row(mark) + (pid,) for mark, pid in self.taken_out]}
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_atomically(self.path, seal(self._key, PEOPLE_MAGIC, pickle.dumps(state, protocol=5)))
-        self.version += 1
 
 
 def corrections_path(data_dir: Path) -> Path:

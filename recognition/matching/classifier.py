@@ -51,8 +51,7 @@ class Model:
     weights: Optional[np.ndarray] = None  # softmax (d + 1, classes)
     layers: Optional[tuple] = None  # dense: (hidden weights (d + 1, HIDDEN), output weights (HIDDEN + 1, classes))
     cutoff: float = 0.0
-    bars: Optional[np.ndarray] = None  # nearest: each class's similarity bar (the matcher's, by vector count)
-    floors: Optional[np.ndarray] = None  # every method: how similar a class's closest vector must be (its bar)
+    floors: Optional[np.ndarray] = None  # each class's bar (the matcher's): its closest vector must reach it
 
     def scores(self, queries: np.ndarray) -> np.ndarray:
         """(queries, classes) scores: a similarity (nearest, knn) or a probability (softmax)."""
@@ -65,7 +64,7 @@ class Model:
         scores = np.full((len(queries), len(self.classes)), -1.0, np.float32)
         if self.method == "nearest":
             for label in range(len(self.classes)):
-                scores[:, label] = similarity[:, self.labels == label].max(axis=1) - self.bars[label]
+                scores[:, label] = similarity[:, self.labels == label].max(axis=1) - self.floors[label]
             return scores
         nearest = np.argsort(-similarity, axis=1)[:, :K]
         for row, columns in enumerate(nearest):
@@ -141,7 +140,7 @@ def train(hashes: Sequence[str], vectors: Sequence[np.ndarray], bar_for, *, seed
 
 def _fit(method: str, data: np.ndarray, labels: np.ndarray, classes: list, bar_for) -> Model:
     bars = np.array([bar_for(distinct_looks(data[labels == c])) for c in range(len(classes))], np.float32)
-    model = Model(method, list(classes), data, labels, bars=bars if method == "nearest" else None, floors=bars)
+    model = Model(method, list(classes), data, labels, floors=bars)
     if method == "softmax":
         model.weights = _train_softmax(data, labels, len(classes))
     elif method == "dense":

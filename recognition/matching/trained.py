@@ -66,7 +66,7 @@ class ClassifierFile:
         model = trained.model
         state = {"method": model.method, "classes": list(model.classes), "vectors": model.vectors,
                  "labels": model.labels, "weights": model.weights, "cutoff": float(model.cutoff),
-                 "bars": model.bars, "floors": model.floors, "layers": list(model.layers) if model.layers else None,
+                 "floors": model.floors, "layers": list(model.layers) if model.layers else None,
                  "report": trained.report.to_json(),
                  "fingerprint": trained.fingerprint,
                  "model_name": trained.model_name}
@@ -92,7 +92,7 @@ class ClassifierFile:
             model = Model(state["method"], list(state["classes"]), np.asarray(state["vectors"], np.float32),
                           np.asarray(state["labels"]), weights=state["weights"],
                           layers=tuple(state["layers"]) if state.get("layers") else None,
-                          cutoff=float(state["cutoff"]), bars=state["bars"],
+                          cutoff=float(state["cutoff"]),
                           floors=np.asarray(state["floors"], np.float32))
             figures = state["report"]
             report = Report(figures["method"], figures["people"], figures["vectors"], figures["cv_accuracy"],

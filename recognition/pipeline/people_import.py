@@ -92,7 +92,9 @@ def import_people(people: list[tuple[str, list[Photo]]], analyzer, *,
         if not photos:
             report.skipped.append((name, "no-photos", "the folder has no photo"))
             continue
-        namesakes = [i for i in store.identities() if i.name == name and i.model == matcher.model_name]
+        # By the summaries: no one's vectors are copied to find a name.
+        namesakes = [store.get(s["hash"]) for s in store.summaries()
+                     if s["name"] == name and s["model"] == matcher.model_name]
         if len(namesakes) > 1:
             report.skipped.append((name, "ambiguous-name", f"{len(namesakes)} people are named {name}"))
             for label, _ in photos:
