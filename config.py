@@ -65,6 +65,15 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
+class AccountsConfig:
+    """Signing up and in with a face on the /signup and /signin pages."""
+
+    liveness: str = "challenge"  # "challenge": a head movement asked at random; "off": one still picture will do
+    moves: tuple[str, ...] = ("left", "right", "up")  # the movements the challenge picks from
+    session_hours: float = 12.0  # how long a sign-in lasts (the signed cookie's expiry)
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig
     camera: CameraConfig
@@ -72,6 +81,7 @@ class Config:
     store: StoreConfig
     stream: StreamConfig
     albums: tuple[Path, ...] = ()  # photo folders the server may index and search (--album)
+    accounts: AccountsConfig = AccountsConfig()
 
 
 def default_key_path(data_dir: Path, env: Optional[Mapping[str, str]] = None) -> Path:
@@ -82,6 +92,24 @@ def default_key_path(data_dir: Path, env: Optional[Mapping[str, str]] = None) ->
     resolved = Path(data_dir).expanduser().resolve()
     tag = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
     return config_home / "faceapp" / "keys" / f"{resolved.name}-{tag}.key"
+
+
+def _moves(text: str) -> tuple[str, ...]:
+    moves = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [move for move in moves if move not in ("left", "right", "up")]
+    if unknown or not moves:
+        raise argparse.ArgumentTypeError(f"the movements are some of left, right and up, not {text!r}")
+    return moves
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"a positive number is needed, not {text!r}")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -149,6 +177,15 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--album", action="append", type=Path, default=None,
                         help="a photo folder to index and search by face; repeat for several [FACE_ALBUM, several "
                              f"separated by '{os.pathsep}']")
+    parser.add_argument("--liveness", choices=("challenge", "off"), default=env.get("FACE_LIVENESS", "challenge"),
+                        help="on the sign-up and sign-in pages, ask for a head movement picked at random, so a photo "
+                             "or a phone held up to the camera does not sign in; off accepts one still picture "
+                             "(the JSON /login never checks) [FACE_LIVENESS, default challenge]")
+    parser.add_argument("--liveness-moves", type=_moves, default=_moves(env.get("FACE_LIVENESS_MOVES", "left,right,up")),
+                        help="the movements the challenge picks from, comma-separated, of left, right and up "
+                             "[FACE_LIVENESS_MOVES, default left,right,up]")
+    parser.add_argument("--session-hours", type=_positive, default=float(env.get("FACE_SESSION_HOURS", "12")),
+                        help="how long a sign-in on the pages lasts [FACE_SESSION_HOURS, default 12]")
     parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
                         help="stream viewers served at once [FACE_MAX_VIEWERS, default 8]")
     parser.add_argument("--blur", choices=("none", "unknown", "all"), default=env.get("FACE_BLUR", "none"),
@@ -184,6 +221,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
         store=store_config(args, env),
         stream=StreamConfig(max_viewers=args.max_viewers, blur=args.blur, overlay=args.overlay,
                             width=args.stream_width),
+        accounts=AccountsConfig(liveness=args.liveness, moves=args.liveness_moves, session_hours=args.session_hours),
         albums=tuple(args.album if args.album is not None else
                      (Path(part).expanduser() for part in env.get("FACE_ALBUM", "").split(os.pathsep) if part)),
     )

@@ -83,6 +83,15 @@ def embedder(weights_dir):
     process.stop()
 
 
+@pytest.fixture(scope="session")
+def pose_model():
+    """dlib's 68-point landmarks, which the liveness challenge reads head movements from."""
+    from recognition.liveness.pose import HeadPoseModel
+    from recognition.models.weights import pose_model_path
+
+    return HeadPoseModel(pose_model_path())
+
+
 def open_store(folder: Path, **options):
     """A store in folder/db with its key in folder/keys: outside the data dir, as in real use."""
     from recognition.store.pickle_store import PickleStore

@@ -34,7 +34,7 @@ class SafeJSON(DefaultJSONProvider):
 
 def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
     """Build the app around already-built parts; starts no thread and loads no model."""
-    from webapp import accounts, album, album_people, api, classifier, embeddings, identities, openapi, stream
+    from webapp import accounts, album, album_people, api, classifier, embeddings, identities, openapi, sessions, signin, stream
 
     app = Flask(__name__)
     app.request_class = InMemoryRequest
@@ -43,7 +43,9 @@ def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD) -> F
     app.extensions[EXTENSION] = services
     stream.init_stream(app)
     app.register_blueprint(stream.bp)
-    for blueprint in (api.bp, identities.bp, accounts.bp, embeddings.bp, album.bp, album_people.bp, classifier.bp, openapi.bp):
+    sessions.configure(app, services.store.secret, services.session_hours)
+    for blueprint in (api.bp, identities.bp, accounts.bp, signin.bp, embeddings.bp, album.bp, album_people.bp,
+                      classifier.bp, openapi.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

@@ -1,13 +1,22 @@
-"""Register by photo and log in later with another photo: identities other applications can sign people in with."""
+"""Register by photo and log in later with another photo: identities other applications can sign people in with.
+
+The same rules serve the sign-up and sign-in pages (signin.py), which add a liveness challenge; the JSON
+/login does no liveness check (it says so in /openapi.json), but its failures count toward the same
+rate limits as the pages'.
+"""
 from __future__ import annotations
 
 import json
 import logging
+from typing import Optional
 
+import numpy as np
 from flask import Blueprint, jsonify
 
+from recognition.faces import Box
 from recognition.matching.matcher import AlreadyEnrolled
-from recognition.store.interface import EmailTaken
+from recognition.store.identity import Identity
+from recognition.store.interface import EmailTaken, Match
 from webapp import inputs
 from webapp.auth import requires_key
 from webapp.errors import ApiError
@@ -25,35 +34,57 @@ def register():
     email = inputs.clean_email(inputs.field("email"))
     image = inputs.decode_upload(inputs.image_bytes("image"), "image")
     face = inputs.largest_face(image)
-    store, matcher = services().store, services().analyzer.matcher
-    email_hash = store.email_hash(email) if email else None
-    # With --attributes, the age, gender and emotion at registration are kept with the identity (sealed).
-    attributes = services().attributes_json(image, [face.box])[0] if services().attributes else None
-    if email_hash and store.find_by_email_hash(email_hash) is not None:
-        raise ApiError(409, "this email is already registered")
-    try:  # the store checks face and email again, atomically with the write
-        identity = matcher.enroll(face.embedding, name, email_hash=email_hash,
-                                  attributes=json.dumps(attributes, separators=(",", ":")) if attributes else None)
+    try:
+        identity = enroll_account(face.embedding, image, face.box, name=name, email=email)
     except AlreadyEnrolled as exc:
         raise ApiError(409, "this face is already registered", id=exc.match.identity_hash, name=exc.match.name)
+    return jsonify({"id": identity.hash, "name": identity.name}), 201
+
+
+def enroll_account(embedding: np.ndarray, image: np.ndarray, box: Box, *, name: Optional[str],
+                   email: Optional[str]) -> Identity:
+    """A new identity for this face, bound to the email's keyed hash (the email itself is never kept).
+    409 when the email is taken; AlreadyEnrolled when the face is someone's already."""
+    store, matcher = services().store, services().analyzer.matcher
+    email_hash = store.email_hash(email) if email else None
+    if email_hash and store.find_by_email_hash(email_hash) is not None:
+        raise ApiError(409, "this email is already registered")
+    # With --attributes, the age, gender and emotion at registration are kept with the identity (sealed).
+    attributes = services().attributes_json(image, [box])[0] if services().attributes else None
+    try:  # the store checks face and email again, atomically with the write
+        identity = matcher.enroll(embedding, name, email_hash=email_hash,
+                                  attributes=json.dumps(attributes, separators=(",", ":")) if attributes else None)
     except EmailTaken:
         raise ApiError(409, "this email is already registered")
     services().refresh_camera(created=[identity])
-    return jsonify({"id": identity.hash, "name": identity.name}), 201
+    return identity
+
+
+def email_key(email: Optional[str]) -> Optional[str]:
+    """The rate limits' key for an email, the same whether or not anyone registered it."""
+    return "email:" + services().store.email_hash(email) if email else None
+
+
+def sign_in(embedding: np.ndarray, email: Optional[str]) -> Optional[Match]:
+    """Whom this face signs in as: with an email, only its owner (1:1); without, whoever it is (1:N).
+    None when nobody, and nothing in that answer tells whether the email exists."""
+    svc = services()
+    if email is None:
+        return svc.analyzer.matcher.identify(np.asarray([embedding], dtype=np.float32))[0]
+    identity = svc.store.find_by_email_hash(svc.store.email_hash(email))
+    return svc.analyzer.matcher.verify(identity, embedding) if identity else None
 
 
 @bp.post("/login")
 def login():
     email = inputs.clean_email(inputs.field("email"))
+    gate = services().gate
+    gate.check(email_key(email))
     face = inputs.uploaded_face("image")
-    svc = services()
-    if email is None:
-        if not face.known:
-            raise ApiError(401, NOT_RECOGNISED)
-        return jsonify({"id": face.identity_hash, "name": face.name, "similarity": round(float(face.similarity), 4)})
-    identity = svc.store.find_by_email_hash(svc.store.email_hash(email))
-    match = svc.analyzer.matcher.verify(identity, face.embedding) if identity else None
+    match = sign_in(face.embedding, email)
     if match is None:  # the same answer for an unknown email as for a wrong face: no hint that it exists
+        gate.failed(email_key(email))
         raise ApiError(401, NOT_RECOGNISED)
+    gate.check("identity:" + match.identity_hash)
     log.info("login as %s", match.identity_hash[:12])
     return jsonify({"id": match.identity_hash, "name": match.name, "similarity": round(match.similarity, 4)})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Optional
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -13,17 +14,18 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, **extra) -> None:
+    def __init__(self, status: int, message: str, *, headers: Optional[dict] = None, **extra) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
         self.extra = extra
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
-        return jsonify({"error": error.message, **error.extra}), error.status
+        return jsonify({"error": error.message, **error.extra}), error.status, error.headers
 
     @app.errorhandler(StoreWriteFailed)
     def store_unwritable(error: StoreWriteFailed):

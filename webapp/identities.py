@@ -108,19 +108,28 @@ def rename(identity_hash: str):
 @requires_key
 def delete(identity_hash: str):
     try:
-        removed = services().store.remove(identity_hash)  # returns once no file holds its vectors
+        removed = erase(identity_hash)
     except KeyError:
         raise ApiError(404, f"no identity {identity_hash}")
-    log.info("deleted identity %s", identity_hash[:12])
-    if getattr(services().store, "data_dir", None) is not None:
-        services().classifier().forget()  # it may hold their vectors: train again without them
-    # No album person stays linked to it, whether or not this server runs with its albums now.
-    if services().albums is not None:
-        services().albums.corrections.forget_identity(identity_hash)
-    elif getattr(services().store, "data_dir", None) is not None:
-        forget_album_link(services().store.data_dir, services().store.key, identity_hash)
-    services().refresh_camera(changed=[identity_hash])
     return jsonify({"deleted": removed.hash, "vectors_removed": len(removed.embeddings) + len(removed.rejections)})
+
+
+def erase(identity_hash: str):
+    """Delete a person for good: their identity, vectors and email binding are gone from disk when this
+    returns, and nothing else (classifier, album links, what the camera shows) still holds them.
+    KeyError when there is no such identity."""
+    svc = services()
+    removed = svc.store.remove(identity_hash)  # returns once no file holds its vectors
+    log.info("deleted identity %s", identity_hash[:12])
+    if getattr(svc.store, "data_dir", None) is not None:
+        svc.classifier().forget()  # it may hold their vectors: train again without them
+    # No album person stays linked to it, whether or not this server runs with its albums now.
+    if svc.albums is not None:
+        svc.albums.corrections.forget_identity(identity_hash)
+    elif getattr(svc.store, "data_dir", None) is not None:
+        forget_album_link(svc.store.data_dir, svc.store.key, identity_hash)
+    svc.refresh_camera(changed=[identity_hash])
+    return removed
 
 
 @bp.post("/faces/<identity_hash>/photos")

@@ -18,6 +18,7 @@ from recognition.live.worker import RecognitionResult, RecognitionWorker
 if TYPE_CHECKING:
     from recognition.album.library import AlbumLibrary
     from recognition.matching.trained import ClassifierFile
+    from webapp.face_gate import FaceGate
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class Services:
     video_limits: VideoLimits = field(default_factory=VideoLimits)
     stopping: threading.Event = field(default_factory=threading.Event)
     attributes: bool = False  # --attributes: age, gender and emotion with every face
+    gate: Optional["FaceGate"] = None  # the sign-in pages' challenges and rate limits (a default one if None)
+    session_hours: float = 12.0  # how long a sign-in on the pages lasts
     _classifier: Optional["ClassifierFile"] = field(default=None, repr=False)
 
     def attributes_json(self, image, boxes) -> list[dict]:
@@ -59,6 +62,10 @@ class Services:
 
     def __post_init__(self) -> None:
         from recognition.matching.trained import ClassifierFile
+        from webapp.face_gate import FaceGate
+
+        if self.gate is None:
+            self.gate = FaceGate(self.store.secret)
 
         if self._classifier is None and getattr(self.store, "data_dir", None) is not None:
             self._classifier = ClassifierFile(self.store.data_dir, self.store.key)  # one for every request

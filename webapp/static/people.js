@@ -12,22 +12,7 @@ function say(text, kind) {
 async function upload(url, field, files) {
   const form = new FormData();
   for (const file of files) form.append(field, file);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const headers = {};
-    const key = sessionStorage.getItem(KEY_STORAGE);
-    if (key) headers["X-API-Key"] = key;
-    let response, data;
-    try {
-      response = await fetch(url, { method: "POST", headers, body: form });
-      data = await response.json();
-    } catch (error) {  // the network, or an answer that is not JSON (a proxy's 413 page)
-      return { response: response || { ok: false, status: 0 }, data: { error: `the upload failed: ${error.message}` } };
-    }
-    if (response.status !== 401 || !data.needs_key || attempt > 0) return { response, data };
-    const given = window.prompt("This server needs its API key:", "");
-    if (given === null) return { response, data };
-    sessionStorage.setItem(KEY_STORAGE, given);
-  }
+  return sendForm(url, form);
 }
 
 function cell(...children) {

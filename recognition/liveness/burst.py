@@ -1,0 +1,83 @@
+"""Checking a burst of camera frames: the head moved as asked, and it is one person throughout.
+
+The frames are only looked at in memory: each one's faces and pose are read, a few chips spread over the burst are embedded
+(among them where the movement began, where it went furthest, and the frame facing the camera most
+squarely) to follow one person through it, and nothing of the images is kept. The embedding returned is the squarest frame's, the one to enroll or to
+sign in with.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from recognition.faces import Box
+from recognition.liveness.judge import FrameLook, Move, Verdict, judge
+from recognition.liveness.pose import HeadPoseModel
+from recognition.pipeline.analyzer import FaceAnalyzer
+
+MAX_FRAMES = 40  # a burst of about three seconds at the page's pace, with room to spare
+MAX_EMBEDDED_TURN = 0.35  # nose-tip parallax (pose.py): about 40 degrees
+CHAIN = 10  # frames spread over the burst, embedded to follow the person through it (about 40 ms each)
+
+
+@dataclass(frozen=True)
+class BurstCheck:
+    verdict: Verdict  # the movement, before anything about identity
+    alike: Optional[float] = None  # the lowest similarity among the embedded frames
+    embedding: Optional[np.ndarray] = None  # the squarest frame's face: set only when everything passed
+    box: Optional[Box] = None  # the squarest face seen (also when the check failed) ...
+    frame: Optional[int] = None  # ... and in which frame
+
+    @property
+    def passed(self) -> bool:
+        return self.embedding is not None
+
+    @property
+    def reason(self) -> str:
+        if not self.verdict.passed:
+            return self.verdict.reason
+        if self.embedding is None:
+            return "the face changed during the movement: only one person may be in front of the camera"
+        return "moved as asked"
+
+    def to_json(self) -> dict:
+        return {**self.verdict.to_json(), "passed": self.passed, "reason": self.reason,
+                "same_person": None if self.alike is None else round(self.alike, 4)}
+
+
+def look_at(frame: np.ndarray, analyzer: FaceAnalyzer, poses: HeadPoseModel, previous: Optional[Box]) -> FrameLook:
+    """The faces in one frame and the pose of the biggest (or, when the frontal cascade lost a turned
+    head, of the face found near where it was a frame ago)."""
+    boxes = analyzer.detector.detect(frame)
+    if not boxes and previous is not None:
+        boxes = [found.box for found in analyzer.detector.detect_near(frame, [previous])][:1]
+    if not boxes:
+        return FrameLook(faces=0)
+    return FrameLook(faces=len(boxes), box=boxes[0], pose=poses.pose(frame, boxes[0]))
+
+
+def check_burst(frames: list[np.ndarray], move: Move, analyzer: FaceAnalyzer, poses: HeadPoseModel) -> BurstCheck:
+    """Whether the frames (oldest first) show one person making the asked move."""
+    looks: list[FrameLook] = []
+    for frame in frames[:MAX_FRAMES]:
+        looks.append(look_at(frame, analyzer, poses, looks[-1].box if looks and looks[-1].box else None))
+    verdict = judge(looks, move)
+    usable = [i for i, look in enumerate(looks) if look.faces == 1 and look.pose is not None]
+    squarest = min(usable, key=lambda i: abs(looks[i].pose.across)) if usable else None
+    if not verdict.passed:  # which face it was still matters (failures are counted against its person)
+        return BurstCheck(verdict, box=None if squarest is None else looks[squarest].box, frame=squarest)
+    # Far-turned faces embed poorly (two frames of one head at 50 degrees can fall below the threshold),
+    # so the person is followed through the frames turned less than that; the box follows the rest.
+    facing = [i for i in usable if abs(looks[i].pose.across) <= MAX_EMBEDDED_TURN]
+    spread = facing[:: max(1, len(facing) // (CHAIN - 1))] + [facing[-1]]
+    chosen = sorted({squarest, *(i for i in (verdict.start, verdict.end) if i in facing), *spread})
+    chips = [analyzer.aligner.chips(frames[i], [looks[i].box], analyzer.embedder.input_size)[0] for i in chosen]
+    vectors = analyzer.embedder.embed(chips)
+    # Each embedded frame against the next: a head seen a moment apart is as alike as two photos of one
+    # person get, even while it turns (the first and last of a 40-degree turn need not be).
+    alike = float(min(np.dot(a, b) for a, b in zip(vectors, vectors[1:])))
+    if alike < analyzer.matcher.threshold:
+        return BurstCheck(verdict, alike)
+    return BurstCheck(verdict, alike, vectors[chosen.index(squarest)], looks[squarest].box, squarest)

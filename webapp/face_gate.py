@@ -1,0 +1,69 @@
+"""What the sign-up and sign-in pages share between requests: the challenges, the failure counts, the
+landmark model, and the rules that tie them together (which limits apply, what counts as a failure)."""
+from __future__ import annotations
+
+import hmac
+import hashlib
+import threading
+from typing import Optional, Sequence
+
+from flask import request
+
+from recognition.liveness.pose import HeadPoseModel
+from webapp.challenges import ChallengeBook
+from webapp.errors import ApiError
+from webapp.rate_limit import AttemptLimiter
+
+WINDOW = 300.0  # seconds over which failures are counted
+CLIENT_FAILURES = 10  # failed sign-ins per client (address) in the window: a person retrying is never near it
+PERSON_FAILURES = 5  # failed sign-ins per person tried (by email, or by the face that was shown)
+BURST_FRAMES = 24  # what the page sends: frames over BURST_SECONDS, after the question is shown
+BURST_SECONDS = 2.4
+
+
+class FaceGate:
+    def __init__(self, secret: bytes, *, liveness: str = "challenge", moves: Sequence[str] = ("left", "right", "up"),
+                 pose_model: Optional[HeadPoseModel] = None) -> None:
+        if liveness not in ("challenge", "off"):
+            raise ValueError(f"liveness is 'challenge' or 'off', not {liveness!r}")
+        self.liveness = liveness
+        self.challenges = ChallengeBook(hmac.new(secret, b"faceapp challenges", hashlib.sha256).digest(), moves)
+        self.clients = AttemptLimiter(CLIENT_FAILURES, WINDOW)
+        self.people = AttemptLimiter(PERSON_FAILURES, WINDOW)
+        self._poses = pose_model
+        self._lock = threading.Lock()
+
+    @property
+    def challenged(self) -> bool:
+        return self.liveness == "challenge"
+
+    def poses(self) -> HeadPoseModel:
+        """dlib's 68-point model, loaded by the first challenge that needs it (once per process)."""
+        with self._lock:
+            if self._poses is None:
+                from recognition.models.weights import pose_model_path
+
+                self._poses = HeadPoseModel(pose_model_path())
+            return self._poses
+
+    # Keys: the client's address, and the person tried, by the keyed hash of an email (whether or not
+    # anyone registered it: a 429 says nothing about the email) or by the identity a face matched.
+    @staticmethod
+    def client_key() -> str:
+        return "client:" + (request.remote_addr or "unknown")
+
+    def check(self, *person_keys: Optional[str]) -> None:
+        """429 with Retry-After when this client, or any of the persons named, failed too often lately."""
+        waits = [self.clients.retry_after(self.client_key())]
+        waits += [self.people.retry_after(key) for key in person_keys if key]
+        wait = max((w for w in waits if w is not None), default=None)
+        if wait is not None:
+            seconds = max(1, int(wait + 0.999))
+            raise ApiError(429, f"too many failed sign-ins: try again in {seconds} s", headers={"Retry-After": str(seconds)},
+                           retry_after=seconds)
+
+    def failed(self, *person_keys: Optional[str]) -> None:
+        self.clients.failed(self.client_key())
+        for key in person_keys:
+            if key:
+                self.people.failed(key)

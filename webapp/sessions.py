@@ -1,0 +1,57 @@
+"""Who is signed in on the pages: a signed cookie, and nothing kept on the server beyond the store.
+
+The cookie holds the identity hash and when the sign-in happened, signed with a key derived from the
+installation secret (so a copied cookie cannot be altered, and one from another installation is
+refused). It is HttpOnly (no script reads it), SameSite=Lax (other sites' forms and scripts do not
+send it), Secure whenever the request came over HTTPS, and expires after the configured hours. It
+ends early when its person is deleted: every request looks the identity up in the store.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from datetime import timedelta
+from typing import Optional
+
+from flask import Flask, request, session
+from flask.sessions import SecureCookieSessionInterface
+
+from recognition.store.identity import Identity
+from webapp.services import services
+
+COOKIE = "faceapp_session"
+
+
+class IdentityCookies(SecureCookieSessionInterface):
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure or super().get_cookie_secure(app)
+
+
+def configure(app: Flask, secret: bytes, hours: float) -> None:
+    app.secret_key = hmac.new(secret, b"faceapp session cookie", hashlib.sha256).digest()
+    app.session_interface = IdentityCookies()
+    app.config.update(SESSION_COOKIE_NAME=COOKIE, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=hours))
+
+
+def start(identity: Identity) -> None:
+    session.clear()
+    session.permanent = True  # the cookie gets an expiry, and the signature's age is checked against it
+    session["identity"] = identity.hash
+    session["since"] = time.time()
+
+
+def end() -> None:
+    session.clear()
+
+
+def signed_in() -> Optional[Identity]:
+    """The person signed in on this browser, or None (never signed in, expired, or deleted since)."""
+    identity_hash = session.get("identity")
+    if not isinstance(identity_hash, str):
+        return None
+    identity = services().store.get(identity_hash)
+    if identity is None:
+        session.clear()
+    return identity

@@ -1,0 +1,203 @@
+"""Sign up and sign in with your face on a page, with your own camera, and your own page after.
+
+With --liveness challenge (the default) the page asks for a head movement picked at random and sends a
+burst of frames taken while the person makes it (recognition/liveness): a still photo or a phone held
+up does not move like a head. With --liveness off, one picture (from the camera or a file) will do.
+The frames stay in memory and are dropped once embedded. A sign-in starts a session (sessions.py).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional
+
+import cv2
+import numpy as np
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from recognition.faces import Box
+from recognition.liveness.burst import MAX_FRAMES, check_burst
+from recognition.liveness.judge import MIN_FRAMES
+from recognition.matching.matcher import AlreadyEnrolled
+from webapp import inputs, sessions
+from webapp.accounts import NOT_RECOGNISED, email_key, enroll_account, sign_in
+from webapp.auth import requires_key
+from webapp.challenges import ChallengeRefused
+from webapp.errors import ApiError
+from webapp.face_gate import BURST_FRAMES, BURST_SECONDS
+from webapp.identities import erase
+from webapp.services import services
+
+bp = Blueprint("signin", __name__)
+log = logging.getLogger(__name__)
+TOO_DARK = 60  # mean grey level of the face (0-255) below which the landmarks and the model guess
+TOO_SMALL = 0.18  # of the frame's width: a face narrower than this is too far for the landmarks
+
+
+@dataclass
+class Presented:
+    """The face a person showed: its embedding, the frame it was in and where, and how the challenge went."""
+
+    embedding: Optional[np.ndarray]
+    image: Optional[np.ndarray]
+    box: Optional[Box]
+    liveness: Optional[dict] = None
+
+
+class LivenessFailed(ApiError):
+    def __init__(self, presented: Presented, reason: str) -> None:
+        super().__init__(422, reason, liveness=presented.liveness)
+        self.presented = presented
+
+
+@bp.get("/signup")
+def signup_page():
+    return render_template("signup.html", liveness=services().gate.liveness)
+
+
+@bp.get("/signin")
+def signin_page():
+    return render_template("signin.html", liveness=services().gate.liveness)
+
+
+@bp.get("/me")
+def me_page():
+    identity = sessions.signed_in()
+    if identity is None:
+        return redirect(url_for("signin.signin_page"))
+    return render_template("me.html", person=identity.summary(),
+                           registered=datetime.fromtimestamp(identity.created, timezone.utc))
+
+
+@bp.get("/signin/challenge")
+def challenge():
+    """What the page should ask for before it records: a movement, and a token to send back with the frames."""
+    gate = services().gate
+    if not gate.challenged:
+        return jsonify({"liveness": "off"})
+    token, move = gate.challenges.issue()
+    return jsonify({"liveness": "challenge", "token": token, "move": move.name, "prompt": move.prompt,
+                    "frames": BURST_FRAMES, "seconds": BURST_SECONDS, "expires_in": gate.challenges.lifetime})
+
+
+@bp.post("/signin/look")
+def look():
+    """Framing hints for the live preview: is there one face, big enough, in enough light."""
+    frame = inputs.decode_upload(inputs.image_bytes("frame"), "frame")
+    boxes = services().analyzer.detector.detect(frame)
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+    hint = None
+    if not boxes:
+        hint = ("too-dark", "too dark: face a light") if gray.mean() < TOO_DARK else ("no-face", "no face found: face the camera")
+    elif len(boxes) > 1:
+        hint = ("several", "several faces: only the person signing in should be in view")
+    else:
+        box = boxes[0]
+        if box.w < TOO_SMALL * frame.shape[1]:
+            hint = ("too-small", "the face is too small: come closer")
+        elif gray[box.y : box.y + box.h, box.x : box.x + box.w].mean() < TOO_DARK:
+            hint = ("too-dark", "the face is too dark: face a light")
+    return jsonify({"faces": len(boxes), "ok": hint is None, "hint": hint[0] if hint else None,
+                    "message": hint[1] if hint else "good: hold still"})
+
+
+@bp.post("/signup")
+@requires_key
+def signup():
+    name = inputs.clean_name(inputs.field("name"))
+    email = inputs.clean_email(inputs.field("email"))
+    presented = present_face()
+    try:
+        identity = enroll_account(presented.embedding, presented.image, presented.box, name=name, email=email)
+    except AlreadyEnrolled:  # whoever this is can sign in instead; the page names no one
+        raise ApiError(409, "this face is already registered: sign in instead")
+    sessions.start(identity)
+    log.info("signed up as %s", identity.hash[:12])
+    return jsonify({"id": identity.hash, "name": identity.name, "liveness": presented.liveness}), 201
+
+
+@bp.post("/signin")
+def signin():
+    email = inputs.clean_email(inputs.field("email"))
+    gate = services().gate
+    gate.check(email_key(email))
+    try:
+        presented = present_face()
+    except LivenessFailed as failure:  # a picture of someone held up counts against that someone too
+        gate.failed(email_key(email), _whose(failure.presented))
+        raise
+    match = sign_in(presented.embedding, email)
+    if match is None:
+        gate.failed(email_key(email))
+        raise ApiError(401, NOT_RECOGNISED, liveness=presented.liveness)
+    gate.check("identity:" + match.identity_hash)
+    identity = services().store.get(match.identity_hash)
+    if identity is None:  # deleted a moment ago
+        raise ApiError(401, NOT_RECOGNISED, liveness=presented.liveness)
+    sessions.start(identity)
+    log.info("signed in as %s", identity.hash[:12])
+    return jsonify({"id": identity.hash, "name": identity.name, "similarity": round(match.similarity, 4),
+                    "liveness": presented.liveness})
+
+
+@bp.post("/signout")
+def signout():
+    sessions.end()
+    return jsonify({"signed_out": True})
+
+
+@bp.post("/me/delete")
+def delete_me():
+    """Erase the signed-in person for good. The body must be JSON {"confirm": true}: no form on another
+    site can send that (and the cookie is SameSite=Lax besides)."""
+    if inputs.json_object().get("confirm") is not True:
+        raise ApiError(400, 'send {"confirm": true} to delete yourself for good')
+    identity = sessions.signed_in()
+    if identity is None:
+        raise ApiError(401, "nobody is signed in on this browser")
+    try:
+        removed = erase(identity.hash)
+    except KeyError:  # deleted meanwhile by someone else: the outcome is the same
+        removed = identity
+    sessions.end()
+    return jsonify({"deleted": removed.hash})
+
+
+def present_face() -> Presented:
+    """The face the request shows: a burst that passed the challenge, or (liveness off) one picture."""
+    gate = services().gate
+    if not gate.challenged:
+        image = inputs.decode_upload(inputs.image_bytes("image"), "image")
+        face = inputs.largest_face(image)
+        return Presented(face.embedding, image, face.box)
+    if "image" in request.files or "image" in request.form:
+        raise ApiError(400, "this server asks for a live head movement (--liveness challenge): a photo cannot sign "
+                            "in or up; use the camera")
+    uploads = request.files.getlist("frame")
+    if not MIN_FRAMES <= len(uploads) <= MAX_FRAMES:
+        raise ApiError(400, f"send {MIN_FRAMES} to {MAX_FRAMES} camera frames as multipart 'frame' fields, "
+                            f"not {len(uploads)}")
+    try:
+        move = gate.challenges.redeem(inputs.field("token") or "")
+    except ChallengeRefused as exc:
+        raise ApiError(400, str(exc))
+    frames = [inputs.decode_upload(upload.read(), "frame") for upload in uploads]
+    check = check_burst(frames, move, services().analyzer, gate.poses())
+    result = {**check.to_json(), "move": move.name}
+    image = frames[check.frame] if check.frame is not None else None
+    presented = Presented(check.embedding, image, check.box, result)
+    del frames  # only the chosen frame lives on, until the answer
+    if not check.passed:
+        raise LivenessFailed(presented, check.reason)
+    return presented
+
+
+def _whose(presented: Presented) -> Optional[str]:
+    """The rate limits' key for the person whose face a failed burst showed, if anyone's."""
+    if presented.image is None or presented.box is None:
+        return None
+    analyzer = services().analyzer
+    chip = analyzer.aligner.chips(presented.image, [presented.box], analyzer.embedder.input_size)
+    match = analyzer.matcher.identify(analyzer.embedder.embed(chip))[0]
+    return "identity:" + match.identity_hash if match else None
