@@ -63,6 +63,19 @@ def browser_tab(chromium, timeout_ms: int = 15_000):
         context.close()
 
 
+@contextmanager
+def chromium_with_camera(chromium, video: Path):
+    """Another chromium, whose camera plays video (a y4m file) to any page that asks for it."""
+    browser = chromium.browser_type.launch(  # the same Playwright as the other page tests
+        executable_path=str(CHROMIUM), headless=True,
+        args=CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                              f"--use-file-for-fake-video-capture={video}"])
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
 @pytest.fixture
 def page(chromium, server):
     """A fresh tab; it depends on the server so it closes (ending its stream) before the server stops."""

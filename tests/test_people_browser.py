@@ -1,8 +1,8 @@
 """The people page in a real browser (Debian's chromium): rename, more photos, train, predict, delete."""
-import numpy as np
 import pytest
 
 import tests.test_page_browser as page_browser
+from camera.clips import letterbox, write_y4m
 from tests.conftest import fixture_path, load_photo
 from webapp import create_app
 
@@ -71,27 +71,9 @@ def test_the_people_page(page, people_server, services, tmp_path):
 @pytest.fixture
 def camera_browser(chromium, tmp_path):
     """Chromium whose camera plays a photo of Barack Obama (a y4m file), as Debian's chromium can."""
-    import cv2
-
-    from tests.test_page_browser import CHROMIUM, CHROMIUM_ARGS
-
-    photo = load_photo("obama/obama2.jpg")
-    scale = min(640 / photo.shape[1], 480 / photo.shape[0])
-    fitted = cv2.resize(photo, (round(photo.shape[1] * scale), round(photo.shape[0] * scale)))
-    image = np.zeros((480, 640, 3), np.uint8)  # the photo in the middle of a 640x480 camera frame
-    left, top = (640 - fitted.shape[1]) // 2, (480 - fitted.shape[0]) // 2
-    image[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
-    video = tmp_path / "camera.y4m"
-    with open(video, "wb") as handle:
-        handle.write(b"YUV4MPEG2 W640 H480 F15:1 Ip A1:1 C420jpeg\n")
-        for _ in range(15):
-            handle.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
-    browser = chromium.browser_type.launch(  # the same Playwright as the other page tests
-        executable_path=str(CHROMIUM), headless=True,
-        args=CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                              f"--use-file-for-fake-video-capture={video}"])
-    yield browser
-    browser.close()
+    video = write_y4m(tmp_path / "camera.y4m", [letterbox(load_photo("obama/obama2.jpg"), (640, 480))] * 15)
+    with page_browser.chromium_with_camera(chromium, video) as browser:
+        yield browser
 
 
 def test_a_photo_from_the_browser_s_camera_is_added(camera_browser, people_server, services):

@@ -4,34 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from webapp.auth import HEADER
+from webapp.openapi_parts import BOX, ERROR, HASH, IMAGE, KEY, TEXT, VECTOR, error_answers, json_answer, multipart_body
+from webapp.openapi_signin import SIGNIN_PATHS
 
 bp = Blueprint("openapi", __name__)
 
-ERROR = {"$ref": "#/components/schemas/Error"}
-VECTOR = {"type": "array", "items": {"type": "number"}, "description": "unit embedding of the server's model"}
-BOX = {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4, "description": "[x, y, w, h]"}
-HASH = {"name": "hash", "in": "path", "required": True, "schema": {"type": "string"},
-        "description": "identity hash (64 hex digits)"}
-KEY = [{"apiKey": []}, {}]  # needed only when the server runs with --api-key
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*codes: int) -> dict:
-    text = {400: "malformed request", 401: "API key missing or wrong, or face not recognised", 404: "no such identity",
-            409: "conflict", 413: "too large", 415: "not an image or video we can read", 422: "no face found"}
-    return {str(code): _json(ERROR, text[code]) for code in codes}
-
-
-def _multipart(properties: dict, required: list[str]) -> dict:
-    return {"required": True, "content": {"multipart/form-data": {
-        "schema": {"type": "object", "properties": properties, "required": required}}}}
-
-
-IMAGE = {"type": "string", "format": "binary", "description": "a JPEG, PNG, BMP or WebP photo"}
-TEXT = {"type": "string"}
 IDENTITY = {"type": "object", "properties": {
     "hash": TEXT, "name": {"type": ["string", "null"]}, "model": TEXT, "created": {"type": "number"},
     "vectors": {"type": "integer"}, "registered": {"type": "boolean"},
@@ -52,7 +29,7 @@ def _query(name: str, description: str, required: bool = False) -> dict:
     return {"name": name, "in": "query", "required": required, "schema": TEXT, "description": description}
 
 
-MATCHES = _json({"type": "object", "properties": {
+MATCHES = json_answer({"type": "object", "properties": {
     "query_faces": {"type": "integer"}, "threshold": {"type": "number"},
     "matches": {"type": "array", "items": {"type": "object", "properties": {
         "album": TEXT, "photo": TEXT, "similarity": {"type": "number"}, "box": BOX}}}}},
@@ -78,50 +55,50 @@ ALBUM_PATHS = {
     "/albums": {"get": {"summary": "the albums page: search by a photo, strictness, preview, people, progress",
                         "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
     "/album": {"get": {"summary": "the albums (--album) and their indexing progress",
-                       "responses": {"200": _json({"type": "object", "properties": {
+                       "responses": {"200": json_answer({"type": "object", "properties": {
                            "albums": {"type": "array", "items": TEXT}, "state": TEXT, "total": {"type": "integer"},
                            "done": {"type": "integer"}, "photos": {"type": "integer"}, "faces": {"type": "integer"},
-                           "skipped": {"type": "integer"}}}, "progress"), **_errors(404)}}},
+                           "skipped": {"type": "integer"}}}, "progress"), **error_answers(404)}}},
     "/album/search": {
         "post": {"summary": "the album photos a face is in: the largest face of the photo, or the one named by 'face'",
-                 "requestBody": _multipart({"image": IMAGE, "threshold": {"type": "string", "description": THRESHOLD},
+                 "requestBody": multipart_body({"image": IMAGE, "threshold": {"type": "string", "description": THRESHOLD},
                                             "face": {"type": "string", "description": "0 is the largest face"}},
                                            ["image"]),
-                 "responses": {"200": MATCHES, **_errors(400, 404, 413, 415, 422)}},
+                 "responses": {"200": MATCHES, **error_answers(400, 404, 413, 415, 422)}},
         "get": {"summary": "the album photos an enrolled identity is in",
                 "parameters": [_query("hash", "identity hash", True), _query("threshold", THRESHOLD)],
-                "responses": {"200": MATCHES, **_errors(400, 404, 409)}}},
+                "responses": {"200": MATCHES, **error_answers(400, 404, 409)}}},
     "/album/people": {"get": {
         "summary": "the albums' faces grouped into people, largest first, with the corrections made (a face of a "
                    "photo is never grouped with another face of the same photo); faces in no group are counted",
-        "responses": {"200": _json({"type": "object", "properties": {
+        "responses": {"200": json_answer({"type": "object", "properties": {
             "people": {"type": "array", "items": PERSON},
-            "unassigned": {"type": "integer"}, "state": TEXT}}, "people"), **_errors(404)}}},
+            "unassigned": {"type": "integer"}, "state": TEXT}}, "people"), **error_answers(404)}}},
     "/album/people/{id}": {
         "parameters": [PERSON_ID],
         "patch": {"summary": "name the person and/or link it to an enrolled identity (null clears either)",
                   "security": KEY, "requestBody": _json_body({"name": {"type": ["string", "null"]},
                                                               "identity": {"type": ["string", "null"]}}),
-                  "responses": {"200": _json(PERSON, "the person"), **_errors(400, 401, 404, 409)}},
+                  "responses": {"200": json_answer(PERSON, "the person"), **error_answers(400, 401, 404, 409)}},
         "delete": {"summary": "forget what was said about the person (name, link, corrections); the photos stay",
-                   "security": KEY, "responses": {"200": _json({"type": "object", "properties": {"forgotten": TEXT}},
-                                                               "forgotten"), **_errors(401, 404)}}},
+                   "security": KEY, "responses": {"200": json_answer({"type": "object", "properties": {"forgotten": TEXT}},
+                                                               "forgotten"), **error_answers(401, 404)}}},
     "/album/people/{id}/merge": {
         "parameters": [PERSON_ID],
         "post": {"summary": "this person is the one named by 'into', which keeps its id and name", "security": KEY,
                  "requestBody": _json_body({"into": TEXT}, ["into"]),
-                 "responses": {"200": _json(PERSON, "the merged person"), **_errors(400, 401, 404, 409)}}},
+                 "responses": {"200": json_answer(PERSON, "the merged person"), **error_answers(400, 401, 404, 409)}}},
     "/album/people/{id}/take-out": {
         "parameters": [PERSON_ID],
         "post": {"summary": "this face is not the person: it leaves the group for good", "security": KEY,
                  "requestBody": _json_body({"album": TEXT, "photo": TEXT, "face": {"type": "integer"}},
                                            ["album", "photo", "face"]),
-                 "responses": {"200": _json(PERSON, "the person without the face"), **_errors(400, 401, 404, 409)}}},
+                 "responses": {"200": json_answer(PERSON, "the person without the face"), **error_answers(400, 401, 404, 409)}}},
     "/album/photo": {"get": {
         "summary": "an album photo: the original, or a JPEG with 'box' highlighted and at most 'size' pixels",
         "parameters": [_query("album", "the album's name", True), _query("photo", "its path in the album", True),
                        _query("box", "x,y,w,h in the photo's pixels"), _query("size", "16 to 1024 pixels")],
-        "responses": {"200": {"description": "the photo", "content": {"image/*": {}}}, **_errors(400, 404, 422)}}},
+        "responses": {"200": {"description": "the photo", "content": {"image/*": {}}}, **error_answers(400, 404, 422)}}},
 }
 
 
@@ -139,9 +116,9 @@ SPEC = {
         "/streaming": {"get": {"summary": "the live MJPEG stream (multipart/x-mixed-replace), one JPEG per frame",
                                "responses": {"200": {"description": "an endless stream",
                                                      "content": {"multipart/x-mixed-replace": {}}},
-                                             "503": _json(ERROR, "too many viewers")}}},
+                                             "503": json_answer(ERROR, "too many viewers")}}},
         "/hash": {"get": {"summary": "who is on camera now: the largest known face's identity hash",
-                          "responses": {"200": _json({"type": "object", "properties": {
+                          "responses": {"200": json_answer({"type": "object", "properties": {
                               "hash": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]},
                               "faces": {"type": "array", "items": FACE}, "status": {"type": "object"}}}, "now")}}},
         "/enroll": {"post": {
@@ -150,15 +127,15 @@ SPEC = {
             "requestBody": {"required": False, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "properties": {"image": IMAGE, "name": TEXT}}},
                 "application/json": {"schema": {"type": "object", "properties": {"name": TEXT}}}}},
-            "responses": {"201": _json({"type": "object", "properties": {"hash": TEXT, "name": {"type": ["string", "null"]}}},
-                                       "enrolled"), **_errors(400, 401, 409, 413, 415, 422)}}},
+            "responses": {"201": json_answer({"type": "object", "properties": {"hash": TEXT, "name": {"type": ["string", "null"]}}},
+                                       "enrolled"), **error_answers(400, 401, 409, 413, 415, 422)}}},
         "/faces": {
             "get": {"summary": "every known identity (no vectors), oldest first; offset and limit page through",
                     "parameters": [{"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
-                    "responses": {"200": _json({"type": "object", "properties": {
+                    "responses": {"200": json_answer({"type": "object", "properties": {
                         "faces": {"type": "array", "items": IDENTITY}, "total": {"type": "integer"},
-                        "offset": {"type": "integer"}}}, "identities"), **_errors(400)}},
+                        "offset": {"type": "integer"}}}, "identities"), **error_answers(400)}},
             "post": {"summary": "enroll people from embeddings made elsewhere with the same model (at most 1000 a "
                                 "request), by the rules of photo enrollment: a face someone already is is not "
                                 "enrolled again", "security": KEY,
@@ -168,40 +145,40 @@ SPEC = {
                              "faces": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {
                                  "type": "object", "required": ["embedding"], "additionalProperties": False,
                                  "properties": {"embedding": VECTOR, "name": {"type": ["string", "null"]}}}}}}}}},
-                     "responses": {"201": _json({"type": "object", "properties": {
+                     "responses": {"201": json_answer({"type": "object", "properties": {
                          "created": {"type": "array", "items": {"type": "object", "properties": {
                              "index": {"type": "integer"}, "hash": TEXT, "name": {"type": ["string", "null"]}}}},
                          "existing": {"type": "array", "items": {"type": "object", "properties": {
                              "index": {"type": "integer"}, "hash": TEXT, "similarity": {"type": "number"}}}}}},
                          "what was enrolled, and which faces were already someone"),
-                         **_errors(400, 401, 413, 422), "503": _json(ERROR, "the store cannot be written")}}},
+                         **error_answers(400, 401, 413, 422), "503": json_answer(ERROR, "the store cannot be written")}}},
         "/faces/{hash}": {
             "parameters": [HASH],
             "get": {"summary": "one identity, with the age, gender and emotion kept at registration (--attributes)",
-                    "responses": {"200": _json(IDENTITY, "the identity"), **_errors(404)}},
+                    "responses": {"200": json_answer(IDENTITY, "the identity"), **error_answers(404)}},
             "patch": {"summary": "rename", "security": KEY,
                       "requestBody": {"required": True, "content": {"application/json": {"schema": {
                           "type": "object", "properties": {"name": {"type": ["string", "null"]}}}}}},
-                      "responses": {"200": _json(IDENTITY, "renamed"), **_errors(400, 401, 404)}},
+                      "responses": {"200": json_answer(IDENTITY, "renamed"), **error_answers(400, 401, 404)}},
             "delete": {"summary": "delete the identity and every vector of it, for good", "security": KEY,
-                       "responses": {"200": _json({"type": "object", "properties": {"deleted": TEXT}}, "deleted"),
-                                     **_errors(401, 404)}}},
+                       "responses": {"200": json_answer({"type": "object", "properties": {"deleted": TEXT}}, "deleted"),
+                                     **error_answers(401, 404)}}},
         "/train_model": {"post": {
             "summary": "train the classifier on everyone with two or more vectors; the method is picked by "
                        "cross-validation and its 'unknown' cut-off calibrated on people left out", "security": KEY,
-            "responses": {"200": _json({"type": "object", "properties": {
+            "responses": {"200": json_answer({"type": "object", "properties": {
                 "people": {"type": "integer"}, "vectors": {"type": "integer"}, "method": TEXT,
                 "cv_accuracy": {"type": "number"}, "unknown_rejection": {"type": "number"},
-                "stale": {"type": "boolean"}}}, "the training report"), **_errors(401, 409)}}},
+                "stale": {"type": "boolean"}}}, "the training report"), **error_answers(401, 409)}}},
         "/predict_face": {"post": {
             "summary": "every face of the photo, named by the trained classifier or unknown",
-            "requestBody": _multipart({"file": IMAGE, "image": IMAGE}, []),
-            "responses": {"200": _json({"type": "object", "properties": {
+            "requestBody": multipart_body({"file": IMAGE, "image": IMAGE}, []),
+            "responses": {"200": json_answer({"type": "object", "properties": {
                 "faces": {"type": "array", "items": {"type": "object", "properties": {
                     "name": {"type": ["string", "null"]}, "hash": {"type": ["string", "null"]},
                     "probability": {"type": "number"}, "known": {"type": "boolean"}, "box": BOX}}},
                 "method": TEXT, "stale": {"type": "boolean"}}}, "the faces"),
-                **_errors(400, 409, 413, 415)}}},
+                **error_answers(400, 409, 413, 415)}}},
         "/faces/{hash}/photos": {
             "parameters": [HASH],
             "post": {"summary": "add photos of this person (one or several files as 'image'): each face is checked, "
@@ -209,60 +186,64 @@ SPEC = {
                      "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                          "type": "object", "properties": {"image": {"type": "array", "items": IMAGE}},
                          "required": ["image"]}}}},
-                     "responses": {"200": _json(IDENTITY, "added"), **_errors(400, 401, 404, 409, 413, 415, 422)}}},
+                     "responses": {"200": json_answer(IDENTITY, "added"), **error_answers(400, 401, 404, 409, 413, 415, 422)}}},
         "/people/import": {"post": {
             "summary": "a zip with a folder of photos per person (Name/photo.jpg): enrolled, or given the photos",
-            "security": KEY, "requestBody": _multipart({"zip": {"type": "string", "format": "binary"}}, ["zip"]),
-            "responses": {"200": _json({"type": "object", "properties": {
+            "security": KEY, "requestBody": multipart_body({"zip": {"type": "string", "format": "binary"}}, ["zip"]),
+            "responses": {"200": json_answer({"type": "object", "properties": {
                 "created": {"type": "array", "items": TEXT}, "updated": {"type": "array", "items": TEXT},
                 "added": {"type": "integer"}, "skipped": {"type": "array", "items": {"type": "object"}}}},
-                "what was done"), **_errors(400, 401, 413)}}},
+                "what was done"), **error_answers(400, 401, 413)}}},
         "/faces/{hash}/not": {
             "parameters": [HASH],
             "post": {"summary": "record a face (a photo, or the one on camera) as not this person", "security": KEY,
                      "requestBody": {"required": False, "content": {"multipart/form-data": {"schema": {
                          "type": "object", "properties": {"image": IMAGE}}}}},
-                     "responses": {"200": _json(IDENTITY, "recorded"), **_errors(400, 401, 404, 409, 413, 415, 422)}}},
+                     "responses": {"200": json_answer(IDENTITY, "recorded"), **error_answers(400, 401, 404, 409, 413, 415, 422)}}},
         "/register": {"post": {
             "summary": "register the photo's face; the email is kept only as a keyed hash", "security": KEY,
-            "requestBody": _multipart({"image": IMAGE, "email": TEXT, "name": TEXT}, ["image"]),
-            "responses": {"201": _json({"type": "object", "properties": {"id": TEXT, "name": {"type": ["string", "null"]}}},
-                                       "registered"), **_errors(400, 401, 409, 413, 415, 422)}}},
+            "requestBody": multipart_body({"image": IMAGE, "email": TEXT, "name": TEXT}, ["image"]),
+            "responses": {"201": json_answer({"type": "object", "properties": {"id": TEXT, "name": {"type": ["string", "null"]}}},
+                                       "registered"), **error_answers(400, 401, 409, 413, 415, 422)}}},
         "/login": {"post": {
             "summary": "log in with a new photo (and, optionally, the email registered with)",
-            "requestBody": _multipart({"image": IMAGE, "email": TEXT}, ["image"]),
-            "responses": {"200": _json({"type": "object", "properties": {
+            "description": "No liveness check: a photo of a registered person logs in as them. For people in front "
+                           "of a camera, use the /signin page, which asks for a head movement (--liveness "
+                           "challenge). Failures count toward the same rate limits as the page's (429).",
+            "requestBody": multipart_body({"image": IMAGE, "email": TEXT}, ["image"]),
+            "responses": {"200": json_answer({"type": "object", "properties": {
                 "id": TEXT, "name": {"type": ["string", "null"]}, "similarity": {"type": "number"}}}, "logged in"),
-                **_errors(400, 401, 413, 415, 422)}}},
+                **error_answers(400, 401, 413, 415, 422, 429)}}},
         "/process-frame": {"post": {
             "summary": "identify the largest face in a frame (a file or a base64 string in 'frame')",
-            "requestBody": _multipart({"frame": {"type": "string", "description": "image file or base64"}}, ["frame"]),
-            "responses": {"200": _json({"type": "object", "properties": {
+            "requestBody": multipart_body({"frame": {"type": "string", "description": "image file or base64"}}, ["frame"]),
+            "responses": {"200": json_answer({"type": "object", "properties": {
                 "hash": {"type": ["string", "null"]}, "coords": BOX, "embedding": VECTOR,
-                "faces": {"type": "array", "items": FACE}}}, "the largest face"), **_errors(400, 413, 415, 422)}}},
+                "faces": {"type": "array", "items": FACE}}}, "the largest face"), **error_answers(400, 413, 415, 422)}}},
         "/extract_embeddings_from_image": {"post": {
             "summary": "one embedding per face in the image (an empty list when there is none)",
-            "requestBody": _multipart({"image": IMAGE}, ["image"]),
-            "responses": {"200": _json({"type": "object", "properties": {"model": TEXT, "embeddings": {
+            "requestBody": multipart_body({"image": IMAGE}, ["image"]),
+            "responses": {"200": json_answer({"type": "object", "properties": {"model": TEXT, "embeddings": {
                 "type": "array", "items": {"type": "object", "properties": {"embedding": VECTOR, "box": BOX}}}}},
-                "embeddings"), **_errors(400, 413, 415)}}},
+                "embeddings"), **error_answers(400, 413, 415)}}},
         "/extract_embeddings_from_video": {"post": {
             "summary": "embeddings of faces large, sharp and frontal enough, from a few frames a second",
-            "requestBody": _multipart({"video": {"type": "string", "format": "binary"}}, ["video"]),
-            "responses": {"200": _json({"type": "object", "properties": {"model": TEXT, "embeddings": {
+            "requestBody": multipart_body({"video": {"type": "string", "format": "binary"}}, ["video"]),
+            "responses": {"200": json_answer({"type": "object", "properties": {"model": TEXT, "embeddings": {
                 "type": "array", "items": {"type": "object", "properties": {
                     "frame": {"type": "integer"}, "time": {"type": "number"}, "box": BOX,
                     "quality": {"type": "number"}, "embedding": VECTOR}}}}}, "embeddings"),
-                **_errors(400, 413, 415)}}},
+                **error_answers(400, 413, 415)}}},
         "/compare_embeddings": {"post": {
             "summary": "cosine similarity of two embeddings and the decision at the server's threshold",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["embedding1", "embedding2"],
                 "properties": {"embedding1": VECTOR, "embedding2": VECTOR}}}}},
-            "responses": {"200": _json({"type": "object", "properties": {
+            "responses": {"200": json_answer({"type": "object", "properties": {
                 "similarity": {"type": "number"}, "match": {"type": "boolean"}, "threshold": {"type": "number"},
-                "model": TEXT}}, "the comparison"), **_errors(400, 422)}}},
+                "model": TEXT}}, "the comparison"), **error_answers(400, 422)}}},
         **ALBUM_PATHS,
+        **SIGNIN_PATHS,
         "/openapi.json": {"get": {"summary": "this description",
                                   "responses": {"200": {"description": "OpenAPI 3.1",
                                                         "content": {"application/json": {}}}}}},

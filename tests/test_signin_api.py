@@ -1,0 +1,214 @@
+"""Signing up and in with a face over HTTP, as the pages do: challenge, burst, session, my page, delete me."""
+from __future__ import annotations
+
+import io
+import time
+
+import cv2
+import pytest
+
+from tests.conftest import fixture_path, load_photo, stored_bytes
+from tests.footage import held_up_frames, posed_frames, turning_frames
+
+
+@pytest.fixture(scope="module")
+def turning():
+    return turning_frames()
+
+
+def make_client(services, pose_model, *, liveness="challenge", moves=("left",), session_hours=12.0):
+    from webapp import create_app
+    from webapp.face_gate import FaceGate
+
+    services.gate = FaceGate(services.store.secret, liveness=liveness, moves=moves, pose_model=pose_model)
+    services.session_hours = session_hours
+    return create_app(services).test_client()
+
+
+@pytest.fixture
+def web(services, pose_model):
+    return make_client(services, pose_model)
+
+
+def jpeg(frame) -> io.BytesIO:
+    return io.BytesIO(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
+
+
+def send_burst(client, url, frames, *, token=None, **fields):
+    """What the page sends: the challenge's token and the frames recorded while the person moved."""
+    if token is None:
+        token = client.get("/signin/challenge").get_json()["token"]
+    data = {"token": token, "frame": [(jpeg(frame), f"frame{i}.jpg") for i, frame in enumerate(frames)]}
+    data.update({key: value for key, value in fields.items() if value is not None})
+    return client.post(url, data=data, content_type="multipart/form-data")
+
+
+def session_cookie(response) -> str:
+    return next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("faceapp_session="))
+
+
+def test_sign_up_with_the_challenge_starts_a_session_and_shows_my_page(web, services, turning):
+    asked = web.get("/signin/challenge").get_json()
+    assert asked["liveness"] == "challenge" and asked["move"] == "left" and asked["prompt"]
+    response = send_burst(web, "/signup", turning, token=asked["token"], name="Turning man", email="man@example.org")
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["name"] == "Turning man" and body["liveness"]["passed"] and body["liveness"]["moved"] >= 0.2
+    cookie = session_cookie(response)
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
+    identity = services.store.get(body["id"])
+    assert identity.name == "Turning man" and identity.email_hash == services.store.email_hash("man@example.org")
+    page = web.get("/me")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Turning man" in html and body["id"] in html and "Delete me" in html
+
+
+def test_signing_out_and_in_again_as_the_same_person(web, turning):
+    signed_up = send_burst(web, "/signup", turning, name="Turning man").get_json()
+    assert web.post("/signout").get_json() == {"signed_out": True}
+    assert web.get("/me").status_code == 302  # signed out: my page sends to the sign-in page
+    again = send_burst(web, "/signin", turning[::-1])  # another burst: the head turns the other way first
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["id"] == signed_up["id"] and again.get_json()["similarity"] >= 0.93
+    assert signed_up["id"] in web.get("/me").get_data(as_text=True)
+
+
+def test_a_still_photo_of_a_registered_person_does_not_sign_in(web, services, turning, analyzer):
+    registered = send_burst(web, "/signup", turning, name="Turning man").get_json()
+    web.post("/signout")
+    response = send_burst(web, "/signin", held_up_frames(turning[3], analyzer.detector))
+    assert response.status_code == 422
+    body = response.get_json()
+    assert not body["liveness"]["passed"] and "did not move as asked" in body["error"]
+    assert web.get("/me").status_code == 302
+    assert services.store.get(registered["id"]) is not None  # nothing lost
+
+
+def test_a_different_person_who_moves_is_refused_without_a_hint(web, turning, analyzer):
+    send_burst(web, "/signup", turning, name="Turning man", email="man@example.org")
+    web.post("/signout")
+    kit = posed_frames(["kit_harington/kit2.jpg", "kit_harington/kit3.jpg"], analyzer.detector)
+    for email in (None, "man@example.org", "nobody@example.org"):
+        response = send_burst(web, "/signin", kit, email=email)
+        assert response.status_code == 401
+        assert response.get_json()["error"] == "the face was not recognised as a registered person"
+        assert response.get_json()["liveness"]["passed"]  # he moved as asked: it is the face that is refused
+    assert web.get("/me").status_code == 302
+
+
+def test_a_challenge_is_good_for_one_try_and_only_from_this_server(web, turning):
+    token = web.get("/signin/challenge").get_json()["token"]
+    assert send_burst(web, "/signup", turning, token=token).status_code == 201
+    web.post("/signout")
+    again = send_burst(web, "/signin", turning, token=token)  # the burst that passed, sent again
+    assert again.status_code == 400 and "already tried" in again.get_json()["error"]
+    forged = send_burst(web, "/signin", turning, token=token[:-4] + "AAAA")
+    assert forged.status_code == 400 and "not one this server asked" in forged.get_json()["error"]
+    assert send_burst(web, "/signin", turning[:3]).status_code == 400  # too few frames to show a movement
+    photo = web.post("/signin", data={"image": (io.BytesIO(fixture_path("faces/obama/obama1.jpg").read_bytes()), "o.jpg")})
+    assert photo.status_code == 400 and "a photo cannot sign" in photo.get_json()["error"]
+
+
+def test_an_expired_challenge_is_refused():
+    from webapp.challenges import ChallengeBook, ChallengeRefused
+
+    now = [1000.0]
+    book = ChallengeBook(b"k" * 32, ["left", "up"], lifetime=30, clock=lambda: now[0])
+    token, move = book.issue()
+    now[0] += 31
+    with pytest.raises(ChallengeRefused, match="expired"):
+        book.redeem(token)
+    token, move = book.issue()
+    now[0] += 29
+    assert book.redeem(token) is move
+
+
+def test_without_liveness_one_photo_signs_up_and_in(services, pose_model):
+    web = make_client(services, pose_model, liveness="off")
+    assert web.get("/signin/challenge").get_json() == {"liveness": "off"}
+    assert "A photo cannot be uploaded" not in web.get("/signin").get_data(as_text=True)
+
+    def photo(relative, **fields):
+        return {"image": (io.BytesIO(fixture_path("faces/" + relative).read_bytes()), "p.jpg"), **fields}
+
+    created = web.post("/signup", data=photo("obama/obama1.jpg", name="Barack"))
+    assert created.status_code == 201
+    web.post("/signout")
+    signed_in = web.post("/signin", data=photo("obama/obama2.jpg"))
+    assert signed_in.status_code == 200 and signed_in.get_json()["id"] == created.get_json()["id"]
+    assert web.post("/signin", data=photo("biden/biden1.jpg")).status_code == 401
+
+
+def test_delete_me_erases_the_person_their_vectors_and_email(web, services, turning):
+    body = send_burst(web, "/signup", turning, name="Turning man", email="man@example.org").get_json()
+    vector = services.store.get(body["id"]).embeddings[0].tobytes()
+    refused = web.post("/me/delete", json={})
+    assert refused.status_code == 400 and "confirm" in refused.get_json()["error"]
+    assert web.post("/me/delete", data={"confirm": "true"}).status_code == 400  # a form (another site's) cannot
+    deleted = web.post("/me/delete", json={"confirm": True})
+    assert deleted.status_code == 200 and deleted.get_json() == {"deleted": body["id"]}
+    assert services.store.get(body["id"]) is None
+    assert services.store.find_by_email_hash(services.store.email_hash("man@example.org")) is None
+    assert vector not in stored_bytes(services.store)  # the files hold no copy (they are sealed besides)
+    assert web.get("/me").status_code == 302
+    assert web.post("/me/delete", json={"confirm": True}).status_code == 401
+    assert send_burst(web, "/signin", turning).status_code == 401  # gone for good: not recognised
+
+
+def test_a_session_cookie_cannot_be_altered_and_expires(services, pose_model, turning):
+    web = make_client(services, pose_model, session_hours=1.5 / 3600)  # a session of a second and a half
+    assert send_burst(web, "/signup", turning).status_code == 201
+    assert web.get("/me").status_code == 200
+    cookie = web.get_cookie("faceapp_session")
+    web.set_cookie("faceapp_session", cookie.value[:-3] + "abc")
+    assert web.get("/me").status_code == 302  # a signature that does not hold is nobody
+    web.set_cookie("faceapp_session", cookie.value)
+    assert web.get("/me").status_code == 200
+    time.sleep(2.6)
+    assert web.get("/me").status_code == 302
+
+
+def test_failed_sign_ins_are_slowed_per_client_and_per_email(web, analyzer):
+    from webapp.face_gate import CLIENT_FAILURES, PERSON_FAILURES
+
+    stranger = {"image": None}
+    photo = fixture_path("faces/biden/biden1.jpg").read_bytes()
+
+    def login(address, email=None):
+        stranger["image"] = (io.BytesIO(photo), "b.jpg")
+        data = dict(stranger, **({"email": email} if email else {}))
+        return web.post("/login", data=data, environ_base={"REMOTE_ADDR": address})
+
+    for _ in range(PERSON_FAILURES):  # one email tried from many places: its owner is protected ...
+        assert login(f"10.0.0.{_}", "nobody@example.org").status_code == 401
+    limited = login("10.0.1.1", "nobody@example.org")
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert "try again in" in limited.get_json()["error"]
+    assert login("10.0.1.1").status_code == 401  # ... while that client may still try without the email
+    for _ in range(CLIENT_FAILURES):
+        assert login("10.0.2.2").status_code == 401
+    blocked = login("10.0.2.2")
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) <= 300
+    assert login("10.0.3.3").status_code == 401  # other clients are not slowed by it
+
+
+def test_the_preview_s_framing_hints(web):
+    def look(frame):
+        return web.post("/signin/look", data={"frame": (jpeg(frame), "f.jpg")}).get_json()
+
+    face = load_photo("obama/obama2.jpg")
+    assert look(face)["ok"] and look(face)["faces"] == 1
+    assert look(face // 6)["hint"] == "too-dark"
+    assert look(cv2.resize(load_photo("group/obama_and_biden.jpg"), None, fx=1, fy=1))["hint"] == "several"
+    small = cv2.copyMakeBorder(cv2.resize(face, None, fx=0.35, fy=0.35), 300, 300, 400, 400, cv2.BORDER_CONSTANT)
+    assert look(small)["hint"] == "too-small"
+    assert look(face[:40, :40])["hint"] in ("no-face", "too-dark")
+
+
+def test_the_api_says_the_json_login_does_no_liveness_check(web):
+    spec = web.get("/openapi.json").get_json()
+    assert "no liveness" in spec["paths"]["/login"]["post"]["description"].lower()
+    assert "429" in spec["paths"]["/login"]["post"]["responses"]
+    for path in ("/signup", "/signin", "/signin/challenge", "/signout", "/me/delete"):
+        assert path in spec["paths"]

@@ -1,0 +1,109 @@
+"""Signing up and in with the browser's own camera, in real chromium, against the live server.
+
+The camera is Chromium's fake one playing a y4m file made here from the fixtures: the clip's head turn
+(played forward then back, so the loop never jumps), a photo of that same man held up and moved about,
+or two posed photos of someone else. The server asks for a turn to the left or the right at random.
+"""
+from __future__ import annotations
+
+import pytest
+
+import tests.test_page_browser as page_browser
+from camera.clips import letterbox, read_frames, write_y4m
+from tests.conftest import fixture_path
+from tests.footage import CLIP, TURNING, held_up_frames, ping_pong, posed_frames, turning_frames
+from tests.test_signin_api import send_burst
+from webapp import create_app
+
+chromium = page_browser.chromium
+TIMEOUT_MS = 60_000  # a sign-in: 1.2 s to get ready, 2.4 s of frames, then the check (the model may be warming up)
+
+
+@pytest.fixture(scope="module")
+def turning():
+    return turning_frames()
+
+
+@pytest.fixture
+def app(services, pose_model):
+    from webapp.face_gate import FaceGate
+
+    services.gate = FaceGate(services.store.secret, liveness="challenge", moves=("left", "right"), pose_model=pose_model)
+    return create_app(services)
+
+
+@pytest.fixture
+def server(app, live_server):
+    return live_server(app)
+
+
+def camera_file(tmp_path, name: str, frames, fps: int):
+    return write_y4m(tmp_path / f"{name}.y4m", [letterbox(frame, (640, 480)) for frame in ping_pong(frames)], fps=fps)
+
+
+@pytest.fixture
+def turning_camera(tmp_path):
+    return camera_file(tmp_path, "turning", read_frames(fixture_path(CLIP), *TURNING), fps=30)
+
+
+def open_page(browser, url):
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    tab.goto(url)
+    tab.wait_for_function("document.getElementById('view').videoWidth > 0")
+    tab.wait_for_function("document.getElementById('hint').textContent !== 'starting your camera…'")
+    return tab
+
+
+def test_sign_up_sign_out_sign_in_again_and_delete_me(chromium, server, services, turning_camera, tmp_path):
+    with page_browser.chromium_with_camera(chromium, turning_camera) as browser:
+        tab = open_page(browser, server.url + "/signup")
+        tab.fill("#name", "Turning man")
+        tab.fill("#email", "man@example.org")
+        tab.click("#go")
+        tab.wait_for_url("**/me")
+        person = services.store.identities()
+        assert len(person) == 1 and person[0].name == "Turning man"
+        assert tab.text_content("#me-hash") == person[0].hash
+        assert "faceapp_session" not in tab.evaluate("document.cookie")  # HttpOnly: no script reads it
+        tab.screenshot(path=str(tmp_path / "me.png"))
+
+        tab.click("#signout")
+        tab.wait_for_url("**/signin")
+        tab.wait_for_function("document.getElementById('view').videoWidth > 0")
+        tab.click("#go")
+        tab.wait_for_url("**/me")
+        assert tab.text_content("#me-name") == "Turning man"
+
+        tab.on("dialog", lambda dialog: dialog.accept())  # "Delete yourself ... for good?"
+        tab.click("#delete")
+        tab.wait_for_function("document.getElementById('message').textContent.startsWith('deleted')")
+        assert services.store.identities() == []
+        assert services.store.find_by_email_hash(services.store.email_hash("man@example.org")) is None
+        tab.wait_for_url("**/signup")
+
+
+def test_a_still_photo_of_a_registered_man_is_refused_by_the_challenge(chromium, app, server, services, turning,
+                                                                       analyzer, tmp_path):
+    assert send_burst(app.test_client(), "/signup", turning, name="Turning man").status_code == 201
+    photo = camera_file(tmp_path, "photo", held_up_frames(turning[3], analyzer.detector, count=30), fps=15)
+    with page_browser.chromium_with_camera(chromium, photo) as browser:
+        tab = open_page(browser, server.url + "/signin")
+        tab.click("#go")
+        tab.wait_for_function("document.getElementById('message').className === 'error'")
+        assert "did not move as asked" in tab.text_content("#message")
+        tab.screenshot(path=str(tmp_path / "still-refused.png"))
+        assert tab.url.endswith("/signin")
+        assert tab.goto(server.url + "/me").url.endswith("/signin")  # no session
+
+
+def test_a_different_person_is_refused(chromium, app, server, turning, analyzer, tmp_path):
+    assert send_burst(app.test_client(), "/signup", turning, name="Turning man").status_code == 201
+    kit = posed_frames(["kit_harington/kit2.jpg", "kit_harington/kit3.jpg"], analyzer.detector, each=8)
+    with page_browser.chromium_with_camera(chromium, camera_file(tmp_path, "kit", kit, fps=15)) as browser:
+        tab = open_page(browser, server.url + "/signin")
+        tab.click("#go")
+        tab.wait_for_function("document.getElementById('message').className === 'error'")
+        assert "not recognised" in tab.text_content("#message")
+        assert tab.goto(server.url + "/me").url.endswith("/signin")

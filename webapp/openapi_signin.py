@@ -1,0 +1,53 @@
+"""The sign-up and sign-in pages' JSON routes in /openapi.json (the pages themselves are HTML)."""
+from __future__ import annotations
+
+from webapp.openapi_parts import KEY, IMAGE, TEXT, error_answers, json_answer, multipart_body
+
+LIVENESS = {"type": "object", "description": "how the challenge went (absent with --liveness off)", "properties": {
+    "passed": {"type": "boolean"}, "reason": TEXT, "move": TEXT, "moved": {"type": "number"},
+    "needed": {"type": "number"}, "usable_frames": {"type": "integer"}, "same_person": {"type": ["number", "null"]}}}
+FRAMES = {"type": "array", "items": {"type": "string", "format": "binary"},
+          "description": "6 to 40 camera frames (JPEG), oldest first, recorded while the person made the move"}
+BURST = {"frame": FRAMES, "token": {"type": "string", "description": "the token from GET /signin/challenge"},
+         "image": {**IMAGE, "description": "one photo instead of frames: only with --liveness off"}}
+SIGNED_IN = {"type": "object", "properties": {"id": TEXT, "name": {"type": ["string", "null"]},
+                                              "similarity": {"type": "number"}, "liveness": LIVENESS}}
+
+PAGE = {"200": {"description": "HTML", "content": {"text/html": {}}}}
+
+SIGNIN_PATHS = {
+    "/signin/challenge": {"get": {
+        "summary": "the head movement to ask for, picked at random, with a token good for one try in 30 s",
+        "responses": {"200": json_answer({"type": "object", "properties": {
+            "liveness": {"enum": ["challenge", "off"]}, "token": TEXT, "move": {"enum": ["left", "right", "up"]},
+            "prompt": TEXT, "frames": {"type": "integer"}, "seconds": {"type": "number"},
+            "expires_in": {"type": "number"}}}, "the challenge")}}},
+    "/signin/look": {"post": {
+        "summary": "framing hints for a preview frame: no face, too small, too dark, several faces",
+        "requestBody": multipart_body({"frame": IMAGE}, ["frame"]),
+        "responses": {"200": json_answer({"type": "object", "properties": {
+            "faces": {"type": "integer"}, "ok": {"type": "boolean"}, "hint": {"type": ["string", "null"]},
+            "message": TEXT}}, "the hint"), **error_answers(400, 413, 415)}}},
+    "/signup": {"get": {"summary": "the sign-up page: your camera, framing hints, the challenge", "responses": PAGE},
+                "post": {
+        "summary": "sign up with a burst that passed the challenge (or a photo, with --liveness off); starts a session",
+        "security": KEY, "requestBody": multipart_body({**BURST, "name": TEXT, "email": TEXT}, []),
+        "responses": {"201": json_answer(SIGNED_IN, "signed up and in (a session cookie is set)"),
+                      **error_answers(400, 401, 409, 413, 415, 422)}}},
+    "/signin": {"get": {"summary": "the sign-in page: your camera, framing hints, the challenge", "responses": PAGE},
+                "post": {
+        "summary": "sign in with a burst that passed the challenge (and, optionally, the email signed up with)",
+        "requestBody": multipart_body({**BURST, "email": TEXT}, []),
+        "responses": {"200": json_answer(SIGNED_IN, "signed in (a session cookie is set)"),
+                      **error_answers(400, 401, 413, 415, 422, 429)}}},
+    "/me": {"get": {"summary": "the signed-in person's page: name, hash, registration, sign out, delete me",
+                    "responses": {**PAGE, "302": {"description": "nobody is signed in: to /signin"}}}},
+    "/signout": {"post": {"summary": "end this browser's session",
+                          "responses": {"200": json_answer({"type": "object"}, "signed out")}}},
+    "/me/delete": {"post": {
+        "summary": "erase the signed-in person for good: identity, vectors and email binding",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["confirm"], "properties": {"confirm": {"const": True}}}}}},
+        "responses": {"200": json_answer({"type": "object", "properties": {"deleted": TEXT}}, "deleted"),
+                      **error_answers(400, 401)}}},
+}
