@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 # The page test drives Debian's chromium; Playwright must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser weights run test bench bench-live bench-album bench-store bench-accuracy bench-classifier bench-attributes clean
+.PHONY: install browser weights run test bench bench-live bench-album bench-store bench-accuracy bench-classifier bench-attributes bench-liveness clean
 
 install: $(STAMP)
 
@@ -65,6 +65,9 @@ bench-classifier: install
 
 bench-attributes: install
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/attributes_bench.py
+
+bench-liveness: install
+	FACE_FIXTURES=$(FIXTURES) $(PY) bench/liveness_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -65,14 +65,18 @@ def email_key(email: Optional[str]) -> Optional[str]:
     return "email:" + services().store.email_hash(email) if email else None
 
 
-def sign_in(embedding: np.ndarray, email: Optional[str]) -> Optional[Match]:
+def sign_in(embeddings: np.ndarray, email: Optional[str]) -> Optional[Match]:
     """Whom this face signs in as: with an email, only its owner (1:1); without, whoever it is (1:N).
+    embeddings are views of one person's face (a burst's frames): the one most like someone decides.
     None when nobody, and nothing in that answer tells whether the email exists."""
     svc = services()
-    if email is None:
-        return svc.analyzer.matcher.identify(np.asarray([embedding], dtype=np.float32))[0]
-    identity = svc.store.find_by_email_hash(svc.store.email_hash(email))
-    return svc.analyzer.matcher.verify(identity, embedding) if identity else None
+    embeddings = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+    if email is None:  # each view on its own (identify() would hand one identity to one face of a photo only)
+        matches = [svc.analyzer.matcher.identify(vector[None])[0] for vector in embeddings]
+    else:
+        identity = svc.store.find_by_email_hash(svc.store.email_hash(email))
+        matches = [svc.analyzer.matcher.verify(identity, vector) for vector in embeddings] if identity else []
+    return max((match for match in matches if match is not None), key=lambda match: match.similarity, default=None)
 
 
 @bp.post("/login")

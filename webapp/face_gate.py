@@ -2,8 +2,9 @@
 landmark model, and the rules that tie them together (which limits apply, what counts as a failure)."""
 from __future__ import annotations
 
-import hmac
 import hashlib
+import hmac
+import logging
 import threading
 from typing import Optional, Sequence
 
@@ -15,8 +16,9 @@ from webapp.errors import ApiError
 from webapp.rate_limit import AttemptLimiter
 
 WINDOW = 300.0  # seconds over which failures are counted
-CLIENT_FAILURES = 10  # failed sign-ins per client (address) in the window: a person retrying is never near it
-PERSON_FAILURES = 5  # failed sign-ins per person tried (by email, or by the face that was shown)
+CLIENT_FAILURES = 20  # failed sign-ins per client (address) in the window: 4 a minute, far above a person's retries
+PERSON_FAILURES = 10  # per person tried (by email, or by the face shown): their own failed challenges count too
+log = logging.getLogger(__name__)
 BURST_FRAMES = 24  # what the page sends: frames over BURST_SECONDS, after the question is shown
 BURST_SECONDS = 2.4
 
@@ -63,6 +65,7 @@ class FaceGate:
                            retry_after=seconds)
 
     def failed(self, *person_keys: Optional[str]) -> None:
+        log.info("failed sign-in from %s", request.remote_addr)
         self.clients.failed(self.client_key())
         for key in person_keys:
             if key:

@@ -32,17 +32,18 @@ from webapp.services import services
 bp = Blueprint("signin", __name__)
 log = logging.getLogger(__name__)
 TOO_DARK = 60  # mean grey level of the face (0-255) below which the landmarks and the model guess
-TOO_SMALL = 0.18  # of the frame's width: a face narrower than this is too far for the landmarks
+TOO_SMALL = 0.14  # of the frame's width (90 px of 640): smaller faces still pass, but their landmarks are coarse
 
 
 @dataclass
 class Presented:
     """The face a person showed: its embedding, the frame it was in and where, and how the challenge went."""
 
-    embedding: Optional[np.ndarray]
+    embedding: Optional[np.ndarray]  # the one to enroll
     image: Optional[np.ndarray]
     box: Optional[Box]
     liveness: Optional[dict] = None
+    views: Optional[np.ndarray] = None  # every embedded view of the face, to recognise it by
 
 
 class LivenessFailed(ApiError):
@@ -127,7 +128,7 @@ def signin():
     except LivenessFailed as failure:  # a picture of someone held up counts against that someone too
         gate.failed(email_key(email), _whose(failure.presented))
         raise
-    match = sign_in(presented.embedding, email)
+    match = sign_in(presented.views, email)
     if match is None:
         gate.failed(email_key(email))
         raise ApiError(401, NOT_RECOGNISED, liveness=presented.liveness)
@@ -170,7 +171,7 @@ def present_face() -> Presented:
     if not gate.challenged:
         image = inputs.decode_upload(inputs.image_bytes("image"), "image")
         face = inputs.largest_face(image)
-        return Presented(face.embedding, image, face.box)
+        return Presented(face.embedding, image, face.box, views=face.embedding[None])
     if "image" in request.files or "image" in request.form:
         raise ApiError(400, "this server asks for a live head movement (--liveness challenge): a photo cannot sign "
                             "in or up; use the camera")
@@ -186,7 +187,7 @@ def present_face() -> Presented:
     check = check_burst(frames, move, services().analyzer, gate.poses())
     result = {**check.to_json(), "move": move.name}
     image = frames[check.frame] if check.frame is not None else None
-    presented = Presented(check.embedding, image, check.box, result)
+    presented = Presented(check.embedding, image, check.box, result, check.embeddings)
     del frames  # only the chosen frame lives on, until the answer
     if not check.passed:
         raise LivenessFailed(presented, check.reason)

@@ -1,9 +1,10 @@
 """Checking a burst of camera frames: the head moved as asked, and it is one person throughout.
 
-The frames are only looked at in memory: each one's faces and pose are read, a few chips spread over the burst are embedded
-(among them where the movement began, where it went furthest, and the frame facing the camera most
-squarely) to follow one person through it, and nothing of the images is kept. The embedding returned is the squarest frame's, the one to enroll or to
-sign in with.
+The frames are only looked at in memory: each one's faces and pose are read, a few chips spread over
+the burst are embedded (among them where the movement began, where it went furthest, and the frame
+facing the camera most squarely) to follow one person through it, and nothing of the images is kept.
+The squarest frame's embedding is the one to enroll; all the embedded faces are returned too, since
+someone is recognised by whichever of them is most like them.
 """
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ CHAIN = 10  # frames spread over the burst, embedded to follow the person throug
 @dataclass(frozen=True)
 class BurstCheck:
     verdict: Verdict  # the movement, before anything about identity
-    alike: Optional[float] = None  # the lowest similarity among the embedded frames
+    alike: Optional[float] = None  # how alike the embedded frames are, at their weakest link (weakest_link)
     embedding: Optional[np.ndarray] = None  # the squarest frame's face: set only when everything passed
     box: Optional[Box] = None  # the squarest face seen (also when the check failed) ...
     frame: Optional[int] = None  # ... and in which frame
+    embeddings: Optional[np.ndarray] = None  # every embedded frame's face (one person): to recognise them by
 
     @property
     def passed(self) -> bool:
@@ -75,9 +77,26 @@ def check_burst(frames: list[np.ndarray], move: Move, analyzer: FaceAnalyzer, po
     chosen = sorted({squarest, *(i for i in (verdict.start, verdict.end) if i in facing), *spread})
     chips = [analyzer.aligner.chips(frames[i], [looks[i].box], analyzer.embedder.input_size)[0] for i in chosen]
     vectors = analyzer.embedder.embed(chips)
-    # Each embedded frame against the next: a head seen a moment apart is as alike as two photos of one
-    # person get, even while it turns (the first and last of a 40-degree turn need not be).
-    alike = float(min(np.dot(a, b) for a, b in zip(vectors, vectors[1:])))
+    alike = weakest_link(vectors)
     if alike < analyzer.matcher.threshold:
         return BurstCheck(verdict, alike)
-    return BurstCheck(verdict, alike, vectors[chosen.index(squarest)], looks[squarest].box, squarest)
+    return BurstCheck(verdict, alike, vectors[chosen.index(squarest)], looks[squarest].box, squarest, vectors)
+
+
+def weakest_link(vectors: np.ndarray) -> float:
+    """How alike the least alike step is on the best path joining all the faces (the smallest edge of
+    the maximum spanning tree of their similarities): at or above the threshold exactly when every
+    face is tied to every other through faces of one person. Two frames a second apart need not reach
+    the threshold themselves (a turn, a change of expression); a face swapped for someone else's splits
+    the faces into two groups that nothing ties together."""
+    similarity = vectors @ vectors.T
+    joined, weakest = [0], 1.0
+    best = similarity[0].copy()
+    best[0] = -np.inf
+    while len(joined) < len(vectors):
+        nearest = int(np.argmax(best))
+        weakest = min(weakest, float(best[nearest]))
+        joined.append(nearest)
+        best = np.maximum(best, similarity[nearest])
+        best[joined] = -np.inf
+    return weakest
