@@ -43,7 +43,7 @@ def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD) -> F
     app.extensions[EXTENSION] = services
     stream.init_stream(app)
     app.register_blueprint(stream.bp)
-    sessions.configure(app, services.store.secret, services.session_hours)
+    sessions.configure(app, services.signing_secret, services.session_hours)
     for blueprint in (api.bp, identities.bp, accounts.bp, signin.bp, embeddings.bp, album.bp, album_people.bp,
                       classifier.bp, openapi.bp):
         app.register_blueprint(blueprint)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
@@ -64,8 +65,11 @@ class Services:
         from recognition.matching.trained import ClassifierFile
         from webapp.face_gate import FaceGate
 
+        # Sessions and challenges are signed with a key derived from the installation secret; a server
+        # without a store (a stream only) signs with a random one of this process's.
+        self.signing_secret = getattr(self.store, "secret", None) or secrets.token_bytes(32)
         if self.gate is None:
-            self.gate = FaceGate(self.store.secret)
+            self.gate = FaceGate(self.signing_secret)
 
         if self._classifier is None and getattr(self.store, "data_dir", None) is not None:
             self._classifier = ClassifierFile(self.store.data_dir, self.store.key)  # one for every request
