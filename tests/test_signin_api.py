@@ -110,6 +110,16 @@ def test_a_challenge_is_good_for_one_try_and_only_from_this_server(web, turning)
     assert photo.status_code == 400 and "a photo cannot sign" in photo.get_json()["error"]
 
 
+def test_another_site_s_page_cannot_sign_in_out_or_delete(web, services, turning):
+    assert send_burst(web, "/signup", turning).status_code == 201
+    other = {"Origin": "https://elsewhere.example"}
+    refused = web.post("/me/delete", json={"confirm": True}, headers=other)
+    assert refused.status_code == 403 and "another site" in refused.get_json()["error"]
+    assert web.post("/signout", headers=other).status_code == 403
+    assert len(services.store.identities()) == 1 and web.get("/me").status_code == 200
+    assert web.post("/signout", headers={"Origin": "http://localhost"}).status_code == 200  # this server's own page
+
+
 def test_an_expired_challenge_is_refused():
     from webapp.challenges import ChallengeBook, ChallengeRefused
 

@@ -14,7 +14,8 @@ def json_answer(schema: dict, description: str) -> dict:
 
 
 def error_answers(*codes: int) -> dict:
-    text = {400: "malformed request", 401: "API key missing or wrong, or face not recognised", 404: "no such identity",
+    text = {400: "malformed request", 401: "API key missing or wrong, or face not recognised",
+            403: "sent by another site's page", 404: "no such identity",
             409: "conflict", 413: "too large", 415: "not an image or video we can read", 422: "no face found",
             429: "too many failed sign-ins lately: wait the seconds in Retry-After"}
     return {str(code): json_answer(ERROR, text[code]) for code in codes}

@@ -33,21 +33,21 @@ SIGNIN_PATHS = {
         "summary": "sign up with a burst that passed the challenge (or a photo, with --liveness off); starts a session",
         "security": KEY, "requestBody": multipart_body({**BURST, "name": TEXT, "email": TEXT}, []),
         "responses": {"201": json_answer(SIGNED_IN, "signed up and in (a session cookie is set)"),
-                      **error_answers(400, 401, 409, 413, 415, 422)}}},
+                      **error_answers(400, 401, 403, 409, 413, 415, 422)}}},
     "/signin": {"get": {"summary": "the sign-in page: your camera, framing hints, the challenge", "responses": PAGE},
                 "post": {
         "summary": "sign in with a burst that passed the challenge (and, optionally, the email signed up with)",
         "requestBody": multipart_body({**BURST, "email": TEXT}, []),
         "responses": {"200": json_answer(SIGNED_IN, "signed in (a session cookie is set)"),
-                      **error_answers(400, 401, 413, 415, 422, 429)}}},
+                      **error_answers(400, 401, 403, 413, 415, 422, 429)}}},
     "/me": {"get": {"summary": "the signed-in person's page: name, hash, registration, sign out, delete me",
                     "responses": {**PAGE, "302": {"description": "nobody is signed in: to /signin"}}}},
     "/signout": {"post": {"summary": "end this browser's session",
-                          "responses": {"200": json_answer({"type": "object"}, "signed out")}}},
+                          "responses": {"200": json_answer({"type": "object"}, "signed out"), **error_answers(403)}}},
     "/me/delete": {"post": {
         "summary": "erase the signed-in person for good: identity, vectors and email binding",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["confirm"], "properties": {"confirm": {"const": True}}}}}},
         "responses": {"200": json_answer({"type": "object", "properties": {"deleted": TEXT}}, "deleted"),
-                      **error_answers(400, 401)}}},
+                      **error_answers(400, 401, 403)}}},
 }

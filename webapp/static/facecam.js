@@ -12,6 +12,7 @@ class FaceCam {
     this.onHint = onHint;
     this.stream = null;
     this.hinting = false;
+    this.quiet = false;  // while a challenge records, "hold still" would contradict the question
   }
 
   async start() {
@@ -71,7 +72,7 @@ class FaceCam {
         const form = new FormData();
         form.append("frame", await this.frame(HINT_WIDTH), "frame.jpg");
         const response = await fetch("/signin/look", { method: "POST", body: form });
-        if (this.hinting && response.ok) this.onHint(await response.json());
+        if (this.hinting && !this.quiet && response.ok) this.onHint(await response.json());
       } catch (error) {
         // a hint missed is no harm: the next one comes shortly
       }

@@ -73,12 +73,16 @@ $("form").addEventListener("submit", async (event) => {
     return;
   }
   $("go").disabled = true;
+  camera.quiet = true;
+  $("hint").textContent = "";
+  say("");
   try {
     await withChallenge();
   } catch (error) {
     say(`that did not work: ${error.message}`, "error");
   } finally {
     prompt("");
+    camera.quiet = false;
     $("go").disabled = false;
   }
 });
