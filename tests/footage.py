@@ -14,6 +14,9 @@ from camera.clips import face_centred, held_up, read_frames
 from tests.conftest import fixture_path, load_photo
 
 CLIP = "video/short_hamilton_clip.mp4"
+# Kit Harington facing the camera's left, ahead, then its right: shown in turn, a turn to his left in
+# steps a head could take in a tenth of a second (across -0.28, -0.07, +0.14).
+KIT_TURNING = ["kit_harington/kit2.jpg", "kit_harington/kit1.jpg", "kit_harington/kit3.jpg"]
 TURNING = (90, 166)
 
 

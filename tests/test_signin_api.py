@@ -8,7 +8,7 @@ import cv2
 import pytest
 
 from tests.conftest import fixture_path, load_photo, stored_bytes
-from tests.footage import held_up_frames, posed_frames, turning_frames
+from tests.footage import KIT_TURNING, held_up_frames, posed_frames, turning_frames
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_a_still_photo_of_a_registered_person_does_not_sign_in(web, services, tu
 def test_a_different_person_who_moves_is_refused_without_a_hint(web, turning, analyzer):
     send_burst(web, "/signup", turning, name="Turning man", email="man@example.org")
     web.post("/signout")
-    kit = posed_frames(["kit_harington/kit2.jpg", "kit_harington/kit3.jpg"], analyzer.detector)
+    kit = posed_frames(KIT_TURNING, analyzer.detector)
     for email in (None, "man@example.org", "nobody@example.org"):
         response = send_burst(web, "/signin", kit, email=email)
         assert response.status_code == 401
@@ -167,15 +167,19 @@ def test_delete_me_erases_the_person_their_vectors_and_email(web, services, turn
 
 
 def test_a_session_cookie_cannot_be_altered_and_expires(services, pose_model, turning):
-    web = make_client(services, pose_model, session_hours=1.5 / 3600)  # a session of a second and a half
+    web = make_client(services, pose_model, session_hours=3 / 3600)  # a session of three seconds
     assert send_burst(web, "/signup", turning).status_code == 201
-    assert web.get("/me").status_code == 200
     cookie = web.get_cookie("faceapp_session")
+    time.sleep(1.0)
+    assert web.get("/me").status_code == 200
+    assert web.get_cookie("faceapp_session").value == cookie.value  # using it does not renew it
     web.set_cookie("faceapp_session", cookie.value[:-3] + "abc")
     assert web.get("/me").status_code == 302  # a signature that does not hold is nobody
     web.set_cookie("faceapp_session", cookie.value)
     assert web.get("/me").status_code == 200
-    time.sleep(2.6)
+    time.sleep(2.5)
+    assert web.get("/me").status_code == 302
+    web.set_cookie("faceapp_session", cookie.value)  # a copy kept past its expiry is refused by the server
     assert web.get("/me").status_code == 302
 
 
@@ -222,3 +226,33 @@ def test_the_api_says_the_json_login_does_no_liveness_check(web):
     assert "429" in spec["paths"]["/login"]["post"]["responses"]
     for path in ("/signup", "/signin", "/signin/challenge", "/signout", "/me/delete"):
         assert path in spec["paths"]
+
+
+def test_asking_for_challenges_again_and_again_is_slowed(web):
+    from webapp.face_gate import CHALLENGES_ASKED
+
+    for _ in range(CHALLENGES_ASKED):
+        assert web.get("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8::1"}).status_code == 200
+    # another address of the same IPv6 /64 is the same client; another network is not
+    shopping = web.get("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8::beef"})
+    assert shopping.status_code == 429 and int(shopping.headers["Retry-After"]) > 0
+    assert web.get("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8:1::1"}).status_code == 200
+
+
+def test_a_burst_of_oversized_or_mismatched_frames_is_refused(web, turning):
+    huge = [cv2.resize(turning[0], (2200, 1650))] * 6
+    refused = send_burst(web, "/signin", huge)
+    assert refused.status_code == 400 and "megapixels" in refused.get_json()["error"]
+    mixed = turning[:6] + [cv2.resize(turning[6], (320, 180))]
+    refused = send_burst(web, "/signin", mixed)
+    assert refused.status_code == 400 and "one size" in refused.get_json()["error"]
+
+
+def test_sign_up_answers_count_toward_the_limits(web, turning):
+    from webapp.face_gate import PERSON_FAILURES
+
+    assert send_burst(web, "/signup", turning, email="man@example.org").status_code == 201
+    web.post("/signout")
+    for _ in range(PERSON_FAILURES):  # "this email is already registered", asked again and again
+        assert send_burst(web, "/signup", turning[:3], email="man@example.org").status_code == 400
+    assert send_burst(web, "/signup", turning[:3], email="man@example.org").status_code == 429

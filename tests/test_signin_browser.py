@@ -11,7 +11,7 @@ import pytest
 import tests.test_page_browser as page_browser
 from camera.clips import letterbox, read_frames, write_y4m
 from tests.conftest import fixture_path
-from tests.footage import CLIP, TURNING, held_up_frames, ping_pong, posed_frames, turning_frames
+from tests.footage import CLIP, KIT_TURNING, TURNING, held_up_frames, ping_pong, posed_frames, turning_frames
 from tests.test_signin_api import send_burst
 from webapp import create_app
 
@@ -100,7 +100,7 @@ def test_a_still_photo_of_a_registered_man_is_refused_by_the_challenge(chromium,
 
 def test_a_different_person_is_refused(chromium, app, server, turning, analyzer, tmp_path):
     assert send_burst(app.test_client(), "/signup", turning, name="Turning man").status_code == 201
-    kit = posed_frames(["kit_harington/kit2.jpg", "kit_harington/kit3.jpg"], analyzer.detector, each=8)
+    kit = posed_frames(KIT_TURNING, analyzer.detector, each=8)
     with page_browser.chromium_with_camera(chromium, camera_file(tmp_path, "kit", kit, fps=15)) as browser:
         tab = open_page(browser, server.url + "/signin")
         tab.click("#go")

@@ -67,7 +67,8 @@ def email_key(email: Optional[str]) -> Optional[str]:
 
 def sign_in(embeddings: np.ndarray, email: Optional[str]) -> Optional[Match]:
     """Whom this face signs in as: with an email, only its owner (1:1); without, whoever it is (1:N).
-    embeddings are views of one person's face (a burst's frames): the one most like someone decides.
+    embeddings are views of one person's face (a burst's frames): the one most like someone decides,
+    provided another view also reaches them.
     None when nobody, and nothing in that answer tells whether the email exists."""
     svc = services()
     embeddings = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
@@ -76,19 +77,22 @@ def sign_in(embeddings: np.ndarray, email: Optional[str]) -> Optional[Match]:
     else:
         identity = svc.store.find_by_email_hash(svc.store.email_hash(email))
         matches = [svc.analyzer.matcher.verify(identity, vector) for vector in embeddings] if identity else []
-    return max((match for match in matches if match is not None), key=lambda match: match.similarity, default=None)
+    best = max((match for match in matches if match is not None), key=lambda match: match.similarity, default=None)
+    # One view of many that happens to resemble someone is not them: two views must agree (one photo: one).
+    agreeing = sum(1 for match in matches if match is not None and best and match.identity_hash == best.identity_hash)
+    return best if best is not None and agreeing >= min(2, len(embeddings)) else None
 
 
 @bp.post("/login")
 def login():
     email = inputs.clean_email(inputs.field("email"))
     gate = services().gate
-    gate.check(email_key(email))
+    attempt = gate.begin(email_key(email))
     face = inputs.uploaded_face("image")
     match = sign_in(face.embedding, email)
     if match is None:  # the same answer for an unknown email as for a wrong face: no hint that it exists
-        gate.failed(email_key(email))
         raise ApiError(401, NOT_RECOGNISED)
     gate.check("identity:" + match.identity_hash)
+    gate.forgive(attempt)
     log.info("login as %s", match.identity_hash[:12])
     return jsonify({"id": match.identity_hash, "name": match.name, "similarity": round(match.similarity, 4)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import threading
 from typing import Optional, Sequence
@@ -17,6 +18,7 @@ from webapp.rate_limit import AttemptLimiter
 
 WINDOW = 300.0  # seconds over which failures are counted
 CLIENT_FAILURES = 20  # failed sign-ins per client (address) in the window: 4 a minute, far above a person's retries
+CHALLENGES_ASKED = 30  # challenges per client in the window: one per try, with room for reloads
 PERSON_FAILURES = 10  # per person tried (by email, or by the face shown): their own failed challenges count too
 log = logging.getLogger(__name__)
 BURST_FRAMES = 24  # what the page sends: frames over BURST_SECONDS, after the question is shown
@@ -32,6 +34,7 @@ class FaceGate:
         self.challenges = ChallengeBook(hmac.new(secret, b"faceapp challenges", hashlib.sha256).digest(), moves)
         self.clients = AttemptLimiter(CLIENT_FAILURES, WINDOW)
         self.people = AttemptLimiter(PERSON_FAILURES, WINDOW)
+        self.asked = AttemptLimiter(CHALLENGES_ASKED, WINDOW)
         self._poses = pose_model
         self._lock = threading.Lock()
 
@@ -48,25 +51,59 @@ class FaceGate:
                 self._poses = HeadPoseModel(pose_model_path())
             return self._poses
 
-    # Keys: the client's address, and the person tried, by the keyed hash of an email (whether or not
-    # anyone registered it: a 429 says nothing about the email) or by the identity a face matched.
+    # Keys: the client's address (an IPv6 client by its /64, which one household or host usually has
+    # whole), and the person tried, by the keyed hash of an email (whether or not anyone registered it:
+    # a 429 says nothing about the email) or by the identity a face matched.
     @staticmethod
     def client_key() -> str:
-        return "client:" + (request.remote_addr or "unknown")
+        address = request.remote_addr or "unknown"
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            return "client:" + address
+        if parsed.version == 6:
+            if parsed.ipv4_mapped is not None:
+                return "client:" + str(parsed.ipv4_mapped)
+            return "client:" + str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+        return "client:" + str(parsed)
+
+    def begin(self, *person_keys: Optional[str]) -> list[tuple[AttemptLimiter, str]]:
+        """Start a sign-in (or sign-up) attempt: 429 with Retry-After when this client, or any of the
+        persons named, failed too often lately; else the attempt is counted now, and forgiven() if it
+        succeeds (so attempts sent all at once cannot slip past the count)."""
+        keys = [(self.clients, self.client_key())] + [(self.people, key) for key in person_keys if key]
+        self._refuse_if_limited(keys)
+        for limiter, key in keys:
+            limiter.failed(key)
+        return keys
 
     def check(self, *person_keys: Optional[str]) -> None:
-        """429 with Retry-After when this client, or any of the persons named, failed too often lately."""
-        waits = [self.clients.retry_after(self.client_key())]
-        waits += [self.people.retry_after(key) for key in person_keys if key]
-        wait = max((w for w in waits if w is not None), default=None)
-        if wait is not None:
-            seconds = max(1, int(wait + 0.999))
-            raise ApiError(429, f"too many failed sign-ins: try again in {seconds} s", headers={"Retry-After": str(seconds)},
-                           retry_after=seconds)
+        """429 when any of the persons named failed too often lately (nothing is counted)."""
+        self._refuse_if_limited([(self.people, key) for key in person_keys if key])
 
-    def failed(self, *person_keys: Optional[str]) -> None:
-        log.info("failed sign-in from %s", request.remote_addr)
-        self.clients.failed(self.client_key())
+    def count(self, *person_keys: Optional[str]) -> None:
+        """A failure against persons found out only later (the face a held-up picture showed)."""
         for key in person_keys:
             if key:
                 self.people.failed(key)
+
+    def forgive(self, attempt: list[tuple[AttemptLimiter, str]]) -> None:
+        for limiter, key in attempt:
+            limiter.forgive(key)
+
+    def ask(self):
+        """A new challenge for this client: 429 when it asked for too many lately (asking again and
+        again until the movement it has a recording of comes up)."""
+        self._refuse_if_limited([(self.asked, self.client_key())])
+        self.asked.failed(self.client_key())
+        return self.challenges.issue()
+
+    @staticmethod
+    def _refuse_if_limited(keys) -> None:
+        waits = [limiter.retry_after(key) for limiter, key in keys]
+        wait = max((w for w in waits if w is not None), default=None)
+        if wait is not None:
+            seconds = max(1, int(wait + 0.999))
+            log.info("sign-in refused for %s s to %s", seconds, request.remote_addr)
+            raise ApiError(429, f"too many failed sign-ins: try again in {seconds} s", headers={"Retry-After": str(seconds)},
+                           retry_after=seconds)

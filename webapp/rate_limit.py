@@ -1,7 +1,8 @@
 """Slowing down whoever keeps failing to sign in: per client, and per person tried.
 
-Only failures count (a person who signs in is not slowed by it); each key may fail `limit` times within
-`window` seconds, after which it waits until its oldest failure leaves the window. Memory only: a
+Each attempt counts when it starts (so many sent at once are all counted) and is given back when it
+succeeds (a person who signs in is not slowed by it); each key may fail `limit` times within `window`
+seconds, after which it waits until its oldest failure leaves the window. Memory only: a
 restart forgets, which is no worse than the window itself. The keys held are bounded (the oldest are
 dropped), so a flood of new clients cannot grow the server's memory without end.
 """
@@ -40,6 +41,13 @@ class AttemptLimiter:
                     self._failures.popitem(last=False)
             failures.append(self._clock())
             self._failures.move_to_end(key)
+
+    def forgive(self, key: str) -> None:
+        """Take back the newest count of key (its attempt succeeded)."""
+        with self._lock:
+            failures = self._failures.get(key)
+            if failures:
+                failures.pop()
 
     def _recent(self, key: str) -> Optional[deque]:
         failures = self._failures.get(key)

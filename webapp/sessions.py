@@ -14,7 +14,7 @@ import time
 from datetime import timedelta
 from typing import Optional
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from recognition.store.identity import Identity
@@ -31,8 +31,9 @@ class IdentityCookies(SecureCookieSessionInterface):
 def configure(app: Flask, secret: bytes, hours: float) -> None:
     app.secret_key = hmac.new(secret, b"faceapp session cookie", hashlib.sha256).digest()
     app.session_interface = IdentityCookies()
+    # The cookie is not renewed by each request: a session ends hours after the sign-in, used or not.
     app.config.update(SESSION_COOKIE_NAME=COOKIE, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      PERMANENT_SESSION_LIFETIME=timedelta(hours=hours))
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=hours), SESSION_REFRESH_EACH_REQUEST=False)
 
 
 def start(identity: Identity) -> None:
@@ -48,8 +49,11 @@ def end() -> None:
 
 def signed_in() -> Optional[Identity]:
     """The person signed in on this browser, or None (never signed in, expired, or deleted since)."""
-    identity_hash = session.get("identity")
-    if not isinstance(identity_hash, str):
+    identity_hash, since = session.get("identity"), session.get("since")
+    if not isinstance(identity_hash, str) or not isinstance(since, (int, float)):
+        return None
+    if time.time() - since > current_app.permanent_session_lifetime.total_seconds():
+        session.clear()  # the cookie's own signature expires too; this holds even if it were kept
         return None
     identity = services().store.get(identity_hash)
     if identity is None:

@@ -33,6 +33,7 @@ from webapp.services import services
 bp = Blueprint("signin", __name__)
 log = logging.getLogger(__name__)
 TOO_DARK = 60  # mean grey level of the face (0-255) below which the landmarks and the model guess
+MAX_FRAME_PIXELS = 2_100_000  # a burst's frames: full HD at most (the page sends 640x480)
 TOO_SMALL = 0.14  # of the frame's width (90 px of 640): smaller faces still pass, but their landmarks are coarse
 
 
@@ -87,7 +88,7 @@ def challenge():
     gate = services().gate
     if not gate.challenged:
         return jsonify({"liveness": "off"})
-    token, move = gate.challenges.issue()
+    token, move = gate.ask()
     return jsonify({"liveness": "challenge", "token": token, "move": move.name, "prompt": move.prompt,
                     "frames": BURST_FRAMES, "seconds": BURST_SECONDS, "expires_in": gate.challenges.lifetime})
 
@@ -97,7 +98,7 @@ def look():
     """Framing hints for the live preview: is there one face, big enough, in enough light."""
     frame = inputs.decode_upload(inputs.image_bytes("frame"), "frame")
     boxes = services().analyzer.detector.detect(frame)
-    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     hint = None
     if not boxes:
         hint = ("too-dark", "too dark: face a light") if gray.mean() < TOO_DARK else ("no-face", "no face found: face the camera")
@@ -118,11 +119,15 @@ def look():
 def signup():
     name = inputs.clean_name(inputs.field("name"))
     email = inputs.clean_email(inputs.field("email"))
+    # Counted like a sign-in: what a sign-up answers (an email taken, a face known) must not be an
+    # oracle to ask without end.
+    attempt = services().gate.begin(email_key(email))
     presented = present_face()
     try:
         identity = enroll_account(presented.embedding, presented.image, presented.box, name=name, email=email)
     except AlreadyEnrolled:  # whoever this is can sign in instead; the page names no one
         raise ApiError(409, "this face is already registered: sign in instead")
+    services().gate.forgive(attempt)
     sessions.start(identity)
     log.info("signed up as %s", identity.hash[:12])
     return jsonify({"id": identity.hash, "name": identity.name, "liveness": presented.liveness}), 201
@@ -132,20 +137,20 @@ def signup():
 def signin():
     email = inputs.clean_email(inputs.field("email"))
     gate = services().gate
-    gate.check(email_key(email))
+    attempt = gate.begin(email_key(email))  # counted until it succeeds
     try:
         presented = present_face()
     except LivenessFailed as failure:  # a picture of someone held up counts against that someone too
-        gate.failed(email_key(email), _whose(failure.presented))
+        gate.count(_whose(failure.presented))
         raise
     match = sign_in(presented.views, email)
     if match is None:
-        gate.failed(email_key(email))
         raise ApiError(401, NOT_RECOGNISED, liveness=presented.liveness)
     gate.check("identity:" + match.identity_hash)
     identity = services().store.get(match.identity_hash)
     if identity is None:  # deleted a moment ago
         raise ApiError(401, NOT_RECOGNISED, liveness=presented.liveness)
+    gate.forgive(attempt)
     sessions.start(identity)
     log.info("signed in as %s", identity.hash[:12])
     return jsonify({"id": identity.hash, "name": identity.name, "similarity": round(match.similarity, 4),
@@ -193,7 +198,15 @@ def present_face() -> Presented:
         move = gate.challenges.redeem(inputs.field("token") or "")
     except ChallengeRefused as exc:
         raise ApiError(400, str(exc))
-    frames = [inputs.decode_upload(upload.read(), "frame") for upload in uploads]
+    frames = []
+    for upload in uploads:  # one at a time: a burst of huge pictures is refused at the first
+        frame = inputs.decode_upload(upload.read(), "frame")
+        if frame.shape[0] * frame.shape[1] > MAX_FRAME_PIXELS:
+            raise ApiError(400, f"camera frames are at most {MAX_FRAME_PIXELS // 1_000_000} megapixels "
+                                f"(the page sends 640x480), not {frame.shape[1]}x{frame.shape[0]}")
+        if frames and frame.shape != frames[0].shape:
+            raise ApiError(400, "every frame of a burst comes from one camera, at one size")
+        frames.append(frame)
     check = check_burst(frames, move, services().analyzer, gate.poses())
     result = {**check.to_json(), "move": move.name}
     image = frames[check.frame] if check.frame is not None else None

@@ -21,6 +21,7 @@ from recognition.pipeline.analyzer import FaceAnalyzer
 MAX_FRAMES = 40  # a burst of about three seconds at the page's pace, with room to spare
 MAX_EMBEDDED_TURN = 0.35  # nose-tip parallax (pose.py): about 40 degrees
 CHAIN = 10  # frames spread over the burst, embedded to follow the person through it (about 40 ms each)
+MIN_VIEWS = 3  # embedded frames needed to call the burst one person
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,15 @@ def check_burst(frames: list[np.ndarray], move: Move, analyzer: FaceAnalyzer, po
     if not verdict.passed:  # which face it was still matters (failures are counted against its person)
         return BurstCheck(verdict, box=None if squarest is None else looks[squarest].box, frame=squarest)
     # Far-turned faces embed poorly (two frames of one head at 50 degrees can fall below the threshold),
-    # so the person is followed through the frames turned less than that; the box follows the rest.
+    # so the person is followed through the frames turned less than that: every one of them while the
+    # head moves (where a swap would be) and some spread over the rest; the box follows the others.
     facing = [i for i in usable if abs(looks[i].pose.across) <= MAX_EMBEDDED_TURN]
-    spread = facing[:: max(1, len(facing) // (CHAIN - 1))] + [facing[-1]]
-    chosen = sorted({squarest, *(i for i in (verdict.start, verdict.end) if i in facing), *spread})
+    moving = [i for i in facing if verdict.start <= i <= verdict.end]
+    chosen = sorted({squarest, *moving, *facing[:: max(1, len(facing) // (CHAIN - 1))], *facing[-1:]})
+    if len(chosen) < MIN_VIEWS:
+        return BurstCheck(Verdict(False, "face the camera before and after the movement, and move less far",
+                                  verdict.moved, verdict.needed, verdict.usable, verdict.start, verdict.end),
+                          box=looks[squarest].box, frame=squarest)
     chips = [analyzer.aligner.chips(frames[i], [looks[i].box], analyzer.embedder.input_size)[0] for i in chosen]
     vectors = analyzer.embedder.embed(chips)
     alike = weakest_link(vectors)

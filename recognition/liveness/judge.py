@@ -3,8 +3,9 @@
 Pure logic over poses (no images, no models), so every rule can be read here at once:
 
 - enough frames show exactly one face, big enough for the landmarks to be trusted;
-- the face is followed from frame to frame: it never jumps further than half its width or changes size
-  by more than a third (another face put in front of the camera mid-burst is a different face);
+- the face is followed from frame to frame: it never jumps further than half its width, changes size
+  by more than a third, or turns further than a head turns in a tenth of a second (another face or
+  picture put in front of the camera mid-burst is not the same head);
 - the head moves as asked: some later frame's pose differs from an earlier one's by the move's amount,
   in the move's direction (a still photo, or one frame sent again and again, does not move at all, and
   a flat picture turned or tilted moves the nose-tip parallax very little: see pose.py);
@@ -32,6 +33,10 @@ MIN_FRAMES = 6  # frames with one usable face; fewer cannot show a movement with
 MIN_EYE_DISTANCE = 18.0  # pixels between the eyes: below, the landmarks are too coarse (face under ~70 px)
 MAX_JUMP = 0.5  # of the face's width, between two frames that follow each other
 MAX_RESIZE = 1 / 3  # of the face's width, between two frames that follow each other
+# How far the nose tip may move across between two frames that follow each other (a tenth of a second
+# apart at the page's pace): the clip's turning head moved at most 0.16; photos of one person facing
+# different ways, shown one after another, jump further.
+MAX_STEP = 0.3
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,9 @@ def judge(looks: list[FrameLook], move: Move) -> Verdict:
         if _jumped(looks[before].box, looks[after].box):
             return Verdict(False, "the face jumped between frames: keep one face in view, and move the head "
                                   "rather than the camera", usable=len(usable))
+        if abs(looks[after].pose.across - looks[before].pose.across) > MAX_STEP:
+            return Verdict(False, "the face turned faster than a head turns: turn smoothly, and show no pictures",
+                           usable=len(usable))
     values = _smoothed(np.array([getattr(looks[i].pose, move.axis) for i in usable]) * move.sign)
     start, end, moved = _furthest_rise(values)
     if move.axis == "down":  # a look up must not be a turn: dlib's chin wanders as the head turns

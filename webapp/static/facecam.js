@@ -69,10 +69,12 @@ class FaceCam {
     while (this.hinting) {
       const started = performance.now();
       try {
-        const form = new FormData();
-        form.append("frame", await this.frame(HINT_WIDTH), "frame.jpg");
-        const response = await fetch("/signin/look", { method: "POST", body: form });
-        if (this.hinting && !this.quiet && response.ok) this.onHint(await response.json());
+        if (!this.quiet && !document.hidden) {  // nothing is sent while a challenge records, or unseen
+          const form = new FormData();
+          form.append("frame", await this.frame(HINT_WIDTH), "frame.jpg");
+          const response = await fetch("/signin/look", { method: "POST", body: form });
+          if (this.hinting && !this.quiet && response.ok) this.onHint(await response.json());
+        }
       } catch (error) {
         // a hint missed is no harm: the next one comes shortly
       }

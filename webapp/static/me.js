@@ -12,10 +12,8 @@ function say(text, kind = "") {
 
 async function post(url, body) {
   try {
-    const response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body) });
-    return { response, data: await response.json() };
-  } catch (error) {
+    return await sendChange(url, body);  // changes.js
+  } catch (error) {  // the network, or an answer that is not JSON
     return { response: { ok: false }, data: { error: error.message } };
   }
 }
@@ -23,7 +21,7 @@ async function post(url, body) {
 $("signout").addEventListener("click", async () => {
   const { response, data } = await post("/signout", {});
   if (response.ok) window.location.assign("/signin");
-  else say(data.error, "error");
+  else say(data.error || "that did not work", "error");
 });
 
 $("delete").addEventListener("click", async () => {
@@ -33,6 +31,6 @@ $("delete").addEventListener("click", async () => {
     say("deleted: nothing of you is left on this server", "ok");
     setTimeout(() => window.location.assign("/signup"), 1500);
   } else {
-    say(data.error, "error");
+    say(data.error || "that did not work", "error");
   }
 });

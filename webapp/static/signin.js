@@ -17,11 +17,15 @@ function showHint(answer) {
 }
 
 const camera = new FaceCam($("view"), showHint);
-camera.start().catch((error) => {
-  $("hint").textContent = `your camera cannot be used: ${error.message}`;
-  $("hint").className = "error";
-});
+function startCamera() {
+  camera.start().catch((error) => {
+    $("hint").textContent = `your camera cannot be used: ${error.message}`;
+    $("hint").className = "error";
+  });
+}
+startCamera();
 window.addEventListener("pagehide", () => camera.stop());
+window.addEventListener("pageshow", (event) => { if (event.persisted) startCamera(); });  // back to this page
 
 function prompt(text) {
   $("prompt").textContent = text;
@@ -44,8 +48,7 @@ async function send(form) {
     window.location.assign("/me");
     return;
   }
-  const wait = response.status === 429 ? ` (${data.retry_after} s)` : "";
-  say(`${data.error || "that did not work"}${wait}. Try again.`, "error");
+  say(`${data.error || "that did not work"}. Try again.`, "error");
 }
 
 async function withChallenge() {
@@ -59,8 +62,9 @@ async function withChallenge() {
   prompt(`Get ready: ${answer.prompt.toLowerCase()} ${ARROWS[answer.move] || ""}`);
   await new Promise((resolve) => setTimeout(resolve, 1200));
   prompt(`${answer.prompt} ${ARROWS[answer.move] || ""}`);
-  const frames = await camera.burst(answer.frames, answer.seconds,
-    (done) => say(`recording ${Math.round(done * 100)}%`));
+  $("progress").hidden = false;
+  const frames = await camera.burst(answer.frames, answer.seconds, (done) => { $("progress").value = done; });
+  $("progress").hidden = true;
   prompt("");
   frames.forEach((blob, index) => form.append("frame", blob, `frame${index}.jpg`));
   return send(form);
@@ -82,6 +86,7 @@ $("form").addEventListener("submit", async (event) => {
     say(`that did not work: ${error.message}`, "error");
   } finally {
     prompt("");
+    $("progress").hidden = true;
     camera.quiet = false;
     $("go").disabled = false;
   }
@@ -90,10 +95,15 @@ $("form").addEventListener("submit", async (event) => {
 if ($("upload")) {
   $("upload").addEventListener("change", async () => {
     const file = $("upload").files[0];
-    if (!file) return;
+    if (!file || $("go").disabled) return;
+    $("go").disabled = true;
     const form = fields();
     form.append("image", file);
-    await send(form);
-    $("upload").value = "";
+    try {
+      await send(form);
+    } finally {
+      $("upload").value = "";
+      $("go").disabled = false;
+    }
   });
 }
