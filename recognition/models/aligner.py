@@ -35,7 +35,8 @@ class LandmarkAligner:
         self._lock = threading.Lock()
 
     def landmarks(self, image: np.ndarray, box: Box) -> np.ndarray:
-        """dlib's five points for the face in box, as a (5, 2) array: two per eye corner pair, then the nose."""
+        """The predictor's points for the face in box: five for the 5-point model, (5, 2), two per eye
+        corner pair, then the nose (or 68 for the 68-point one, which the liveness check uses)."""
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         rect = self._dlib.rectangle(box.x, box.y, box.x + box.w, box.y + box.h)
         with self._lock:
