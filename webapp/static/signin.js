@@ -52,7 +52,12 @@ async function send(form) {
 }
 
 async function withChallenge() {
-  const answer = await (await fetch("/signin/challenge")).json();
+  const asked = await fetch("/signin/challenge");
+  const answer = await asked.json();
+  if (!asked.ok) {  // asked too often (429): say so, and wait
+    say(`${answer.error || "the server did not give a challenge"}. Try again later.`, "error");
+    return;
+  }
   const form = fields();
   if (answer.liveness !== "challenge") {
     form.append("image", await camera.frame(), "camera.jpg");
