@@ -22,7 +22,7 @@ WRITER = textwrap.dedent("""
     from recognition.store.pickle_store import PickleStore
     store = PickleStore(sys.argv[1], sys.argv[2], segment_identities=16)  # small: rollovers and rewrites
     rng, pick = np.random.default_rng(int(sys.argv[3])), random.Random(int(sys.argv[3]))
-    while True:
+    while sys.stdin.readline():  # one change per go-ahead: the kill can only interrupt the one asked for
         known = [s["hash"] for s in store.summaries()]
         op = pick.choice(["add"] * 3 + ["rename", "delete"]) if known else "add"
         if op == "add":
@@ -50,17 +50,24 @@ def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_one(tmp_path):
     acknowledged = 0
     for round_number in range(8):
         process = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), str(key), str(round_number)],
-                                   cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                                   cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+        def go_ahead() -> None:  # a writer left to run free gets ahead of the reads when the machine is busy
+            process.stdin.write("\n")
+            process.stdin.flush()
+
         wanted = rng.randint(5, 60)  # kill after a random number of acknowledgements, mid-write
         watchdog = threading.Timer(60, process.kill)  # a stuck writer ends the reads below with EOF
         watchdog.start()
         for _ in range(wanted):
+            go_ahead()
             started = process.stdout.readline().split()
             done = process.stdout.readline().strip()
             assert started and done == "done", f"round {round_number}: the writer stopped early"
             apply(expected, started)
             acknowledged += 1
-        in_flight = process.stdout.readline().split()  # the change the kill most likely interrupts
+        go_ahead()
+        in_flight = process.stdout.readline().split()  # the change the kill may interrupt (or not: either is right)
         watchdog.cancel()
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
