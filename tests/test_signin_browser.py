@@ -17,6 +17,9 @@ from webapp import create_app
 
 chromium = page_browser.chromium
 TIMEOUT_MS = 60_000  # a sign-in: 1.2 s to get ready, 2.4 s of frames, then the check (the model may be warming up)
+# Tries a person gets, as one would retry: the fake camera loops its file at its own pace, and on a busy
+# machine the page's 2.4 s can catch too little of the turn (the closing note counts the tries).
+TRIES = 3
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +59,35 @@ def open_page(browser, url):
     return tab
 
 
+def press(tab):
+    """Press the button as a person does: None once signed in (the page went to /me), else the message."""
+    tab.evaluate("document.getElementById('message').className = ''")
+    tab.click("#go")
+    tab.wait_for_function("location.pathname === '/me' || document.getElementById('message').className === 'error'")
+    return None if tab.url.endswith("/me") else tab.text_content("#message")
+
+
+def press_until(tab, wanted: str, tries: int = TRIES) -> list[str]:
+    """Press again after a refusal, as a person would, until the page shows wanted: "/me" (signed in),
+    or a message containing it. The messages of the refused tries, in order."""
+    refused = []
+    for _ in range(tries):
+        message = press(tab)
+        if message is None:
+            assert wanted == "/me", f"signed in, where {wanted!r} was expected (after {refused})"
+            return refused
+        if wanted != "/me" and wanted in message:
+            return refused
+        refused.append(message)
+    raise AssertionError(f"no {wanted!r} in {tries} tries: {refused}")
+
+
 def test_sign_up_sign_out_sign_in_again_and_delete_me(chromium, server, services, turning_camera, tmp_path):
     with page_browser.chromium_with_camera(chromium, turning_camera) as browser:
         tab = open_page(browser, server.url + "/signup")
         tab.fill("#name", "Turning man")
         tab.fill("#email", "man@example.org")
-        tab.click("#go")
-        tab.wait_for_url("**/me")
+        press_until(tab, "/me")
         person = services.store.identities()
         assert len(person) == 1 and person[0].name == "Turning man"
         assert tab.text_content("#me-hash") == person[0].hash
@@ -72,8 +97,7 @@ def test_sign_up_sign_out_sign_in_again_and_delete_me(chromium, server, services
         tab.click("#signout")
         tab.wait_for_url("**/signin")
         tab.wait_for_function("document.getElementById('view').videoWidth > 0")
-        tab.click("#go")
-        tab.wait_for_url("**/me")
+        press_until(tab, "/me")
         assert tab.text_content("#me-name") == "Turning man"
 
         tab.on("dialog", lambda dialog: dialog.accept())  # "Delete yourself ... for good?"
@@ -90,9 +114,8 @@ def test_a_still_photo_of_a_registered_man_is_refused_by_the_challenge(chromium,
     photo = camera_file(tmp_path, "photo", held_up_frames(turning[3], analyzer.detector, count=30), fps=15)
     with page_browser.chromium_with_camera(chromium, photo) as browser:
         tab = open_page(browser, server.url + "/signin")
-        tab.click("#go")
-        tab.wait_for_function("document.getElementById('message').className === 'error'")
-        assert "did not move as asked" in tab.text_content("#message")
+        refused = [press(tab) for _ in range(TRIES)]  # every try refused by the challenge (the face is his)
+        assert all(m and ("did not move as asked" in m or "faster than a head" in m) for m in refused), refused
         tab.screenshot(path=str(tmp_path / "still-refused.png"))
         assert tab.url.endswith("/signin")
         assert tab.goto(server.url + "/me").url.endswith("/signin")  # no session
@@ -103,7 +126,5 @@ def test_a_different_person_is_refused(chromium, app, server, turning, analyzer,
     kit = posed_frames(KIT_TURNING, analyzer.detector, each=8)
     with page_browser.chromium_with_camera(chromium, camera_file(tmp_path, "kit", kit, fps=15)) as browser:
         tab = open_page(browser, server.url + "/signin")
-        tab.click("#go")
-        tab.wait_for_function("document.getElementById('message').className === 'error'")
-        assert "not recognised" in tab.text_content("#message")
+        press_until(tab, "not recognised")  # he may need a second try at the movement; he never gets in
         assert tab.goto(server.url + "/me").url.endswith("/signin")
