@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 # The page test drives Debian's chromium; Playwright must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser weights run test bench bench-live bench-album bench-store bench-accuracy bench-classifier bench-attributes bench-liveness clean
+.PHONY: install browser weights run test bench bench-accuracy clean
 
 install: $(STAMP)
 
@@ -48,26 +48,13 @@ test: install browser
 bench: install
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/stream_bench.py
 
-bench-live: install
-	FACE_FIXTURES=$(FIXTURES) $(PY) bench/live_bench.py
-
-bench-album: install
-	FACE_FIXTURES=$(FIXTURES) $(PY) bench/album_bench.py
-
-bench-store: install
-	FACE_FIXTURES=$(FIXTURES) $(PY) bench/store_bench.py
-
 bench-accuracy: install
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/compare_accuracy.py
 
-bench-classifier: install
-	FACE_FIXTURES=$(FIXTURES) $(PY) bench/classifier_bench.py
-
-bench-attributes: install
-	FACE_FIXTURES=$(FIXTURES) $(PY) bench/attributes_bench.py
-
-bench-liveness: install
-	FACE_FIXTURES=$(FIXTURES) $(PY) bench/liveness_bench.py
+# bench-live, bench-album, bench-store, bench-classifier, bench-attributes, bench-liveness: bench/<name>_bench.py
+# (not in .PHONY: make looks for no pattern rule for a phony target)
+bench-%: install bench/%_bench.py
+	FACE_FIXTURES=$(FIXTURES) $(PY) bench/$*_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

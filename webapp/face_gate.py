@@ -21,8 +21,6 @@ CLIENT_FAILURES = 20  # failed sign-ins per client (address) in the window: 4 a 
 CHALLENGES_ASKED = 30  # challenges per client in the window: one per try, with room for reloads
 PERSON_FAILURES = 10  # per person tried (by email, or by the face shown): their own failed challenges count too
 log = logging.getLogger(__name__)
-BURST_FRAMES = 24  # what the page sends: frames over BURST_SECONDS, after the question is shown
-BURST_SECONDS = 2.4
 
 
 class FaceGate:

@@ -26,13 +26,14 @@ from webapp.accounts import NOT_RECOGNISED, email_key, enroll_account, sign_in
 from webapp.auth import requires_key
 from webapp.challenges import ChallengeRefused
 from webapp.errors import ApiError
-from webapp.face_gate import BURST_FRAMES, BURST_SECONDS
 from webapp.identities import erase
 from webapp.services import services
 
 bp = Blueprint("signin", __name__)
 log = logging.getLogger(__name__)
 TOO_DARK = 60  # mean grey level of the face (0-255) below which the landmarks and the model guess
+BURST_FRAMES = 24  # what the page records once the question is shown: frames over BURST_SECONDS
+BURST_SECONDS = 2.4
 MAX_FRAME_PIXELS = 2_100_000  # a burst's frames: full HD at most (the page sends 640x480)
 TOO_SMALL = 0.14  # of the frame's width (90 px of 640): smaller faces still pass, but their landmarks are coarse
 
@@ -65,12 +66,12 @@ def same_site_only():
 
 @bp.get("/signup")
 def signup_page():
-    return render_template("signup.html", liveness=services().gate.liveness)
+    return render_template("face_page.html", signup=True, liveness=services().gate.liveness)
 
 
 @bp.get("/signin")
 def signin_page():
-    return render_template("signin.html", liveness=services().gate.liveness)
+    return render_template("face_page.html", signup=False, liveness=services().gate.liveness)
 
 
 @bp.get("/me")
