@@ -5,6 +5,7 @@
 const FRAME_WIDTH = 640;  // what the server gets: enough for the landmarks, small enough to send 24 of
 const HINT_WIDTH = 320;
 const HINT_EVERY_MS = 800;
+const CAMERA_TIMEOUT_MS = 10_000;
 
 class FaceCam {
   constructor(video, onHint) {
@@ -22,9 +23,10 @@ class FaceCam {
     this.stream = await navigator.mediaDevices.getUserMedia(
       { video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" }, audio: false });
     this.video.srcObject = this.stream;
-    await new Promise((resolve) => {
-      if (this.video.videoWidth > 0) resolve();
-      else this.video.addEventListener("loadedmetadata", resolve, { once: true });
+    await new Promise((resolve, reject) => {  // a camera that never shows a picture is said so, not waited on
+      if (this.video.videoWidth > 0) return resolve();
+      const timer = setTimeout(() => reject(new Error("it gave no picture within 10 s")), CAMERA_TIMEOUT_MS);
+      this.video.addEventListener("loadedmetadata", () => { clearTimeout(timer); resolve(); }, { once: true });
     });
     this.hinting = true;
     this.hintLoop();
