@@ -99,6 +99,21 @@ def open_store(folder: Path, **options):
     return PickleStore(folder / "db", folder / "keys" / "store.key", **options)
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server of the test run's own (Debian's, installed by `make postgres`)."""
+    from tests.postgres import PostgresMissing, PostgresServer
+
+    try:
+        server = PostgresServer().start()
+    except PostgresMissing as exc:
+        if IN_CI:
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield server
+    server.remove()
+
+
 def stored_bytes(store) -> bytes:
     """Every byte the store keeps on disk (its segment files), to compare before and after."""
     return b"".join(path.read_bytes() for path in sorted(store.folder.iterdir()))

@@ -34,11 +34,29 @@ class PickleBackend:
         return open_store(self.folder, segment_identities=8)  # small segments: rollovers happen in tests
 
 
-BACKENDS = [PickleBackend]
+class PostgresBackend:
+    """A database of its own on the test run's PostgreSQL server; this server's side files in folder."""
+
+    name = "postgresql"
+
+    def __init__(self, folder, server) -> None:
+        self.folder = folder
+        self.url = server.new_database()
+
+    def open(self):
+        from recognition.store.postgres.store import PostgresStore
+
+        return PostgresStore(self.url, self.folder / "db", self.folder / "keys" / "store.key",
+                             chunk_identities=8)  # small chunks: rollovers happen in tests
+
+
+BACKENDS = [PickleBackend, PostgresBackend]
 
 
 @pytest.fixture(params=BACKENDS, ids=lambda backend: backend.name)
 def backend(request, tmp_path):
+    if request.param is PostgresBackend:
+        return PostgresBackend(tmp_path, request.getfixturevalue("postgres"))
     return request.param(tmp_path)
 
 

@@ -26,6 +26,10 @@ class StoreWriteFailed(StoreError):
     """A change could not be made durable (disk full, I/O error); nothing of it was kept or acknowledged."""
 
 
+class StoreUnavailable(StoreWriteFailed):
+    """The database cannot be reached: changes are refused until it is back (reads go on from memory)."""
+
+
 class EmailTaken(StoreError):
     """Another identity is already bound to this email hash."""
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from recognition.store.gallery import Gallery, GalleryTable, Member
 from recognition.store.identity import Identity
-from recognition.store.interface import EmailTaken, StoreRejected
+from recognition.store.interface import Candidate, EmailTaken, Enrolled, FindExisting, StoreRejected
 from recognition.store.records import Group, checked_group, group_by_model
 
 EMPTY_GALLERY = GalleryTable(0).snapshot
@@ -128,6 +128,57 @@ class StoreIndex:
                            len(identity.embeddings), len(identity.rejections), segment, slot, identity.attributes))
         self.segments.setdefault(segment, set())
         self.publish({i.model for i in identities})
+
+    def plan_enrollment(self, model: str, candidates: Sequence[Candidate],
+                        find_existing: FindExisting) -> tuple[list[Enrolled], list[Identity]]:
+        """Each candidate's outcome, and the identities to create: a candidate someone already is (stored,
+        or created earlier in this batch) is reported, not created. The writer makes them durable, then
+        remember()s them."""
+        queries = np.vstack([c.embedding for c in candidates]).astype(np.float32)
+        gallery = self.gallery(model)
+        known = list(find_existing(gallery, queries)) if not gallery.empty else [None] * len(candidates)
+        batch = GalleryTable(queries.shape[1])  # this call's new people: a batch holds no duplicates
+        outcomes, created, hashes, emails = [], [], set(), set()
+        for index, candidate in enumerate(candidates):
+            existing = known[index]
+            if existing is None and created:
+                existing = find_existing(batch.snapshot, queries[index : index + 1])[0]
+            if existing is not None:
+                outcomes.append(Enrolled(existing=existing))
+                continue
+            self.check_new(candidate.hash, candidate.email_hash, hashes, emails)
+            identity = Identity(hash=candidate.hash, model=model, name=candidate.name, embeddings=(queries[index],),
+                                email_hash=candidate.email_hash, attributes=candidate.attributes)
+            created.append(identity)
+            batch.add(Member(identity.hash, identity.name), queries[index : index + 1])
+            batch.publish()
+            outcomes.append(Enrolled(created=identity))
+        return outcomes, created
+
+    def sync_segment(self, segment: int, groups: Sequence[Group]) -> None:
+        """Make a segment's identities what groups hold (another server changed it): the new ones added,
+        the changed ones brought up to date, the ones no longer there forgotten."""
+        incoming = {identity.hash: identity for group in groups for identity in group.identities()}
+        for identity_hash in self.residents(segment):
+            if identity_hash not in incoming:
+                self.forget(identity_hash)
+        fresh = [identity for identity in incoming.values() if identity.hash not in self.meta]
+        for identity in incoming.values():
+            if identity.hash in self.meta:
+                self.update(identity)
+        if fresh:
+            self.remember(fresh, segment)
+
+    def update(self, identity: Identity) -> None:
+        """Bring a stored identity up to date with a newer copy of it. A person's vectors and rejections
+        only ever grow, and the hash, model, email and attributes never change."""
+        meta = self.meta[identity.hash]
+        if identity.name != meta.name:
+            self.rename(identity.hash, identity.name)
+        if len(identity.embeddings) > meta.vectors:
+            self.add_vectors(identity.hash, np.vstack(identity.embeddings[meta.vectors :]))
+        for vector in identity.rejections[meta.rejections :]:
+            self.add_rejection(identity.hash, vector)
 
     def rename(self, identity_hash: str, name) -> None:
         meta = self.meta[identity_hash]

@@ -14,8 +14,6 @@ How each promise is kept:
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
 import threading
@@ -29,10 +27,10 @@ import numpy as np
 
 from recognition.store import legacy, migration, records, segments
 from recognition.store.atomic import DataDirLock, fsync_folder, remove_stale_temporaries
-from recognition.store.gallery import Gallery, GalleryTable, Member
 from recognition.store.identity import Identity
 from recognition.store.interface import Candidate, Enrolled, FindExisting, StoreRejected, StoreWriteFailed
 from recognition.store.memory import StoreIndex
+from recognition.store.reading import MemoryReads
 from recognition.store.vault import (
     StoreKey, check_outside, pending_key_path, read_keys, read_or_create_key, read_or_create_secret, reseal_side_files,
 )
@@ -46,7 +44,7 @@ SECRET_FILE = "installation_secret"
 SEGMENT_IDENTITIES = 2048
 
 
-class PickleStore:
+class PickleStore(MemoryReads):
     """The FaceStore of one data dir. read_only opens without the writer lock and never writes (to list
     or export while a server runs); it cannot migrate or finish a key rotation."""
 
@@ -74,34 +72,6 @@ class PickleStore:
         log.info("loaded %d identities from %s/ (%d segments) in %.2f s", len(self), self.folder,
                  len(self._index.segments), time.monotonic() - started)
 
-    # -- reading: never waits for a write's disk work ----------------------------------------
-    def gallery(self, model: str) -> Gallery:
-        return self._index.gallery(model)
-
-    def get(self, identity_hash: str) -> Optional[Identity]:
-        with self._state:
-            return self._index.identity(identity_hash) if identity_hash in self._index.meta else None
-
-    def identities(self) -> list[Identity]:
-        with self._state:
-            metas = sorted(self._index.meta.values(), key=lambda m: m.created)
-            return [self._index.identity(m.hash) for m in metas]
-
-    def summaries(self) -> list[dict]:
-        metas = list(self._index.meta.values())  # each Meta is immutable: no lock needed to read it
-        return [meta.summary() for meta in sorted(metas, key=lambda m: m.created)]
-
-    def find_by_email_hash(self, email_hash: str) -> Optional[Identity]:
-        identity_hash = self._index.emails.get(email_hash)
-        return self.get(identity_hash) if identity_hash else None
-
-    def email_hash(self, email: str) -> str:
-        normalized = email.strip().lower().encode()
-        return hmac.new(self.secret, b"email\0" + normalized, hashlib.sha256).hexdigest()
-
-    def __len__(self) -> int:
-        return len(self._index.meta)
-
     @property
     def segment_count(self) -> int:
         return len(self._index.segments)
@@ -111,26 +81,7 @@ class PickleStore:
         if not candidates:
             return []
         with self._writing("enroll"):
-            queries = np.vstack([c.embedding for c in candidates]).astype(np.float32)
-            gallery = self.gallery(model)
-            known = list(find_existing(gallery, queries)) if not gallery.empty else [None] * len(candidates)
-            batch = GalleryTable(queries.shape[1])  # this call's new people: a batch holds no duplicates
-            outcomes, created, hashes, emails = [], [], set(), set()
-            for index, candidate in enumerate(candidates):
-                existing = known[index]
-                if existing is None and created:
-                    existing = find_existing(batch.snapshot, queries[index : index + 1])[0]
-                if existing is not None:
-                    outcomes.append(Enrolled(existing=existing))
-                    continue
-                self._index.check_new(candidate.hash, candidate.email_hash, hashes, emails)
-                identity = Identity(hash=candidate.hash, model=model, name=candidate.name,
-                                    embeddings=(queries[index],), email_hash=candidate.email_hash,
-                                    attributes=candidate.attributes)
-                created.append(identity)
-                batch.add(Member(identity.hash, identity.name), queries[index : index + 1])
-                batch.publish()
-                outcomes.append(Enrolled(created=identity))
+            outcomes, created = self._index.plan_enrollment(model, candidates, find_existing)
             if created:
                 self._append(created)
             return outcomes

@@ -1,0 +1,57 @@
+"""The shared store's tables, as numbered migrations applied in order and recorded in faceapp_schema.
+
+A server applies what its release knows and the database lacks (one server at a time, under an
+advisory lock), and refuses a database a newer release has migrated further.
+"""
+from __future__ import annotations
+
+import logging
+
+from recognition.store.interface import StoreRejected
+
+log = logging.getLogger(__name__)
+
+SCHEMA_LOCK = 7_466_534_106  # pg_advisory_xact_lock key: one server migrates at a time
+
+# (version, what it does, SQL). Never edit a released migration: add the next one.
+MIGRATIONS = [
+    (1, "sealed records of identities in chunks, the change log and its head, settings", """
+        CREATE TABLE faceapp_settings (name text PRIMARY KEY, value bytea NOT NULL);
+        -- One row: the newest change. Every write locks it first, so writes happen one at a time
+        -- across all servers, and the log's numbers have no gaps.
+        CREATE TABLE faceapp_head (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), seq bigint NOT NULL);
+        INSERT INTO faceapp_head (seq) VALUES (0);
+        -- Sealed batches of identities (recognition/store/records.py); tag binds each to its chunk and id.
+        CREATE TABLE faceapp_records (id bigserial PRIMARY KEY, chunk bigint NOT NULL, body bytea NOT NULL,
+                                      tag bytea NOT NULL);
+        -- Sealed bytes do not compress: do not try on every write.
+        ALTER TABLE faceapp_records ALTER COLUMN body SET STORAGE EXTERNAL;
+        CREATE INDEX faceapp_records_chunk ON faceapp_records (chunk);
+        -- What changed: a record appended to a chunk, or (record NULL) a chunk rewritten. No identity data.
+        CREATE TABLE faceapp_changes (seq bigint PRIMARY KEY, chunk bigint NOT NULL, record bigint,
+                                      made timestamptz NOT NULL DEFAULT now());
+    """),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def migrate(conn, *, apply: bool = True) -> int:
+    """Bring the schema up to LATEST (or, with apply=False, only check it); the version it is at."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS faceapp_schema (version integer PRIMARY KEY, "
+                     "description text NOT NULL, applied timestamptz NOT NULL DEFAULT now())")
+        current = conn.execute("SELECT coalesce(max(version), 0) FROM faceapp_schema").fetchone()[0]
+        if current > LATEST:
+            raise StoreRejected(f"the database's schema is at version {current}, newer than this release knows "
+                                f"({LATEST}); it was migrated by a newer release, which must be used")
+        if current < LATEST and not apply:
+            raise StoreRejected(f"the database's schema is at version {current}, not {LATEST}; start the server "
+                                f"once to migrate it")
+        for version, description, sql in MIGRATIONS:
+            if version > current:
+                conn.execute(sql)
+                conn.execute("INSERT INTO faceapp_schema (version, description) VALUES (%s, %s)",
+                             (version, description))
+                log.info("database schema migrated to version %d: %s", version, description)
+    return LATEST
