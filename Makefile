@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 # The page test drives Debian's chromium; Playwright must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser weights run test bench bench-accuracy clean
+.PHONY: install browser postgres weights run test bench bench-accuracy clean
 
 install: $(STAMP)
 
@@ -42,7 +42,20 @@ $(CHROMIUM):
 	$$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
 	  || echo "make: could not install chromium with apt-get; the page test will not run"
 
-test: install browser
+# Debian's PostgreSQL server programs for the shared-store tests, which start a server of their own
+# (no cluster or service is used). Installed only when missing; under CI=true the tests fail without it.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; else \
+	  echo "make: PostgreSQL is missing and installing it needs root: run 'apt-get install postgresql' as root"; \
+	  exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "make: PostgreSQL is missing and there is no apt-get: install its server (14 or newer) by hand"; exit 0; fi; \
+	echo "make: installing Debian's postgresql for the shared-store tests"; \
+	$$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql \
+	  || echo "make: could not install postgresql with apt-get; the shared-store tests will not run"
+
+test: install browser postgres
 	FACE_FIXTURES=$(FIXTURES) $(PY) -m pytest
 
 bench: install

@@ -50,6 +50,11 @@ class RecognitionConfig:
 class StoreConfig:
     data_dir: Path = DEFAULT_DATA_DIR
     key_file: Optional[Path] = None  # None: one per data dir under the user's config folder
+    backend: str = "file"  # "file" (the pickle store in data_dir) or a postgresql:// URL several servers share
+
+    @property
+    def url(self) -> Optional[str]:
+        return None if self.backend == "file" else self.backend
 
     @property
     def key_path(self) -> Path:
@@ -94,6 +99,14 @@ def default_key_path(data_dir: Path, env: Optional[Mapping[str, str]] = None) ->
     return config_home / "faceapp" / "keys" / f"{resolved.name}-{tag}.key"
 
 
+def _store(text: str) -> str:
+    from recognition.store import FILE_STORE, is_database_url
+
+    if text != FILE_STORE and not is_database_url(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is neither 'file' nor a postgresql:// URL")
+    return text
+
+
 def _moves(text: str) -> tuple[str, ...]:
     moves = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
     unknown = [move for move in moves if move not in ("left", "right", "up")]
@@ -122,6 +135,9 @@ def add_store_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str])
     parser.add_argument("--key-file", default=env.get("FACE_KEY_FILE"),
                         help="the key that encrypts the store, kept outside the data dir; created (mode 0600) on "
                              "first run [FACE_KEY_FILE, default ~/.config/faceapp/keys/<data dir>-<id>.key]")
+    parser.add_argument("--store", type=_store, default=env.get("FACE_STORE", "file"),
+                        help="'file': the sealed store in the data dir; or a postgresql://user:password@host/db URL: "
+                             "one store several servers share (give each the same key file) [FACE_STORE, default file]")
 
 
 def tool_parser(prog: str, doc: str, env: Mapping[str, str], *, threshold: bool = False) -> argparse.ArgumentParser:
@@ -146,7 +162,7 @@ def tool_recognition(args: argparse.Namespace, env: Mapping[str, str]) -> Recogn
 def store_config(args: argparse.Namespace, env: Mapping[str, str]) -> StoreConfig:
     data_dir = Path(args.data_dir).expanduser()
     key_file = Path(args.key_file).expanduser() if args.key_file else default_key_path(data_dir, env)
-    return StoreConfig(data_dir=data_dir, key_file=key_file)
+    return StoreConfig(data_dir=data_dir, key_file=key_file, backend=args.store)
 
 
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:

@@ -60,7 +60,7 @@ def build(settings: config.Config):
     from recognition.pipeline.build import build_for_request
     from recognition.store import open_store
     from recognition.store.atomic import DataDirInUse
-    from recognition.store.interface import StoreRejected
+    from recognition.store.interface import StoreError
     from recognition.store.vault import StoreKeyError
     from webapp import create_app
     from webapp.serving import make_server
@@ -68,8 +68,8 @@ def build(settings: config.Config):
     from webapp.face_gate import FaceGate
 
     try:
-        store = open_store(settings.store.data_dir, settings.store.key_path)
-    except (StoreRejected, StoreKeyError, DataDirInUse) as exc:
+        store = open_store(settings.store.data_dir, settings.store.key_path, url=settings.store.url)
+    except (StoreError, StoreKeyError, DataDirInUse) as exc:
         log.error("%s", exc)
         log.error("the server did not start and changed nothing; `python -m tools.store verify` checks the store")
         return None
@@ -84,7 +84,7 @@ def build(settings: config.Config):
     if choice.name != recognition.model:
         log.info("model auto -> %s (%s)", choice.name, choice.reason)
     log.info("model %s, threshold %.2f; detector Haar (%s); data in %s (%d identities)", choice.name,
-             analyzer.matcher.threshold, analyzer.detector.cascade_path.name, settings.store.data_dir, len(store))
+             analyzer.matcher.threshold, analyzer.detector.cascade_path.name, store.location, len(store))
     stream = settings.stream
     # The stream searches each frame for faces itself when it blurs them (it must not wait for recognition):
     # a detector of its own, at a smaller size, so it neither waits for nor slows the recognition's.

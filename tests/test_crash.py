@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 
+import pytest
 import requests
 
 from tests.conftest import ROOT, fixture_path, free_port, open_store, wait_until
@@ -19,8 +20,10 @@ from tests.test_store import PlantedPayload
 WRITER = textwrap.dedent("""
     import random, sys, numpy as np
     from recognition.store.identity import Identity
-    from recognition.store.pickle_store import PickleStore
-    store = PickleStore(sys.argv[1], sys.argv[2], segment_identities=16)  # small: rollovers and rewrites
+    from recognition.store import open_store
+    url = None if sys.argv[4] == "file" else sys.argv[4]
+    small = {"chunk_identities" if url else "segment_identities": 16}  # small: rollovers and rewrites
+    store = open_store(sys.argv[1], sys.argv[2], url=url, **small)
     rng, pick = np.random.default_rng(int(sys.argv[3])), random.Random(int(sys.argv[3]))
     while sys.stdin.readline():  # one change per go-ahead: the kill can only interrupt the one asked for
         known = [s["hash"] for s in store.summaries()]
@@ -42,14 +45,22 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_one(tmp_path):
-    """Enrollments, renames and deletes (appends, segment rewrites, rollovers), killed at random moments."""
+@pytest.fixture(params=["file", "postgresql"])
+def store_url(request) -> str:
+    return request.param if request.param == "file" else request.getfixturevalue("postgres").new_database()
+
+
+def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_one(tmp_path, store_url):
+    """Enrollments, renames and deletes (appends, segment rewrites, rollovers), killed at random moments;
+    on disk, or in PostgreSQL (a write is acknowledged once committed)."""
+    from recognition.store import open_store as open_any
+
     data_dir, key = tmp_path / "db", tmp_path / "keys" / "store.key"
     expected: dict[str, str] = {}  # hash -> name, after every acknowledged change
     rng = random.Random(7)
     acknowledged = 0
     for round_number in range(8):
-        process = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), str(key), str(round_number)],
+        process = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), str(key), str(round_number), store_url],
                                    cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
         def go_ahead() -> None:  # a writer left to run free gets ahead of the reads when the machine is busy
@@ -71,7 +82,8 @@ def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_one(tmp_path):
         watchdog.cancel()
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
-        with open_store(tmp_path) as store:  # the lock died with the writer; every file is whole
+        url = None if store_url == "file" else store_url
+        with open_any(data_dir, key, url=url, **({"follow": False} if url else {})) as store:  # the lock died with the writer
             stored = {s["hash"]: s["name"] or "" for s in store.summaries()}
         if in_flight:  # not acknowledged: either outcome is right, and the next round starts from it
             target = in_flight[2]

@@ -8,7 +8,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from recognition.models.embedder_process import EmbedderUnavailable
-from recognition.store.interface import StoreWriteFailed
+from recognition.store.interface import StoreUnavailable, StoreWriteFailed
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StoreWriteFailed)
     def store_unwritable(error: StoreWriteFailed):
         log.error("%s", error)
-        return jsonify({"error": str(error)}), 503
+        retry = {"Retry-After": "5"} if isinstance(error, StoreUnavailable) else {}
+        return jsonify({"error": str(error)}), 503, retry
 
     @app.errorhandler(EmbedderUnavailable)
     def model_unavailable(error: EmbedderUnavailable):

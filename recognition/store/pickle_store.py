@@ -52,6 +52,7 @@ class PickleStore(MemoryReads):
                  segment_identities: int = SEGMENT_IDENTITIES) -> None:
         self.data_dir = Path(data_dir)
         self.folder = self.data_dir / STORE_FOLDER
+        self.location = str(self.folder)
         self.key_path = Path(key_path)
         self.read_only = read_only
         self._segment_identities = segment_identities
