@@ -1,11 +1,14 @@
-"""Look after the face store from the command line: list, verify, export, import, delete, rotate-key.
+"""Look after the face store from the command line: list, verify, export, import, delete, rotate-key, copy.
 
     python -m tools.store list
     python -m tools.store export backup.faces      # passphrase from $FACE_EXPORT_PASSPHRASE or a prompt
     python -m tools.store delete 3f2a9c...
+    python -m tools.store copy postgresql://faceapp@db/faces      # the file store into PostgreSQL
+    python -m tools.store --store postgresql://faceapp@db/faces copy file --to-data-dir known_faces_db
 
-Uses the same --data-dir / --key-file (and FACE_DATA_DIR / FACE_KEY_FILE) as run.py. Reading commands
-work while the server runs; changing ones need the server stopped (the data dir lock says so).
+Uses the same --store / --data-dir / --key-file (and FACE_STORE / FACE_DATA_DIR / FACE_KEY_FILE) as
+run.py. Reading commands work while the server runs; changing ones on the file store need the server
+stopped (the data dir lock says so); a PostgreSQL store takes changes while its servers run.
 """
 from __future__ import annotations
 
@@ -22,10 +25,10 @@ from typing import Optional
 from config import add_store_arguments, store_config
 from recognition.album import corrections as album_people
 from recognition.matching.trained import ClassifierFile
-from recognition.store import open_store
+from recognition.store import FILE_STORE, is_database_url, open_store
 from recognition.store.atomic import DataDirInUse, write_atomically
 from recognition.store.export import decode_export, encode_export
-from recognition.store.interface import StoreRejected
+from recognition.store.interface import StoreError
 from recognition.store.pickle_store import PickleStore as FaceStore
 from recognition.store.vault import StoreKeyError
 
@@ -50,21 +53,28 @@ def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
     delete = commands.add_parser("delete", help="delete identities (and every vector of them) for good")
     delete.add_argument("hashes", nargs="+", help="identity hashes, or unique prefixes of at least 8 characters")
     commands.add_parser("rotate-key", help="re-encrypt the store under a new key and replace the key file")
+    copy = commands.add_parser("copy", help="copy every identity (hashes, names, email bindings, rejections) into "
+                                            "another, empty store: a postgresql:// URL, or 'file'")
+    copy.add_argument("target", help="a postgresql:// URL, or 'file' (the store in --to-data-dir)")
+    copy.add_argument("--to-data-dir", type=Path, help="the target's data dir: a file store's home, or where a "
+                                                       "database server keeps its side files [default: --data-dir]")
     args = parser.parse_args(argv)
     logging.basicConfig(level="WARNING", format="%(levelname)s: %(message)s")
 
     settings = store_config(args, env)
     writes = args.command in ("import", "delete", "rotate-key")
+    options = {"follow": False} if settings.url else {}  # a one-off command follows no other server
     try:
-        with open_store(settings.data_dir, settings.key_path, read_only=not writes) as store:
+        with open_store(settings.data_dir, settings.key_path, read_only=not writes, url=settings.url,
+                        **options) as store:
             return COMMANDS[args.command](store, args, env)
-    except (StoreRejected, StoreKeyError, DataDirInUse, ToolError, PermissionError) as exc:
+    except (StoreError, StoreKeyError, DataDirInUse, ToolError, PermissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
 def list_identities(store: FaceStore, args, env) -> int:
-    print(f"{len(store)} identities in {store.folder}")
+    print(f"{len(store)} identities in {store.location}")
     for identity in store.identities():
         created = datetime.fromtimestamp(identity.created, timezone.utc).strftime("%Y-%m-%d %H:%M")
         registered = "registered" if identity.email_hash else ""
@@ -84,8 +94,7 @@ def verify(store: FaceStore, args, env) -> int:
     for problem in problems:
         print(f"problem: {problem}")
     status = "sound" if not problems else f"{len(problems)} problems"
-    print(f"{store.folder}: key id {store.key.fingerprint if store.key else '-'}, {len(store)} identities in "
-          f"{store.segment_count} segments: {status}")
+    print(f"{store.location}: key id {store.key.fingerprint if store.key else '-'}, {len(store)} identities: {status}")
     return 0 if not problems else 1
 
 
@@ -125,10 +134,45 @@ def delete(store: FaceStore, args, env) -> int:
 
 
 def rotate_key(store: FaceStore, args, env) -> int:
+    if not hasattr(store, "rotate_key"):
+        raise ToolError(f"rotate-key re-encrypts a file store; {store.location} is shared by servers that all hold "
+                        f"its key. Copy it to a file store, rotate there, and copy it back into an empty database")
     old = store.key.fingerprint
     new = store.rotate_key()
     print(f"key rotated: {old} -> {new.fingerprint}; {store.segment_count} segments in {store.folder} and the "
           f"sealed side files in {store.data_dir} (album people) re-encrypted")
+    return 0
+
+
+COPY_BATCH = 16384  # identities written at once (8 database chunks): progress shown, memory bounded
+
+
+def copy_store(store: FaceStore, args, env) -> int:
+    """Every identity into an empty store of another backend, under the same key and installation secret,
+    so hashes, email bindings and everything else stay as they are; then checked."""
+    settings = store_config(args, env)
+    to_dir = (args.to_data_dir or settings.data_dir).expanduser()
+    if args.target != FILE_STORE and not is_database_url(args.target):
+        raise ToolError(f"{args.target!r} is neither 'file' nor a postgresql:// URL")
+    url = None if args.target == FILE_STORE else args.target
+    if url == settings.url or (url is None and settings.url is None and to_dir.resolve() == settings.data_dir.resolve()):
+        raise ToolError("the target is the store itself; name another (--to-data-dir for a file store)")
+    options = {"follow": False} if url else {}
+    with open_store(to_dir, settings.key_path, url=url, secret=store.secret, **options) as target:
+        if len(target):
+            raise ToolError(f"{target.location} holds {len(target)} identities already; copy into an empty store")
+        identities = store.identities()
+        for start in range(0, len(identities), COPY_BATCH):
+            target.add_many(identities[start : start + COPY_BATCH])
+            print(f"copied {min(start + COPY_BATCH, len(identities))} of {len(identities)}", flush=True)
+        copied = {i.hash: (i.name, i.email_hash, i.created, len(i.embeddings), len(i.rejections)) for i in target.identities()}
+    wanted = {i.hash: (i.name, i.email_hash, i.created, len(i.embeddings), len(i.rejections)) for i in identities}
+    if copied != wanted:
+        raise ToolError(f"the copy in {target.location} differs from the store ({len(copied)} of {len(wanted)} as "
+                        f"they were); the store itself is untouched")
+    print(f"copied {len(identities)} identities from {store.location} to {target.location} (same key and secret: "
+          f"hashes and email bindings kept). Point the servers at it with --store; the side files (trained "
+          f"classifier, album indexes) stay in each server's data dir")
     return 0
 
 
@@ -162,6 +206,7 @@ COMMANDS = {
     "import": import_identities,
     "delete": delete,
     "rotate-key": rotate_key,
+    "copy": copy_store,
 }
 
 if __name__ == "__main__":

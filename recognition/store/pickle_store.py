@@ -46,10 +46,11 @@ SEGMENT_IDENTITIES = 2048
 
 class PickleStore(MemoryReads):
     """The FaceStore of one data dir. read_only opens without the writer lock and never writes (to list
-    or export while a server runs); it cannot migrate or finish a key rotation."""
+    or export while a server runs); it cannot migrate or finish a key rotation. secret: the installation
+    secret a new store takes (a store moved here from another backend keeps its hashes)."""
 
     def __init__(self, data_dir: Path, key_path: Path, *, read_only: bool = False,
-                 segment_identities: int = SEGMENT_IDENTITIES) -> None:
+                 segment_identities: int = SEGMENT_IDENTITIES, secret: Optional[bytes] = None) -> None:
         self.data_dir = Path(data_dir)
         self.folder = self.data_dir / STORE_FOLDER
         self.location = str(self.folder)
@@ -59,6 +60,7 @@ class PickleStore(MemoryReads):
         self._writer = threading.Lock()  # held for a whole write, disk included; readers never take it
         self._state = threading.Lock()  # held only while memory changes, by readers of whole identities
         self._index = StoreIndex()
+        self._given_secret = secret  # the installation secret a new store takes (moved here from elsewhere)
         self._appender: Optional[segments.Appender] = None
         self.key: Optional[StoreKey] = None
         check_outside(self.key_path, self.data_dir)
@@ -222,7 +224,8 @@ class PickleStore(MemoryReads):
         except segments.SegmentDamaged as exc:
             raise StoreRejected(str(exc))
         signed = bool(numbers) or (old is not None and not legacy.is_legacy(old))
-        self.secret = read_or_create_secret(self.data_dir / SECRET_FILE, needed=signed, create=not self.read_only)
+        self.secret = read_or_create_secret(self.data_dir / SECRET_FILE, needed=signed, create=not self.read_only,
+                                            given=self._given_secret)
         if old is not None and not numbers:
             self._open_old_file(old, old_path)
             return
