@@ -102,7 +102,7 @@ def open_store(folder: Path, **options):
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL server of the test run's own (Debian's, installed by `make postgres`)."""
-    from tests.postgres import PostgresMissing, PostgresServer
+    from recognition.store.postgres.cluster import PostgresMissing, PostgresServer
 
     try:
         server = PostgresServer().start()

@@ -13,7 +13,8 @@ from recognition.store.interface import StoreRejected, StoreUnavailable
 from recognition.store.postgres import schema
 from recognition.store.postgres.store import PostgresStore
 from recognition.store.vault import KeyMissing
-from tests.postgres import PostgresServer, wait_for
+from recognition.store.postgres.cluster import PostgresServer
+from tests.conftest import wait_until as wait_for
 from tests.test_store_contract import MODEL, near, unit
 
 SEEN_WITHIN = 1.0  # the promise: a change on one server reaches the others within a second

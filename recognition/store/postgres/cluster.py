@@ -1,5 +1,6 @@
-"""A real, throwaway PostgreSQL server for tests and benchmarks: Debian's binaries (`make postgres`
-installs them), a cluster in a temporary folder, on a free loopback port, stopped and removed after.
+"""A throwaway PostgreSQL server of this machine's own, for the tests and benchmarks of the shared store:
+the installed server's programs (Debian's; `make postgres` installs them), a cluster in a temporary
+folder, on a free loopback port, with no password (loopback only), stopped and removed after.
 
 PostgreSQL refuses to run as root, so as root its programs run as the `postgres` user the Debian
 package creates.
@@ -12,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Optional
@@ -93,11 +93,3 @@ class PostgresServer:
             raise RuntimeError(f"{program} failed ({result.returncode}): {result.stderr or result.stdout}\n{tail}")
         return result
 
-
-def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
