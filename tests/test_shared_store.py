@@ -198,3 +198,16 @@ def test_the_database_going_away_stops_writes_not_recognition(tmp_path):
         b.close()
     finally:
         server.remove()
+
+
+def test_a_write_held_up_by_a_stuck_one_gives_up_in_seconds_and_changes_nothing(two):
+    """Another client holds the store's write lock (a write hung mid-way): a write waits its lock timeout,
+    then answers that the store is busy, and the next write after the lock is freed succeeds."""
+    a, _ = two
+    with psycopg.connect(a.url) as stuck:
+        stuck.execute("SELECT seq FROM faceapp_head FOR UPDATE")
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="busy"):
+            matcher(a).enroll(unit(1), "Ada")
+        assert time.monotonic() - started < 15 and len(a) == 0
+    assert matcher(a).enroll(unit(1), "Ada").name == "Ada"

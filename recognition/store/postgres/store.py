@@ -252,6 +252,9 @@ class PostgresStore(MemoryReads):
                         cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(tx.seq)))
                         if tx.seq % 256 == 0:
                             cursor.execute(f"DELETE FROM faceapp_changes WHERE made < now() - interval '{LOG_KEPT}'")
+            except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
+                raise StoreUnavailable(f"could not {action}: the store was busy for too long ({str(exc).strip()}); "
+                                       f"nothing was changed, try again") from exc
             except psycopg.OperationalError as exc:
                 self._drop_connection()
                 raise StoreUnavailable(f"could not {action}: the database {self.location} cannot be reached "
