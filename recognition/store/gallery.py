@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from recognition.matching.approximate import APPROXIMATE_FROM, IndexSlot
 from recognition.store.identity import Identity
 
 
@@ -33,6 +34,7 @@ class Gallery:
     hashes: Sequence[Optional[str]]  # slot -> identity hash, None once removed (shared with the table: live)
     names: Sequence[Optional[str]]  # slot -> name (live, so a rename shows at once)
     counts: Sequence[int] = ()  # slot -> how many distinct looks its vectors are (live; the matcher's bar rises with it)
+    approximate: Optional[IndexSlot] = None  # the approximate index of these rows' numbering, once one is built
 
     def vector_count(self, slot: int) -> int:
         return self.counts[slot] if 0 <= slot < len(self.counts) else 1
@@ -150,9 +152,11 @@ class Rows:
 class GalleryTable:
     """One model's vectors and rejections, changed only by the store's writer, read through publish()."""
 
-    def __init__(self, dims: int) -> None:
+    def __init__(self, dims: int, approximate_from: int = APPROXIMATE_FROM) -> None:
         self.dims = dims
+        self._approximate_from = approximate_from
         self._vectors = Rows(dims)
+        self._slot = IndexSlot(approximate_from)
         self._rejections = Rows(dims)
         self._hashes: list[Optional[str]] = []
         self._names: list[Optional[str]] = []
@@ -213,12 +217,14 @@ class GalleryTable:
         """Drop dead rows once they are a quarter of a matrix; snapshots keep the old copy."""
         if self._vectors.dead > 4096 and self._vectors.dead > self._vectors.count // 4:
             self._vectors = self._vectors.compacted()
+            self._slot = IndexSlot(self._approximate_from)  # rows renumbered: the old index no longer applies
         if self._rejections.dead > 1024 and self._rejections.dead > self._rejections.count // 4:
             self._rejections = self._rejections.compacted()
 
     def publish(self) -> Gallery:
         vectors, owners = self._vectors.view()
         rejections, rejection_owners = self._rejections.view()
+        self._slot.consider(vectors)
         self.snapshot = Gallery(vectors, owners, rejections, rejection_owners, self._hashes, self._names,
-                                self._distinct)
+                                self._distinct, self._slot)
         return self.snapshot
