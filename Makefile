@@ -28,32 +28,31 @@ weights: install
 run: weights
 	$(PY) run.py
 
+# Installs Debian's package $(1) for $(2) with apt-get (as root or through sudo). If it cannot, it says
+# so and goes on: what needs the package then skips, or fails under CI=true.
+define apt_install
+	@if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; else \
+	  echo "make: $(1) is missing and installing it needs root: run 'apt-get install $(1)' as root"; \
+	  exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "make: $(1) is missing and there is no apt-get: install it by hand"; \
+	  exit 0; fi; \
+	echo "make: installing Debian's $(1) for $(2)"; \
+	$$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) \
+	  || echo "make: could not install $(1) with apt-get; $(2) will not run"
+endef
+
 # Debian's chromium for the page test, installed only when missing (the binary is its own stamp).
-# If it cannot be installed, say so and go on: the page test then skips, or fails under CI=true.
 browser: $(CHROMIUM)
 
 $(CHROMIUM):
-	@if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; else \
-	  echo "make: $(CHROMIUM) is missing and installing it needs root: run 'apt-get install chromium' as root"; \
-	  exit 0; fi; \
-	if ! command -v apt-get >/dev/null; then \
-	  echo "make: $(CHROMIUM) is missing and there is no apt-get: install Debian's chromium by hand"; exit 0; fi; \
-	echo "make: installing Debian's chromium for the page test"; \
-	$$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
-	  || echo "make: could not install chromium with apt-get; the page test will not run"
+	$(call apt_install,chromium,the page test)
 
-# Debian's PostgreSQL server programs for the shared-store tests, which start a server of their own
-# (no cluster or service is used). Installed only when missing; under CI=true the tests fail without it.
+# Debian's PostgreSQL server programs (14 or newer) for the shared-store tests, which start a server of
+# their own (no cluster or service of the machine is used); installed only when missing.
 postgres:
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; else \
-	  echo "make: PostgreSQL is missing and installing it needs root: run 'apt-get install postgresql' as root"; \
-	  exit 0; fi; \
-	if ! command -v apt-get >/dev/null; then \
-	  echo "make: PostgreSQL is missing and there is no apt-get: install its server (14 or newer) by hand"; exit 0; fi; \
-	echo "make: installing Debian's postgresql for the shared-store tests"; \
-	$$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql \
-	  || echo "make: could not install postgresql with apt-get; the shared-store tests will not run"
+ifeq ($(wildcard /usr/lib/postgresql/*/bin/initdb),)
+	$(call apt_install,postgresql,the shared-store tests)
+endif
 
 test: install browser postgres
 	FACE_FIXTURES=$(FIXTURES) $(PY) -m pytest
@@ -64,7 +63,8 @@ bench: install
 bench-accuracy: install
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/compare_accuracy.py
 
-# bench-live, bench-album, bench-store, bench-classifier, bench-attributes, bench-liveness: bench/<name>_bench.py
+# bench-live, bench-album, bench-store, bench-classifier, bench-attributes, bench-liveness, bench-shared_store:
+# bench/<name>_bench.py
 # (not in .PHONY: make looks for no pattern rule for a phony target)
 bench-%: install bench/%_bench.py
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/$*_bench.py

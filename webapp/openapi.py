@@ -251,6 +251,17 @@ SPEC = {
 }
 
 
+# Every operation that changes the store answers 503 while it cannot be written (a database away, a full
+# disk), with Retry-After when it is worth trying again soon.
+STORE_WRITES = [("/enroll", "post"), ("/faces", "post"), ("/faces/{hash}", "patch"), ("/faces/{hash}", "delete"),
+                ("/faces/{hash}/photos", "post"), ("/faces/{hash}/not", "post"), ("/people/import", "post"),
+                ("/register", "post"), ("/signup", "post"), ("/me/delete", "post")]
+for _path, _method in STORE_WRITES:
+    SPEC["paths"][_path][_method]["responses"].setdefault(
+        "503", json_answer(ERROR, "the store cannot be written right now (its database away, a full disk); "
+                                  "nothing was changed"))
+
+
 @bp.get("/openapi.json")
 def openapi_json():
     return jsonify(SPEC)

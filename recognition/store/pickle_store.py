@@ -19,17 +19,16 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
-import numpy as np
 
 from recognition.store import legacy, migration, records, segments
 from recognition.store.atomic import DataDirLock, fsync_folder, remove_stale_temporaries
 from recognition.store.identity import Identity
 from recognition.store.interface import Candidate, Enrolled, FindExisting, StoreRejected, StoreWriteFailed
 from recognition.store.memory import StoreIndex
+from recognition.store.changes import IdentityChanges
 from recognition.store.reading import MemoryReads
 from recognition.store.vault import (
     StoreKey, check_outside, pending_key_path, read_keys, read_or_create_key, read_or_create_secret, reseal_side_files,
@@ -44,7 +43,7 @@ SECRET_FILE = "installation_secret"
 SEGMENT_IDENTITIES = 2048
 
 
-class PickleStore(MemoryReads):
+class PickleStore(MemoryReads, IdentityChanges):
     """The FaceStore of one data dir. read_only opens without the writer lock and never writes (to list
     or export while a server runs); it cannot migrate or finish a key rotation. secret: the installation
     secret a new store takes (a store moved here from another backend keeps its hashes)."""
@@ -97,23 +96,6 @@ class PickleStore(MemoryReads):
             self._index.check_loadable(identities)
             for start in range(0, len(identities), self._segment_identities):
                 self._append(list(identities[start : start + self._segment_identities]))
-
-    def rename(self, identity_hash: str, name: Optional[str]) -> Identity:
-        return self._change(identity_hash, lambda identity: replace(identity, name=name),
-                            lambda: self._index.rename(identity_hash, name))
-
-    def add_vectors(self, identity_hash: str, embeddings: np.ndarray) -> Identity:
-        rows = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
-        return self._change(identity_hash, lambda i: replace(i, embeddings=i.embeddings + tuple(rows)),
-                            lambda: self._index.add_vectors(identity_hash, rows))
-
-    def add_rejection(self, identity_hash: str, embedding: np.ndarray) -> Identity:
-        vector = np.asarray(embedding, dtype=np.float32)
-        return self._change(identity_hash, lambda i: replace(i, rejections=i.rejections + (vector,)),
-                            lambda: self._index.add_rejection(identity_hash, vector))
-
-    def remove(self, identity_hash: str) -> Identity:
-        return self._change(identity_hash, lambda identity: None, lambda: self._index.forget(identity_hash))
 
     def rotate_key(self) -> StoreKey:
         """Re-encrypt every segment under a new key, then make that key current.

@@ -30,11 +30,9 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-import numpy as np
 import psycopg
 
 from recognition.store import records
@@ -45,6 +43,7 @@ from recognition.store.interface import (
 from recognition.store.memory import StoreIndex
 from recognition.store.postgres import schema
 from recognition.store.postgres.follower import ChangeFollower
+from recognition.store.changes import IdentityChanges
 from recognition.store.reading import MemoryReads
 from recognition.store.vault import (
     KeyMissing, StoreKey, check_outside, read_or_create_key, seal, sealed_key_id, unseal,
@@ -79,7 +78,7 @@ def where(url: str) -> str:
            f":{parts.get('port', 5432)}/{parts.get('dbname', '')}"
 
 
-class PostgresStore(MemoryReads):
+class PostgresStore(MemoryReads, IdentityChanges):
     """The FaceStore of a PostgreSQL database. data_dir holds this server's side files (the classifier,
     album indexes), sealed with the same key. secret: the installation secret a new database is to take
     (moving a store here from elsewhere); a database that has one already must have the same."""
@@ -141,23 +140,9 @@ class PostgresStore(MemoryReads):
 
         self._transact("add identities", work)
 
-    def rename(self, identity_hash: str, name: Optional[str]) -> Identity:
-        return self._change(identity_hash, lambda identity: replace(identity, name=name),
-                            lambda: self._index.rename(identity_hash, name))
-
-    def add_vectors(self, identity_hash: str, embeddings: np.ndarray) -> Identity:
-        rows = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
-        return self._change(identity_hash, lambda i: replace(i, embeddings=i.embeddings + tuple(rows)),
-                            lambda: self._index.add_vectors(identity_hash, rows))
-
-    def add_rejection(self, identity_hash: str, embedding: np.ndarray) -> Identity:
-        vector = np.asarray(embedding, dtype=np.float32)
-        return self._change(identity_hash, lambda i: replace(i, rejections=i.rejections + (vector,)),
-                            lambda: self._index.add_rejection(identity_hash, vector))
-
     def remove(self, identity_hash: str) -> Identity:
-        removed = self._change(identity_hash, lambda identity: None, lambda: self._index.forget(identity_hash))
-        self.vacuum_due.set()
+        removed = super().remove(identity_hash)
+        self.vacuum_due.set()  # the follower VACUUMs: PostgreSQL reclaims the old (sealed) row version
         return removed
 
     def close(self, timeout: float = 10.0) -> None:
