@@ -1,13 +1,16 @@
-"""An approximate nearest-neighbour index of a large gallery's rows (faiss's inverted file), so matching a
-face against a million people reads about 2% of them instead of all 512 MB.
+"""An approximate nearest-neighbour index of a large gallery's rows (an inverted file: the rows grouped
+by their nearest of about 2 sqrt(n) k-means centres), so matching a face against a million people
+reads about 2% of them instead of all 512 MB.
 
 The index only proposes rows: search.py scores every proposed row exactly against the gallery, so a
 removed person's zeroed rows never match, and thresholds, per-person bars and "not this person" are
 applied as in exact search. Rows added since the index was built (its tail) are scored exactly.
 
 An index is built in a background thread over the rows present when it starts, and swapped in whole
-when done; readers never wait for it, and use exact search until it is ready. It lives in memory only:
-faiss keeps a copy of the vectors, never written to disk.
+when done; readers never wait for it, and use exact search until it is ready. It lives in memory only
+(it keeps a copy of the rows, grouped by list), never written to disk. It is plain numpy: faiss's
+inverted file was tried first, and its process died once in the benchmark (a segfault in faiss's
+bundled OpenBLAS) while an index was built beside searches in other threads, as a server does.
 """
 from __future__ import annotations
 
@@ -29,39 +32,56 @@ PROPOSED = 32
 # The index is rebuilt once the rows added since (scored exactly) are this share of those it covers:
 # at a million, 62k rows, about 1.5 ms of exact search a face.
 TAIL_SHARE = 1 / 16
-
-
-def _faiss():
-    import faiss
-
-    faiss.omp_set_num_threads(1)  # one core for a build or a search: recognition and the stream keep the other
-    return faiss
+TRAINING_ROUNDS = 6  # k-means rounds on the sample: the lists need to be even, not optimal
+BLOCK_ROWS = 32768  # rows assigned to lists at once (a 32k x 2k score matrix: 256 MB)
 
 
 class RowIndex:
-    """An inverted-file index of rows [0, rows): about 4 sqrt(n) lists found by k-means, a face's
-    nearest lists searched. Built once; searched by any number of threads."""
+    """An inverted file of rows [0, rows), built once, then searched by any number of threads."""
 
-    def __init__(self, vectors: np.ndarray) -> None:
-        faiss = _faiss()
-        count, dims = vectors.shape
-        lists = max(1, int(4 * math.sqrt(count)))
-        # Searched lists: measured on random unit vectors (the hardest case: no clusters) with faces at
-        # similarities 0.93-0.99 to their row, 1.5% of the lists find every one at a million rows
-        # (bench/shared_store_bench.py prints the recall); never fewer than 32.
-        self.probes = min(lists, max(32, lists // 64))
-        sample = vectors[np.linspace(0, count - 1, min(count, 40 * lists)).astype(np.int64)]
-        self._quantizer = faiss.IndexFlatIP(dims)  # held: the index refers to it
-        self._index = faiss.IndexIVFFlat(self._quantizer, dims, lists, faiss.METRIC_INNER_PRODUCT)
-        self._index.train(np.ascontiguousarray(sample))
-        self._index.add(np.ascontiguousarray(vectors))
-        self._index.nprobe = self.probes
+    def __init__(self, vectors: np.ndarray, seed: int = 0) -> None:
+        count = len(vectors)
+        lists = max(1, int(2 * math.sqrt(count)))
+        # Lists searched per face: measured on random unit vectors (the hardest case: no clusters) with
+        # faces at similarities 0.93-0.99 to their row, 2.4% of the lists found 99.95% of them at a
+        # million rows (bench/shared_store_bench.py prints the recall at each size); never fewer than 32.
+        self.probes = min(lists, max(32, int(lists * 0.024)))
+        self.centres = self._train(vectors, lists, np.random.default_rng(seed))
+        nearest = np.empty(count, dtype=np.int64)
+        for start in range(0, count, BLOCK_ROWS):
+            nearest[start : start + BLOCK_ROWS] = np.argmax(vectors[start : start + BLOCK_ROWS] @ self.centres.T, axis=1)
+        self._order = np.argsort(nearest, kind="stable")  # position in the grouped copy -> gallery row
+        self._grouped = vectors[self._order]
+        self._starts = np.concatenate([[0], np.cumsum(np.bincount(nearest, minlength=lists))])
         self.rows = count
 
-    def propose(self, queries: np.ndarray) -> np.ndarray:
-        """(queries, PROPOSED) row numbers, best first; -1 where there are fewer."""
-        _, rows = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), min(PROPOSED, self.rows))
-        return rows
+    @staticmethod
+    def _train(vectors: np.ndarray, lists: int, rng) -> np.ndarray:
+        """Spherical k-means on an even sample of the rows (20 per list)."""
+        sample = vectors[np.linspace(0, len(vectors) - 1, min(len(vectors), 20 * lists)).astype(np.int64)]
+        centres = sample[rng.choice(len(sample), lists, replace=False)].copy()
+        for _ in range(TRAINING_ROUNDS):
+            nearest = np.concatenate([np.argmax(sample[s : s + BLOCK_ROWS] @ centres.T, axis=1)
+                                      for s in range(0, len(sample), BLOCK_ROWS)])
+            sums = np.zeros_like(centres)
+            np.add.at(sums, nearest, sample)
+            empty = np.bincount(nearest, minlength=lists) == 0
+            sums[empty] = centres[empty]  # a list nobody chose keeps its centre
+            centres = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        return centres.astype(np.float32)
+
+    def propose(self, queries: np.ndarray) -> list[np.ndarray]:
+        """For each query, the gallery rows (up to PROPOSED) closest to it among its nearest lists'."""
+        proposals = []
+        for query, centre_scores in zip(queries, queries @ self.centres.T):
+            chosen = np.argpartition(-centre_scores, self.probes - 1)[: self.probes]
+            spans = [(self._starts[l], self._starts[l + 1]) for l in chosen.tolist()]
+            positions = np.concatenate([np.arange(a, b) for a, b in spans])
+            scores = self._grouped[positions] @ query
+            keep = min(PROPOSED, len(scores))
+            best = positions[np.argpartition(-scores, keep - 1)[:keep]] if keep else positions
+            proposals.append(self._order[best])
+        return proposals
 
 
 class IndexSlot:

@@ -30,7 +30,7 @@ def candidates(gallery: Gallery, queries: np.ndarray, threshold: float, *,
     covered = min(index.rows, len(gallery.vectors)) if index is not None else 0
     if covered:
         for query, rows in enumerate(index.propose(queries)):
-            rows = rows[(rows >= 0) & (rows < covered)]
+            rows = rows[rows < covered]
             _keep(found[query], gallery.owners[rows], gallery.vectors[rows] @ queries[query], threshold)
     tail = gallery.vectors[covered:] if covered < len(gallery.vectors) else None  # rows the index does not cover
     for start, block in _score_blocks(tail, queries) if tail is not None else ():
