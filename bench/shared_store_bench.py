@@ -90,10 +90,10 @@ def fill(url: str, data_dir: Path, key: Path, size: int) -> float:
 
 
 def run_child(backend: str, url: str, data_dir: Path, key: Path) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--measure", backend, url, str(data_dir), str(key)],
-                            capture_output=True, text=True, timeout=3600, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-X", "faulthandler", __file__, "--measure", backend, url, str(data_dir),
+                             str(key)], capture_output=True, text=True, timeout=3600, cwd=ROOT)
     if result.returncode != 0:
-        raise RuntimeError(result.stderr[-3000:])
+        raise RuntimeError(f"the measuring process ended with {result.returncode}: {result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
