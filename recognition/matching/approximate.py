@@ -75,8 +75,9 @@ class RowIndex:
         proposals = []
         for query, centre_scores in zip(queries, queries @ self.centres.T):
             chosen = np.argpartition(-centre_scores, self.probes - 1)[: self.probes]
-            spans = [(self._starts[l], self._starts[l + 1]) for l in chosen.tolist()]
-            positions = np.concatenate([np.arange(a, b) for a, b in spans])
+            starts, lengths = self._starts[chosen], self._starts[chosen + 1] - self._starts[chosen]
+            # every position of the chosen lists, in one go: each list's start repeated, plus a count
+            positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
             scores = self._grouped[positions] @ query
             keep = min(PROPOSED, len(scores))
             best = positions[np.argpartition(-scores, keep - 1)[:keep]] if keep else positions
