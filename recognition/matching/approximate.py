@@ -75,12 +75,16 @@ class RowIndex:
         proposals = []
         for query, centre_scores in zip(queries, queries @ self.centres.T):
             chosen = np.argpartition(-centre_scores, self.probes - 1)[: self.probes]
-            starts, lengths = self._starts[chosen], self._starts[chosen + 1] - self._starts[chosen]
-            # every position of the chosen lists, in one go: each list's start repeated, plus a count
-            positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-            scores = self._grouped[positions] @ query
+            starts = self._starts[chosen]
+            ends = self._starts[chosen + 1]
+            # Each list is a contiguous run of the grouped copy: scored in place, never gathered (a copy of
+            # 24k rows would cost more than scoring them).
+            scores = np.concatenate([self._grouped[a:b] @ query for a, b in zip(starts.tolist(), ends.tolist())])
             keep = min(PROPOSED, len(scores))
-            best = positions[np.argpartition(-scores, keep - 1)[:keep]] if keep else positions
+            picks = np.argpartition(-scores, keep - 1)[:keep] if keep else np.zeros(0, dtype=np.int64)
+            ends_in_scores = np.cumsum(ends - starts)
+            which = np.searchsorted(ends_in_scores, picks, side="right")  # the chosen list each pick is in
+            best = starts[which] + picks - (ends_in_scores[which] - (ends - starts)[which])
             proposals.append(self._order[best])
         return proposals
 
