@@ -213,6 +213,7 @@ def test_what_a_power_cut_leaves_at_the_end_is_cut_off(tmp_path, tail):
     with open_store(tmp_path) as store:
         store.add_many([person(1, name="Ada")])
         whole = segment_file(tmp_path).read_bytes()
+        anchored = store.anchor_path.read_bytes()  # the power cut comes before the torn write reaches the anchor
         if tail == "4096 zeros":
             added = b"\0" * 4096
         else:  # a whole record, its last bytes (the link) zeros
@@ -220,6 +221,7 @@ def test_what_a_power_cut_leaves_at_the_end_is_cut_off(tmp_path, tail):
             record = segment_file(tmp_path).read_bytes()[len(whole):]
             added = record[:-64] + b"\0" * 64
     segment_file(tmp_path).write_bytes(whole + added)
+    store.anchor_path.write_bytes(anchored)
     with open_store(tmp_path) as store:
         assert [i.name for i in store.identities()] == ["Ada"]
     assert segment_file(tmp_path).read_bytes() == whole
@@ -469,6 +471,7 @@ def test_rotating_again_after_a_failed_rotation_keeps_the_key_the_segments_need(
 def test_records_written_before_attributes_existed_still_open(tmp_path):
     with open_store(tmp_path) as store:
         key, secret, folder = store.key, store.secret, store.folder
+    store.anchor_path.unlink()  # a store of an earlier release: it had no anchor
     raw = records.Group.of("Dlib", [person(1, name="Ada")]).to_dict()
     del raw["attributes"]
     body = seal(key, records.RECORD_MAGIC, pickle.dumps({"version": 3, "groups": [raw]}))

@@ -43,13 +43,15 @@ def read_old_file(data: bytes, path: Path, key_path: Path, secret: bytes, *,
 
 
 def write_segments(data_dir: Path, folder: Path, identities: Sequence[Identity], key: StoreKey, secret: bytes,
-                   segment_identities: int) -> None:
-    """Segments for identities, written in a staging folder that becomes folder in one rename."""
+                   segment_identities: int, generation: int) -> None:
+    """Segments for identities, written in a staging folder that becomes folder in one rename; their
+    records carry generation (the migration is the store's first write)."""
     staging = Path(data_dir) / STAGING_FOLDER
     staging.mkdir(mode=0o700)
     for number, start in enumerate(range(0, len(identities), segment_identities), start=1):
         chunk = identities[start : start + segment_identities]
-        segments.write(staging, number, [records.encode(records.group_by_model(chunk), key)], secret)
+        body = records.encode(records.group_by_model(chunk), key, records.Place(generation, number))
+        segments.write(staging, number, [body], secret)
     fsync_folder(staging)
     os.rename(staging, folder)
     fsync_folder(Path(data_dir))

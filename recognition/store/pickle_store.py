@@ -8,14 +8,17 @@ How each promise is kept:
   store holds their vectors, not even sealed;
 - crash-safe: acknowledged only after fsync; a torn last record from a crash is cut off on open;
 - encrypted and signed: records are sealed with the store key (vault.py) and chained by HMAC under the
-  installation secret (segments.py); opened with a restricted unpickler (records.py);
+  installation secret (segments.py), itself sealed with the key (installation.py); opened with a
+  restricted unpickler (records.py);
+- no silent rollback: each write's generation is sealed in its records and recorded, with each
+  segment's last link, in an anchor outside the data dir (anchor.py, history.py) before the write is
+  acknowledged; a store behind its anchor is refused at open;
 - readers never wait for a writer: matching reads an immutable gallery snapshot (gallery.py);
 - one writer per data dir (atomic.DataDirLock); single-file stores of earlier releases are migrated.
 """
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from contextlib import contextmanager
@@ -23,38 +26,47 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
 
-from recognition.store import legacy, migration, records, segments
-from recognition.store.atomic import DataDirLock, fsync_folder, remove_stale_temporaries
+from recognition.store import anchor, records, segments
+from recognition.store.atomic import DataDirLock
+from recognition.store.history import History
 from recognition.store.identity import Identity
-from recognition.store.interface import Candidate, Enrolled, FindExisting, StoreRejected, StoreWriteFailed
+from recognition.store.interface import Candidate, Enrolled, FindExisting, StoreWriteFailed
 from recognition.store.memory import StoreIndex
 from recognition.store.changes import IdentityChanges
 from recognition.store.reading import MemoryReads
-from recognition.store.vault import (
-    StoreKey, check_outside, pending_key_path, read_keys, read_or_create_key, read_or_create_secret, reseal_side_files,
-)
+from recognition.store.opening import SECRET_FILE, SegmentOpening
+from recognition.store.vault import StoreKey, check_outside, pending_key_path
 
 log = logging.getLogger(__name__)
 
 STORE_FOLDER = "faces"
-SECRET_FILE = "installation_secret"
+__all__ = ["PickleStore", "SECRET_FILE", "STORE_FOLDER", "SEGMENT_IDENTITIES"]
 # People per segment: what one rename or delete rewrites (about 1 MB with 128-d vectors), and what
 # bounds the number of files (a million people: about 490).
 SEGMENT_IDENTITIES = 2048
 
 
-class PickleStore(MemoryReads, IdentityChanges):
+class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
     """The FaceStore of one data dir. read_only opens without the writer lock and never writes (to list
     or export while a server runs); it cannot migrate or finish a key rotation. secret: the installation
-    secret a new store takes (a store moved here from another backend keeps its hashes)."""
+    secret a new store takes (a store moved here from another backend keeps its hashes). anchor_path:
+    where the anchor is kept (None: beside the key file); it must be outside the data dir, and a place
+    the data dir's copies do not travel to. accept_restore: take the store as it is even if it is
+    behind its anchor (a backup restored on purpose), and anchor it so."""
 
     def __init__(self, data_dir: Path, key_path: Path, *, read_only: bool = False,
-                 segment_identities: int = SEGMENT_IDENTITIES, secret: Optional[bytes] = None) -> None:
+                 segment_identities: int = SEGMENT_IDENTITIES, secret: Optional[bytes] = None,
+                 anchor_path: Optional[Path] = None, accept_restore: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self.folder = self.data_dir / STORE_FOLDER
         self.location = str(self.folder)
         self.key_path = Path(key_path)
         self.read_only = read_only
+        if read_only and accept_restore:
+            raise ValueError("accepting a restore writes the anchor: open the store for writing")
+        self._accept_restore = accept_restore
+        self.anchor_path = Path(anchor_path) if anchor_path is not None else anchor.default_path(self.key_path)
+        self._history = History(self.anchor_path, self.data_dir)
         self._segment_identities = segment_identities
         self._writer = threading.Lock()  # held for a whole write, disk included; readers never take it
         self._state = threading.Lock()  # held only while memory changes, by readers of whole identities
@@ -62,7 +74,9 @@ class PickleStore(MemoryReads, IdentityChanges):
         self._given_secret = secret  # the installation secret a new store takes (moved here from elsewhere)
         self._appender: Optional[segments.Appender] = None
         self.key: Optional[StoreKey] = None
+        self._keys: list[StoreKey] = []  # the keys the anchor may be sealed with
         check_outside(self.key_path, self.data_dir)
+        check_outside(self.anchor_path, self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._dir_lock = None if read_only else DataDirLock(self.data_dir).acquire()
         started = time.monotonic()
@@ -77,6 +91,11 @@ class PickleStore(MemoryReads, IdentityChanges):
     @property
     def segment_count(self) -> int:
         return len(self._index.segments)
+
+    @property
+    def anchor_status(self) -> str:
+        """Whether the store matched its anchor when opened, and whether the anchor can be written."""
+        return self._history.status
 
     # -- writing: each returns once the change is on disk, and only then shows it ----------------
     def enroll(self, model: str, candidates: Sequence[Candidate], find_existing: FindExisting) -> list[Enrolled]:
@@ -138,10 +157,13 @@ class PickleStore(MemoryReads, IdentityChanges):
         if self.read_only:
             raise PermissionError(f"the store was opened read-only; cannot {action}")
         with self._writer:
+            self._history.begin()
             try:
                 yield
             except OSError as exc:
                 raise StoreWriteFailed(f"could not {action}: {exc.strerror or exc}; {on_failure}") from exc
+            finally:  # what reached the disk is anchored, a failed write's kept part too, before any answer
+                self._history.save(self.key, self._keys)
 
     def _change(self, identity_hash: str, change: Callable[[Identity], Optional[Identity]],
                 show: Callable[[], None]) -> Identity:
@@ -156,7 +178,10 @@ class PickleStore(MemoryReads, IdentityChanges):
 
     def _append(self, identities: list[Identity]) -> None:
         appender = self._active_appender()
-        appender.append(records.encode(records.group_by_model(identities), self.key))
+        generation = self._history.generation
+        place = records.Place(generation, appender.number)
+        appender.append(records.encode(records.group_by_model(identities), self.key, place))
+        self._history.mark(appender.number, generation, appender.last_link)
         with self._state:
             self._index.remember(identities, appender.number)
 
@@ -174,14 +199,19 @@ class PickleStore(MemoryReads, IdentityChanges):
         number = max(self._index.segments, default=0) + 1
         segments.create_folder(self.folder)
         self._appender = segments.Appender.create(self.folder, number, self.secret)
+        self._history.mark(number, 0, self._appender.last_link)
         self._index.segments[number] = set()
         return self._appender
 
     def _rewrite(self, number: int, changes: dict[str, Optional[Identity]]) -> None:
         """Write segment number anew from memory with changes applied, as one record, atomically."""
         groups = self._index.groups(number, changes)
-        bodies = [records.encode(groups, self.key)] if groups else []
-        link = segments.write(self.folder, number, bodies, self.secret)
+        # One record even when nobody is left: it carries the generation, so an emptied segment cannot
+        # be told apart from its older copy only by what the anchor says.
+        generation = self._history.generation
+        link = segments.write(self.folder, number, [records.encode(groups, self.key, records.Place(generation, number))],
+                              self.secret)
+        self._history.mark(number, generation, link)
         # The new file is in place: from here nothing may fail the change, or memory would disagree with it.
         if self._appender is not None and self._appender.number == number:
             self._appender.close()
@@ -192,88 +222,3 @@ class PickleStore(MemoryReads, IdentityChanges):
             except OSError as exc:
                 log.error("could not reopen segment %d for appending (%s); the next enrollment starts a new one",
                           number, exc)
-
-    # -- opening ---------------------------------------------------------------------------
-    def _open(self) -> None:
-        if not self.read_only:
-            for leftover in remove_stale_temporaries(self.data_dir) + remove_stale_temporaries(self.folder):
-                log.info("removed %s, left by an interrupted write", leftover.name)
-            migration.clear_staging(self.data_dir)
-        old_path = self.data_dir / legacy.LEGACY_FILE
-        old = old_path.read_bytes() if old_path.exists() else None
-        try:
-            numbers = segments.segment_numbers(self.folder) if self.folder.is_dir() else []
-        except segments.SegmentDamaged as exc:
-            raise StoreRejected(str(exc))
-        signed = bool(numbers) or (old is not None and not legacy.is_legacy(old))
-        self.secret = read_or_create_secret(self.data_dir / SECRET_FILE, needed=signed, create=not self.read_only,
-                                            given=self._given_secret)
-        if old is not None and not numbers:
-            self._open_old_file(old, old_path)
-            return
-        keys = read_keys(self.key_path, str(self.folder)) if numbers else [
-            read_or_create_key(self.key_path, create=not self.read_only)]
-        self._load_segments(numbers, keys)
-        pending = next((k for k in keys if k.path == pending_key_path(self.key_path)), None)
-        self.key = next((k for k in keys if k.path == self.key_path), pending)
-        if not self.read_only:
-            segments.create_folder(self.folder)
-            if pending is not None:
-                log.warning("finishing a key rotation that was interrupted (%s)", pending.path)
-                self._finish_rotation(pending, keys)
-            if old is not None:  # a migration that ended before the old file was removed
-                migration.check_migrated(old, old_path, keys, self.secret, self._index.meta, self.folder)
-            migration.remove_old_files(self.data_dir, old_path)  # and backups an interrupted clean-up left
-
-    def _load_segments(self, numbers: list[int], keys: list[StoreKey]) -> None:
-        for position, number in enumerate(numbers):
-            last = position == len(numbers) - 1
-            path = segments.segment_path(self.folder, number)
-            try:
-                content = segments.read(self.folder, number, self.secret, last=last)
-            except segments.SegmentDamaged as exc:
-                raise StoreRejected(str(exc))
-            self._index.segments.setdefault(number, set())
-            for index, body in enumerate(content.bodies):
-                for group in records.decode(body, keys, f"{path} record {index}"):
-                    self._index.load(group, number, str(path))
-            if last and not self.read_only:
-                if content.torn_bytes:
-                    log.warning("%s: cut off %d bytes of a write a crash interrupted (it was never acknowledged)",
-                                path, content.torn_bytes)
-                self._appender = segments.Appender(self.folder, number, self.secret, length=content.whole_length,
-                                                   last_link=content.last_link)
-        self._index.publish()
-
-    def _open_old_file(self, data: bytes, path: Path) -> None:
-        """A faces.pkl of an earlier release: read it, then (unless read-only) migrate it to segments."""
-        identities, self.key = migration.read_old_file(data, path, self.key_path, self.secret,
-                                                       create_key=not self.read_only)
-        if self.read_only:
-            self._index.remember(identities, 0)
-            return
-        try:
-            self._index.check_loadable(identities)
-        except ValueError as exc:  # a file the segments could not hold stays as it is, in charge
-            raise StoreRejected(f"{path} cannot be migrated ({exc}); it was left as it is")
-        migration.write_segments(self.data_dir, self.folder, identities, self.key, self.secret,
-                                 self._segment_identities)
-        self._load_segments(segments.segment_numbers(self.folder), [self.key])
-        migration.remove_old_files(self.data_dir, path)
-        if self.key.path != self.key_path:  # the old file was mid-rotation: the new key is now the key
-            self._swap_in_key(self.key)
-        log.warning("migrated %s (%d identities) to sealed segments in %s/ and removed it, so that a deleted "
-                    "person is gone from every file", path.name, len(identities), self.folder)
-
-    def _finish_rotation(self, new_key: StoreKey, old_keys: list[StoreKey]) -> None:
-        self.key = new_key
-        for number in sorted(self._index.segments):
-            self._rewrite(number, {})
-        reseal_side_files(self.data_dir, old_keys, new_key)
-        self._swap_in_key(new_key)
-        log.info("the store key is now %s", self.key.fingerprint)
-
-    def _swap_in_key(self, new_key: StoreKey) -> None:
-        os.replace(new_key.path, self.key_path)
-        fsync_folder(self.key_path.parent)
-        self.key = StoreKey(new_key.secret, self.key_path)

@@ -20,8 +20,11 @@ from recognition.store.interface import StoreRejected
 from recognition.store.vault import StoreKey, seal, unseal
 
 RECORD_MAGIC = b"FACEREC\x03"
-RECORD_VERSION = 4
-READABLE_VERSIONS = (3, 4)  # 3: before attributes; read as none, written as 4 when next rewritten
+RECORD_VERSION = 5
+# 3: before attributes (read as none). 4: without a place in the store's history; the PostgreSQL store
+# still writes 4 (its rows are bound to their place by a tag), so servers of the release before read them.
+READABLE_VERSIONS = (3, 4, 5)
+PLACED_VERSION = 5  # adds the generation (the store write that made the record) and the segment it belongs in
 MAX_ATTRIBUTES = 1000  # characters of one identity's attributes JSON
 HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
 ALL_HEX = re.compile(r"[0-9a-f]*")
@@ -105,13 +108,31 @@ def group_by_model(identities: Sequence[Identity]) -> list[Group]:
     return [Group.of(model, members) for model, members in models.items()]
 
 
-def encode(groups: Sequence[Group], key: StoreKey) -> bytes:
-    payload = {"version": RECORD_VERSION, "groups": [g.to_dict() for g in groups if g.hashes]}
+@dataclass(frozen=True)
+class Place:
+    """Where a record belongs in the file store's history, sealed with it so that a copy of the data dir
+    cannot move it: the write that made it (generation) and the segment it was written to."""
+
+    generation: int
+    segment: int
+
+
+def encode(groups: Sequence[Group], key: StoreKey, place: Optional[Place] = None) -> bytes:
+    """A sealed record; with place (the file store), version 5, else version 4 (the PostgreSQL store)."""
+    payload = {"version": 4 if place is None else RECORD_VERSION, "groups": [g.to_dict() for g in groups if g.hashes]}
+    if place is not None:
+        payload.update(generation=place.generation, segment=place.segment)
     return seal(key, RECORD_MAGIC, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def decode(body: bytes, keys: list[StoreKey], what: str) -> list[Group]:
     """The groups of a record body; StoreRejected (or vault.WrongKey) if it is not trustworthy."""
+    return decode_placed(body, keys, what)[0]
+
+
+def decode_placed(body: bytes, keys: list[StoreKey], what: str) -> tuple[list[Group], Optional[Place]]:
+    """The groups of a record body and its place (None: a record of version 3 or 4, written before the
+    file store had generations); StoreRejected (or vault.WrongKey) if it is not trustworthy."""
     try:
         plaintext = unseal(keys, RECORD_MAGIC, body, what)
     except ValueError as exc:
@@ -132,7 +153,12 @@ def decode(body: bytes, keys: list[StoreKey], what: str) -> list[Group]:
             groups.append(checked_group(raw))
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreRejected(f"{what}: group #{index} is malformed ({exc})")
-    return groups
+    if found < PLACED_VERSION:
+        return groups, None
+    generation, segment = payload.get("generation"), payload.get("segment")
+    if type(generation) is not int or type(segment) is not int or generation < 0 or segment < 0:
+        raise StoreRejected(f"{what} does not say which write made it and where it belongs")
+    return groups, Place(generation, segment)
 
 
 def checked_group(raw) -> Group:

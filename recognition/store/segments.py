@@ -8,8 +8,10 @@ A segment is `<number>.seg` in the store's folder:
 
 The links chain every record to the one before it and to the segment's number, so a record cannot be
 altered, dropped from the middle, reordered or moved to another segment without the next check
-failing. Only a torn tail is forgiven: bytes after the last whole record that a crash left half
-written (never acknowledged, since a write is acknowledged only after its fsync).
+failing. Only a torn tail is forgiven here: bytes after the last whole record that a crash left half
+written (never acknowledged, since a write is acknowledged only after its fsync). Whether the last
+whole record is the last one acknowledged (not a tail cut off, nor an older copy of the file) is the
+anchor's to say (anchor.py): it holds each segment's last link, outside the data dir.
 """
 from __future__ import annotations
 
@@ -81,6 +83,7 @@ class SegmentContent:
     whole_length: int  # bytes up to the end of the last whole record
     last_link: bytes
     torn_bytes: int  # bytes after it that a crash left half written
+    links: list[bytes]  # the header's link, then the link after each record (the anchor names one of them)
 
 
 def decode(data: bytes, number: int, secret: bytes, what: str, *, last: bool = True) -> SegmentContent:
@@ -93,14 +96,14 @@ def decode(data: bytes, number: int, secret: bytes, what: str, *, last: bool = T
     if found != number:
         raise SegmentDamaged(f"{what} says it is segment {found}, not {number} (renamed or swapped)")
     link = _first_link(secret, data[: HEADER.size])
-    bodies, offset = [], HEADER.size
+    bodies, offset, links = [], HEADER.size, [link]
     while offset < len(data):
         end_of_length = offset + LENGTH.size
         length = LENGTH.unpack_from(data, offset)[0] if end_of_length <= len(data) else None
         end = end_of_length + (length or 0) + LINK_BYTES
         if length is None or end > len(data):
             if last and _torn(data[offset:]):
-                return SegmentContent(number, bodies, offset, link, len(data) - offset)
+                return SegmentContent(number, bodies, offset, link, len(data) - offset, links)
             raise SegmentDamaged(f"{what} ends in a record that was cut short")
         length_bytes, body = data[offset:end_of_length], data[end_of_length : end - LINK_BYTES]
         expected = _link(secret, link, length_bytes, body)
@@ -111,12 +114,13 @@ def decode(data: bytes, number: int, secret: bytes, what: str, *, last: bool = T
             zeros_from_here = not data[offset + LENGTH.size :].strip(b"\0")
             unwritten_end = end == len(data) and not data[end - LINK_BYTES : end].strip(b"\0")
             if last and (zeros_from_here or unwritten_end):
-                return SegmentContent(number, bodies, offset, link, len(data) - offset)
+                return SegmentContent(number, bodies, offset, link, len(data) - offset, links)
             raise SegmentDamaged(f"{what} failed its signature check at byte {offset} (altered, reordered, "
                                  f"or from another installation)")
         bodies.append(body)
         link, offset = expected, end
-    return SegmentContent(number, bodies, offset, link, 0)
+        links.append(link)
+    return SegmentContent(number, bodies, offset, link, 0, links)
 
 
 def _torn(tail: bytes) -> bool:
@@ -184,6 +188,10 @@ class Appender:
                 self.broken = True
             raise
         self._link, self._length = link, self._length + len(record)
+
+    @property
+    def last_link(self) -> bytes:
+        return self._link
 
     def close(self) -> None:
         if self._handle is not None:

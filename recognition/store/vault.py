@@ -175,28 +175,3 @@ def read_or_create_key(key_path: Path, *, create: bool) -> StoreKey:
     key = StoreKey.generate().write(key_path)
     log.info("created a new store key at %s (mode 0600); back it up: without it the store is unreadable", key_path)
     return key
-
-
-def read_or_create_secret(path: Path, *, needed: bool, create: bool, given: Optional[bytes] = None) -> bytes:
-    """The installation secret that salts identity and email hashes and signs the store's files.
-
-    needed: data exists that was signed with it, so a missing secret is an error, never made up.
-    given: the secret a new store is to take (a store moved here keeps its hashes); one that exists
-    already must be the same."""
-    if path.exists():
-        secret = path.read_bytes()
-        if len(secret) != 32:
-            raise SecretInvalid(f"{path} is not a 32-byte installation secret")
-        if given is not None and given != secret:
-            raise SecretInvalid(f"{path.parent} belongs to another installation (its secret differs), so hashes "
-                                f"could not be kept; use an empty data dir")
-        return secret
-    if needed:
-        raise SecretInvalid(f"{path} is missing, so the store in {path.parent} cannot be verified; restore it "
-                            f"from a backup")
-    if not create:
-        return b""
-    secret = given or secrets.token_bytes(32)
-    write_atomically(path, secret, mode=0o600)
-    log.info("created a new installation secret at %s", path)
-    return secret
