@@ -51,6 +51,8 @@ class StoreConfig:
     data_dir: Path = DEFAULT_DATA_DIR
     key_file: Optional[Path] = None  # None: one per data dir under the user's config folder
     backend: str = "file"  # "file" (the pickle store in data_dir) or a postgresql:// URL several servers share
+    # The file store's anchor against rollback: outside the data dir, where copies of it do not go.
+    anchor_file: Optional[Path] = None  # None: beside the key file (<key file>.anchor)
 
     @property
     def url(self) -> Optional[str]:
@@ -59,6 +61,15 @@ class StoreConfig:
     @property
     def key_path(self) -> Path:
         return self.key_file if self.key_file is not None else default_key_path(self.data_dir)
+
+    @property
+    def anchor_path(self) -> Path:
+        return self.anchor_file if self.anchor_file is not None else Path(str(self.key_path) + ".anchor")
+
+    @property
+    def options(self) -> dict:
+        """What open_store needs besides the data dir, key and URL."""
+        return {"anchor_path": self.anchor_path} if self.url is None else {}
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,10 @@ def add_store_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str])
     parser.add_argument("--store", type=_store, default=env.get("FACE_STORE", "file"),
                         help="'file': the sealed store in the data dir; or a postgresql://user:password@host/db URL: "
                              "one store several servers share (give each the same key file) [FACE_STORE, default file]")
+    parser.add_argument("--anchor-file", default=env.get("FACE_ANCHOR_FILE"),
+                        help="the file store's anchor against rollback: its latest write, sealed with the key, kept "
+                             "outside the data dir so a restored or planted older copy of it is refused "
+                             "[FACE_ANCHOR_FILE, default <key file>.anchor]")
 
 
 def tool_parser(prog: str, doc: str, env: Mapping[str, str], *, threshold: bool = False) -> argparse.ArgumentParser:
@@ -162,7 +177,8 @@ def tool_recognition(args: argparse.Namespace, env: Mapping[str, str]) -> Recogn
 def store_config(args: argparse.Namespace, env: Mapping[str, str]) -> StoreConfig:
     data_dir = Path(args.data_dir).expanduser()
     key_file = Path(args.key_file).expanduser() if args.key_file else default_key_path(data_dir, env)
-    return StoreConfig(data_dir=data_dir, key_file=key_file, backend=args.store)
+    anchor_file = Path(args.anchor_file).expanduser() if getattr(args, "anchor_file", None) else None
+    return StoreConfig(data_dir=data_dir, key_file=key_file, backend=args.store, anchor_file=anchor_file)
 
 
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:

@@ -64,11 +64,12 @@ def build(settings: config.Config):
     from recognition.store.vault import StoreKeyError
     from webapp import create_app
     from webapp.serving import make_server
-    from webapp.services import Services
+    from webapp.services import Services, signing_secret
     from webapp.face_gate import FaceGate
 
     try:
-        store = open_store(settings.store.data_dir, settings.store.key_path, url=settings.store.url)
+        store = open_store(settings.store.data_dir, settings.store.key_path, url=settings.store.url,
+                           **settings.store.options)
     except (StoreError, StoreKeyError, DataDirInUse) as exc:
         log.error("%s", exc)
         log.error("the server did not start and changed nothing; `python -m tools.store verify` checks the store")
@@ -99,7 +100,8 @@ def build(settings: config.Config):
     services = Services(store=store, analyzer=analyzer, max_viewers=stream.max_viewers, api_key=settings.server.api_key,
                         privacy=privacy, overlay=stream.overlay, stream_width=stream.width, albums=albums,
                         attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
-                        gate=FaceGate(store.secret, liveness=settings.accounts.liveness, moves=settings.accounts.moves))
+                        gate=FaceGate(signing_secret(store), liveness=settings.accounts.liveness,
+                                      moves=settings.accounts.moves))
     app = create_app(services, max_upload=settings.server.max_upload)
     try:
         server = make_server(app, host=settings.server.host, port=settings.server.port,

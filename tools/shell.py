@@ -19,7 +19,7 @@ def with_store(args, env, run: Callable[..., int], errors: tuple = ()) -> int:
     printed as one line, exit status 1."""
     settings = store_config(args, env)
     try:
-        with open_store(settings.data_dir, settings.key_path) as store:
+        with open_store(settings.data_dir, settings.key_path, **settings.options) as store:
             return run(args, store, env)
     except ERRORS + tuple(errors) as exc:
         print(f"error: {exc}", file=sys.stderr)

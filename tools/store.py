@@ -1,10 +1,12 @@
-"""Look after the face store from the command line: list, verify, export, import, delete, rotate-key, copy.
+"""Look after the face store from the command line: list, verify, export, import, delete, rotate-key, copy,
+accept-restore.
 
     python -m tools.store list
     python -m tools.store export backup.faces      # passphrase from $FACE_EXPORT_PASSPHRASE or a prompt
     python -m tools.store delete 3f2a9c...
     python -m tools.store copy postgresql://faceapp@db/faces      # the file store into PostgreSQL
     python -m tools.store --store postgresql://faceapp@db/faces copy file --to-data-dir known_faces_db
+    python -m tools.store accept-restore          # the data dir was restored from a backup on purpose
 
 Uses the same --store / --data-dir / --key-file (and FACE_STORE / FACE_DATA_DIR / FACE_KEY_FILE) as
 run.py. Reading commands work while the server runs; changing ones on the file store need the server
@@ -58,12 +60,22 @@ def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
     copy.add_argument("target", help="a postgresql:// URL, or 'file' (the store in --to-data-dir)")
     copy.add_argument("--to-data-dir", type=Path, help="the target's data dir: a file store's home, or where a "
                                                        "database server keeps its side files [default: --data-dir]")
+    commands.add_parser("accept-restore", help="the file store's data dir was restored from an older backup on "
+                                               "purpose: accept it as it is (after checking every record) and "
+                                               "anchor it so; changes made since the backup are not in it")
     args = parser.parse_args(argv)
     logging.basicConfig(level="WARNING", format="%(levelname)s: %(message)s")
 
     settings = store_config(args, env)
-    writes = args.command in ("import", "delete", "rotate-key")
-    options = {"follow": False} if settings.url else {}  # a one-off command follows no other server
+    writes = args.command in ("import", "delete", "rotate-key", "accept-restore")
+    # A one-off command follows no other server.
+    options = {"follow": False} if settings.url else {**settings.options}
+    if args.command == "accept-restore":
+        if settings.url:
+            print("error: accept-restore is for the file store; a PostgreSQL store is restored with its database",
+                  file=sys.stderr)
+            return 1
+        options["accept_restore"] = True
     try:
         with open_store(settings.data_dir, settings.key_path, read_only=not writes, url=settings.url,
                         **options) as store:
@@ -95,7 +107,16 @@ def verify(store: FaceStore, args, env) -> int:
         print(f"problem: {problem}")
     status = "sound" if not problems else f"{len(problems)} problems"
     print(f"{store.location}: key id {store.key.fingerprint if store.key else '-'}, {len(store)} identities: {status}")
+    if hasattr(store, "anchor_status"):  # opening refused a store behind its anchor; this says where it stands
+        print(f"anchor: {store.anchor_status}")
     return 0 if not problems else 1
+
+
+def accept_restore(store: FaceStore, args, env) -> int:
+    """Opening with accept_restore checked every signature and record, and anchored the store as it is."""
+    print(f"accepted {store.location} as it is ({len(store)} identities, {store.segment_count} segments); "
+          f"anchor: {store.anchor_status}")
+    return 0
 
 
 def export(store: FaceStore, args, env) -> int:
@@ -157,7 +178,7 @@ def copy_store(store: FaceStore, args, env) -> int:
     url = None if args.target == FILE_STORE else args.target
     if url == settings.url or (url is None and settings.url is None and to_dir.resolve() == settings.data_dir.resolve()):
         raise ToolError("the target is the store itself; name another (--to-data-dir for a file store)")
-    options = {"follow": False} if url else {}
+    options = {"follow": False} if url else {"anchor_path": settings.anchor_path}
     with open_store(to_dir, settings.key_path, url=url, secret=store.secret, **options) as target:
         if len(target):
             raise ToolError(f"{target.location} holds {len(target)} identities already; copy into an empty store")
@@ -207,6 +228,7 @@ COMMANDS = {
     "delete": delete,
     "rotate-key": rotate_key,
     "copy": copy_store,
+    "accept-restore": accept_restore,
 }
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The parts run.py builds and hands to the app, reached from views through services()."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 import threading
@@ -65,9 +67,7 @@ class Services:
         from recognition.matching.trained import ClassifierFile
         from webapp.face_gate import FaceGate
 
-        # Sessions and challenges are signed with a key derived from the installation secret; a server
-        # without a store (a stream only) signs with a random one of this process's.
-        self.signing_secret = getattr(self.store, "secret", None) or secrets.token_bytes(32)
+        self.signing_secret = signing_secret(self.store)
         if self.gate is None:
             self.gate = FaceGate(self.signing_secret)
 
@@ -104,6 +104,19 @@ class Services:
         if self.frames is None:
             return {"state": "none", "detail": "no camera source (API only)", "source": None, "since": None}
         return self.frames.status.to_json()
+
+
+def signing_secret(store: Optional[FaceStore]) -> bytes:
+    """The key that signs session cookies and liveness challenges, derived from the store key: a file
+    outside the data dir (or, for PostgreSQL, the key every server of the installation holds), never
+    from anything inside the data dir, so a copy of it cannot forge a session. Servers that share a
+    store (and so its key) accept each other's sessions and challenges. Rotating the key ends every
+    session and challenge. A server without a store (a stream only) signs with a random key of its own."""
+    key = getattr(store, "key", None)
+    if key is None:
+        return secrets.token_bytes(32)
+    # The installation secret, mixed in, keeps installations that were given the same key file apart.
+    return hmac.new(key.secret, b"faceapp signing key\0" + (store.secret or b""), hashlib.sha256).digest()
 
 
 def services() -> Services:

@@ -1,8 +1,9 @@
 """Who is signed in on the pages: a signed cookie, and nothing kept on the server beyond the store.
 
 The cookie holds the identity hash and when the sign-in happened, signed with a key derived from the
-installation secret (so a copied cookie cannot be altered, and one from another installation is
-refused). It is HttpOnly (no script reads it), SameSite=Lax (other sites' forms and scripts do not
+store key (services.signing_secret: outside the data dir, so neither a copied cookie can be altered nor
+a copy of the data dir forge one; one from another installation is refused; a key rotation ends every
+session). It is HttpOnly (no script reads it), SameSite=Lax (other sites' forms and scripts do not
 send it), Secure whenever the request came over HTTPS, and expires after the configured hours. It
 ends early when its person is deleted: every request looks the identity up in the store.
 """

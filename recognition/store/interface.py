@@ -6,12 +6,15 @@ Protocol and passes the same contract tests (tests/test_store_contract.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Protocol, Sequence
 
 import numpy as np
 
 from recognition.store.gallery import Gallery
 from recognition.store.identity import Identity
+
+if TYPE_CHECKING:
+    from recognition.store.vault import StoreKey
 
 
 class StoreError(Exception):
@@ -72,6 +75,9 @@ class FaceStore(Protocol):
     returns only once it is durable, and is then what every reader sees."""
 
     secret: bytes  # the installation secret that salts identity and email hashes
+    # The store key (outside the data dir): seals the store's records and side files, and is the root of
+    # the key that signs sessions and challenges (webapp.services.signing_secret).
+    key: "StoreKey"
 
     def gallery(self, model: str) -> Gallery:
         """An immutable snapshot of model's identities for matching; never blocks."""
