@@ -135,7 +135,7 @@ class Anchor:
     def _read_all(self, keys: list[StoreKey]) -> Optional[dict]:
         try:
             blob = self.path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             raise StoreRejected(f"the anchor {self.path} cannot be read ({exc.strerror or exc})")
@@ -189,7 +189,7 @@ def refusal(folder: Path, anchor_path: Path, entry: Entry, what: str) -> str:
 def _stat(path: Path) -> Optional[tuple]:
     try:
         found = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     return found.st_ino, found.st_mtime_ns, found.st_size
 

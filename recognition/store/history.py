@@ -92,4 +92,6 @@ class History:
         self._saved = entry
         if self.status.startswith(("NOT ANCHORED", "no anchor yet", "ahead")):
             self.status = f"matches its anchor in {self.anchor.path}"
+        elif self.status == "restore accepted":
+            self.status = f"restore accepted: anchored at generation {entry.generation} in {self.anchor.path}"
         return True

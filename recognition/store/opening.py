@@ -61,12 +61,12 @@ class SegmentOpening:
         self.secret = installation.read_or_create(secret_path, keys, self.key, needed=signed,
                                                   create=not self.read_only, given=self._given_secret)
         if entry is not None and not self._accept_restore:
-            if not self.folder.is_dir():
-                raise StoreRejected(anchor.refusal(self.folder, self.anchor_path, entry, f"{self.folder}/ is gone"))
             if old is not None and not numbers:
                 raise StoreRejected(anchor.refusal(
                     self.folder, self.anchor_path, entry, f"{old_path} is there instead of segments (a store this "
                     f"release has anchored is never migrated from a file of an earlier release)"))
+            if not self.folder.is_dir():
+                raise StoreRejected(anchor.refusal(self.folder, self.anchor_path, entry, f"{self.folder}/ is gone"))
         if old is not None and not numbers:
             self._open_old_file(old, old_path)
             return
