@@ -11,7 +11,8 @@ At each size it prints:
   frame time;
 - the server's memory (resident set of the server process; the model process is apart);
 - the store alone, in this process while the server is stopped: append, rename and delete, without
-  HTTP or the duplicate check;
+  HTTP or the duplicate check, and the anchor's update on its own (each write of the store does one
+  before it is acknowledged: the price of refusing a rolled-back store);
 - startup: the server started again, seconds until it answers, and the store's own part;
 - the old store, measured in this process on the same identities: the previous release kept one
   sealed file and rewrote it whole on every change while holding the lock recognition needs, so its
@@ -196,6 +197,7 @@ def store_alone(work: Path, rng, count: int) -> None:
     check), then the previous release's store on the same identities: one sealed file, rewritten whole
     on every change."""
     from recognition.store import legacy
+    from recognition.store.anchor import Anchor
     from recognition.store.atomic import write_atomically
     from recognition.store.identity import Identity
     from recognition.store.pickle_store import PickleStore
@@ -210,6 +212,11 @@ def store_alone(work: Path, rng, count: int) -> None:
         print(f"  append one identity:  {percentiles(appends)}")
         print(f"  rename:               {percentiles(renames)}")
         print(f"  delete:               {percentiles(deletes)}")
+        anchor = Anchor(store.anchor_path, store.data_dir)
+        entry = anchor.read([store.key])
+        updates = [timed(lambda: anchor.write(entry, store.key, [store.key]))[0] for _ in range(count)]
+        print(f"  of each, the anchor's update ({len(entry.segments)} segments, "
+              f"{store.anchor_path.stat().st_size / 1e3:.1f} kB): {percentiles(updates)}")
         identities = store.identities()
         key, secret = store.key, store.secret
     path = work / "old-faces.pkl"
