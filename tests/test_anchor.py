@@ -272,3 +272,33 @@ def test_a_kill_between_the_segment_write_and_the_anchor_update_loses_nothing(tm
         assert hashes(store) == expected  # the write reached its segment, so it stands
     with open_store(tmp_path, read_only=True) as reader:
         assert reader.anchor_status.startswith("matches its anchor")
+
+
+def test_a_reader_opening_while_the_server_writes_is_never_refused(tmp_path):
+    """`tools.store list` while the server enrolls, rolls segments over and deletes: the reader reads
+    the anchor first, so the store can only be at it or ahead of it, never behind."""
+    import threading
+
+    with open_store(tmp_path, segment_identities=3) as store:
+        done, failures = threading.Event(), []
+
+        def write() -> None:
+            try:
+                for n in range(1, 121):
+                    store.add_many([person(n)])
+                    if n % 5 == 0:
+                        store.remove(f"{n - 1:064x}")
+            except Exception as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+            finally:
+                done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        opened = 0
+        while not done.is_set():
+            with open_store(tmp_path, read_only=True, segment_identities=3) as reader:
+                assert len(reader) >= 0
+            opened += 1
+        writer.join(30)
+    assert not failures and opened > 3

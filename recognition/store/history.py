@@ -28,6 +28,8 @@ class History:
         """This data dir's entry in the anchor (before any segment is read: a writer that runs on while a
         reader opens can only move the store ahead of what the reader read)."""
         self._saved = self.anchor.read(keys)
+        if self._saved is None:
+            self.status = f"no anchor yet for this data dir in {self.anchor.path}"
         return self._saved
 
     def opened(self, entry: Optional[Entry], states: dict[int, SegmentState], folder: Path, *,

@@ -46,10 +46,7 @@ class SegmentOpening:
             migration.clear_staging(self.data_dir)
         old_path = self.data_dir / legacy.LEGACY_FILE
         old = old_path.read_bytes() if old_path.exists() else None
-        try:
-            numbers = segments.segment_numbers(self.folder) if self.folder.is_dir() else []
-        except segments.SegmentDamaged as exc:
-            raise StoreRejected(str(exc))
+        numbers = self._numbers() if self.folder.is_dir() else []
         secret_path = self.data_dir / SECRET_FILE
         signed = bool(numbers) or (old is not None and not legacy.is_legacy(old))
         keys = read_keys(self.key_path, str(self.folder)) if signed or installation.is_sealed(secret_path) else [
@@ -58,6 +55,8 @@ class SegmentOpening:
         self.key = next((k for k in keys if k.path == self.key_path), pending)
         self._keys = keys
         entry = self._history.read(keys)  # before any segment (history.py says why)
+        if self.read_only and self.folder.is_dir():  # listed again after the anchor: a server writing
+            numbers = self._numbers()  # meanwhile may have begun a segment the anchor already lists
         self.secret = installation.read_or_create(secret_path, keys, self.key, needed=signed,
                                                   create=not self.read_only, given=self._given_secret)
         if entry is not None and not self._accept_restore:
@@ -89,6 +88,12 @@ class SegmentOpening:
             migration.check_migrated(old, old_path, keys, self.secret, self._index.meta, self.folder)
         migration.remove_old_files(self.data_dir, old_path)  # and backups an interrupted clean-up left
         self._history.save(self.key, self._keys)  # a store new, ahead, restored or rotated is anchored now
+
+    def _numbers(self) -> list[int]:
+        try:
+            return segments.segment_numbers(self.folder)
+        except segments.SegmentDamaged as exc:
+            raise StoreRejected(str(exc))
 
     def _load_segments(self, numbers: list[int], keys: list[StoreKey]):
         """Read, check and load every segment: (what each holds for the anchor, the newest one's content)."""

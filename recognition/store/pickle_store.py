@@ -76,7 +76,8 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
         self.key: Optional[StoreKey] = None
         self._keys: list[StoreKey] = []  # the keys the anchor may be sealed with
         check_outside(self.key_path, self.data_dir)
-        check_outside(self.anchor_path, self.data_dir)
+        check_outside(self.anchor_path, self.data_dir, what="the anchor", option="--anchor-file / FACE_ANCHOR_FILE",
+                      why="so an older copy of the data dir cannot bring an older anchor with it")
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._dir_lock = None if read_only else DataDirLock(self.data_dir).acquire()
         started = time.monotonic()

@@ -142,11 +142,11 @@ def reseal_side_files(data_dir: Path, old_keys: list[StoreKey], new_key: StoreKe
         write_atomically(path, seal(new_key, blob[:MAGIC_BYTES], plain))
 
 
-def check_outside(key_path: Path, data_dir: Path) -> None:
+def check_outside(key_path: Path, data_dir: Path, *, what: str = "the store key", option: str = "--key-file / "
+                  "FACE_KEY_FILE", why: str = "so a copy of the data dir cannot be read") -> None:
     key, data = Path(key_path).expanduser().resolve(), Path(data_dir).expanduser().resolve()
     if key == data or data in key.parents:
-        raise StoreKeyError(f"the store key {key_path} is inside the data dir {data_dir}; keep it elsewhere "
-                        f"(--key-file / FACE_KEY_FILE) so a copy of the data dir cannot be read")
+        raise StoreKeyError(f"{what} {key_path} is inside the data dir {data_dir}; keep it elsewhere ({option}) {why}")
 
 
 def derive_passphrase_key(passphrase: str, salt: bytes) -> StoreKey:
