@@ -181,6 +181,8 @@ def test_a_store_of_an_earlier_release_is_anchored_and_its_secret_sealed_on_firs
         assert reader.secret == secret and hashes(reader) == {f"{2:064x}"}
     shutil.rmtree(tmp_path / "db")
     shutil.copytree(tmp_path / "before", tmp_path / "db")  # the deleted person's copy, raw secret and all
+    refused(tmp_path, "installation_secret is in the clear, but this release sealed it")
+    (tmp_path / "db" / SECRET_FILE).write_bytes(sealed)  # and with the sealed secret put back too
     refused(tmp_path, "rolled back")
 
 
@@ -302,3 +304,28 @@ def test_a_reader_opening_while_the_server_writes_is_never_refused(tmp_path):
             opened += 1
         writer.join(30)
     assert not failures and opened > 3
+
+
+def test_a_secret_of_the_attackers_choosing_with_the_chain_redone_is_refused(tmp_path):
+    """Whoever can write the data dir puts a raw secret of their own there and re-chains every segment
+    with it: the chain checks out, but the anchor's links (and this release's sealing) say otherwise."""
+    with open_store(tmp_path) as store:
+        store.add_many([person(1)])
+        folder, secret = store.folder, store.secret
+    chosen = os.urandom(32)
+    for number in segments.segment_numbers(folder):
+        segments.write(folder, number, segments.read(folder, number, secret).bodies, chosen)
+    (tmp_path / "db" / SECRET_FILE).write_bytes(chosen)
+    refused(tmp_path, "installation_secret is in the clear, but this release sealed it")
+
+
+def test_a_data_dir_swapped_for_a_link_to_an_older_copy_is_refused(tmp_path):
+    with open_store(tmp_path) as store:
+        store.add_many([person(1)])
+    shutil.copytree(tmp_path / "db", tmp_path / "elsewhere")
+    with open_store(tmp_path) as store:
+        store.remove(f"{1:064x}")
+    shutil.rmtree(tmp_path / "db")
+    (tmp_path / "db").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(StoreRejected, match="rolled back"):
+        open_store(tmp_path)

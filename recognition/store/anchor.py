@@ -96,7 +96,9 @@ class Anchor:
 
     def __init__(self, path: Path, data_dir: Path) -> None:
         self.path = Path(path)
-        self.store_id = str(Path(data_dir).resolve())
+        # The path as configured, symlinks not followed: a data dir swapped for a link to an older copy
+        # elsewhere is still checked against this entry.
+        self.store_id = os.path.abspath(Path(data_dir).expanduser())
         self._others: Optional[dict] = None  # the other data dirs' entries, as of _seen
         self._seen: Optional[tuple] = None  # (inode, mtime, size) of the file when last read or written
 

@@ -32,6 +32,14 @@ def is_sealed(path: Path) -> bool:
     return sealed_key_id(SECRET_MAGIC, data) is not None
 
 
+def is_raw(path: Path) -> bool:
+    """Whether path holds a secret in the clear, as releases before this one wrote it."""
+    try:
+        return Path(path).stat().st_size == SECRET_BYTES
+    except FileNotFoundError:
+        return False
+
+
 def read_or_create(path: Path, keys: list[StoreKey], key: Optional[StoreKey], *, needed: bool, create: bool,
                    given: Optional[bytes] = None) -> bytes:
     """The installation secret at path, unsealed with whichever of keys sealed it.

@@ -55,6 +55,9 @@ class SegmentOpening:
         self.key = next((k for k in keys if k.path == self.key_path), pending)
         self._keys = keys
         entry = self._history.read(keys)  # before any segment (history.py says why)
+        if entry is not None and not self._accept_restore and installation.is_raw(secret_path):
+            raise StoreRejected(anchor.refusal(self.folder, self.anchor_path, entry, f"{secret_path} is in the clear, "
+                                               f"but this release sealed it when it first opened the store (replaced)"))
         if self.read_only and self.folder.is_dir():  # listed again after the anchor: a server writing
             numbers = self._numbers()  # meanwhile may have begun a segment the anchor already lists
         self.secret = installation.read_or_create(secret_path, keys, self.key, needed=signed,
