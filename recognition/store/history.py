@@ -73,8 +73,8 @@ class History:
         (rollback protection is off until a save succeeds) and, unless strict, not raised: the write it
         follows is durable already."""
         entry = self.entry()
-        if entry == self._saved:
-            return True
+        if self._saved is not None and entry.segments == self._saved.segments:
+            return True  # no segment changed (a write refused before it reached the disk)
         try:
             self.anchor.write(entry, key, keys)
         except OSError as exc:

@@ -207,8 +207,8 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
     def _rewrite(self, number: int, changes: dict[str, Optional[Identity]]) -> None:
         """Write segment number anew from memory with changes applied, as one record, atomically."""
         groups = self._index.groups(number, changes)
-        # One record even when nobody is left: it carries the generation, so an emptied segment cannot
-        # be told apart from its older copy only by what the anchor says.
+        # One record even when nobody is left: its sealed generation is what shows a rewrite that a crash
+        # kept from the anchor to be newer than it, where a segment emptied to its header would look cut off.
         generation = self._history.generation
         link = segments.write(self.folder, number, [records.encode(groups, self.key, records.Place(generation, number))],
                               self.secret)
