@@ -129,7 +129,10 @@ class Anchor:
                     stores = {}
                 stores.pop(self.store_id, None)
             payload = {"format": FORMAT, "stores": {**stores, self.store_id: entry.to_json()}}
-            write_atomically(self.path, seal(key, ANCHOR_MAGIC, json.dumps(payload, separators=(",", ":")).encode()))
+            # The new file is synced before its rename (a crash never leaves a torn anchor), the folder not:
+            # a rename a power cut loses leaves the anchor older than the store, which opens as "ahead".
+            data = seal(key, ANCHOR_MAGIC, json.dumps(payload, separators=(",", ":")).encode())
+            write_atomically(self.path, data, sync_folder=False)
             self._others, self._seen = stores, _stat(self.path)
         finally:
             os.close(folder)  # and the lock with it
