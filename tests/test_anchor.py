@@ -329,3 +329,24 @@ def test_a_data_dir_swapped_for_a_link_to_an_older_copy_is_refused(tmp_path):
     (tmp_path / "db").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(StoreRejected, match="rolled back"):
         open_store(tmp_path)
+
+
+def test_a_rotation_cut_short_after_the_anchor_was_resealed_is_finished(tmp_path, monkeypatch):
+    """Everything under the new key, the anchor included, and then the crash before the key file is
+    replaced: the next open reads the anchor with the pending key and finishes."""
+    from recognition.store.interface import StoreWriteFailed
+    from recognition.store.pickle_store import PickleStore
+
+    with open_store(tmp_path, segment_identities=2) as store:
+        store.add_many([person(n) for n in range(1, 6)])
+        monkeypatch.setattr(PickleStore, "_swap_in_key", lambda self, key: (_ for _ in ()).throw(OSError("crash")))
+        with pytest.raises(StoreWriteFailed, match="crash"):
+            store.rotate_key()
+        monkeypatch.undo()
+    shutil.copytree(tmp_path / "db", tmp_path / "backup")
+    with open_store(tmp_path) as store:
+        assert len(store) == 5 and "finishing" not in store.anchor_status
+        store.remove(f"{5:064x}")
+    shutil.rmtree(tmp_path / "db")
+    shutil.copytree(tmp_path / "backup", tmp_path / "db")
+    refused(tmp_path, "rolled back")
