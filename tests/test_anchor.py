@@ -350,3 +350,26 @@ def test_a_rotation_cut_short_after_the_anchor_was_resealed_is_finished(tmp_path
     shutil.rmtree(tmp_path / "db")
     shutil.copytree(tmp_path / "backup", tmp_path / "db")
     refused(tmp_path, "rolled back")
+
+
+@pytest.mark.parametrize("slot", [0, 1])
+def test_an_anchor_torn_by_a_crash_in_its_own_write_still_opens_the_store(tmp_path, slot):
+    """The anchor is written in place, in turn into one of two slots: a crash tears only the slot being
+    written, and the other holds the write before, whole (the store is then at it, or ahead of it)."""
+    from recognition.store import slots
+
+    with open_store(tmp_path) as store:
+        for n in range(1, 4):
+            store.add_many([person(n)])
+        path = store.anchor_path
+    data = bytearray(path.read_bytes())
+    capacity = slots.HEADER.unpack_from(data)[1]
+    start = slots.HEADER.size + slot * capacity + slots.LENGTH.size
+    data[start + 40 : start + 60] = bytes(20)  # part of the slot's sealed blob never reached the disk
+    path.write_bytes(bytes(data))
+    with open_store(tmp_path) as store:
+        assert hashes(store) == {f"{n:064x}" for n in range(1, 4)}
+    data[slots.HEADER.size + (1 - slot) * capacity + slots.LENGTH.size + 40] ^= 1  # both slots damaged
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreRejected, match="holds no whole slot"):
+        open_store(tmp_path)

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from recognition.store.atomic import write_atomically
+from recognition.store import slots
 from recognition.store.interface import StoreRejected
-from recognition.store.vault import StoreKey, seal, unseal
+from recognition.store.vault import StoreKey
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ class Anchor:
         self.store_id = os.path.abspath(Path(data_dir).expanduser())
         self._others: Optional[dict] = None  # the other data dirs' entries, as of _seen
         self._seen: Optional[tuple] = None  # (inode, mtime, size) of the file when last read or written
+        self._sequence = 0  # of the file's newest slot, as of _seen
 
     def read(self, keys: list[StoreKey]) -> Optional[Entry]:
         """This data dir's entry; None if the file or the entry does not exist (a store this release has
@@ -122,6 +123,7 @@ class Anchor:
             _lock(folder, self.path.parent)
             stores = self._others if self._seen is not None and self._seen == _stat(self.path) else None
             if stores is None:
+                self._sequence = 0
                 try:
                     stores = dict(self._read_all(keys) or {})
                 except StoreRejected as exc:  # rewritten from this store's entry alone, and said so
@@ -129,26 +131,29 @@ class Anchor:
                     stores = {}
                 stores.pop(self.store_id, None)
             payload = {"format": FORMAT, "stores": {**stores, self.store_id: entry.to_json()}}
-            # The new file is synced before its rename (a crash never leaves a torn anchor), the folder not:
-            # a rename a power cut loses leaves the anchor older than the store, which opens as "ahead".
-            data = seal(key, ANCHOR_MAGIC, json.dumps(payload, separators=(",", ":")).encode())
-            write_atomically(self.path, data, sync_folder=False)
-            self._others, self._seen = stores, _stat(self.path)
+            # In place, one fdatasync (slots.py). Its folder is not synced when the file is new: a power cut
+            # that loses it, or the write itself, leaves the anchor older than the store, which opens "ahead".
+            slots.write(self.path, key, ANCHOR_MAGIC, json.dumps(payload, separators=(",", ":")).encode(),
+                        self._sequence + 1)
+            self._others, self._seen, self._sequence = stores, _stat(self.path), self._sequence + 1
         finally:
             os.close(folder)  # and the lock with it
 
     def _read_all(self, keys: list[StoreKey]) -> Optional[dict]:
         try:
-            blob = self.path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+            found = slots.read(self.path, keys, ANCHOR_MAGIC, f"the anchor {self.path}")
         except OSError as exc:
             raise StoreRejected(f"the anchor {self.path} cannot be read ({exc.strerror or exc})")
-        try:
-            payload = json.loads(unseal(keys, ANCHOR_MAGIC, blob, f"the anchor {self.path}"))
         except ValueError as exc:  # altered (a wrong key raises WrongKey, which says which key it needs)
             raise StoreRejected(f"{exc}; the anchor cannot be trusted. If it was damaged, move it away and run "
                                 f"`{ACCEPT_RESTORE}` to anchor the store as it is")
+        if found is None:
+            return None
+        self._sequence = found[0]
+        try:
+            payload = json.loads(found[1])
+        except ValueError:
+            payload = None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT or not isinstance(payload.get("stores"), dict):
             raise StoreRejected(f"the anchor {self.path} is of an unknown format")
         return payload["stores"]
