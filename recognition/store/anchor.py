@@ -3,7 +3,7 @@
 Every write of the store has a generation, one more than the write before; every record carries the
 generation that made it and its segment, sealed with it (records.Place). The anchor holds, for each data
 dir that uses this key file, the latest generation and each segment's mark: the generation of its
-newest record and its last link (segments.py). A write updates the anchor (one atomic replace) before
+newest record and its last link (segments.py). A write updates the anchor (in place, one fdatasync: slots.py) before
 it is acknowledged. At open, each segment must be where its mark says, or ahead of it:
 
 - the marked link is in the segment's chain, and every record after it is newer than the anchor's
