@@ -217,6 +217,16 @@ def store_alone(work: Path, rng, count: int) -> None:
         updates = [timed(lambda: anchor.write(entry, store.key, [store.key]))[0] for _ in range(count)]
         print(f"  of each, the anchor's update ({len(entry.segments)} segments, "
               f"{store.anchor_path.stat().st_size / 1e3:.1f} kB): {percentiles(updates)}")
+        anchored, bare = [], []  # the same appends, in turn with and without it: the same load for both
+        for person in [Identity(hash=rng.bytes(32).hex(), model="Dlib", embeddings=[row]) for row in unit_rows(rng, count)]:
+            if len(bare) < len(anchored):
+                store._history.save = lambda *args, **kwargs: True  # the release before this one: no anchor
+                bare.append(timed(lambda: store.add_many([person]))[0])
+                del store._history.save
+            else:
+                anchored.append(timed(lambda: store.add_many([person]))[0])
+        print(f"  append, in turn with the anchor's update and without (as before it): {percentiles(anchored)}; "
+              f"without: {percentiles(bare)}; p50 ratio {statistics.median(anchored) / statistics.median(bare):.2f}")
         identities = store.identities()
         key, secret = store.key, store.secret
     path = work / "old-faces.pkl"
