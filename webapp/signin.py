@@ -201,7 +201,7 @@ def present_face() -> Presented:
         raise ApiError(400, str(exc))
     frames = []
     for upload in uploads:  # one at a time: a burst of huge pictures is refused at the first
-        frame = inputs.decode_upload(upload.read(), "frame")
+        frame = inputs.decode_upload(upload.read(), "frame", max_pixels=MAX_FRAME_PIXELS)
         if frame.shape[0] * frame.shape[1] > MAX_FRAME_PIXELS:
             raise ApiError(400, f"camera frames are at most {MAX_FRAME_PIXELS // 1_000_000} megapixels "
                                 f"(the page sends 640x480), not {frame.shape[1]}x{frame.shape[0]}")
