@@ -130,7 +130,8 @@ def _not_accepted(start: bytes, formats: tuple[str, ...]) -> str:
     if name is None and start[4:8] == b"ftyp":
         name = "AVIF" if start[8:12] in (b"avif", b"avis") else None
         if name is None:
-            return f"the data is an ISO media file ('{start[8:12].decode('latin-1')}', a video?): send {accepted(formats)}"
+            brand = start[8:12].decode("latin-1")
+            return f"the data is an ISO media file ('{brand}', a video?): send {accepted(formats)}"
     what = f"{_a(name)} image" if name else "not an image we recognise"
     return f"the data is {what}: send {accepted(formats)}"
 

@@ -80,7 +80,8 @@ def png_bomb(width: int, height: int, *, bit_depth: int = 8, colour_type: int = 
         idat += packer.compress(row)
     idat += packer.flush()
     header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", bytes(idat)) + _png_chunk(b"IEND", b"")
+    chunks = _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", bytes(idat)) + _png_chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
 
 
 def encoded(suffix: str, image: np.ndarray, params: tuple = ()) -> bytes:

@@ -41,9 +41,11 @@ class Measured:
 
 class MeasuredServer:
     """run.py --source none --model Dlib --offline in a process of its own, on a free port, with its
-    data dir and key file under folder. extra: more run.py options (e.g. ["--liveness", "off"])."""
+    data dir and key file under folder. extra: more run.py options (e.g. ["--liveness", "off"]); root:
+    the checkout whose run.py runs (bench/bombs_bench.py measures another one's for comparison)."""
 
-    def __init__(self, folder: Path, deepface_home: Path, extra: list[str] = (), *, timeout: float = 120) -> None:
+    def __init__(self, folder: Path, deepface_home: Path, extra: list[str] = (), *, timeout: float = 120,
+                 root: Path = ROOT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -55,11 +57,11 @@ class MeasuredServer:
                    MALLOC_MMAP_THRESHOLD_=str(128 * 1024), MALLOC_TRIM_THRESHOLD_=str(128 * 1024))
         for name in [name for name in env if name.startswith("FACE_")]:
             del env[name]  # the options below are the whole configuration
-        command = [sys.executable, str(ROOT / "run.py"), "--source", "none", "--model", "Dlib", "--offline",
+        command = [sys.executable, str(root / "run.py"), "--source", "none", "--model", "Dlib", "--offline",
                    "--port", str(self.port), "--data-dir", str(folder / "db"),
                    "--key-file", str(folder / "keys" / "store.key"), *extra]
         with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
         if not wait_until(self._answers, timeout=timeout, interval=0.25):
             self.stop()
             raise RuntimeError(f"the server did not start in {timeout} s:\n{self.log()[-3000:]}")
@@ -87,7 +89,7 @@ class MeasuredServer:
 
     def measure(self, send: Callable[[str], "requests.Response"]) -> Measured:  # noqa: F821
         """send(base_url) makes one request; what it answered and what it raised the peak by."""
-        time.sleep(0.2)  # let the previous answer's buffers go before the baseline is taken
+        self._settle()
         self.reset_peak()
         before = self.resident()
         response = send(self.url)
@@ -97,6 +99,17 @@ class MeasuredServer:
         except ValueError:
             body = {"text": response.text[:300]}
         return Measured(response.status_code, body if isinstance(body, dict) else {"json": body}, growth)
+
+    def _settle(self, timeout: float = 2.0) -> None:
+        """Until the resident set stops shrinking: the previous request's buffers are freed by its
+        thread just after its answer is sent, and must not count in the next one's baseline."""
+        deadline, last = time.monotonic() + timeout, self.resident()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self.resident()
+            if now >= last:
+                return
+            last = now
 
     def stop(self, timeout: float = 20) -> None:
         if self.process.poll() is None:

@@ -110,6 +110,7 @@ def test_truncated_headers_are_refused(face, heic, suffix):
 
 def test_lying_and_impossible_headers_are_refused(face):
     jpeg = encoded(".jpg", face)
+    heif_start = b"\x00\x00\x00\x14ftypheic\x00\x00\x00\x00mif1"
     cases = {
         "no frame header": jpeg[:2] + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00",
         "height zero (DNL)": jpeg_declaring(640, 0, jpeg),
@@ -117,11 +118,12 @@ def test_lying_and_impossible_headers_are_refused(face):
         "arithmetic": jpeg.replace(b"\xff\xc0", b"\xff\xc9", 1),
         "PNG without IHDR first": png_bomb(10, 10).replace(b"IHDR", b"IHDX"),
         "PNG bad depth": png_bomb(10, 10)[:24] + b"\x03" + png_bomb(10, 10)[25:],
-        "PNG wider than any": b"\x89PNG\r\n\x1a\n" + struct.pack(">I4sIIBBBBB", 13, b"IHDR", 2**31 - 1, 1, 8, 0, 0, 0, 0),
+        "PNG wider than any": b"\x89PNG\r\n\x1a\n" + struct.pack(">I4sIIBBBBB", 13, b"IHDR", 2**31 - 1, 1, 8, 0, 0, 0,
+                                                                0),
         "BMP odd header": b"BM" + bytes(12) + struct.pack("<I", 99) + bytes(40),
         "WebP without image": b"RIFF" + struct.pack("<I", 12) + b"WEBP" + b"JUNK" + bytes(4),
-        "HEIF without ispe": b"\x00\x00\x00\x14ftypheic\x00\x00\x00\x00mif1" + struct.pack(">I4s", 12, b"meta") + bytes(4),
-        "HEIF box overrun": b"\x00\x00\x00\x14ftypheic\x00\x00\x00\x00mif1" + struct.pack(">I4s", 4000, b"meta"),
+        "HEIF without ispe": heif_start + struct.pack(">I4s", 12, b"meta") + bytes(4),
+        "HEIF box overrun": heif_start + struct.pack(">I4s", 4000, b"meta"),
         "empty": b"",
         "text": b"hello, not an image",
     }

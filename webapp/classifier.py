@@ -51,7 +51,8 @@ def predict_face():
     for box, (identity_hash, score), found in zip(boxes, predicted, svc.attributes_json(image, boxes)):
         identity = svc.store.get(identity_hash) if identity_hash else None
         faces.append({"name": identity.name if identity else None, "hash": identity.hash if identity else None,
-                      "probability": round(score, 4), "known": identity is not None, "box": decoded.original(box).as_list(), **found})
+                      "probability": round(score, 4), "known": identity is not None,
+                      "box": decoded.original(box).as_list(), **found})  # in the photo's own pixels
     summaries = [s for s in svc.store.summaries() if s["model"] == trained.model_name]
     return jsonify({"faces": faces, "method": trained.model.method,
                     "stale": people_fingerprint(summaries) != trained.fingerprint})

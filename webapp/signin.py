@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 TOO_DARK = 60  # mean grey level of the face (0-255) below which the landmarks and the model guess
 BURST_FRAMES = 24  # what the page records once the question is shown: frames over BURST_SECONDS
 BURST_SECONDS = 2.4
-MAX_FRAME_PIXELS = 2_100_000  # a burst's frames: full HD at most (the page sends 640x480)
+# A burst's frames, each: the page sends 640 wide. A larger JPEG is decoded at a fraction of its size to
+# fit, anything else larger refused: all 40 frames are held at once (40 full-HD ones took +250 MB).
+MAX_FRAME_PIXELS = 640 * 480
 TOO_SMALL = 0.14  # of the frame's width (90 px of 640): smaller faces still pass, but their landmarks are coarse
 
 

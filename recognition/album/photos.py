@@ -112,8 +112,8 @@ def _reduction(header: ImageHeader, max_side: int, max_pixels: int) -> int:
 STRIP = 64  # rows (of the shrunk picture) copied out of Pillow at a time
 # EXIF orientation -> what turns the stored pixels upright (as PIL.ImageOps.exif_transpose does).
 UPRIGHT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1), 7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
-           8: lambda a: np.rot90(a)}
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
+           7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1], 8: lambda a: np.rot90(a)}
 
 
 def _bgr_scaled(opened, orientation: int, max_side: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -156,7 +156,8 @@ def _heif_bgr(source, max_side: int, header: ImageHeader) -> tuple[np.ndarray, t
         rgb = rgb[:, :, :3]  # RGBA: the alpha is of no use to a face
     scale = min(1.0, max_side / max(width, height))
     if scale < 1.0:  # shrunk before the colour swap, which then copies the small picture only
-        rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+        rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+                         interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), (width, height)
 
 

@@ -35,7 +35,9 @@ class VideoLimits:
     faces) for embeddings that match reliably."""
 
     max_seconds: float = 60.0
-    max_pixels: int = 3840 * 2160
+    # Full HD: FFmpeg's frames and ours take +32 MB at the peak; 1440p +57 MB, 4K +132 MB (measured,
+    # bench/bombs_bench.py), more than a request may take.
+    max_pixels: int = 1920 * 1080
     samples_per_second: float = 2.0
     min_quality: float = 0.35
 

@@ -106,7 +106,8 @@ def _mp4(view: memoryview) -> list[tuple[int, int]]:
         header = _child(view, body, end, counter, b"tkhd")
         if header is not None:  # its width and height are 16.16 fixed point, after version 0 or 1 fields
             version = view[header[0]]
-            sizes.append(tuple(v >> 16 for v in _field(view, header[0] + (88 if version == 1 else 76), ">II", "tkhd box")))
+            fixed = _field(view, header[0] + (88 if version == 1 else 76), ">II", "tkhd box")
+            sizes.append(tuple(value >> 16 for value in fixed))
         info = _child(view, *media, counter, b"minf")
         table = info and _child(view, *info, counter, b"stbl")
         entries = table and _child(view, *table, counter, b"stsd")
@@ -198,7 +199,8 @@ def _avi(view: memoryview) -> list[tuple[int, int]]:
                 sizes.append(_field(view, inner_body + 32, "<II", "AVI main header"))
             elif inner == b"LIST" and bytes(view[inner_body:inner_body + 4]) == b"strl":
                 stream = {k: b for k, b, _ in _chunks(view, inner_body + 4, inner_stop, counter)}
-                if b"strh" in stream and b"strf" in stream and bytes(view[stream[b"strh"]:stream[b"strh"] + 4]) == b"vids":
+                kind = bytes(view[stream[b"strh"]:stream[b"strh"] + 4]) if b"strh" in stream else b""
+                if kind == b"vids" and b"strf" in stream:
                     width, height = _field(view, stream[b"strf"] + 4, "<ii", "AVI stream format")
                     sizes.append((abs(width), abs(height)))
         return sizes
