@@ -87,15 +87,16 @@ def decode_bytes(header: ImageHeader, reduction: int = 1) -> int:
     return max(pixels * BYTES_PER_PIXEL, header.held_bytes + pixels * 3)
 
 
-def check_header(data: bytes, *, max_pixels: int = MAX_PIXELS) -> tuple[ImageHeader, int]:
-    """The image's header and the reduction (1, 2, 4 or 8) it will be decoded at to fit max_pixels.
-    Raises ImageError (not an image we read) or ImageTooLarge, having decoded nothing."""
+def check_header(data: bytes, *, max_pixels: int = MAX_PIXELS, shrink: bool = True) -> tuple[ImageHeader, int]:
+    """The image's header and the reduction (1, 2, 4 or 8) it will be decoded at to fit max_pixels
+    (always 1 without shrink). Raises ImageError (not an image we read) or ImageTooLarge, having
+    decoded nothing."""
     try:
         header = read_header(data, FORMATS)
     except HeaderError as exc:
         raise ImageError(str(exc)) from None
     budget = max_pixels * BYTES_PER_PIXEL
-    reductions = (1, 2, 4, 8) if header.format == "JPEG" else (1,)  # libjpeg alone decodes smaller
+    reductions = (1, 2, 4, 8) if header.format == "JPEG" and shrink else (1,)  # libjpeg alone decodes smaller
     for reduction in reductions:
         if decode_bytes(header, reduction) <= budget:
             return header, reduction
@@ -103,20 +104,21 @@ def check_header(data: bytes, *, max_pixels: int = MAX_PIXELS) -> tuple[ImageHea
     if header.held_bytes:
         raise ImageTooLarge(f"the progressive JPEG is {size}: decoding it at any size takes "
                             f"{decode_bytes(header, 8) >> 20} MB, more than {budget >> 20} MB; send a baseline JPEG")
-    if header.format == "JPEG":
+    if header.format == "JPEG" and shrink:
         raise ImageTooLarge(f"the JPEG is {size}; even an eighth of it is more than {max_pixels / 1e6:.1f} megapixels")
     most = budget * header.pixels // decode_bytes(header)
-    raise ImageTooLarge(f"the {NAMES[header.format]} image is {size}; at most {most / 1e6:.1f} megapixels are read "
-                        "(a larger JPEG is read at a fraction of its size)")
+    raise ImageTooLarge(f"the {NAMES[header.format]} image is {size}; at most {most / 1e6:.1f} megapixels are read"
+                        + (" (a larger JPEG is read at a fraction of its size)" if shrink else ""))
 
 
-def decode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+def decode(data: bytes, *, max_pixels: int = MAX_PIXELS, shrink: bool = True) -> DecodedImage:
     """Decode JPEG, PNG, WebP or BMP bytes in memory (nothing touches disk) into BGR, the size read from
     the header first. max_pixels trades detail (small faces far off) for the memory one decode may take:
-    larger JPEGs come back reduced (see DecodedImage.scale), other formats larger are refused."""
+    larger JPEGs come back reduced (see DecodedImage.scale), other formats larger are refused; without
+    shrink, larger JPEGs are refused too (where every picture must come at the scale it was sent at)."""
     if not data:
         raise ImageError("the image is empty")
-    header, reduction = check_header(data, max_pixels=max_pixels)
+    header, reduction = check_header(data, max_pixels=max_pixels, shrink=shrink)
     # Straight to 8-bit BGR (16-bit samples and alpha dropped by the decoder, not by copies of ours);
     # the EXIF orientation is not applied, as the API never has.
     flags = REDUCED[reduction] | cv2.IMREAD_IGNORE_ORIENTATION

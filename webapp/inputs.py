@@ -75,17 +75,17 @@ def upload_bytes(upload) -> bytes:
     return stream.getvalue() if isinstance(stream, io.BytesIO) else upload.read()
 
 
-def decode_upload(data: bytes, key: str, *, max_pixels: Optional[int] = None) -> np.ndarray:
+def decode_upload(data: bytes, key: str, *, max_pixels: Optional[int] = None, shrink: bool = True) -> np.ndarray:
     """The upload's pixels in BGR, its size read from its header before any decode: 413 when larger
-    than max_pixels (default recognition.images.MAX_PIXELS; a large JPEG is decoded reduced instead),
-    415 when not an image we read, 400 when empty."""
-    return decoded_upload(data, key, max_pixels=max_pixels).image
+    than max_pixels (default recognition.images.MAX_PIXELS; a large JPEG is decoded reduced instead,
+    unless not shrink), 415 when not an image we read, 400 when empty."""
+    return decoded_upload(data, key, max_pixels=max_pixels, shrink=shrink).image
 
 
-def decoded_upload(data: bytes, key: str, *, max_pixels: Optional[int] = None) -> DecodedImage:
+def decoded_upload(data: bytes, key: str, *, max_pixels: Optional[int] = None, shrink: bool = True) -> DecodedImage:
     """decode_upload, with the scale it was decoded at: for routes that give positions back."""
     try:
-        return decode(data, max_pixels=MAX_PIXELS if max_pixels is None else max_pixels)
+        return decode(data, max_pixels=MAX_PIXELS if max_pixels is None else max_pixels, shrink=shrink)
     except ImageTooLarge as exc:
         raise ApiError(413, f"'{key}' is too large: {exc}")
     except ImageError as exc:
