@@ -32,6 +32,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # DeepFace (in the model process) reads its weights folder from this variable.
     os.environ["DEEPFACE_HOME"] = str(settings.recognition.deepface_home)
+    # OpenCV reads its limit on a decoded image's pixels (the second guard behind the size read from
+    # each image's header) from the environment once, at its first decode: set before anything decodes.
+    from recognition.images import MAX_PIXELS
+
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 
     import cv2
 

@@ -126,3 +126,22 @@ def test_a_path_from_a_client_resolves_only_inside_the_album(tmp_path):
     for bad in ["../private/secret.jpg", "sub/../../private/secret.jpg", str(outside / "secret.jpg"), "/etc/passwd",
                 "link.jpg", "sub", "", "missing.jpg", "sub/a.jpg\x00.png"]:
         assert resolve(album, bad) is None, bad
+
+
+def test_the_size_is_read_from_the_header_before_pillow_decodes(tmp_path):
+    """A JPEG larger than max_pixels is decoded at a fraction of its size, and keeps its full size for
+    the boxes; a PNG or WebP larger is refused as too-large; a file that is no photo we read, as unreadable."""
+    face = cv2.imread(str(fixture_path("faces/obama/obama1.jpg")))
+    large = cv2.resize(face, (3200, 4000))
+    cv2.imwrite(str(tmp_path / "large.jpg"), large)
+    photo = read_photo(tmp_path / "large.jpg", max_side=100_000, max_pixels=1_000_000)
+    assert photo.image.shape == (1000, 800, 3) and (photo.width, photo.height) == (3200, 4000) and photo.scale == 0.25
+    for suffix, limit in ((".png", 12.0), (".webp", 6.0)):  # WebP's decoder takes twice the memory
+        cv2.imwrite(str(tmp_path / f"large{suffix}"), large)
+        with pytest.raises(PhotoSkipped, match=f"3200x4000 pixels: more than {limit} megapixels") as raised:
+            read_photo(tmp_path / f"large{suffix}", max_pixels=12_000_000)
+        assert raised.value.reason == "too-large"
+    (tmp_path / "other.jpg").write_bytes(cv2.imencode(".tiff", face[:40, :40])[1].tobytes())
+    with pytest.raises(PhotoSkipped, match="TIFF") as raised:
+        read_photo(tmp_path / "other.jpg")
+    assert raised.value.reason == "unreadable"

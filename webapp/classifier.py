@@ -43,14 +43,16 @@ def predict_face():
         raise ApiError(409, f"the classifier was trained on {trained.model_name} vectors; the server runs "
                             f"{svc.analyzer.model_name}: POST /train_model again")
     key = "file" if "file" in request.files or "file" in request.form else "image"
-    image = inputs.decode_upload(inputs.image_bytes(key), key)
+    decoded = inputs.decoded_upload(inputs.image_bytes(key), key)
+    image = decoded.image
     boxes, vectors = svc.analyzer.embed(image)
     faces = []
     predicted = trained.model.predict(vectors) if len(boxes) else []
     for box, (identity_hash, score), found in zip(boxes, predicted, svc.attributes_json(image, boxes)):
         identity = svc.store.get(identity_hash) if identity_hash else None
         faces.append({"name": identity.name if identity else None, "hash": identity.hash if identity else None,
-                      "probability": round(score, 4), "known": identity is not None, "box": box.as_list(), **found})
+                      "probability": round(score, 4), "known": identity is not None,
+                      "box": decoded.original(box).as_list(), **found})  # in the photo's own pixels
     summaries = [s for s in svc.store.summaries() if s["model"] == trained.model_name]
     return jsonify({"faces": faces, "method": trained.model.method,
                     "stale": people_fingerprint(summaries) != trained.fingerprint})

@@ -4,6 +4,8 @@ These routes read and compute only; nothing they receive is stored.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, jsonify, request
 
 from recognition.faces import largest
@@ -21,12 +23,16 @@ def _vector_json(vector) -> list[float]:
 
 @bp.post("/process-frame")
 def process_frame():
-    image = inputs.decode_upload(inputs.image_bytes("frame"), "frame")
+    decoded = inputs.decoded_upload(inputs.image_bytes("frame"), "frame")
+    image = decoded.image
     faces = services().analyzer.analyze(image)
     face = largest(faces)
     if face is None:
         raise ApiError(422, "no face was found in the frame", faces=[])
     attributes = services().attributes_json(image, [observation.box for observation in faces])
+    # Positions in the picture sent, even when a large JPEG was decoded at a fraction of its size.
+    faces = [replace(observation, box=decoded.original(observation.box)) for observation in faces]
+    face = largest(faces)
     return jsonify({
         "hash": face.identity_hash,
         "name": face.name,
@@ -41,12 +47,13 @@ def process_frame():
 
 @bp.post("/extract_embeddings_from_image")
 def extract_from_image():
-    image = inputs.decode_upload(inputs.image_bytes("image"), "image")
+    decoded = inputs.decoded_upload(inputs.image_bytes("image"), "image")
+    image = decoded.image
     boxes, vectors = services().analyzer.embed(image)
     attributes = services().attributes_json(image, boxes)
     return jsonify({
         "model": services().analyzer.model_name,
-        "embeddings": [{"embedding": _vector_json(v), "box": b.as_list(), **found}
+        "embeddings": [{"embedding": _vector_json(v), "box": decoded.original(b).as_list(), **found}
                        for b, v, found in zip(boxes, vectors, attributes)],
     })
 
@@ -58,7 +65,7 @@ def extract_from_video_route():
         raise ApiError(400, "send the video as multipart file field 'video'")
     svc = services()
     try:
-        extraction = extract_from_video(upload.read(), svc.analyzer, svc.video_limits)
+        extraction = extract_from_video(inputs.upload_bytes(upload), svc.analyzer, svc.video_limits)
     except VideoError as exc:
         raise ApiError(413 if exc.too_large else 415, str(exc))
     return jsonify({

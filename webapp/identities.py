@@ -147,7 +147,7 @@ def add_photos(identity_hash: str):
     checked = []
     for number, upload in enumerate(uploads):
         which = f"photo {number + 1} ({upload.filename or 'no name'})"
-        image = inputs.decode_upload(upload.read(), which)
+        image = inputs.decode_upload(inputs.upload_bytes(upload), which)
         try:
             checked.append(check_photo(services().analyzer, identity, image))
             # Later photos of the request are checked against this one too (the same photo twice adds once).
@@ -175,7 +175,7 @@ def import_zip():
     if upload is None:
         raise ApiError(400, "send the zip as multipart field 'zip' (a folder of photos per person)")
     try:
-        people = zip_people(upload.read())
+        people = zip_people(inputs.upload_bytes(upload))
     except BadZip as exc:
         raise ApiError(400, f"'zip' cannot be imported: {exc}")
     people = [(inputs.clean_name(name, f"the folder name {name!r}") or name, photos) for name, photos in people]

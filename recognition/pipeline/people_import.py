@@ -4,7 +4,8 @@ A person already enrolled under that name gets the photos added; anyone else is 
 first usable photo, then gets the rest. Every photo goes through the checks of POST /faces/<hash>/photos
 (quality; not someone else; like enough), and what is refused is reported with the reason, never a
 stop. Photos are read as album photos are (HEIC too, turned upright), in memory only; a zip is read
-in memory too, its sizes checked before anything is unpacked.
+in memory too: every photo in it is unpacked once, counted as it comes out (recognition.pipeline.unzip),
+before anyone is imported, then again one at a time as it is read, so only one is ever held unpacked.
 """
 from __future__ import annotations
 
@@ -21,15 +22,29 @@ import numpy as np
 from recognition.album.photos import PhotoSkipped, is_photo, read_photo
 from recognition.matching.matcher import AlreadyEnrolled
 from recognition.pipeline.more_photos import PhotoRefused, face_of, fits
+from recognition.pipeline.unzip import Budget, ZipRefused, check_member, unpack
 
 log = logging.getLogger(__name__)
 
 MAX_SIDE = 1280  # photos are scaled to this before their face is sought
 MAX_ZIP_PHOTOS = 200  # photos in one uploaded zip (more: python -m tools.people import)
-MAX_ZIP_BYTES = 64 << 20  # unpacked, in all: a zip bomb is refused before it is unpacked
+MAX_ZIP_BYTES = 64 << 20  # unpacked, in all, counted as it is unpacked: a zip bomb is refused as it unpacks
+MAX_PHOTO_BYTES = 20 << 20  # one photo, unpacked (a 100-megapixel JPEG is about that)
 MAX_ZIP_ENTRIES = 2000  # files and folders listed in the zip, photos or not
 
-Photo = tuple[str, Union[Path, bytes]]  # (how it is named in the report, the file or its bytes)
+
+@dataclass(frozen=True)
+class ZippedPhoto:
+    """A photo in an uploaded zip, unpacked (again, counted again) only when it is read."""
+
+    data: memoryview  # the whole zip
+    member: zipfile.ZipInfo
+
+    def read(self) -> bytes:
+        return unpack(self.data, self.member, Budget(MAX_PHOTO_BYTES), MAX_PHOTO_BYTES)
+
+
+Photo = tuple[str, Union[Path, bytes, ZippedPhoto]]  # (how it is named in the report, the file or its bytes)
 
 
 @dataclass
@@ -74,14 +89,21 @@ def zip_people(data: bytes) -> list[tuple[str, list[Photo]]]:
     if len(members) > MAX_ZIP_PHOTOS:
         raise BadZip(f"the zip has {len(members)} photos; at most {MAX_ZIP_PHOTOS} per upload "
                      "(python -m tools.people import takes any number)")
+    # What the zip declares is checked first (a quick refusal), then every photo is unpacked without
+    # being kept, its bytes counted as they come out: the declared sizes are never trusted.
     if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
         raise BadZip(f"the zip unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
+    view, budget = memoryview(data), Budget(MAX_ZIP_BYTES)
+    try:
+        for member in members:
+            check_member(member, MAX_PHOTO_BYTES)
+        for member in members:
+            unpack(view, member, budget, MAX_ZIP_BYTES)
+    except ZipRefused as exc:
+        raise BadZip(str(exc))
     people: dict[str, list[Photo]] = {}
     for member, path in sorted(zip(members, parts), key=lambda pair: pair[1]):
-        try:
-            people.setdefault(path[0], []).append((member.filename, archive.read(member)))
-        except Exception as exc:  # damaged (zlib.error, EOFError, CRC), encrypted, unsupported method
-            raise BadZip(f"{member.filename} cannot be unpacked ({type(exc).__name__}: {exc})")
+        people.setdefault(path[0], []).append((member.filename, ZippedPhoto(view, member)))
     return sorted(people.items())
 
 
@@ -127,10 +149,14 @@ def _faces(photos: list[Photo], analyzer, report: ImportReport, on_photo) -> lis
     faces = []
     for label, source in photos:
         try:
+            if isinstance(source, ZippedPhoto):
+                source = source.read()
             readable = source if isinstance(source, Path) else io.BytesIO(source)
             faces.append((label, face_of(analyzer, read_photo(readable, max_side=MAX_SIDE).image)[0]))
         except PhotoSkipped as exc:
             report.skipped.append((label, exc.reason, str(exc)))
+        except ZipRefused as exc:  # unpacked once already, so never expected: reported, not a stop
+            report.skipped.append((label, "unreadable", str(exc)))
         except PhotoRefused as exc:
             report.skipped.append((label, exc.kind, str(exc)))
         if on_photo:

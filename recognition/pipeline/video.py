@@ -1,4 +1,9 @@
-"""Embeddings from a video, decoded in memory: a few frames a second, and only faces good enough to keep."""
+"""Embeddings from a video, decoded in memory: a few frames a second, and only faces good enough to keep.
+
+The frame size is checked three times: as the container declares it, before FFmpeg sees the video
+(opening it already decodes frames); as FFmpeg found it while opening, before the first frame is
+asked for; and on every frame decoded, as it arrives.
+"""
 from __future__ import annotations
 
 import io
@@ -10,6 +15,7 @@ import numpy as np
 
 from recognition.faces import Box
 from recognition.models.quality import FaceQuality, face_quality
+from recognition.pipeline.video_header import ContainerError, frame_size
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +35,9 @@ class VideoLimits:
     faces) for embeddings that match reliably."""
 
     max_seconds: float = 60.0
-    max_pixels: int = 3840 * 2160
+    # Full HD: FFmpeg's frames and ours take +32 MB at the peak; 1440p +57 MB, 4K +132 MB (measured,
+    # bench/bombs_bench.py), more than a request may take.
+    max_pixels: int = 1920 * 1080
     samples_per_second: float = 2.0
     min_quality: float = 0.35
 
@@ -59,6 +67,11 @@ class VideoExtraction:
 def extract_from_video(data: bytes, analyzer, limits: VideoLimits) -> VideoExtraction:
     if not data:
         raise VideoError("the video is empty")
+    try:
+        declared = frame_size(data)
+    except ContainerError as exc:
+        raise VideoError(str(exc))
+    _check_size(declared.width, declared.height, limits)
     # Decoded from memory, never from a temporary file. OpenCV does not keep the stream alive itself:
     # the reference here must outlive the capture, or FFmpeg reads freed memory (a segfault, seen).
     stream = io.BytesIO(data)
@@ -66,6 +79,8 @@ def extract_from_video(data: bytes, analyzer, limits: VideoLimits) -> VideoExtra
     try:
         if not capture.isOpened():
             raise VideoError("the data is not a readable video (MP4, AVI, MKV or WebM expected)")
+        # What FFmpeg's probing found in the stream itself, which a container can misstate.
+        _check_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), limits)
         fps = capture.get(cv2.CAP_PROP_FPS)
         if not np.isfinite(fps) or not 1.0 <= fps <= 240.0:
             fps = 25.0  # some containers do not say; a guess only sets the sampling pace
@@ -98,14 +113,18 @@ def _sample(capture, fps: float, analyzer, limits: VideoLimits) -> VideoExtracti
         ok, frame = capture.retrieve()
         if not ok or frame is None:
             continue
-        if frame.shape[0] * frame.shape[1] > limits.max_pixels:
-            raise VideoError(f"the video's frames are {frame.shape[1]}x{frame.shape[0]}; the limit is "
-                             f"{limits.max_pixels} pixels", too_large=True)
+        _check_size(frame.shape[1], frame.shape[0], limits)
         result.frames_analysed += 1
         _keep_good_faces(frame, index, fps, analyzer, limits, result)
     if result.frames_read == 0:
         raise VideoError("the video has no frames that can be decoded")
     return result
+
+
+def _check_size(width: int, height: int, limits: VideoLimits) -> None:
+    if width * height > limits.max_pixels:
+        raise VideoError(f"the video's frames are {width}x{height}; the limit is {limits.max_pixels} pixels",
+                         too_large=True)
 
 
 def _keep_good_faces(frame, index: int, fps: float, analyzer, limits: VideoLimits, result: VideoExtraction) -> None:
