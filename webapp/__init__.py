@@ -45,6 +45,7 @@ def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD, host
     app.json = SafeJSON(app)
     app.extensions[EXTENSION] = services
     stream.init_stream(app)
+    album.init_album(app)
     app.register_blueprint(stream.bp)
     sessions.configure(app, services.signing_secret, services.session_hours)
     for blueprint in (api.bp, identities.bp, accounts.bp, signin.bp, embeddings.bp, album.bp, album_people.bp,

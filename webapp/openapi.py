@@ -95,10 +95,13 @@ ALBUM_PATHS = {
                                            ["album", "photo", "face"]),
                  "responses": {"200": json_answer(PERSON, "the person without the face"), **error_answers(400, 401, 404, 409)}}},
     "/album/photo": {"get": {
-        "summary": "an album photo: the original, or a JPEG with 'box' highlighted and at most 'size' pixels",
-        "parameters": [_query("album", "the album's name", True), _query("photo", "its path in the album", True),
+        "summary": "an indexed album photo: the original (its type read from its bytes: JPEG, PNG, WebP, BMP or "
+                   "HEIC), or a JPEG with 'box' highlighted (at most 2048 pixels) and at most 'size' pixels",
+        "parameters": [_query("album", "the album's name", True),
+                       _query("photo", "its path in the album, as the index names it", True),
                        _query("box", "x,y,w,h in the photo's pixels"), _query("size", "16 to 1024 pixels")],
-        "responses": {"200": {"description": "the photo", "content": {"image/*": {}}}, **error_answers(400, 404, 422)}}},
+        "responses": {"200": {"description": "the photo", "content": {"image/*": {}}},
+                      **error_answers(400, 404, 422)}}},
 }
 
 
