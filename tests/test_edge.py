@@ -231,3 +231,20 @@ def test_the_client_address_comes_from_the_trusted_proxy_only(proxied):
     rebound = {"X-Forwarded-Host": "rebind.attacker.example"}
     assert send(proxied, "GET", "/faces", headers=rebound, source="127.0.0.2").status == 421
     assert send(proxied, "GET", "/faces", headers=rebound).status == 200
+
+
+def test_the_settings_for_names_and_a_proxy(capsys):
+    from config import parse_config
+
+    settings = parse_config(["--allowed-hosts", "Faces.LAN, faces.example.org.,[::1]:8443, 10.0.0.9"],
+                            {"FACE_TRUSTED_PROXY": "::ffff:0:a00:2"}).server
+    assert settings.allowed_hosts == ("faces.lan", "faces.example.org", "::1", "10.0.0.9")
+    assert settings.trusted_proxy == "::ffff:0:a00:2"
+    assert parse_config([], {"FACE_ALLOWED_HOSTS": "a.lan,b.lan", "FACE_TRUSTED_PROXY": "10.0.0.2"}).server.trusted_proxy == "10.0.0.2"
+    assert parse_config([], {}).server.allowed_hosts == () and parse_config([], {}).server.trusted_proxy is None
+    for argv, env, said in [(["--allowed-hosts", "http://faces.lan"], {}, "not host names"),
+                            ([], {"FACE_ALLOWED_HOSTS": "faces lan"}, "not host names"),
+                            (["--trusted-proxy", "proxy.lan"], {}, "IP address")]:
+        with pytest.raises(SystemExit) as exited:
+            parse_config(argv, env)
+        assert exited.value.code == 2 and said in capsys.readouterr().err

@@ -108,7 +108,10 @@ ALBUM_PATHS = {
 SPEC = {
     "openapi": "3.1.0",
     "info": {"title": "Live face recognition", "version": "1.0",
-             "description": "Embeddings only, never images. Errors are JSON {\"error\": \"...\"} with a 4xx status."},
+             "description": "Embeddings only, never images. Errors are JSON {\"error\": \"...\"} with a 4xx status. "
+                            "Every route answers 421 to a Host that is not one of the server's names, and 403 to a "
+                            "request from another site's page (a foreign or null Origin, or Sec-Fetch-Site "
+                            "cross-site or same-site other than a link followed)."},
     "components": {
         "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": HEADER}},
         "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": TEXT}}},
