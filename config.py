@@ -279,7 +279,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                              "X-API-Key header [FACE_API_KEY]")
     parser.add_argument("--insecure", action="store_true", default=_flag(env, "FACE_INSECURE"),
                         help="allow serving on a non-loopback address without an API key [FACE_INSECURE=1]")
-    parser.add_argument("--allowed-hosts", type=_hosts, default=env.get("FACE_ALLOWED_HOSTS", ""),  # a string default goes through type
+    parser.add_argument("--allowed-hosts", type=_hosts, default=env.get("FACE_ALLOWED_HOSTS", ""),
                         help="names this server answers to (the Host header), comma-separated, besides localhost, "
                              "loopback addresses and --host; other names get 421, which stops DNS rebinding. On "
                              "0.0.0.0 or :: any address is taken, names only when listed [FACE_ALLOWED_HOSTS]")

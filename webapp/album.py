@@ -28,7 +28,7 @@ bp = Blueprint("album", __name__)
 RENDERS = "faceapp.album_renders"
 RENDER_BYTES = 32 << 20  # highlighted and scaled copies kept in memory, the least recently used forgotten first
 MAX_THUMBNAIL_SIDE = 1024
-MAX_HIGHLIGHT_SIDE = 2048  # a face highlighted without a size: twice the page's preview (the original is there to download)
+MAX_HIGHLIGHT_SIDE = 2048  # a face highlighted without a size: twice the page's preview (the original is downloadable)
 QUERY_SIDE = 1280  # a query photo is searched at the size album photos are indexed at
 
 
