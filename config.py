@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
@@ -24,6 +26,8 @@ class ServerConfig:
     api_key: Optional[str] = None  # when set, every change needs it in X-API-Key
     insecure: bool = False  # serve on a network address without an API key
     log_level: str = "INFO"
+    allowed_hosts: tuple[str, ...] = ()  # names (Host header) answered besides loopback ones and --host
+    trusted_proxy: Optional[str] = None  # the reverse proxy's address, whose X-Forwarded-* headers are believed
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,59 @@ def _positive(text: str) -> float:
     return value
 
 
+_HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?")  # an ASCII (IDNA-encoded) host name
+_PORT = re.compile(r"\d{1,5}")
+
+
+def host_name(value: str) -> Optional[str]:
+    """The name in a Host header (`name`, `name:port`, `1.2.3.4:port`, `[::1]:port`), lower case,
+    an address in its canonical form; None when it is not a well-formed Host."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        inside, bracket, port = value[1:].partition("]")
+        if not bracket or (port and not (port.startswith(":") and _PORT.fullmatch(port[1:]))):
+            return None
+        try:
+            return str(ipaddress.IPv6Address(inside))
+        except ValueError:
+            return None
+    name, colon, port = value.partition(":")
+    if colon and not _PORT.fullmatch(port):
+        return None
+    return canonical_host(name)
+
+
+def canonical_host(name: str) -> Optional[str]:
+    """A host name in lower case without its trailing dot, an address in its canonical form (so that
+    "::0:1" and "::1" are one); None when it is neither."""
+    name = name.strip().lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    return name if len(name) <= 253 and _HOST_NAME.fullmatch(name) else None
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    parsed = {name: canonical_host(name) or host_name(name) for name in names}  # "::1" or "[::1]:8080" alike
+    bad = [name for name, host in parsed.items() if host is None]
+    if bad:
+        raise argparse.ArgumentTypeError(f"not host names: {', '.join(map(repr, bad))} (give names or addresses, "
+                                         "comma-separated, without a scheme)")
+    return tuple(dict.fromkeys(parsed.values()))
+
+
+def _address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text.strip().strip("[]")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the proxy's IP address is needed (as it connects to this server), "
+                                         f"not {text!r}") from None
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "") not in ("", "0")
 
@@ -238,6 +295,16 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                              "X-API-Key header [FACE_API_KEY]")
     parser.add_argument("--insecure", action="store_true", default=_flag(env, "FACE_INSECURE"),
                         help="allow serving on a non-loopback address without an API key [FACE_INSECURE=1]")
+    parser.add_argument("--allowed-hosts", type=_hosts, default=env.get("FACE_ALLOWED_HOSTS", ""),
+                        help="names this server answers to (the Host header), comma-separated, besides localhost, "
+                             "loopback addresses and --host; other names get 421, which stops DNS rebinding. On "
+                             "0.0.0.0 or :: any address is taken, names only when listed [FACE_ALLOWED_HOSTS]")
+    parser.add_argument("--trusted-proxy", type=_address,
+                        default=env.get("FACE_TRUSTED_PROXY") or None,
+                        help="the IP address of a reverse proxy in front of this server: the scheme (the session "
+                             "cookie is Secure behind HTTPS), client address and host are taken from its "
+                             "X-Forwarded-Proto/-For/-Host/-Port headers; everyone else's are removed "
+                             "[FACE_TRUSTED_PROXY, default none]")
     parser.add_argument("--log-level", default=env.get("FACE_LOG_LEVEL", "INFO"), help="[FACE_LOG_LEVEL, default INFO]")
     return parser
 
@@ -245,7 +312,8 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
     return Config(
         server=ServerConfig(host=args.host, port=args.port, max_upload=int(args.max_upload_mb * 1024 * 1024),
-                            api_key=args.api_key, insecure=args.insecure, log_level=args.log_level.upper()),
+                            api_key=args.api_key, insecure=args.insecure, log_level=args.log_level.upper(),
+                            allowed_hosts=args.allowed_hosts, trusted_proxy=args.trusted_proxy),
         camera=CameraConfig(source=args.source, stall_timeout=args.stall_timeout),
         recognition=RecognitionConfig(model=args.model, threshold=args.threshold, offline=args.offline,
                                       sweep=args.sweep == "on", attributes=args.attributes == "on",

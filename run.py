@@ -68,6 +68,7 @@ def build(settings: config.Config):
     from recognition.store.interface import StoreError
     from recognition.store.vault import StoreKeyError
     from webapp import create_app
+    from webapp.guard import HostNames
     from webapp.serving import make_server
     from webapp.services import Services, signing_secret
     from webapp.face_gate import FaceGate
@@ -107,10 +108,12 @@ def build(settings: config.Config):
                         attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
                         gate=FaceGate(signing_secret(store), liveness=settings.accounts.liveness,
                                       moves=settings.accounts.moves))
-    app = create_app(services, max_upload=settings.server.max_upload)
+    hosts = HostNames.for_server(settings.server.host, settings.server.allowed_hosts)
+    app = create_app(services, max_upload=settings.server.max_upload, hosts=hosts)
     try:
         server = make_server(app, host=settings.server.host, port=settings.server.port,
-                             max_upload=settings.server.max_upload, max_viewers=settings.stream.max_viewers)
+                             max_upload=settings.server.max_upload, max_viewers=settings.stream.max_viewers,
+                             trusted_proxy=settings.server.trusted_proxy)
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", settings.server.host, settings.server.port, exc.strerror or exc)
         analyzer.embedder.stop()

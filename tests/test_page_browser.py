@@ -51,14 +51,28 @@ def server(camera_services, live_server, tmp_path):
     return live_server(create_app(camera_services(str(clip))))
 
 
+def watch_csp(tab) -> list[str]:
+    """The Content Security Policy violations of the tab's pages, as they happen: Chromium's own console
+    errors, and each securitypolicyviolation event (an init script, which the policy does not govern)."""
+    violations: list[str] = []
+    tab.on("console", lambda message: violations.append(message.text)
+           if "Content Security Policy" in message.text else None)
+    tab.add_init_script("document.addEventListener('securitypolicyviolation', (event) => console.error("
+                        "`Content Security Policy violation: ${event.violatedDirective} ${event.blockedURI}`))")
+    return violations
+
+
 @contextmanager
 def browser_tab(chromium, timeout_ms: int = 15_000):
-    """A fresh tab in a context of its own, closed (ending any stream it watches) on the way out."""
+    """A fresh tab in a context of its own, closed (ending any stream it watches) on the way out; a test
+    that passed fails still if a page broke its Content Security Policy."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     opened = context.new_page()
     opened.set_default_timeout(timeout_ms)
+    violations = watch_csp(opened)
     try:
         yield opened
+        assert not violations, f"a page broke its Content Security Policy: {violations}"
     finally:
         context.close()
 

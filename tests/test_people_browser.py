@@ -36,14 +36,14 @@ def test_the_people_page(page, people_server, services, tmp_path):
     assert page.text_content(f"{row('Kit')} td:nth-child(4)") == "33, male, neutral"  # kept at registration
     assert page.locator("img").count() == 0  # no picture of anyone: none is kept
     page.set_input_files(f"{row('Barack')} .add-photos", [str(fixture_path("faces/obama/obama2.jpg"))])
-    page.wait_for_function("document.getElementById('message').textContent.startsWith('added 1')")
+    page.wait_for_function("() => document.getElementById('message').textContent.startsWith('added 1')")
     page.wait_for_selector(f"{row('Barack')} .vectors:text('2')")
     page.set_input_files(f"{row('Kit')} .add-photos", [str(fixture_path("faces/kit_harington/kit2.jpg"))])
     page.wait_for_selector(f"{row('Kit')} .vectors:text('2')")
     page.set_input_files(f"{row('Kit')} .add-photos", [str(fixture_path("faces/obama/obama3.jpg"))])
-    page.wait_for_function("document.getElementById('message').textContent.includes('Barack')")  # refused: him
+    page.wait_for_function("() => document.getElementById('message').textContent.includes('Barack')")  # refused: him
     page.click("#train")
-    page.wait_for_function("document.getElementById('report').textContent.startsWith('method')")
+    page.wait_for_function("() => document.getElementById('report').textContent.startsWith('method')")
     assert "2 people" in page.text_content("#report")
     page.set_input_files("#predict", str(fixture_path("faces/obama/obama4.jpg")))
     page.wait_for_selector("#predicted li.known")
@@ -51,7 +51,7 @@ def test_the_people_page(page, people_server, services, tmp_path):
     name = page.locator(f"{row('Kit')} input.person-name")
     name.fill("Kit H.")
     name.blur()  # the change is sent when the field is left, as a person does it
-    page.wait_for_function("document.getElementById('message').textContent === 'renamed to Kit H.'")
+    page.wait_for_function("() => document.getElementById('message').textContent === 'renamed to Kit H.'")
     assert [i.name for i in services.store.identities() if i.name.startswith("Kit")] == ["Kit H."]
     # A zip with a folder per person: Rose is enrolled from it.
     from tests.test_more_photos import zipped
@@ -60,11 +60,11 @@ def test_the_people_page(page, people_server, services, tmp_path):
     archive.write_bytes(zipped({"Rose/1.jpg": fixture_path("faces/rose_leslie/rose1.jpg").read_bytes(),
                                 "Rose/2.jpg": fixture_path("faces/rose_leslie/rose2.jpg").read_bytes()}))
     page.set_input_files("#import", str(archive))
-    page.wait_for_function("document.getElementById('message').textContent.startsWith('1 enrolled')")
+    page.wait_for_function("() => document.getElementById('message').textContent.startsWith('1 enrolled')")
     page.wait_for_selector(f"{row('Rose')} .vectors:text('2')")
     page.on("dialog", lambda dialog: dialog.accept())  # "delete ... for good?"
     page.click(f"{row('Barack')} .delete")
-    page.wait_for_function("document.querySelectorAll('#people tr').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#people tr').length === 2")
     assert sorted(i.name for i in services.store.identities()) == ["Kit H.", "Rose"]
 
 
@@ -81,9 +81,9 @@ def test_a_photo_from_the_browser_s_camera_is_added(camera_browser, people_serve
         page.goto(people_server.url + "/people")
         page.wait_for_selector(row("Barack"))
         page.click(f"{row('Barack')} .camera")
-        page.wait_for_function("document.getElementById('camera-view').videoWidth > 0")
+        page.wait_for_function("() => document.getElementById('camera-view').videoWidth > 0")
         page.click("#snap")
-        page.wait_for_function("document.getElementById('message').textContent.startsWith('added 1 photo from')")
+        page.wait_for_function("() => document.getElementById('message').textContent.startsWith('added 1 photo from')")
         page.wait_for_selector(f"{row('Barack')} .vectors:text('2')")
     barack = next(i for i in services.store.identities() if i.name == "Barack")
     assert len(barack.embeddings) == 2

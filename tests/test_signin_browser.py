@@ -53,9 +53,10 @@ def open_page(browser, url):
     context = browser.new_context(viewport={"width": 1100, "height": 800})
     tab = context.new_page()
     tab.set_default_timeout(TIMEOUT_MS)
+    tab.csp_violations = page_browser.watch_csp(tab)  # checked at each press
     tab.goto(url)
-    tab.wait_for_function("document.getElementById('view').videoWidth > 0")
-    tab.wait_for_function("document.getElementById('hint').textContent !== 'starting your camera…'")
+    tab.wait_for_function("() => document.getElementById('view').videoWidth > 0")
+    tab.wait_for_function("() => document.getElementById('hint').textContent !== 'starting your camera…'")
     return tab
 
 
@@ -63,7 +64,8 @@ def press(tab):
     """Press the button as a person does: None once signed in (the page went to /me), else the message."""
     tab.evaluate("document.getElementById('message').className = ''")
     tab.click("#go")
-    tab.wait_for_function("location.pathname === '/me' || document.getElementById('message').className === 'error'")
+    tab.wait_for_function("() => location.pathname === '/me' || document.getElementById('message').className === 'error'")
+    assert not tab.csp_violations, f"the page broke its Content Security Policy: {tab.csp_violations}"
     return None if tab.url.endswith("/me") else tab.text_content("#message")
 
 
@@ -96,13 +98,13 @@ def test_sign_up_sign_out_sign_in_again_and_delete_me(chromium, server, services
 
         tab.click("#signout")
         tab.wait_for_url("**/signin")
-        tab.wait_for_function("document.getElementById('view').videoWidth > 0")
+        tab.wait_for_function("() => document.getElementById('view').videoWidth > 0")
         press_until(tab, "/me")
         assert tab.text_content("#me-name") == "Turning man"
 
         tab.on("dialog", lambda dialog: dialog.accept())  # "Delete yourself ... for good?"
         tab.click("#delete")
-        tab.wait_for_function("document.getElementById('message').textContent.startsWith('deleted')")
+        tab.wait_for_function("() => document.getElementById('message').textContent.startsWith('deleted')")
         assert services.store.identities() == []
         assert services.store.find_by_email_hash(services.store.email_hash("man@example.org")) is None
         tab.wait_for_url("**/signup")

@@ -7,6 +7,7 @@ from flask import Flask, Request
 from flask.json.provider import DefaultJSONProvider
 
 from webapp.errors import register_error_handlers
+from webapp.guard import HostNames
 from webapp.services import EXTENSION, Services
 
 DEFAULT_MAX_UPLOAD = 16 * 1024 * 1024
@@ -32,16 +33,20 @@ class SafeJSON(DefaultJSONProvider):
             raise ValueError("the JSON is nested too deeply")
 
 
-def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
-    """Build the app around already-built parts; starts no thread and loads no model."""
-    from webapp import accounts, album, album_people, api, classifier, embeddings, identities, openapi, sessions, signin, stream
+def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD, hosts: HostNames = HostNames()) -> Flask:
+    """Build the app around already-built parts; starts no thread and loads no model. hosts: the names
+    it answers to besides loopback ones (HostNames.for_server from --host and --allowed-hosts)."""
+    from webapp import (accounts, album, album_people, api, classifier, embeddings, guard, identities, openapi, sessions,
+                        signin, stream)
 
     app = Flask(__name__)
+    guard.install(app, hosts)  # first: Host and Origin are checked before any other hook or route
     app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = max_upload
     app.json = SafeJSON(app)
     app.extensions[EXTENSION] = services
     stream.init_stream(app)
+    album.init_album(app)
     app.register_blueprint(stream.bp)
     sessions.configure(app, services.signing_secret, services.session_hours)
     for blueprint in (api.bp, identities.bp, accounts.bp, signin.bp, embeddings.bp, album.bp, album_people.bp,

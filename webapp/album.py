@@ -1,19 +1,23 @@
 """Album search over HTTP: indexing progress, search by photo or by enrolled identity, and the photos
-themselves (originals, highlighted or thumbnails, made in memory; nothing is written)."""
+themselves (originals, highlighted or thumbnails, made in memory; nothing is written).
+
+Only photos the album's index holds are served, with the type their first bytes say (never their name's);
+the highlighted and scaled copies are cached in memory up to a number of bytes, not of pictures.
+"""
 from __future__ import annotations
 
 import io
 import math
-import mimetypes
 import threading
 from collections import OrderedDict
 from typing import Optional
 
 import cv2
 import numpy as np
-from flask import Blueprint, Response, jsonify, render_template, request, send_file
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, send_file
 
 from recognition.album.photos import PhotoSkipped, read_photo
+from recognition.album.walker import photo_type
 from webapp.errors import ApiError
 from recognition.images import MAX_PIXELS
 from webapp.inputs import field, identity_or_404, image_bytes
@@ -21,11 +25,43 @@ from webapp.services import services
 
 bp = Blueprint("album", __name__)
 
-THUMBNAILS = 512  # thumbnails kept in memory (a few MB), the least recently used forgotten first
+RENDERS = "faceapp.album_renders"
+RENDER_BYTES = 32 << 20  # highlighted and scaled copies kept in memory, the least recently used forgotten first
 MAX_THUMBNAIL_SIDE = 1024
+MAX_HIGHLIGHT_SIDE = 2048  # a face highlighted without a size: twice the page's preview (the original is downloadable)
 QUERY_SIDE = 1280  # a query photo is searched at the size album photos are indexed at
-_thumbnails: "OrderedDict[tuple, bytes]" = OrderedDict()
-_thumbnails_lock = threading.Lock()
+
+
+class RenderCache:
+    """JPEGs by key, bounded by their total bytes; one larger than an eighth of the budget is not kept
+    (a budget spent on a few large renders would serve nobody)."""
+
+    def __init__(self, max_bytes: int = RENDER_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: "OrderedDict[tuple, bytes]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Optional[bytes]:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, data: bytes) -> None:
+        if len(data) > self.max_bytes // 8:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self.bytes += len(data) - (len(old) if old is not None else 0)
+            self._items[key] = data
+            while self.bytes > self.max_bytes:
+                self.bytes -= len(self._items.popitem(last=False)[1])
+
+
+def init_album(app: Flask, max_bytes: int = RENDER_BYTES) -> None:
+    app.extensions[RENDERS] = RenderCache(max_bytes)
 
 
 def library_or_404():
@@ -81,37 +117,32 @@ def search_by_identity():
 
 @bp.get("/album/photo")
 def photo():
-    """The original; with box=x,y,w,h that face highlighted; with size=N a JPEG at most N pixels wide
-    or high (thumbnails are cached in memory only)."""
+    """The original; with box=x,y,w,h that face highlighted (at most MAX_HIGHLIGHT_SIDE pixels); with
+    size=N a JPEG at most N pixels wide or high (kept in memory only)."""
     library = library_or_404()
     album, relative = request.args.get("album", ""), request.args.get("photo", "")
     path = library.photo_path(album, relative)
-    if path is None:
+    kind = photo_type(path) if path is not None else None
+    if kind is None:  # the index holds it, but the file is no longer a photo: not served either
         raise ApiError(404, f"no photo {relative!r} in album {album!r}")
     box, size = _box(request.args.get("box")), _size(request.args.get("size"))
     if box is None and size is None:
-        return send_file(path, mimetype=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-                         download_name=path.name, max_age=0)
+        return send_file(path, mimetype=kind, download_name=path.name, max_age=0)
     key = (str(path), path.stat().st_mtime_ns, box, size)
-    with _thumbnails_lock:
-        cached = _thumbnails.get(key)
-        if cached is not None:
-            _thumbnails.move_to_end(key)
-    if cached is None:
-        cached = _render(path, box, size)
-        with _thumbnails_lock:
-            _thumbnails[key] = cached
-            while len(_thumbnails) > THUMBNAILS:
-                _thumbnails.popitem(last=False)
-    return Response(cached, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+    cache: RenderCache = current_app.extensions[RENDERS]
+    rendered = cache.get(key)
+    if rendered is None:
+        rendered = _render(path, box, size or MAX_HIGHLIGHT_SIDE)
+        cache.put(key, rendered)
+    return Response(rendered, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
-def _render(path, box: Optional[tuple], size: Optional[int]) -> bytes:
+def _render(path, box: Optional[tuple], size: int) -> bytes:
     try:
-        shown = read_photo(path, max_side=size or 100_000)
+        shown = read_photo(path, max_side=size)
     except PhotoSkipped as exc:
         raise ApiError(422, f"the photo cannot be shown: {exc}")
-    image = shown.image.copy()
+    image = shown.image  # read_photo's own copy: drawn on in place
     if box is not None:
         x, y, w, h = (round(v * shown.scale) for v in box)
         thickness = max(2, round(max(image.shape[:2]) / 250))

@@ -95,17 +95,23 @@ ALBUM_PATHS = {
                                            ["album", "photo", "face"]),
                  "responses": {"200": json_answer(PERSON, "the person without the face"), **error_answers(400, 401, 404, 409)}}},
     "/album/photo": {"get": {
-        "summary": "an album photo: the original, or a JPEG with 'box' highlighted and at most 'size' pixels",
-        "parameters": [_query("album", "the album's name", True), _query("photo", "its path in the album", True),
+        "summary": "an indexed album photo: the original (its type read from its bytes: JPEG, PNG, WebP, BMP or "
+                   "HEIC), or a JPEG with 'box' highlighted (at most 2048 pixels) and at most 'size' pixels",
+        "parameters": [_query("album", "the album's name", True),
+                       _query("photo", "its path in the album, as the index names it", True),
                        _query("box", "x,y,w,h in the photo's pixels"), _query("size", "16 to 1024 pixels")],
-        "responses": {"200": {"description": "the photo", "content": {"image/*": {}}}, **error_answers(400, 404, 422)}}},
+        "responses": {"200": {"description": "the photo", "content": {"image/*": {}}},
+                      **error_answers(400, 404, 422)}}},
 }
 
 
 SPEC = {
     "openapi": "3.1.0",
     "info": {"title": "Live face recognition", "version": "1.0",
-             "description": "Embeddings only, never images. Errors are JSON {\"error\": \"...\"} with a 4xx status."},
+             "description": "Embeddings only, never images. Errors are JSON {\"error\": \"...\"} with a 4xx status. "
+                            "Every route answers 421 to a Host that is not one of the server's names, and 403 to a "
+                            "request from another site's page (a foreign or null Origin, or Sec-Fetch-Site "
+                            "cross-site or same-site other than a link followed)."},
     "components": {
         "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": HEADER}},
         "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": TEXT}}},

@@ -5,22 +5,37 @@ temporary files. Uploads are face photos and the stream is faces, so both limits
 largest body we accept and the output high-water mark: nothing of a face is ever written to disk.
 A body over the limit is refused by waitress itself, before the app sees it; its answer is made
 JSON like every other error.
+
+Behind a reverse proxy (--trusted-proxy ADDR), waitress takes the scheme, the client's address and
+the host from the X-Forwarded-* headers of requests that come from that address only (the last hop:
+what the proxy itself saw), and removes those headers from every other request, so a client cannot
+claim HTTPS (the session cookie's Secure flag) or another address (the rate limits).
 """
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 from waitress import create_server
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
+from webapp.guard import COMMON_HEADERS, OTHER_POLICY
+
 STREAM_HIGH_WATERMARK = 2 * 1024 * 1024  # a slow viewer skips frames beyond this instead of queueing them
 BODY_HEADROOM = 1024 * 1024  # multipart framing around an upload of the maximum size
+PROXY_HEADERS = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port"}
 
 
-def waitress_options(*, max_upload: int, max_viewers: int) -> dict:
+def waitress_options(*, max_upload: int, max_viewers: int, trusted_proxy: Optional[str] = None) -> dict:
+    """trusted_proxy: the address of the reverse proxy whose X-Forwarded-* headers are believed (one
+    hop); None: nobody's are, and they are removed before the app sees them."""
     body_limit = max_upload + BODY_HEADROOM
+    proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+             "trusted_proxy_headers": PROXY_HEADERS} if trusted_proxy else {}
     return {
+        **proxy,
+        "clear_untrusted_proxy_headers": True,
         "threads": max_viewers + 8,  # one per stream viewer plus headroom, so /hash stays quick
         "outbuf_high_watermark": STREAM_HIGH_WATERMARK,
         "outbuf_overflow": 2 * STREAM_HIGH_WATERMARK,
@@ -37,7 +52,8 @@ class JsonErrorTask(ErrorTask):
         error = self.request.error
         self.status = f"{error.code} {error.reason}"
         body = json.dumps({"error": f"{error.reason}: {error.body}"}).encode()
-        self.response_headers.append(("Content-Type", "application/json"))
+        self.response_headers.extend([("Content-Type", "application/json"), *COMMON_HEADERS,
+                                      ("Content-Security-Policy", OTHER_POLICY)])
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -47,8 +63,9 @@ class JsonErrorChannel(HTTPChannel):
     error_task_class = JsonErrorTask
 
 
-def make_server(app, *, host: str, port: int, max_upload: int, max_viewers: int):
-    server = create_server(app, host=host, port=port, **waitress_options(max_upload=max_upload, max_viewers=max_viewers))
+def make_server(app, *, host: str, port: int, max_upload: int, max_viewers: int, trusted_proxy: Optional[str] = None):
+    server = create_server(app, host=host, port=port, **waitress_options(max_upload=max_upload, max_viewers=max_viewers,
+                                                                         trusted_proxy=trusted_proxy))
     server.channel_class = JsonErrorChannel
     return server
 
@@ -56,12 +73,12 @@ def make_server(app, *, host: str, port: int, max_upload: int, max_viewers: int)
 class ServerThread:
     """The app served on 127.0.0.1 from a background thread (tests, benchmarks): start on creation, close()."""
 
-    def __init__(self, app, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app, *, host: str = "127.0.0.1", port: int = 0, trusted_proxy: Optional[str] = None) -> None:
         import threading
 
         self._app = app
         self._server = make_server(app, host=host, port=port, max_upload=app.config["MAX_CONTENT_LENGTH"],
-                                   max_viewers=app.extensions["faceapp"].max_viewers)
+                                   max_viewers=app.extensions["faceapp"].max_viewers, trusted_proxy=trusted_proxy)
         self.url = f"http://{host}:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, name="server-thread", daemon=True)
         self._thread.start()

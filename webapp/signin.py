@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional
-from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -55,15 +54,6 @@ class LivenessFailed(ApiError):
     def __init__(self, presented: Presented, reason: str) -> None:
         super().__init__(422, reason, liveness=presented.liveness)
         self.presented = presented
-
-
-@bp.before_request
-def same_site_only():
-    """A sign-up, sign-in, sign-out or deletion sent by another site's page is refused: the browser
-    names the page's origin, and it must be this server (the cookie is SameSite=Lax besides)."""
-    origin = request.headers.get("Origin")
-    if request.method == "POST" and origin and origin != "null" and urlsplit(origin).netloc != request.host:
-        raise ApiError(403, "this request came from another site's page")
 
 
 @bp.get("/signup")

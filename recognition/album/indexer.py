@@ -145,6 +145,9 @@ class AlbumIndexer:
                             pending.append(entry)
                             self._update(photos=self.progress.photos + (known is None),
                                          faces=self.progress.faces + entry.faces - (known.faces if known else 0))
+                        elif known is not None:  # it was a photo and is not one now (replaced, damaged): out
+                            album_index.drop([relative])
+                            self._update(photos=self.progress.photos - 1, faces=self.progress.faces - known.faces)
                     if len(pending) >= self._batch:
                         album_index.put(pending)
                         pending = []

@@ -119,9 +119,13 @@ class AlbumLibrary:
         return entry.pixel_box(face.face) if entry is not None and face.face < entry.faces else None
 
     def photo_path(self, album: str, photo: str) -> Optional[Path]:
-        """The file of an album's photo, or None when there is no such album or the path leaves it."""
-        folder = self.albums.get(album)
-        return resolve(folder, photo) if folder is not None else None
+        """The file of a photo the album's index holds, by its path as the index names it; None when
+        there is no such album or photo, or the path leaves the album. Any other file in the folder (a
+        page, a drawing, a photo not indexed yet or no longer a photo) is not served."""
+        folder, index = self.albums.get(album), self._indexes.get(album)
+        if folder is None or index is None or photo not in index.entries:
+            return None
+        return resolve(folder, photo)
 
     def _face_matrix(self) -> FaceMatrix:
         with self._lock:

@@ -4,6 +4,10 @@ An album is a folder the server was told it may read (--album). Its photos are w
 symbolic links are followed only where they lead to somewhere inside the album (a link out of it, or a
 loop, is skipped and counted), and a path asked for by a client is resolved the same way, so nothing
 outside the album is ever read or served.
+
+Only photos are walked (by their extension; the indexer then decodes each and leaves out what is not
+one), and what a photo is when served is read from its first bytes, never from its name: a page or a
+drawing in an album, whatever it is called, is never a photo.
 """
 from __future__ import annotations
 
@@ -84,6 +88,32 @@ def resolve(root: Path, relative: str) -> Optional[Path]:
     if not _inside(top, target) or not target.is_file():
         return None
     return target
+
+
+HEIF_BRANDS = {b"heic": "image/heic", b"heix": "image/heic", b"hevc": "image/heic", b"hevx": "image/heic",
+               b"heim": "image/heic", b"heis": "image/heic", b"mif1": "image/heif", b"msf1": "image/heif"}
+BMP_HEADERS = {12, 40, 52, 56, 64, 108, 124}  # the sizes of the DIB headers a BMP can have
+
+
+def photo_type(path: Path) -> Optional[str]:
+    """The media type of the photo at path by its signature (JPEG, PNG, WebP, BMP, HEIC/HEIF: what the
+    indexer decodes), or None for any other file, whatever its name says. Never raises."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(32)
+    except OSError:
+        return None
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:2] == b"BM" and len(head) >= 18 and int.from_bytes(head[14:18], "little") in BMP_HEADERS:
+        return "image/bmp"
+    if head[4:8] == b"ftyp":
+        return HEIF_BRANDS.get(head[8:12])
+    return None
 
 
 def _inside(top: Path, target: Path) -> bool:
