@@ -66,6 +66,7 @@ def build(settings: config.Config):
     from webapp.serving import make_server
     from webapp.services import Services
     from webapp.face_gate import FaceGate
+    from webapp.throttle import ModelThrottle
 
     try:
         store = open_store(settings.store.data_dir, settings.store.key_path, url=settings.store.url)
@@ -99,7 +100,8 @@ def build(settings: config.Config):
     services = Services(store=store, analyzer=analyzer, max_viewers=stream.max_viewers, api_key=settings.server.api_key,
                         privacy=privacy, overlay=stream.overlay, stream_width=stream.width, albums=albums,
                         attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
-                        gate=FaceGate(store.secret, liveness=settings.accounts.liveness, moves=settings.accounts.moves))
+                        gate=FaceGate(store.secret, liveness=settings.accounts.liveness, moves=settings.accounts.moves),
+                        throttle=ModelThrottle(settings.server.model_rate), public_signup=settings.accounts.public_signup)
     app = create_app(services, max_upload=settings.server.max_upload)
     try:
         server = make_server(app, host=settings.server.host, port=settings.server.port,

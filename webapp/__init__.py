@@ -34,7 +34,8 @@ class SafeJSON(DefaultJSONProvider):
 
 def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
     """Build the app around already-built parts; starts no thread and loads no model."""
-    from webapp import accounts, album, album_people, api, classifier, embeddings, identities, openapi, sessions, signin, stream
+    from webapp import (accounts, album, album_people, api, auth, classifier, embeddings, health, identities, openapi,
+                        sessions, signin, stream)
 
     app = Flask(__name__)
     app.request_class = InMemoryRequest
@@ -45,7 +46,8 @@ def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD) -> F
     app.register_blueprint(stream.bp)
     sessions.configure(app, services.signing_secret, services.session_hours)
     for blueprint in (api.bp, identities.bp, accounts.bp, signin.bp, embeddings.bp, album.bp, album_people.bp,
-                      classifier.bp, openapi.bp):
+                      classifier.bp, openapi.bp, health.bp, auth.bp):
         app.register_blueprint(blueprint)
+    auth.install(app)  # with --api-key, every route not on its open list needs the key
     register_error_handlers(app)
     return app

@@ -11,6 +11,7 @@ from recognition.pipeline.video import VideoError, extract_from_video
 from webapp import inputs
 from webapp.errors import ApiError
 from webapp.services import services
+from webapp.throttle import runs_the_model
 
 bp = Blueprint("embeddings", __name__)
 
@@ -20,6 +21,7 @@ def _vector_json(vector) -> list[float]:
 
 
 @bp.post("/process-frame")
+@runs_the_model
 def process_frame():
     image = inputs.decode_upload(inputs.image_bytes("frame"), "frame")
     faces = services().analyzer.analyze(image)
@@ -40,6 +42,7 @@ def process_frame():
 
 
 @bp.post("/extract_embeddings_from_image")
+@runs_the_model
 def extract_from_image():
     image = inputs.decode_upload(inputs.image_bytes("image"), "image")
     boxes, vectors = services().analyzer.embed(image)
@@ -52,6 +55,7 @@ def extract_from_image():
 
 
 @bp.post("/extract_embeddings_from_video")
+@runs_the_model
 def extract_from_video_route():
     upload = request.files.get("video")
     if upload is None:

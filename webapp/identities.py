@@ -14,6 +14,7 @@ from webapp import inputs
 from webapp.auth import has_key, requires_key
 from webapp.errors import ApiError
 from webapp.services import services
+from webapp.throttle import runs_the_model
 
 bp = Blueprint("identities", __name__)
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ def erase(identity_hash: str):
 
 @bp.post("/faces/<identity_hash>/photos")
 @requires_key
+@runs_the_model
 def add_photos(identity_hash: str):
     """More photos of this person (multipart 'image', one or several files): each face is checked
     (quality, and that it is this person rather than someone else) and only then are all of their
@@ -167,6 +169,7 @@ def add_photos(identity_hash: str):
 
 @bp.post("/people/import")
 @requires_key
+@runs_the_model
 def import_zip():
     """A zip with a folder of photos per person (Name/photo.jpg): each person enrolled from the photo
     most like their others, or given the photos when already enrolled under that name; every photo
@@ -189,6 +192,7 @@ def import_zip():
 
 @bp.post("/faces/<identity_hash>/not")
 @requires_key
+@runs_the_model
 def not_this_person(identity_hash: str):
     """Record a face (a photo, or the one on camera now) as "not this person", so it stops matching."""
     inputs.identity_or_404(identity_hash)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from recognition.album.library import AlbumLibrary
     from recognition.matching.trained import ClassifierFile
     from webapp.face_gate import FaceGate
+    from webapp.throttle import ModelThrottle
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,8 @@ class Services:
     # A recognition result older than this is no longer "now": /hash reports no faces from it.
     stale_after: float = 2.0
     max_viewers: int = 8
-    api_key: Optional[str] = None  # when set, writes need it in X-API-Key
+    api_key: Optional[str] = None  # when set, every route but webapp.auth.OPEN needs it in X-API-Key
+    public_signup: bool = False  # POST /signup open without the key (--public-signup)
     privacy: Optional[PrivacyFilter] = None  # which faces the stream blurs (--blur)
     albums: Optional["AlbumLibrary"] = None  # the photo folders searched by face (--album)
     overlay: str = "boxes"  # how the stream marks faces (--overlay)
@@ -45,6 +47,7 @@ class Services:
     attributes: bool = False  # --attributes: age, gender and emotion with every face
     gate: Optional["FaceGate"] = None  # the sign-in pages' challenges and rate limits (a default one if None)
     session_hours: float = 12.0  # how long a sign-in on the pages lasts
+    throttle: Optional["ModelThrottle"] = None  # the model routes' rate limits (the defaults if None)
     _classifier: Optional["ClassifierFile"] = field(default=None, repr=False)
 
     def attributes_json(self, image, boxes) -> list[dict]:
@@ -64,12 +67,15 @@ class Services:
     def __post_init__(self) -> None:
         from recognition.matching.trained import ClassifierFile
         from webapp.face_gate import FaceGate
+        from webapp.throttle import ModelThrottle
 
         # Sessions and challenges are signed with a key derived from the installation secret; a server
         # without a store (a stream only) signs with a random one of this process's.
         self.signing_secret = getattr(self.store, "secret", None) or secrets.token_bytes(32)
         if self.gate is None:
             self.gate = FaceGate(self.signing_secret)
+        if self.throttle is None:
+            self.throttle = ModelThrottle()
 
         if self._classifier is None and getattr(self.store, "data_dir", None) is not None:
             self._classifier = ClassifierFile(self.store.data_dir, self.store.key)  # one for every request
