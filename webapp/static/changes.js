@@ -44,20 +44,19 @@ function askForKey(refused) {
   return true;
 }
 
-// send(headers) makes the request. A 401 that asks for the key asks the person (once per call; for a
-// read, not again once they declined) and sends the request again with it. The answer's JSON as data.
+// send(headers) makes the request. A 401 that asks for the key asks the person (a few times, saying
+// when the key given was refused; for a read, not once they declined) and sends the request again with
+// the key. The answer's JSON comes back as data.
 async function withKey(send, { action = false } = {}) {
-  let asked = false;
   let last = null;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 4; attempt++) {
     const used = sessionStorage.getItem(KEY_STORAGE);
     const response = await send(keyHeaders(used));
     const data = await response.json();
     last = { response, data };
     if (response.status !== 401 || !data.needs_key) return last;
     if (sessionStorage.getItem(KEY_STORAGE) !== used) continue;  // another request of the page got the key meanwhile
-    if (asked || (keyDeclined && !action)) break;
-    asked = true;
+    if ((keyDeclined && !action) || attempt === 3) break;
     if (!askForKey(Boolean(used))) break;
   }
   keyNotice().hidden = false;
