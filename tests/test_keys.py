@@ -9,10 +9,9 @@ import cv2
 import numpy as np
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 import tests.test_album_api as album_api
-from tests.conftest import fixture_path, load_photo
+from tests.conftest import client_at, fixture_path, load_photo
 from webapp import create_app
 from webapp.face_gate import FaceGate
 
@@ -145,24 +144,6 @@ def test_an_expired_viewer_cookie_is_refused(services, live_server):
         session = requests.Session()
         session.cookies.set("faceapp_viewer", value)
         assert call(server, "GET", "/streaming", session=session)[0] == status, value
-
-
-class FromAddress(HTTPAdapter):
-    """Requests sent from another loopback address (127.0.0.0/8 is all this machine's): another client."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def client_at(address: str) -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", FromAddress(address))
-    return session
 
 
 class ManualClock:
