@@ -26,6 +26,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         log.error("refusing to serve on %s without an API key: anyone on the network could enroll or delete "
                   "people. Set --api-key (FACE_API_KEY), or pass --insecure if you mean it.", server_settings.host)
         return 2
+    if settings.accounts.public_signup and settings.accounts.liveness == "off":
+        log.warning("--public-signup with --liveness off: anyone may sign up any photo of anyone")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Matching is a matrix-vector product per face; one BLAS thread does it as fast on a busy machine,
     # and leaves the other core to the model process instead of spinning on it. Set before numpy loads.
