@@ -109,7 +109,8 @@ def requires_key(view):
 def _viewer_mac(expires: int) -> str:
     # Keyed by the signing secret and the API key itself: a changed key voids every cookie it bought.
     svc = services()
-    key = hmac.new(svc.signing_secret, b"faceapp viewer cookie\0" + (svc.api_key or "").encode(), hashlib.sha256).digest()
+    key = hmac.new(svc.signing_secret, b"faceapp viewer cookie\0" + (svc.api_key or "").encode(),
+                   hashlib.sha256).digest()
     return hmac.new(key, str(expires).encode(), hashlib.sha256).hexdigest()
 
 

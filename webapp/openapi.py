@@ -86,11 +86,13 @@ ALBUM_PATHS = {
                                                                "forgotten"), **error_answers(401, 404)}}},
     "/album/people/{id}/merge": {
         "parameters": [PERSON_ID],
-        "post": {"summary": "this person is the one named by 'into', which keeps its id and name", "requestBody": _json_body({"into": TEXT}, ["into"]),
+        "post": {"summary": "this person is the one named by 'into', which keeps its id and name",
+                 "requestBody": _json_body({"into": TEXT}, ["into"]),
                  "responses": {"200": json_answer(PERSON, "the merged person"), **error_answers(400, 401, 404, 409)}}},
     "/album/people/{id}/take-out": {
         "parameters": [PERSON_ID],
-        "post": {"summary": "this face is not the person: it leaves the group for good", "requestBody": _json_body({"album": TEXT, "photo": TEXT, "face": {"type": "integer"}},
+        "post": {"summary": "this face is not the person: it leaves the group for good",
+                 "requestBody": _json_body({"album": TEXT, "photo": TEXT, "face": {"type": "integer"}},
                                            ["album", "photo", "face"]),
                  "responses": {"200": json_answer(PERSON, "the person without the face"), **error_answers(400, 401, 404, 409)}}},
     "/album/photo": {"get": {
@@ -138,7 +140,8 @@ SPEC = {
                         "offset": {"type": "integer"}}}, "identities"), **error_answers(400)}},
             "post": {"summary": "enroll people from embeddings made elsewhere with the same model (at most 1000 a "
                                 "request), by the rules of photo enrollment: a face someone already is is not "
-                                "enrolled again", "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                                "enrolled again",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
                          "type": "object", "required": ["faces"], "properties": {
                              "model": {"type": "string", "description": "optional: the model the vectors come from"},
                              "faces": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {
@@ -155,14 +158,17 @@ SPEC = {
             "parameters": [HASH],
             "get": {"summary": "one identity, with the age, gender and emotion kept at registration (--attributes)",
                     "responses": {"200": json_answer(IDENTITY, "the identity"), **error_answers(404)}},
-            "patch": {"summary": "rename", "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "patch": {"summary": "rename",
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
                           "type": "object", "properties": {"name": {"type": ["string", "null"]}}}}}},
                       "responses": {"200": json_answer(IDENTITY, "renamed"), **error_answers(400, 401, 404)}},
-            "delete": {"summary": "delete the identity and every vector of it, for good", "responses": {"200": json_answer({"type": "object", "properties": {"deleted": TEXT}}, "deleted"),
+            "delete": {"summary": "delete the identity and every vector of it, for good",
+                       "responses": {"200": json_answer({"type": "object", "properties": {"deleted": TEXT}}, "deleted"),
                                      **error_answers(401, 404)}}},
         "/train_model": {"post": {
             "summary": "train the classifier on everyone with two or more vectors; the method is picked by "
-                       "cross-validation and its 'unknown' cut-off calibrated on people left out", "responses": {"200": json_answer({"type": "object", "properties": {
+                       "cross-validation and its 'unknown' cut-off calibrated on people left out",
+            "responses": {"200": json_answer({"type": "object", "properties": {
                 "people": {"type": "integer"}, "vectors": {"type": "integer"}, "method": TEXT,
                 "cv_accuracy": {"type": "number"}, "unknown_rejection": {"type": "number"},
                 "stale": {"type": "boolean"}}}, "the training report"), **error_answers(401, 409)}}},
@@ -178,7 +184,8 @@ SPEC = {
         "/faces/{hash}/photos": {
             "parameters": [HASH],
             "post": {"summary": "add photos of this person (one or several files as 'image'): each face is checked, "
-                                "then all are added, or none when one is refused", "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                                "then all are added, or none when one is refused",
+                     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                          "type": "object", "properties": {"image": {"type": "array", "items": IMAGE}},
                          "required": ["image"]}}}},
                      "responses": {"200": json_answer(IDENTITY, "added"), **error_answers(400, 401, 404, 409, 413, 415, 422)}}},
@@ -191,11 +198,14 @@ SPEC = {
                 "what was done"), **error_answers(400, 401, 413)}}},
         "/faces/{hash}/not": {
             "parameters": [HASH],
-            "post": {"summary": "record a face (a photo, or the one on camera) as not this person", "requestBody": {"required": False, "content": {"multipart/form-data": {"schema": {
+            "post": {"summary": "record a face (a photo, or the one on camera) as not this person",
+                     "requestBody": {"required": False, "content": {"multipart/form-data": {"schema": {
                          "type": "object", "properties": {"image": IMAGE}}}}},
                      "responses": {"200": json_answer(IDENTITY, "recorded"), **error_answers(400, 401, 404, 409, 413, 415, 422)}}},
         "/register": {"post": {
-            "summary": "register the photo's face; the email is kept only as a keyed hash", "requestBody": multipart_body({"image": IMAGE, "email": TEXT, "name": TEXT}, ["image"]),
+            "summary": "register the photo's face; the email is kept only as a keyed hash, bound to one identity "
+                       "only: an email bound already is not bound again, and the answer is the same (no oracle)",
+            "requestBody": multipart_body({"image": IMAGE, "email": TEXT, "name": TEXT}, ["image"]),
             "responses": {"201": json_answer({"type": "object", "properties": {"id": TEXT, "name": {"type": ["string", "null"]}}},
                                        "registered"), **error_answers(400, 401, 409, 413, 415, 422)}}},
         "/login": {"post": {

@@ -65,8 +65,8 @@ def secure(spec: dict) -> dict:
             operation["security"] = [{"apiKey": []}] + ([{"viewerCookie": []}] if (path, method) in VIEWABLE else [])
             answers.setdefault("401", json_answer(ERROR, "the API key is missing or wrong (`needs_key`: true)"))
     signup = spec["paths"]["/signup"]["post"]
-    signup["description"] = signup.get("description", "") + "Open without the key when the server runs with " \
-                                                             "--public-signup."
+    signup["description"] = " ".join(filter(None, [signup.get("description"), "Open without the key when the server "
+                                                                             "runs with --public-signup."]))
     return spec
 
 
