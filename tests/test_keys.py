@@ -185,6 +185,21 @@ def test_model_routes_are_rate_limited_per_client_and_per_key(services, live_ser
     assert call(server, "POST", "/signin/look", session=fifth, files=frame)[0] == 200
 
 
+def test_an_ipv6_client_is_counted_by_its_64(services):
+    from webapp.throttle import ModelThrottle
+
+    services.throttle = ModelThrottle(4, clock=ManualClock())  # a bucket of one request per client
+    client = create_app(services).test_client()
+
+    def look(address):  # an empty form: refused (400), but counted before it is looked at
+        return client.post("/signin/look", data={}, environ_base={"REMOTE_ADDR": address}).status_code
+
+    assert look("2001:db8::1") == 400
+    assert look("2001:db8::beef") == 429  # the same /64: one household, one client
+    assert look("2001:db8:0:1::1") == 400  # another /64
+    assert look("::ffff:192.0.2.7") == 400 and look("192.0.2.7") == 429  # IPv4 mapped: the IPv4 client
+
+
 def test_the_default_limit_leaves_room_for_the_sign_in_page(services):
     from webapp.throttle import ModelThrottle
 
@@ -247,7 +262,7 @@ def test_the_api_description_says_who_may_call_what(services):
     for method, rule, endpoint in routes(app):
         if endpoint == "static":
             continue
-        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{" + {"identity_hash": "hash", "person_id": "id"}[m[1]] + "}", rule)
+        path = re.sub(r"<(\w+)>", lambda m: "{" + {"identity_hash": "hash", "person_id": "id"}[m[1]] + "}", rule)
         operation = spec["paths"][path][method.lower()]  # every route is described
         view = app.view_functions[endpoint]
         if getattr(view, "runs_the_model", False):

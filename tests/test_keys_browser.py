@@ -50,7 +50,8 @@ def test_the_pages_ask_for_the_key_then_show_the_stream_and_photos(chromium, key
         assert page.text_content("#albums") == "Family"
         page.set_input_files("#query", str(fixture_path("faces/obama/obama3.jpg")))
         page.wait_for_function("document.querySelectorAll('#results figure').length >= 3")
-        page.wait_for_function("[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth > 0)")
+        page.wait_for_function("[...document.querySelectorAll('#results img')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)")
         page.click("#results img >> nth=0")
         page.wait_for_function("document.getElementById('preview-image').naturalWidth > 0")
         assert len(prompts) == 2

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import hmac
 import time
+from types import MappingProxyType
 from typing import Optional
 
 from flask import Blueprint, Flask, jsonify, request
@@ -27,7 +28,7 @@ VIEWER_SECONDS = 600  # a viewer cookie's life; the pages renew it at half that 
 # What anyone may call with a key set, and why. The pages' HTML shells hold no data (their scripts fetch
 # it with the key); the sign-in routes are for people signing themselves in, each checked by their own
 # session, challenge and rate limits.
-OPEN = {
+OPEN = MappingProxyType({
     "stream.index": "the live page's shell: the stream and the lists are fetched with the key",
     "identities.page": "the people page's shell",
     "album.page": "the albums page's shell (album names come from the guarded GET /album)",
@@ -42,9 +43,10 @@ OPEN = {
     "health.health": "is the server up: says nothing about people",
     "openapi.openapi_json": "the API's description",
     "static": "the pages' scripts and style sheet",
-}
+})
 PUBLIC_SIGNUP = "signin.signup"  # open too with --public-signup: sign-up without the key that deletes people
-VIEWABLE = {"stream.streaming", "album.photo"}  # pictures shown in <img>: the viewer cookie opens their GET
+# The pictures shown in <img>s: the viewer cookie opens their GET and HEAD, nothing else.
+VIEWABLE = frozenset({"stream.streaming", "album.photo"})
 
 bp = Blueprint("auth", __name__)
 

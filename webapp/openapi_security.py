@@ -19,16 +19,16 @@ SCHEMES = {
                      "description": f"bought with the key at POST /auth/viewer, good for {VIEWER_SECONDS} s, for "
                                     "GET of the pictures an <img> shows (the stream, album photos) only"},
 }
-OPEN = {("/", "get"), ("/people", "get"), ("/albums", "get"), ("/signup", "get"), ("/signin", "get"),
+OPEN = frozenset({("/", "get"), ("/people", "get"), ("/albums", "get"), ("/signup", "get"), ("/signin", "get"),
         ("/signin/challenge", "get"), ("/signin/look", "post"), ("/signin", "post"), ("/signout", "post"),
-        ("/me", "get"), ("/me/delete", "post"), ("/health", "get"), ("/openapi.json", "get")}
+        ("/me", "get"), ("/me/delete", "post"), ("/health", "get"), ("/openapi.json", "get")})
 PUBLIC_SIGNUP = ("/signup", "post")  # open with --public-signup
-VIEWABLE = {("/streaming", "get"), ("/album/photo", "get")}
-MODEL = {("/enroll", "post"), ("/register", "post"), ("/login", "post"), ("/signin/look", "post"),
+VIEWABLE = frozenset({("/streaming", "get"), ("/album/photo", "get")})
+MODEL = frozenset({("/enroll", "post"), ("/register", "post"), ("/login", "post"), ("/signin/look", "post"),
          ("/signup", "post"), ("/signin", "post"), ("/process-frame", "post"),
          ("/extract_embeddings_from_image", "post"), ("/extract_embeddings_from_video", "post"),
          ("/predict_face", "post"), ("/album/search", "post"), ("/album/search", "get"),
-         ("/faces/{hash}/photos", "post"), ("/faces/{hash}/not", "post"), ("/people/import", "post")}
+         ("/faces/{hash}/photos", "post"), ("/faces/{hash}/not", "post"), ("/people/import", "post")})
 METHODS = ("get", "post", "put", "patch", "delete")
 
 PATHS = {
