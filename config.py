@@ -23,7 +23,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     max_upload: int = 16 * 1024 * 1024  # bytes; bigger uploads get 413
-    api_key: Optional[str] = None  # when set, every change needs it in X-API-Key
+    api_key: Optional[str] = None  # when set, every route but the open list (webapp/auth.py) needs it in X-API-Key
+    model_rate: float = 120.0  # requests a minute per client to routes that run the model (a key: 4x); 0: no limit
     insecure: bool = False  # serve on a network address without an API key
     log_level: str = "INFO"
     allowed_hosts: tuple[str, ...] = ()  # names (Host header) answered besides loopback ones and --host
@@ -91,6 +92,7 @@ class AccountsConfig:
     liveness: str = "challenge"  # "challenge": a head movement asked at random; "off": one still picture will do
     moves: tuple[str, ...] = ("left", "right", "up")  # the movements the challenge picks from
     session_hours: float = 12.0  # how long a sign-in lasts (the signed cookie's expiry)
+    public_signup: bool = False  # POST /signup open without the API key (liveness and rate limits still apply)
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,14 @@ def _address(text: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"the proxy's IP address is needed (as it connects to this server), "
                                          f"not {text!r}") from None
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"a number of requests a minute (0: no limit) is needed, not {text!r}")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -291,8 +301,18 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--offline", action="store_true", default=_flag(env, "FACE_OFFLINE"),
                         help="never try to download model weights [FACE_OFFLINE=1]")
     parser.add_argument("--api-key", default=env.get("FACE_API_KEY") or None,
-                        help="when set, every change (enroll, register, rename, delete, not) needs it in the "
-                             "X-API-Key header [FACE_API_KEY]")
+                        help="when set, every route needs it in the X-API-Key header (reads too: the stream, "
+                             "people, albums), except the pages' shells, the sign-in pages and routes, /health "
+                             "and /openapi.json [FACE_API_KEY]")
+    parser.add_argument("--model-rate", type=_rate, default=env.get("FACE_MODEL_RATE", "120"),
+                        help="requests a minute each client (an address; IPv6 by /64) may send steadily to the "
+                             "routes that run the face model, in bursts of a quarter of that; an API key gets 4 "
+                             "times as many across its clients; beyond: 429 with Retry-After; 0 turns the limit "
+                             "off [FACE_MODEL_RATE, default 120]")
+    parser.add_argument("--public-signup", action="store_true", default=_flag(env, "FACE_PUBLIC_SIGNUP"),
+                        help="with --api-key, let anyone sign up on /signup without the key (the liveness "
+                             "challenge and the rate limits still apply), so sign-up can be offered without "
+                             "handing out the key that deletes people [FACE_PUBLIC_SIGNUP=1]")
     parser.add_argument("--insecure", action="store_true", default=_flag(env, "FACE_INSECURE"),
                         help="allow serving on a non-loopback address without an API key [FACE_INSECURE=1]")
     parser.add_argument("--allowed-hosts", type=_hosts, default=env.get("FACE_ALLOWED_HOSTS", ""),
@@ -312,8 +332,9 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
     return Config(
         server=ServerConfig(host=args.host, port=args.port, max_upload=int(args.max_upload_mb * 1024 * 1024),
-                            api_key=args.api_key, insecure=args.insecure, log_level=args.log_level.upper(),
-                            allowed_hosts=args.allowed_hosts, trusted_proxy=args.trusted_proxy),
+                            api_key=args.api_key, model_rate=args.model_rate, insecure=args.insecure,
+                            log_level=args.log_level.upper(), allowed_hosts=args.allowed_hosts,
+                            trusted_proxy=args.trusted_proxy),
         camera=CameraConfig(source=args.source, stall_timeout=args.stall_timeout),
         recognition=RecognitionConfig(model=args.model, threshold=args.threshold, offline=args.offline,
                                       sweep=args.sweep == "on", attributes=args.attributes == "on",
@@ -321,7 +342,8 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
         store=store_config(args, env),
         stream=StreamConfig(max_viewers=args.max_viewers, blur=args.blur, overlay=args.overlay,
                             width=args.stream_width),
-        accounts=AccountsConfig(liveness=args.liveness, moves=args.liveness_moves, session_hours=args.session_hours),
+        accounts=AccountsConfig(liveness=args.liveness, moves=args.liveness_moves, session_hours=args.session_hours,
+                                public_signup=args.public_signup),
         albums=tuple(args.album if args.album is not None else
                      (Path(part).expanduser() for part in env.get("FACE_ALBUM", "").split(os.pathsep) if part)),
     )

@@ -26,6 +26,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         log.error("refusing to serve on %s without an API key: anyone on the network could enroll or delete "
                   "people. Set --api-key (FACE_API_KEY), or pass --insecure if you mean it.", server_settings.host)
         return 2
+    if settings.accounts.public_signup and settings.accounts.liveness == "off":
+        log.warning("--public-signup with --liveness off: anyone may sign up any photo of anyone")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Matching is a matrix-vector product per face; one BLAS thread does it as fast on a busy machine,
     # and leaves the other core to the model process instead of spinning on it. Set before numpy loads.
@@ -72,6 +74,7 @@ def build(settings: config.Config):
     from webapp.serving import make_server
     from webapp.services import Services, signing_secret
     from webapp.face_gate import FaceGate
+    from webapp.throttle import ModelThrottle
 
     try:
         store = open_store(settings.store.data_dir, settings.store.key_path, url=settings.store.url,
@@ -107,7 +110,8 @@ def build(settings: config.Config):
                         privacy=privacy, overlay=stream.overlay, stream_width=stream.width, albums=albums,
                         attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
                         gate=FaceGate(signing_secret(store), liveness=settings.accounts.liveness,
-                                      moves=settings.accounts.moves))
+                                      moves=settings.accounts.moves),
+                        throttle=ModelThrottle(settings.server.model_rate), public_signup=settings.accounts.public_signup)
     hosts = HostNames.for_server(settings.server.host, settings.server.allowed_hosts)
     app = create_app(services, max_upload=settings.server.max_upload, hosts=hosts)
     try:

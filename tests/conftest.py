@@ -220,3 +220,19 @@ def camera_services(analyzer, store):
         svc.stopping.set()
         worker.stop(timeout=5)
         capture.stop(timeout=5)
+
+
+def client_at(address: str):
+    """A requests session whose connections come from address, another loopback address than
+    127.0.0.1 (all of 127.0.0.0/8 is this machine's): to the server, another client."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class FromAddress(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs["source_address"] = (address, 0)
+            super().init_poolmanager(*args, **kwargs)
+
+    session = requests.Session()
+    session.mount("http://", FromAddress())
+    return session

@@ -79,12 +79,14 @@ def test_with_an_api_key_every_change_needs_it(keyed_client):
             response = getattr(client, method)(url, headers=headers, **kwargs())
             assert response.status_code == 401, (method, url, headers)
             assert "X-API-Key" in response.get_json()["error"] and response.get_json()["needs_key"] is True
-    assert client.get("/faces").get_json()["faces"] == []
-    identity = enroll(client, "kit_harington/kit1.jpg", **{"X-API-Key": "s3cret-key"})
-    assert client.delete(f"/faces/{identity}", headers={"X-API-Key": "s3cret-key"}).status_code == 200
-    # Reading needs no key.
-    assert client.post("/process-frame", data=photo("kit_harington/kit2.jpg", "frame")).status_code == 200
-    assert client.get("/hash").get_json()["status"]["api_key_required"] is True
+    key = {"X-API-Key": "s3cret-key"}
+    assert client.get("/faces", headers=key).get_json()["faces"] == []
+    identity = enroll(client, "kit_harington/kit1.jpg", **key)
+    # Reading needs the key too (tests/test_keys.py goes through every route).
+    assert client.post("/process-frame", data=photo("kit_harington/kit2.jpg", "frame")).status_code == 401
+    assert client.post("/process-frame", data=photo("kit_harington/kit2.jpg", "frame"), headers=key).status_code == 200
+    assert client.delete(f"/faces/{identity}", headers=key).status_code == 200
+    assert client.get("/hash", headers=key).get_json()["status"]["api_key_required"] is True
 
 
 def test_not_this_person_from_the_face_on_camera(camera_services, analyzer, tmp_path):

@@ -36,8 +36,8 @@ class SafeJSON(DefaultJSONProvider):
 def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD, hosts: HostNames = HostNames()) -> Flask:
     """Build the app around already-built parts; starts no thread and loads no model. hosts: the names
     it answers to besides loopback ones (HostNames.for_server from --host and --allowed-hosts)."""
-    from webapp import (accounts, album, album_people, api, classifier, embeddings, guard, identities, openapi, sessions,
-                        signin, stream)
+    from webapp import (accounts, album, album_people, api, auth, classifier, embeddings, guard, health, identities,
+                        openapi, sessions, signin, stream)
 
     app = Flask(__name__)
     guard.install(app, hosts)  # first: Host and Origin are checked before any other hook or route
@@ -50,7 +50,8 @@ def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD, host
     app.register_blueprint(stream.bp)
     sessions.configure(app, services.signing_secret, services.session_hours)
     for blueprint in (api.bp, identities.bp, accounts.bp, signin.bp, embeddings.bp, album.bp, album_people.bp,
-                      classifier.bp, openapi.bp):
+                      classifier.bp, openapi.bp, health.bp, auth.bp):
         app.register_blueprint(blueprint)
+    auth.install(app)  # with --api-key, every route not on its open list needs the key
     register_error_handlers(app)
     return app

@@ -21,6 +21,7 @@ from webapp import inputs
 from webapp.auth import requires_key
 from webapp.errors import ApiError
 from webapp.services import services
+from webapp.throttle import runs_the_model
 
 bp = Blueprint("accounts", __name__)
 log = logging.getLogger(__name__)
@@ -29,33 +30,42 @@ NOT_RECOGNISED = "the face was not recognised as a registered person"
 
 @bp.post("/register")
 @requires_key
+@runs_the_model
 def register():
     name = inputs.clean_name(inputs.field("name"))
     email = inputs.clean_email(inputs.field("email"))
+    # Counted like a sign-in, and forgiven when it succeeds: what a registration answers (a face known)
+    # must not be asked without end.
+    gate = services().gate
+    attempt = gate.begin(email_key(email))
     image = inputs.decode_upload(inputs.image_bytes("image"), "image")
     face = inputs.largest_face(image)
     try:
         identity = enroll_account(face.embedding, image, face.box, name=name, email=email)
     except AlreadyEnrolled as exc:
         raise ApiError(409, "this face is already registered", id=exc.match.identity_hash, name=exc.match.name)
+    gate.forgive(attempt)
     return jsonify({"id": identity.hash, "name": identity.name}), 201
 
 
 def enroll_account(embedding: np.ndarray, image: np.ndarray, box: Box, *, name: Optional[str],
                    email: Optional[str]) -> Identity:
     """A new identity for this face, bound to the email's keyed hash (the email itself is never kept).
-    409 when the email is taken; AlreadyEnrolled when the face is someone's already."""
+    An email already bound to someone is not bound again, and nothing in the answer says so: the identity
+    is made without it, so registering is no oracle of who registered which email (the owner's binding
+    stays theirs, and /login with that email still finds only them). AlreadyEnrolled when the face is
+    someone's already."""
     store, matcher = services().store, services().analyzer.matcher
     email_hash = store.email_hash(email) if email else None
     if email_hash and store.find_by_email_hash(email_hash) is not None:
-        raise ApiError(409, "this email is already registered")
+        email_hash = None
     # With --attributes, the age, gender and emotion at registration are kept with the identity (sealed).
     attributes = services().attributes_json(image, [box])[0] if services().attributes else None
+    sealed = json.dumps(attributes, separators=(",", ":")) if attributes else None
     try:  # the store checks face and email again, atomically with the write
-        identity = matcher.enroll(embedding, name, email_hash=email_hash,
-                                  attributes=json.dumps(attributes, separators=(",", ":")) if attributes else None)
-    except EmailTaken:
-        raise ApiError(409, "this email is already registered")
+        identity = matcher.enroll(embedding, name, email_hash=email_hash, attributes=sealed)
+    except EmailTaken:  # bound by someone else a moment ago: the same answer as above
+        identity = matcher.enroll(embedding, name, email_hash=None, attributes=sealed)
     services().refresh_camera(created=[identity])
     return identity
 
@@ -84,6 +94,7 @@ def sign_in(embeddings: np.ndarray, email: Optional[str]) -> Optional[Match]:
 
 
 @bp.post("/login")
+@runs_the_model
 def login():
     email = inputs.clean_email(inputs.field("email"))
     gate = services().gate

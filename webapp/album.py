@@ -22,6 +22,7 @@ from webapp.errors import ApiError
 from recognition.images import MAX_PIXELS
 from webapp.inputs import field, identity_or_404, image_bytes
 from webapp.services import services
+from webapp.throttle import runs_the_model
 
 bp = Blueprint("album", __name__)
 
@@ -73,10 +74,10 @@ def library_or_404():
 
 @bp.get("/albums")
 def page():
+    """The page's shell, open without the key (webapp/auth.py): the album names and everything found in
+    them come from the guarded JSON routes, fetched by albums.js with the key."""
     svc = services()
-    albums = sorted(svc.albums.albums) if svc.albums is not None else []
-    return render_template("albums.html", model=svc.analyzer.model_name, threshold=svc.analyzer.matcher.threshold,
-                           albums=albums)
+    return render_template("albums.html", model=svc.analyzer.model_name, threshold=svc.analyzer.matcher.threshold)
 
 
 @bp.get("/album")
@@ -86,6 +87,7 @@ def album_status():
 
 
 @bp.post("/album/search")
+@runs_the_model
 def search_by_photo():
     library = library_or_404()
     image = _query_photo(image_bytes("image"))
@@ -100,6 +102,7 @@ def search_by_photo():
 
 
 @bp.get("/album/search")
+@runs_the_model
 def search_by_identity():
     library = library_or_404()
     identity_hash = request.args.get("hash")

@@ -11,6 +11,7 @@ from webapp import inputs
 from webapp.auth import requires_key
 from webapp.errors import ApiError
 from webapp.services import services
+from webapp.throttle import runs_the_model
 
 bp = Blueprint("api", __name__)
 
@@ -47,6 +48,7 @@ def current_hash():
 
 @bp.post("/enroll")
 @requires_key
+@runs_the_model
 def enroll():
     svc = services()
     name = inputs.clean_name(inputs.field("name"))

@@ -10,6 +10,7 @@ from webapp import inputs
 from webapp.auth import requires_key
 from webapp.errors import ApiError
 from webapp.services import services
+from webapp.throttle import runs_the_model
 
 bp = Blueprint("classifier", __name__)
 
@@ -33,6 +34,7 @@ def train_model():
 
 
 @bp.post("/predict_face")
+@runs_the_model
 def predict_face():
     """multipart 'file' (the seed's field) or 'image': every face, named by the classifier or unknown."""
     svc = services()

@@ -13,6 +13,7 @@ from recognition.pipeline.video import VideoError, extract_from_video
 from webapp import inputs
 from webapp.errors import ApiError
 from webapp.services import services
+from webapp.throttle import runs_the_model
 
 bp = Blueprint("embeddings", __name__)
 
@@ -22,6 +23,7 @@ def _vector_json(vector) -> list[float]:
 
 
 @bp.post("/process-frame")
+@runs_the_model
 def process_frame():
     decoded = inputs.decoded_upload(inputs.image_bytes("frame"), "frame")
     image = decoded.image
@@ -46,6 +48,7 @@ def process_frame():
 
 
 @bp.post("/extract_embeddings_from_image")
+@runs_the_model
 def extract_from_image():
     decoded = inputs.decoded_upload(inputs.image_bytes("image"), "image")
     image = decoded.image
@@ -59,6 +62,7 @@ def extract_from_image():
 
 
 @bp.post("/extract_embeddings_from_video")
+@runs_the_model
 def extract_from_video_route():
     upload = request.files.get("video")
     if upload is None:

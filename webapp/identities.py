@@ -11,9 +11,10 @@ from recognition.album.corrections import forget_identity as forget_album_link
 from recognition.pipeline.more_photos import PhotoRefused, check_photo
 from recognition.pipeline.people_import import BadZip, import_people, zip_people
 from webapp import inputs
-from webapp.auth import has_key, requires_key
+from webapp.auth import requires_key
 from webapp.errors import ApiError
 from webapp.services import services
+from webapp.throttle import runs_the_model
 
 bp = Blueprint("identities", __name__)
 log = logging.getLogger(__name__)
@@ -35,8 +36,6 @@ def list_faces():
     limit = _count_argument("limit", None)
     summaries = services().store.summaries()
     chosen = summaries[offset:] if limit is None else summaries[offset : offset + limit]
-    if not has_key():  # a person's age, gender and emotion are for key holders, when there is a key
-        chosen = [{**summary, "attributes": None} for summary in chosen]
     return jsonify({"faces": chosen, "total": len(summaries), "offset": offset})
 
 
@@ -85,8 +84,7 @@ def enroll_vectors():
 @bp.get("/faces/<identity_hash>")
 def show(identity_hash: str):
     """One identity: its summary, and the age, gender and emotion kept at registration (if any)."""
-    summary = inputs.identity_or_404(identity_hash).summary()
-    return jsonify(summary if has_key() else {**summary, "attributes": None})
+    return jsonify(inputs.identity_or_404(identity_hash).summary())
 
 
 @bp.patch("/faces/<identity_hash>")
@@ -134,6 +132,7 @@ def erase(identity_hash: str):
 
 @bp.post("/faces/<identity_hash>/photos")
 @requires_key
+@runs_the_model
 def add_photos(identity_hash: str):
     """More photos of this person (multipart 'image', one or several files): each face is checked
     (quality, and that it is this person rather than someone else) and only then are all of their
@@ -167,6 +166,7 @@ def add_photos(identity_hash: str):
 
 @bp.post("/people/import")
 @requires_key
+@runs_the_model
 def import_zip():
     """A zip with a folder of photos per person (Name/photo.jpg): each person enrolled from the photo
     most like their others, or given the photos when already enrolled under that name; every photo
@@ -189,6 +189,7 @@ def import_zip():
 
 @bp.post("/faces/<identity_hash>/not")
 @requires_key
+@runs_the_model
 def not_this_person(identity_hash: str):
     """Record a face (a photo, or the one on camera now) as "not this person", so it stops matching."""
     inputs.identity_or_404(identity_hash)

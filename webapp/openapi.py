@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from webapp.auth import HEADER
-from webapp.openapi_parts import BOX, ERROR, HASH, IMAGE, KEY, TEXT, VECTOR, error_answers, json_answer, multipart_body
+from webapp.openapi_parts import BOX, ERROR, HASH, IMAGE, TEXT, VECTOR, error_answers, json_answer, multipart_body
+from webapp.openapi_security import PATHS as SECURITY_PATHS, as_served, secure
 from webapp.openapi_signin import SIGNIN_PATHS
+from webapp.services import services
 
 bp = Blueprint("openapi", __name__)
 
@@ -77,20 +78,20 @@ ALBUM_PATHS = {
     "/album/people/{id}": {
         "parameters": [PERSON_ID],
         "patch": {"summary": "name the person and/or link it to an enrolled identity (null clears either)",
-                  "security": KEY, "requestBody": _json_body({"name": {"type": ["string", "null"]},
+                  "requestBody": _json_body({"name": {"type": ["string", "null"]},
                                                               "identity": {"type": ["string", "null"]}}),
                   "responses": {"200": json_answer(PERSON, "the person"), **error_answers(400, 401, 404, 409)}},
         "delete": {"summary": "forget what was said about the person (name, link, corrections); the photos stay",
-                   "security": KEY, "responses": {"200": json_answer({"type": "object", "properties": {"forgotten": TEXT}},
+                   "responses": {"200": json_answer({"type": "object", "properties": {"forgotten": TEXT}},
                                                                "forgotten"), **error_answers(401, 404)}}},
     "/album/people/{id}/merge": {
         "parameters": [PERSON_ID],
-        "post": {"summary": "this person is the one named by 'into', which keeps its id and name", "security": KEY,
+        "post": {"summary": "this person is the one named by 'into', which keeps its id and name",
                  "requestBody": _json_body({"into": TEXT}, ["into"]),
                  "responses": {"200": json_answer(PERSON, "the merged person"), **error_answers(400, 401, 404, 409)}}},
     "/album/people/{id}/take-out": {
         "parameters": [PERSON_ID],
-        "post": {"summary": "this face is not the person: it leaves the group for good", "security": KEY,
+        "post": {"summary": "this face is not the person: it leaves the group for good",
                  "requestBody": _json_body({"album": TEXT, "photo": TEXT, "face": {"type": "integer"}},
                                            ["album", "photo", "face"]),
                  "responses": {"200": json_answer(PERSON, "the person without the face"), **error_answers(400, 401, 404, 409)}}},
@@ -111,9 +112,11 @@ SPEC = {
              "description": "Embeddings only, never images. Errors are JSON {\"error\": \"...\"} with a 4xx status. "
                             "Every route answers 421 to a Host that is not one of the server's names, and 403 to a "
                             "request from another site's page (a foreign or null Origin, or Sec-Fetch-Site "
-                            "cross-site or same-site other than a link followed)."},
+                            "cross-site or same-site other than a link followed). "
+                            "With --api-key, every operation needs the key in the X-API-Key header but those marked "
+                            "`security: []` (the pages' shells, the sign-in routes, /health, this description); "
+                            "routes that run the face model are rate limited per client and per key (429)."},
     "components": {
-        "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": HEADER}},
         "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": TEXT}}},
     },
     "paths": {
@@ -129,7 +132,6 @@ SPEC = {
                               "faces": {"type": "array", "items": FACE}, "status": {"type": "object"}}}, "now")}}},
         "/enroll": {"post": {
             "summary": "enroll a photo's largest face, or (without a photo) the largest unknown face on camera",
-            "security": KEY,
             "requestBody": {"required": False, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "properties": {"image": IMAGE, "name": TEXT}}},
                 "application/json": {"schema": {"type": "object", "properties": {"name": TEXT}}}}},
@@ -144,7 +146,7 @@ SPEC = {
                         "offset": {"type": "integer"}}}, "identities"), **error_answers(400)}},
             "post": {"summary": "enroll people from embeddings made elsewhere with the same model (at most 1000 a "
                                 "request), by the rules of photo enrollment: a face someone already is is not "
-                                "enrolled again", "security": KEY,
+                                "enrolled again",
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
                          "type": "object", "required": ["faces"], "properties": {
                              "model": {"type": "string", "description": "optional: the model the vectors come from"},
@@ -162,16 +164,16 @@ SPEC = {
             "parameters": [HASH],
             "get": {"summary": "one identity, with the age, gender and emotion kept at registration (--attributes)",
                     "responses": {"200": json_answer(IDENTITY, "the identity"), **error_answers(404)}},
-            "patch": {"summary": "rename", "security": KEY,
+            "patch": {"summary": "rename",
                       "requestBody": {"required": True, "content": {"application/json": {"schema": {
                           "type": "object", "properties": {"name": {"type": ["string", "null"]}}}}}},
                       "responses": {"200": json_answer(IDENTITY, "renamed"), **error_answers(400, 401, 404)}},
-            "delete": {"summary": "delete the identity and every vector of it, for good", "security": KEY,
+            "delete": {"summary": "delete the identity and every vector of it, for good",
                        "responses": {"200": json_answer({"type": "object", "properties": {"deleted": TEXT}}, "deleted"),
                                      **error_answers(401, 404)}}},
         "/train_model": {"post": {
             "summary": "train the classifier on everyone with two or more vectors; the method is picked by "
-                       "cross-validation and its 'unknown' cut-off calibrated on people left out", "security": KEY,
+                       "cross-validation and its 'unknown' cut-off calibrated on people left out",
             "responses": {"200": json_answer({"type": "object", "properties": {
                 "people": {"type": "integer"}, "vectors": {"type": "integer"}, "method": TEXT,
                 "cv_accuracy": {"type": "number"}, "unknown_rejection": {"type": "number"},
@@ -188,26 +190,27 @@ SPEC = {
         "/faces/{hash}/photos": {
             "parameters": [HASH],
             "post": {"summary": "add photos of this person (one or several files as 'image'): each face is checked, "
-                                "then all are added, or none when one is refused", "security": KEY,
+                                "then all are added, or none when one is refused",
                      "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                          "type": "object", "properties": {"image": {"type": "array", "items": IMAGE}},
                          "required": ["image"]}}}},
                      "responses": {"200": json_answer(IDENTITY, "added"), **error_answers(400, 401, 404, 409, 413, 415, 422)}}},
         "/people/import": {"post": {
             "summary": "a zip with a folder of photos per person (Name/photo.jpg): enrolled, or given the photos",
-            "security": KEY, "requestBody": multipart_body({"zip": {"type": "string", "format": "binary"}}, ["zip"]),
+            "requestBody": multipart_body({"zip": {"type": "string", "format": "binary"}}, ["zip"]),
             "responses": {"200": json_answer({"type": "object", "properties": {
                 "created": {"type": "array", "items": TEXT}, "updated": {"type": "array", "items": TEXT},
                 "added": {"type": "integer"}, "skipped": {"type": "array", "items": {"type": "object"}}}},
                 "what was done"), **error_answers(400, 401, 413)}}},
         "/faces/{hash}/not": {
             "parameters": [HASH],
-            "post": {"summary": "record a face (a photo, or the one on camera) as not this person", "security": KEY,
+            "post": {"summary": "record a face (a photo, or the one on camera) as not this person",
                      "requestBody": {"required": False, "content": {"multipart/form-data": {"schema": {
                          "type": "object", "properties": {"image": IMAGE}}}}},
                      "responses": {"200": json_answer(IDENTITY, "recorded"), **error_answers(400, 401, 404, 409, 413, 415, 422)}}},
         "/register": {"post": {
-            "summary": "register the photo's face; the email is kept only as a keyed hash", "security": KEY,
+            "summary": "register the photo's face; the email is kept only as a keyed hash, bound to one identity "
+                       "only: an email bound already is not bound again, and the answer is the same (no oracle)",
             "requestBody": multipart_body({"image": IMAGE, "email": TEXT, "name": TEXT}, ["image"]),
             "responses": {"201": json_answer({"type": "object", "properties": {"id": TEXT, "name": {"type": ["string", "null"]}}},
                                        "registered"), **error_answers(400, 401, 409, 413, 415, 422)}}},
@@ -250,6 +253,7 @@ SPEC = {
                 "model": TEXT}}, "the comparison"), **error_answers(400, 422)}}},
         **ALBUM_PATHS,
         **SIGNIN_PATHS,
+        **SECURITY_PATHS,
         "/openapi.json": {"get": {"summary": "this description",
                                   "responses": {"200": {"description": "OpenAPI 3.1",
                                                         "content": {"application/json": {}}}}}},
@@ -268,6 +272,9 @@ for _path, _method in STORE_WRITES:
                                   "nothing was changed"))
 
 
+secure(SPEC)  # who may call what: the key, the viewer cookie, the open list, 401 and 429
+
+
 @bp.get("/openapi.json")
 def openapi_json():
-    return jsonify(SPEC)
+    return jsonify(as_served(SPEC, public_signup=services().public_signup))

@@ -6,7 +6,6 @@ VECTOR = {"type": "array", "items": {"type": "number"}, "description": "unit emb
 BOX = {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4, "description": "[x, y, w, h]"}
 HASH = {"name": "hash", "in": "path", "required": True, "schema": {"type": "string"},
         "description": "identity hash (64 hex digits)"}
-KEY = [{"apiKey": []}, {}]  # needed only when the server runs with --api-key
 
 
 def json_answer(schema: dict, description: str) -> dict:
@@ -14,7 +13,7 @@ def json_answer(schema: dict, description: str) -> dict:
 
 
 def error_answers(*codes: int) -> dict:
-    text = {400: "malformed request", 401: "API key missing or wrong, or face not recognised",
+    text = {400: "malformed request", 401: "API key missing or wrong (`needs_key`: true), or face not recognised",
             403: "sent by another site's page", 404: "no such identity",
             409: "conflict", 413: "too large", 415: "not an image or video we can read", 422: "no face found",
             429: "too many failed sign-ins lately: wait the seconds in Retry-After"}

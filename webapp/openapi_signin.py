@@ -1,7 +1,7 @@
 """The sign-up and sign-in pages' JSON routes in /openapi.json (the pages themselves are HTML)."""
 from __future__ import annotations
 
-from webapp.openapi_parts import KEY, IMAGE, TEXT, error_answers, json_answer, multipart_body
+from webapp.openapi_parts import IMAGE, TEXT, error_answers, json_answer, multipart_body
 
 LIVENESS = {"type": "object", "description": "how the challenge went (absent with --liveness off)", "properties": {
     "passed": {"type": "boolean"}, "reason": TEXT, "move": TEXT, "moved": {"type": "number"},
@@ -21,7 +21,7 @@ SIGNIN_PATHS = {
         "responses": {"200": json_answer({"type": "object", "properties": {
             "liveness": {"enum": ["challenge", "off"]}, "token": TEXT, "move": {"enum": ["left", "right", "up"]},
             "prompt": TEXT, "frames": {"type": "integer"}, "seconds": {"type": "number"},
-            "expires_in": {"type": "number"}}}, "the challenge")}}},
+            "expires_in": {"type": "number"}}}, "the challenge"), **error_answers(429)}}},
     "/signin/look": {"post": {
         "summary": "framing hints for a preview frame: no face, too small, too dark, several faces",
         "requestBody": multipart_body({"frame": IMAGE}, ["frame"]),
@@ -31,7 +31,7 @@ SIGNIN_PATHS = {
     "/signup": {"get": {"summary": "the sign-up page: your camera, framing hints, the challenge", "responses": PAGE},
                 "post": {
         "summary": "sign up with a burst that passed the challenge (or a photo, with --liveness off); starts a session",
-        "security": KEY, "requestBody": multipart_body({**BURST, "name": TEXT, "email": TEXT}, []),
+        "requestBody": multipart_body({**BURST, "name": TEXT, "email": TEXT}, []),
         "responses": {"201": json_answer(SIGNED_IN, "signed up and in (a session cookie is set)"),
                       **error_answers(400, 401, 403, 409, 413, 415, 422)}}},
     "/signin": {"get": {"summary": "the sign-in page: your camera, framing hints, the challenge", "responses": PAGE},

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from recognition.album.library import AlbumLibrary
     from recognition.matching.trained import ClassifierFile
     from webapp.face_gate import FaceGate
+    from webapp.throttle import ModelThrottle
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ class Services:
     # A recognition result older than this is no longer "now": /hash reports no faces from it.
     stale_after: float = 2.0
     max_viewers: int = 8
-    api_key: Optional[str] = None  # when set, writes need it in X-API-Key
+    api_key: Optional[str] = None  # when set, every route but webapp.auth.OPEN needs it in X-API-Key
+    public_signup: bool = False  # POST /signup open without the key (--public-signup)
     privacy: Optional[PrivacyFilter] = None  # which faces the stream blurs (--blur)
     albums: Optional["AlbumLibrary"] = None  # the photo folders searched by face (--album)
     overlay: str = "boxes"  # how the stream marks faces (--overlay)
@@ -47,6 +49,7 @@ class Services:
     attributes: bool = False  # --attributes: age, gender and emotion with every face
     gate: Optional["FaceGate"] = None  # the sign-in pages' challenges and rate limits (a default one if None)
     session_hours: float = 12.0  # how long a sign-in on the pages lasts
+    throttle: Optional["ModelThrottle"] = None  # the model routes' rate limits (the defaults if None)
     _classifier: Optional["ClassifierFile"] = field(default=None, repr=False)
 
     def attributes_json(self, image, boxes) -> list[dict]:
@@ -66,10 +69,13 @@ class Services:
     def __post_init__(self) -> None:
         from recognition.matching.trained import ClassifierFile
         from webapp.face_gate import FaceGate
+        from webapp.throttle import ModelThrottle
 
         self.signing_secret = signing_secret(self.store)
         if self.gate is None:
             self.gate = FaceGate(self.signing_secret)
+        if self.throttle is None:
+            self.throttle = ModelThrottle()
 
         if self._classifier is None and getattr(self.store, "data_dir", None) is not None:
             self._classifier = ClassifierFile(self.store.data_dir, self.store.key)  # one for every request

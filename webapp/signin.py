@@ -22,11 +22,11 @@ from recognition.liveness.judge import MIN_FRAMES
 from recognition.matching.matcher import AlreadyEnrolled
 from webapp import inputs, sessions
 from webapp.accounts import NOT_RECOGNISED, email_key, enroll_account, sign_in
-from webapp.auth import requires_key
 from webapp.challenges import ChallengeRefused
 from webapp.errors import ApiError
 from webapp.identities import erase
 from webapp.services import services
+from webapp.throttle import runs_the_model
 
 bp = Blueprint("signin", __name__)
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ def challenge():
 
 
 @bp.post("/signin/look")
+@runs_the_model
 def look():
     """Framing hints for the live preview: is there one face, big enough, in enough light."""
     frame = inputs.decode_upload(inputs.image_bytes("frame"), "frame")
@@ -108,7 +109,7 @@ def look():
 
 
 @bp.post("/signup")
-@requires_key
+@runs_the_model
 def signup():
     name = inputs.clean_name(inputs.field("name"))
     email = inputs.clean_email(inputs.field("email"))
@@ -127,6 +128,7 @@ def signup():
 
 
 @bp.post("/signin")
+@runs_the_model
 def signin():
     email = inputs.clean_email(inputs.field("email"))
     gate = services().gate

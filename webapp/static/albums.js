@@ -1,5 +1,6 @@
 // The albums page: indexing progress, search by a photo with a strictness slider, a preview with
-// download, and the people found in the albums. Everything comes from the JSON API.
+// download, and the people found in the albums. Everything comes from the JSON API, with the key when
+// the server has one (changes.js); photos show once the page holds a viewer cookie.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -16,9 +17,19 @@ function say(text, kind) {
 }
 
 async function progress() {
-  const answer = await fetch("/album");
-  const body = await answer.json();
-  if (!answer.ok) { $("progress-text").textContent = body.error; return; }
+  let answer, body;
+  try {
+    ({ response: answer, data: body } = await readJSON("/album"));
+  } catch (error) {
+    $("progress-text").textContent = `the albums could not be read: ${error.message}`;
+    return;
+  }
+  if (!answer.ok) {
+    $("albums").textContent = answer.status === 404 ? "no album: start the server with --album DIR" : "";
+    $("progress-text").textContent = body.error;
+    return;
+  }
+  $("albums").textContent = body.albums.join(", ");
   $("progress").max = Math.max(body.total, 1);
   $("progress").value = body.done;
   $("progress-text").textContent = `${body.state}: ${body.done} of ${body.total} photos looked at, ` +
@@ -33,8 +44,8 @@ function boxed(match) {  // a face the index no longer has (the photo changed) i
 function figure(match, caption) {
   const item = document.createElement("figure");
   const image = document.createElement("img");
-  image.src = photoUrl(match, {...boxed(match), size: 256});
   image.alt = match.photo;
+  showPicture(image, photoUrl(match, {...boxed(match), size: 256}));
   image.addEventListener("click", () => preview(match));
   const text = document.createElement("figcaption");
   text.textContent = caption;
@@ -43,8 +54,9 @@ function figure(match, caption) {
 }
 
 function preview(match) {
-  $("preview-image").src = photoUrl(match, {...boxed(match), size: 1024});
-  $("download").href = photoUrl(match, {});
+  $("preview-image").removeAttribute("src");
+  showPicture($("preview-image"), photoUrl(match, {...boxed(match), size: 1024}));
+  $("download").href = photoUrl(match, {});  // a same-site link: the viewer cookie goes with it
   $("preview").showModal();
 }
 
@@ -54,8 +66,7 @@ async function search() {
   form.append("image", query);
   form.append("threshold", $("strictness").value);
   say("searching…");
-  const answer = await fetch("/album/search", {method: "POST", body: form});
-  const body = await answer.json();
+  const { response: answer, data: body } = await sendForm("/album/search", form);  // changes.js: with the key
   $("results").replaceChildren();
   if (!answer.ok) { say(body.error, "error"); return; }
   for (const match of body.matches) {
@@ -70,10 +81,11 @@ const SHOWN_FACES = 12;  // of a person at first; "show all" shows the rest
 async function people() {
   let body, identities;
   try {
-    const [answer, enrolled] = await Promise.all([fetch("/album/people"), fetch("/faces")]);
-    body = await answer.json();
-    identities = enrolled.ok ? (await enrolled.json()).faces : [];
+    const { response: answer, data } = await readJSON("/album/people");
+    body = data;
     if (!answer.ok) { say(body.error, "error"); return; }
+    const enrolled = await readJSON("/faces");
+    identities = enrolled.response.ok ? enrolled.data.faces : [];
   } catch (error) {
     say(`the people could not be listed: ${error.message}`, "error");
     return;
@@ -180,4 +192,4 @@ $("drop").addEventListener("drop", (event) => {
   query = event.dataTransfer.files[0] || null;
   search();
 });
-progress();
+viewerPass().then(progress);  // the key asked for once (with --api-key), before the reads that need it

@@ -1,4 +1,5 @@
-// Polls /hash for who is on camera, lists enrolled people, and enrolls on the 'a' key.
+// Polls /hash for who is on camera, lists enrolled people, and enrolls on the 'a' key. With --api-key
+// every read needs the key (changes.js asks for it once); the stream's <img> needs a viewer cookie.
 "use strict";
 
 const statusLine = document.getElementById("status");
@@ -26,8 +27,11 @@ function shortHash(hash) { return hash ? hash.slice(0, 10) : ""; }
 
 async function refreshNow() {
   try {
-    const response = await fetch("/hash", { cache: "no-store" });
-    const data = await response.json();
+    const { response, data } = await readJSON("/hash");
+    if (!response.ok) {
+      statusLine.textContent = data.error || `the server answered ${response.status}`;
+      return;
+    }
     const camera = data.status.camera;
     statusLine.textContent = `model ${data.status.model} · camera ${camera.state}` +
       (camera.state === "live" ? "" : ` (${camera.detail})`);
@@ -43,8 +47,11 @@ async function refreshNow() {
 const LISTED = 200; // a store of a million people is not listed whole on the page
 
 async function refreshEnrolled() {
-  const response = await fetch(`/faces?limit=${LISTED}`, { cache: "no-store" });
-  const data = await response.json();
+  const { response, data } = await readJSON(`/faces?limit=${LISTED}`);
+  if (!response.ok) {
+    fillList(enrolledList, [], data.error || "the people could not be listed");
+    return;
+  }
   const items = data.faces.map((f) => ({ text: `${f.name || "(no name)"} · ${shortHash(f.hash)}` }));
   if (data.total > data.faces.length) items.push({ text: `… and ${data.total - data.faces.length} more`, cls: "muted" });
   fillList(enrolledList, items, "nobody yet");
@@ -76,6 +83,13 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-refreshNow();
-refreshEnrolled();
-setInterval(refreshNow, 500);
+async function start() {
+  const stream = document.getElementById("stream");
+  // The stream first: with a key, its prompt comes once, and the lists below then read with it.
+  if (stream) await showPicture(stream, stream.dataset.src, 1000);
+  refreshNow();
+  refreshEnrolled();
+  setInterval(refreshNow, 500);
+}
+
+start();

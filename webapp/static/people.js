@@ -131,8 +131,7 @@ $("camera").addEventListener("close", () => {  // Esc closes the dialog too: the
 
 async function refresh() {
   try {
-    const answer = await fetch("/faces");
-    const body = await answer.json();
+    const { response: answer, data: body } = await readJSON("/faces");  // changes.js: with the key
     if (!answer.ok) { say(body.error, "error"); return; }
     $("people").replaceChildren(...body.faces.map(row));
     if (!body.faces.length) say("nobody is enrolled yet: press 'a' on the live page, or POST /enroll", "muted");

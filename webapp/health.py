@@ -1,0 +1,15 @@
+"""GET /health: whether the server is up, for load balancers and uptime checks; open without the key,
+so it says nothing about people (no names, no faces, no camera source, no counts)."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from webapp.services import services
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def health():
+    svc = services()
+    return jsonify({"status": "ok", "model": svc.model_status()["state"], "camera": svc.camera_status()["state"]})

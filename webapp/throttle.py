@@ -1,0 +1,112 @@
+"""Rate limits on the routes that run the face model: per client (address) and per API key.
+
+A token bucket per client and one per key: each request to a model route takes one token from each
+bucket that applies, and is refused with 429 and Retry-After when any of them is empty; buckets refill
+steadily. Unlike the sign-in gate (face_gate.py), which counts failures, this counts every request: the
+cost being bounded is the model's time, and a 1:N identification that succeeds is as much of a lookup
+as one that fails. Memory only, and bounded: the least recently seen buckets are dropped first.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from typing import Callable, Optional, Sequence
+
+from webapp.auth import given_key
+from webapp.errors import ApiError
+from webapp.face_gate import FaceGate
+from webapp.services import services
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PER_MINUTE = 120.0  # per client; the sign-in page's framing hints alone send 75 a minute
+KEY_FACTOR = 4  # a key, across every client that uses it, gets this many times a client's share
+BURST_MINUTES = 0.25  # a full bucket holds a quarter minute's worth: a page's burst of searches passes
+
+
+class TokenBuckets:
+    """Buckets of `capacity` tokens refilled at `per_second`, one per key, at most max_keys of them."""
+
+    def __init__(self, per_second: float, capacity: float, *, max_keys: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if per_second <= 0 or capacity < 1:
+            raise ValueError("a bucket needs a positive rate and room for one request")
+        self.per_second = per_second
+        self.capacity = capacity
+        self._max_keys = max_keys
+        self._clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, when)
+
+    def level(self, key: str, now: float) -> float:
+        tokens, when = self._buckets.get(key, (self.capacity, now))
+        return min(self.capacity, tokens + (now - when) * self.per_second)
+
+    def wait(self, key: str, now: float) -> float:
+        """Seconds until key's bucket holds one token (0 when it does now)."""
+        return max(0.0, (1.0 - self.level(key, now)) / self.per_second)
+
+    def take(self, key: str, now: float) -> None:
+        self._buckets[key] = (self.level(key, now) - 1.0, now)
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)  # a dropped client comes back with a full bucket: no worse than new
+
+
+class ModelThrottle:
+    """The model routes' limits. per_minute: requests a client (an address; an IPv6 client by its /64)
+    may send steadily; a key gets KEY_FACTOR times that across its clients. Higher serves busier
+    applications, lower bounds what one client (or one leaked key) can make the server compute and
+    look up; 0 (or None) turns the limits off."""
+
+    def __init__(self, per_minute: Optional[float] = DEFAULT_PER_MINUTE, *, max_keys: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute or 0.0
+        self._clock = clock
+        self._lock = threading.Lock()
+        if self.per_minute > 0:
+            per_second = self.per_minute / 60.0
+            capacity = max(1.0, self.per_minute * BURST_MINUTES)
+            self._clients = TokenBuckets(per_second, capacity, max_keys=max_keys, clock=clock)
+            self._keys = TokenBuckets(per_second * KEY_FACTOR, capacity * KEY_FACTOR, max_keys=1000, clock=clock)
+
+    @property
+    def active(self) -> bool:
+        return self.per_minute > 0
+
+    def admit(self, client: str, key: Optional[str]) -> Optional[float]:
+        """Take a token for this request from the client's bucket and the key's (if it came with one);
+        or, when either is empty, take none and return the seconds to wait."""
+        if not self.active:
+            return None
+        buckets: Sequence[tuple[TokenBuckets, str]] = [(self._clients, client)]
+        if key:  # by a digest: the key itself is never held here
+            buckets = [*buckets, (self._keys, hashlib.sha256(key.encode()).hexdigest()[:32])]
+        with self._lock:
+            now = self._clock()
+            wait = max(limiter.wait(name, now) for limiter, name in buckets)
+            if wait > 0:
+                return wait
+            for limiter, name in buckets:
+                limiter.take(name, now)
+        return None
+
+
+def runs_the_model(view):
+    """Count the request against the model's limits before the view runs: 429 with Retry-After when
+    this client, or the API key it came with, sent too many lately."""
+    @functools.wraps(view)
+    def limited(*args, **kwargs):
+        wait = services().throttle.admit(FaceGate.client_key(), given_key())
+        if wait is not None:
+            seconds = max(1, int(wait + 0.999))
+            log.info("model request refused for %s s (rate limit)", seconds)
+            raise ApiError(429, f"too many requests to the face model from this client or key: try again in "
+                                f"{seconds} s", headers={"Retry-After": str(seconds)}, retry_after=seconds)
+        return view(*args, **kwargs)
+
+    limited.runs_the_model = True  # read by /openapi.json's check and the tests: which routes are limited
+    return limited
