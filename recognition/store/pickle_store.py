@@ -30,6 +30,7 @@ from recognition.store.interface import Candidate, Enrolled, FindExisting, Store
 from recognition.store.memory import StoreIndex
 from recognition.store.changes import IdentityChanges
 from recognition.store.reading import MemoryReads
+from recognition.store.spent import SpentFile
 from recognition.store.vault import (
     StoreKey, check_outside, pending_key_path, read_keys, read_or_create_key, read_or_create_secret, reseal_side_files,
 )
@@ -62,6 +63,7 @@ class PickleStore(MemoryReads, IdentityChanges):
         self._given_secret = secret  # the installation secret a new store takes (moved here from elsewhere)
         self._appender: Optional[segments.Appender] = None
         self.key: Optional[StoreKey] = None
+        self._spent = SpentFile(self.data_dir, lambda: (self.key, self.secret))
         check_outside(self.key_path, self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._dir_lock = None if read_only else DataDirLock(self.data_dir).acquire()
@@ -96,6 +98,13 @@ class PickleStore(MemoryReads, IdentityChanges):
             self._index.check_loadable(identities)
             for start in range(0, len(identities), self._segment_identities):
                 self._append(list(identities[start : start + self._segment_identities]))
+
+    def spend(self, tag: bytes, until: float) -> bool:
+        with self._writing("record a spent tag"):  # under the writer lock: never mid key rotation
+            return self._spent.spend(tag, until)
+
+    def is_spent(self, tag: bytes) -> bool:
+        return self._spent.is_spent(tag)
 
     def rotate_key(self) -> StoreKey:
         """Re-encrypt every segment under a new key, then make that key current.
