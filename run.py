@@ -99,7 +99,8 @@ def build(settings: config.Config):
     services = Services(store=store, analyzer=analyzer, max_viewers=stream.max_viewers, api_key=settings.server.api_key,
                         privacy=privacy, overlay=stream.overlay, stream_width=stream.width, albums=albums,
                         attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
-                        gate=FaceGate(store.secret, liveness=settings.accounts.liveness, moves=settings.accounts.moves))
+                        gate=FaceGate(store.secret, ledger=store, liveness=settings.accounts.liveness,
+                                      moves=settings.accounts.moves, steps=settings.accounts.steps))
     app = create_app(services, max_upload=settings.server.max_upload)
     try:
         server = make_server(app, host=settings.server.host, port=settings.server.port,

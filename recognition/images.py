@@ -9,6 +9,10 @@ class ImageError(ValueError):
     """The bytes are not an image we can read; the message says why."""
 
 
+class ImageTooLarge(ImageError):
+    """The image has more pixels than the caller accepts (found before the full decode)."""
+
+
 # Larger images are refused before decoding to keep a hostile upload from exhausting memory.
 MAX_PIXELS = 40_000_000
 
@@ -33,8 +37,9 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
     raise ImageError(f"unsupported image shape {image.shape}")
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """Decode JPEG/PNG/... bytes in memory (nothing touches disk) into a BGR array."""
+def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode JPEG/PNG/... bytes in memory (nothing touches disk) into a BGR array; ImageTooLarge when it
+    has more than max_pixels."""
     if not data:
         raise ImageError("the image is empty")
     buffer = np.frombuffer(data, dtype=np.uint8)
@@ -45,8 +50,8 @@ def decode_image(data: bytes) -> np.ndarray:
         raise ImageError("the image is too small (or corrupt) to hold a face")
     if header is None:
         raise ImageError("the data is not a readable image (JPEG, PNG, BMP or WebP expected)")
-    if header.shape[0] * header.shape[1] * 64 > MAX_PIXELS:
-        raise ImageError(f"the image has more than {MAX_PIXELS} pixels")
+    if header.shape[0] * header.shape[1] * 64 > max_pixels:
+        raise ImageTooLarge(f"the image has more than {max_pixels} pixels ({max_pixels / 1e6:g} megapixels)")
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:

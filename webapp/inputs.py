@@ -17,7 +17,7 @@ import numpy as np
 from flask import request
 
 from recognition.faces import largest
-from recognition.images import ImageError, decode_image
+from recognition.images import MAX_PIXELS, ImageError, ImageTooLarge, decode_image
 from webapp.errors import ApiError
 from webapp.services import services
 
@@ -67,9 +67,15 @@ def image_bytes(key: str, *, required: bool = True) -> Optional[bytes]:
         raise ApiError(400, f"'{key}' is neither a file nor valid base64")
 
 
-def decode_upload(data: bytes, key: str) -> np.ndarray:
+def decode_upload(data: bytes, key: str, *, max_pixels: Optional[int] = None) -> np.ndarray:
+    """The image in data, refused with a 4xx naming key; max_pixels: a smaller limit than the default,
+    checked before the full decode (413 beyond it)."""
     try:
-        return decode_image(data)
+        return decode_image(data, max_pixels=max_pixels or MAX_PIXELS)
+    except ImageTooLarge as exc:
+        if max_pixels is not None:
+            raise ApiError(413, f"'{key}' is too large: {exc}")
+        raise ApiError(415, f"'{key}' is not a usable image: {exc}")
     except ImageError as exc:
         raise ApiError(415 if data else 400, f"'{key}' is not a usable image: {exc}")
 

@@ -69,7 +69,7 @@ class Services:
         # without a store (a stream only) signs with a random one of this process's.
         self.signing_secret = getattr(self.store, "secret", None) or secrets.token_bytes(32)
         if self.gate is None:
-            self.gate = FaceGate(self.signing_secret)
+            self.gate = FaceGate(self.signing_secret, ledger=self.store)
 
         if self._classifier is None and getattr(self.store, "data_dir", None) is not None:
             self._classifier = ClassifierFile(self.store.data_dir, self.store.key)  # one for every request
