@@ -24,9 +24,12 @@ from camera.clips import face_centred, held_up, read_frames
 from tests.conftest import fixture_path, load_photo
 
 CLIP = "video/short_hamilton_clip.mp4"
-# Kit Harington facing the camera's left, ahead, then its right: shown in turn, a turn to his left in
-# steps a head could take in a tenth of a second (across -0.28, -0.07, +0.14).
+# Kit Harington facing the camera's left, ahead, then its right: shown in turn, a head coming back to
+# facing from his right and on to the near edge of facing on his left (across -0.27, -0.06, +0.14).
 KIT_TURNING = ["kit_harington/kit2.jpg", "kit_harington/kit1.jpg", "kit_harington/kit3.jpg"]
+# Kit facing the camera, then a little to his left, then (kit2 mirrored) well to his left: a turn to
+# his left from facing in steps a head could take (-0.06, +0.14, +0.27). Mirrored, a turn to his right.
+KIT_LEFT = ["kit_harington/kit1.jpg", "kit_harington/kit3.jpg", "~kit_harington/kit2.jpg"]
 TURNING = (90, 166)
 BOTH_WAYS = (90, 156)  # facing, turned right, facing again: the part that mirrors into a turn left
 
@@ -78,8 +81,21 @@ def centred(image: np.ndarray, detector) -> np.ndarray:
 
 
 def posed_frames(photos: list[str], detector, each: int = 6) -> list[np.ndarray]:
-    """Each photo (under faces/) shown for each frames, its face where the others' were."""
-    return [frame for photo in photos for frame in [centred(load_photo(photo), detector)] * each]
+    """Each photo (under faces/; "~" before its name: mirrored) shown for each frames, its face where
+    the others' were."""
+    shown = []
+    for photo in photos:
+        image = load_photo(photo.lstrip("~"))
+        frame = centred(cv2.flip(image, 1) if photo.startswith("~") else image, detector)
+        shown += [frame] * each
+    return shown
+
+
+def kit_turning_both_ways(detector, each: int = 6) -> list[np.ndarray]:
+    """Posed photos of Kit Harington turning to his left and back, then to his right and back."""
+    right = ["~" + photo.lstrip("~") if not photo.startswith("~") else photo[1:] for photo in KIT_LEFT]
+    order = KIT_LEFT + KIT_LEFT[-2::-1] + right[1:] + right[-2:0:-1]
+    return posed_frames(order, detector, each)
 
 
 def held_up_frames(image: np.ndarray, detector, count: int = 24) -> list[np.ndarray]:
