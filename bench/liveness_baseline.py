@@ -31,7 +31,8 @@ def old_judge(looks: list[FrameLook], move: Move) -> Verdict:
             return Verdict(False, "the head turned instead", moved, move.needed, len(usable), usable[start], usable[end])
     if moved < move.needed:
         return Verdict(False, "the head did not move as asked", moved, move.needed, len(usable), usable[start], usable[end])
-    return Verdict(True, "moved as asked", moved, move.needed, len(usable), usable[start], usable[end])
+    return Verdict(True, "moved as asked", moved, move.needed, len(usable), usable[start], usable[end],
+                   followed=tuple(usable))
 
 
 def _padded_median(values: np.ndarray, width: int = 5) -> np.ndarray:

@@ -94,7 +94,12 @@ def check_burst(frames: list[np.ndarray], moves: Union[Move, Sequence[Move]], an
 
 
 def _check(looks: list[FrameLook], moves, frame_at: Callable[[int], np.ndarray], analyzer: FaceAnalyzer) -> BurstCheck:
-    verdict = judge(looks, moves)
+    return follow_person(looks, judge(looks, moves), frame_at, analyzer)
+
+
+def follow_person(looks: list[FrameLook], verdict: Verdict, frame_at: Callable[[int], np.ndarray],
+                  analyzer: FaceAnalyzer) -> BurstCheck:
+    """After the judge: whether the frames it followed are one person (by the embedding model)."""
     usable = [i for i, look in enumerate(looks) if look.faces == 1 and look.pose is not None]
     squarest = min(usable, key=lambda i: abs(looks[i].pose.across)) if usable else None
     if not verdict.passed:  # which face it was still matters (failures are counted against its person)
