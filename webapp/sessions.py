@@ -53,8 +53,8 @@ def start(identity: Identity) -> None:
 def end() -> None:
     """Sign this browser out, and revoke its session wherever a copy of the cookie is shown."""
     sid, since = session.get("sid"), session.get("since")
-    if isinstance(sid, str) and isinstance(since, (int, float)):
-        services().store.spend(_tag(sid), since + _lifetime())
+    if isinstance(sid, str) and isinstance(since, (int, float)) and since + _lifetime() > time.time():
+        services().store.spend(_tag(sid), since + _lifetime())  # an expired one is refused anyway
     session.clear()
 
 

@@ -23,7 +23,7 @@ FRAMES_PER_MOVE = 24  # what the page records per asked move: 2.4 s at ten frame
 MAX_FRAMES = 4 * FRAMES_PER_MOVE + 16  # four moves (the most a challenge asks), with room to spare
 MAX_EMBEDDED_TURN = 0.35  # nose-tip parallax (pose.py): about 40 degrees
 CHAIN = 10  # frames spread over the burst, embedded to follow the person through it (about 40 ms each)
-MAX_CHAIN = 32  # embedded frames at most: every facing frame of a two-move burst's movement, spread beyond
+MAX_CHAIN = 16  # frames of the movement embedded at most (about 90 ms each on a busy machine): spread beyond
 MIN_VIEWS = 3  # embedded frames needed to call the burst one person
 
 
