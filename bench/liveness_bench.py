@@ -35,8 +35,7 @@ from recognition.liveness.burst import BurstLooker, check_burst, follow_person  
 from recognition.liveness.judge import LIFT, MOVES, TURN  # noqa: E402
 from recognition.liveness.pose import HeadPoseModel  # noqa: E402
 from recognition.models.weights import pose_model_path  # noqa: E402
-from tests.footage import CLIP, TURNING, mirrored, ping_pong, right_turn  # noqa: E402
-from tests.test_signin_browser import SPEED  # noqa: E402
+from tests.footage import CLIP, SPEED, TURNING, mirrored, ping_pong, right_turn, sped_up  # noqa: E402
 
 PAGE_STEP = 3  # the page takes ten frames a second from a camera playing 30
 PER_MOVE = burst.FRAMES_PER_MOVE
@@ -118,7 +117,7 @@ def tries(loop, length: int, challenges, analyzer, poses, *, old: bool) -> dict[
 def report_genuine(analyzer, poses) -> None:
     old_loop = camera(ping_pong(read_frames(FIXTURES / CLIP, *TURNING)))
     natural = right_turn(analyzer.analyzer.detector)
-    right = [natural[int(i * SPEED)] for i in range(int(len(natural) / SPEED))]
+    right = sped_up(natural)
     new_loop = camera(right + mirrored(right))
     slow_loop = camera(natural + mirrored(natural))
     print("1. Genuine footage, one try as the browser test makes it: a burst of the page's length (ten frames a\n"
@@ -216,8 +215,7 @@ def report_timing(analyzer, poses) -> None:
     """The server's work per burst, as present_face does it: each JPEG decoded and looked at, then the
     judge, then the chosen frames decoded again and embedded (nothing cached), over the bursts of the
     browser test's camera."""
-    natural = right_turn(analyzer.detector)
-    right = [natural[int(i * SPEED)] for i in range(int(len(natural) / SPEED))]
+    right = sped_up(right_turn(analyzer.detector))
     loop = right + mirrored(right)
     encoded = [cv2.imencode(".jpg", letterbox(f, (640, 480)), [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes() for f in loop]
     decode = lambda data: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # noqa: E731

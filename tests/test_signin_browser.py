@@ -13,7 +13,7 @@ import pytest
 import tests.test_page_browser as page_browser
 from camera.clips import letterbox, write_y4m
 from tests.footage import (held_up_frames, kit_turning_both_ways, mirrored, moves_footage, ping_pong, right_turn,
-                           turning_frames)
+                           sped_up, turning_frames)
 from tests.test_signin_api import send_burst
 from webapp import create_app
 
@@ -23,10 +23,6 @@ TIMEOUT_MS = 60_000  # a sign-in: 1.2 s to get ready, 4.8 s of frames, then the 
 # page's prompts, so the page's 4.8 s can catch the two moves in the other order, or only one of them
 # (bench/liveness_bench.py measures how often one try passes).
 TRIES = 3
-# The turning footage is played at one and a half times the clip's speed (two frames of every three, at
-# the clip's 30 a second: Chromium's fake camera plays no faster): the man turns in about a second, as
-# someone asked to turn does, where the clip's man (never asked) took nearly two.
-SPEED = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +50,7 @@ def camera_file(tmp_path, name: str, frames, fps: int, *, loop=ping_pong):
 
 @pytest.fixture
 def turning_camera(tmp_path, analyzer):
-    right = right_turn(analyzer.detector)  # facing, turned right, facing: mirrored, the same to the left
-    right = [right[int(i * SPEED)] for i in range(int(len(right) / SPEED))]
+    right = sped_up(right_turn(analyzer.detector))  # facing, turned right, facing; mirrored, the same to the left
     return camera_file(tmp_path, "turning", right + mirrored(right), fps=30, loop=list)
 
 
