@@ -91,6 +91,7 @@ class AccountsConfig:
 
     liveness: str = "challenge"  # "challenge": a head movement asked at random; "off": one still picture will do
     moves: tuple[str, ...] = ("left", "right", "up")  # the movements the challenge picks from
+    steps: int = 2  # movements per challenge, in a random order: more, and one recording answers fewer
     session_hours: float = 12.0  # how long a sign-in lasts (the signed cookie's expiry)
     public_signup: bool = False  # POST /signup open without the API key (liveness and rate limits still apply)
 
@@ -130,6 +131,12 @@ def _moves(text: str) -> tuple[str, ...]:
     if unknown or not moves:
         raise argparse.ArgumentTypeError(f"the movements are some of left, right and up, not {text!r}")
     return moves
+
+
+def _steps(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 4:
+        raise argparse.ArgumentTypeError(f"the movements per challenge are 1 to 4, not {text!r}")
+    return int(text)
 
 
 def _positive(text: str) -> float:
@@ -283,6 +290,10 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--liveness-moves", type=_moves, default=_moves(env.get("FACE_LIVENESS_MOVES", "left,right,up")),
                         help="the movements the challenge picks from, comma-separated, of left, right and up "
                              "[FACE_LIVENESS_MOVES, default left,right,up]")
+    parser.add_argument("--liveness-steps", type=_steps, default=_steps(env.get("FACE_LIVENESS_STEPS", "2")),
+                        help="movements per challenge (1 to 4), asked in a random order, never one twice in a row: "
+                             "one recording of a person then answers fewer challenges (with left,right,up and 2: "
+                             "one in six), but each adds 2.4 s to a sign-in [FACE_LIVENESS_STEPS, default 2]")
     parser.add_argument("--session-hours", type=_positive, default=float(env.get("FACE_SESSION_HOURS", "12")),
                         help="how long a sign-in on the pages lasts [FACE_SESSION_HOURS, default 12]")
     parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
@@ -342,11 +353,18 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
         store=store_config(args, env),
         stream=StreamConfig(max_viewers=args.max_viewers, blur=args.blur, overlay=args.overlay,
                             width=args.stream_width),
-        accounts=AccountsConfig(liveness=args.liveness, moves=args.liveness_moves, session_hours=args.session_hours,
-                                public_signup=args.public_signup),
+        accounts=accounts_config(args),
         albums=tuple(args.album if args.album is not None else
                      (Path(part).expanduser() for part in env.get("FACE_ALBUM", "").split(os.pathsep) if part)),
     )
+
+
+def accounts_config(args: argparse.Namespace) -> AccountsConfig:
+    if args.liveness_steps > 1 and len(args.liveness_moves) < 2:
+        raise SystemExit(f"--liveness-steps {args.liveness_steps} needs at least two --liveness-moves to alternate, "
+                         f"not {','.join(args.liveness_moves)}")
+    return AccountsConfig(liveness=args.liveness, moves=args.liveness_moves, steps=args.liveness_steps,
+                          session_hours=args.session_hours, public_signup=args.public_signup)
 
 
 def parse_config(argv: Optional[list[str]] = None, env: Optional[Mapping[str, str]] = None) -> Config:

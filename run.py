@@ -109,8 +109,8 @@ def build(settings: config.Config):
     services = Services(store=store, analyzer=analyzer, max_viewers=stream.max_viewers, api_key=settings.server.api_key,
                         privacy=privacy, overlay=stream.overlay, stream_width=stream.width, albums=albums,
                         attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
-                        gate=FaceGate(signing_secret(store), liveness=settings.accounts.liveness,
-                                      moves=settings.accounts.moves),
+                        gate=FaceGate(signing_secret(store), ledger=store, liveness=settings.accounts.liveness,
+                                      moves=settings.accounts.moves, steps=settings.accounts.steps),
                         throttle=ModelThrottle(settings.server.model_rate), public_signup=settings.accounts.public_signup)
     hosts = HostNames.for_server(settings.server.host, settings.server.allowed_hosts)
     app = create_app(services, max_upload=settings.server.max_upload, hosts=hosts)

@@ -1,6 +1,13 @@
-"""The liveness challenge (recognition/liveness) on the fixtures: which moves real footage passes, what
-posed photo pairs and held-up stills manage against it, and what a burst costs beside one photo's
-recognition, measured in the same run.
+"""The liveness challenge (recognition/liveness) on the fixtures, under today's rules and under the rules
+of 0eb7691 (bench/liveness_baseline.py), measured in the same run:
+
+1. what a genuine user gets: the pass rate of one try as the browser test makes them (a burst of the
+   page's length, ten frames a second, starting anywhere in the looping camera file), before (one move,
+   left or right, over the old test's camera: the clip's turn played forward and back) and after (two
+   moves in a random order over the new one: the turn and the same turn mirrored);
+2. what recordings get: the clip's turn, and the same played backwards, against every move and order;
+3. what posed photo pairs and held-up stills get (the rules that stop pictures);
+4. what a burst costs the server, beside one photo's recognition.
 
 Run: make bench-liveness   (or .venv/bin/python bench/liveness_bench.py)
 """
@@ -11,24 +18,28 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.compare_accuracy import labelled_photos  # noqa: E402
+from bench.liveness_baseline import old_judge  # noqa: E402
 from bench.parts import FIXTURES, scratch_parts  # noqa: E402
-from camera.clips import face_centred, held_up, read_frames  # noqa: E402
-from recognition.liveness.burst import check_burst  # noqa: E402
+from camera.clips import face_centred, held_up, letterbox, read_frames  # noqa: E402
+from recognition.liveness import burst  # noqa: E402
+from recognition.liveness.burst import BurstLooker, check_burst, follow_person  # noqa: E402
 from recognition.liveness.judge import LIFT, MOVES, TURN  # noqa: E402
 from recognition.liveness.pose import HeadPoseModel  # noqa: E402
 from recognition.models.weights import pose_model_path  # noqa: E402
+from tests.footage import CLIP, SPEED, TURNING, mirrored, ping_pong, right_turn, sped_up  # noqa: E402
 
-CLIP = FIXTURES / "video" / "short_hamilton_clip.mp4"
-STEP, SPAN = 3, 25  # every 3rd frame of the ~30 fps clip, 25 of them: 2.5 s as the page sends ~10 frames/s
-SHOWN_EVERY = 15  # the windows printed one by one start this many frames apart
-TRY_EVERY = 3  # the windows behind the "tries" figure and the timing start this many frames apart
+PAGE_STEP = 3  # the page takes ten frames a second from a camera playing 30
+PER_MOVE = burst.FRAMES_PER_MOVE
+TRY_EVERY = 2  # tries start this many camera frames apart
 SHOWN_EACH = 6  # frames each photo of a posed pair is shown
 STILL_FRAMES = 24
 HOLDS = {"default": {}, "focal=0.8": {"focal": 0.8}, "swing=45": {"swing": 45},
@@ -36,101 +47,163 @@ HOLDS = {"default": {}, "focal=0.8": {"focal": 0.8}, "swing=45": {"swing": 45},
 AXIS_NEEDED = {"across": TURN, "down": LIFT}
 
 
-def followed(check) -> bool:
-    """The burst showed one face, followed from frame to frame (the judge got as far as the movement)."""
-    return check.verdict.start is not None
+class Cached:
+    """The analyzer's detector and embedder, remembering what each camera frame gave: a try over a
+    looping camera sees the same frames again and again. Keyed by the frames' identity: only for frames
+    that live as long as it does (a loop's)."""
+
+    def __init__(self, analyzer) -> None:
+        self.analyzer, self._found, self._near, self._vectors = analyzer, {}, {}, {}
+        self.detector = SimpleNamespace(detect=self.detect, detect_near=self.detect_near)
+        self.embedder = SimpleNamespace(embed=self.embed, input_size=analyzer.embedder.input_size)
+        self.aligner, self.matcher = analyzer.aligner, analyzer.matcher
+
+    def detect(self, frame):
+        if id(frame) not in self._found:
+            self._found[id(frame)] = self.analyzer.detector.detect(frame)
+        return self._found[id(frame)]
+
+    def detect_near(self, frame, boxes):
+        key = (id(frame), tuple(boxes))
+        if key not in self._near:
+            self._near[key] = self.analyzer.detector.detect_near(frame, boxes)
+        return self._near[key]
+
+    def embed(self, chips):
+        missing = [chip for chip in chips if chip.tobytes() not in self._vectors]
+        if missing:
+            for chip, vector in zip(missing, self.analyzer.embedder.embed(missing)):
+                self._vectors[chip.tobytes()] = vector
+        return np.stack([self._vectors[chip.tobytes()] for chip in chips])
 
 
-def outcome(check) -> str:
-    if check.passed:
-        return f"PASS  moved {check.verdict.moved:.3f}"
-    return f"no    moved {check.verdict.moved:.3f}  ({check.reason})"
+class CachedPoses:
+    def __init__(self, poses: HeadPoseModel) -> None:
+        self.poses, self._seen = poses, {}
+
+    def pose(self, frame, box):
+        key = (id(frame), box)
+        if key not in self._seen:
+            self._seen[key] = self.poses.pose(frame, box)
+        return self._seen[key]
 
 
-def p95(values: list[float]) -> float:
-    return sorted(values)[int(0.95 * len(values))]
+def camera(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """What the page's frames are made of: the camera file (640x480) as the page encodes it (JPEG 85)."""
+    return [cv2.imdecode(cv2.imencode(".jpg", letterbox(f, (640, 480)), [cv2.IMWRITE_JPEG_QUALITY, 85])[1],
+                         cv2.IMREAD_COLOR) for f in frames]
 
 
-def face_box(analyzer, image):
-    boxes = analyzer.detector.detect(image)
-    return None if not boxes else max(boxes, key=lambda b: b.area)
+def tries(loop, length: int, challenges, analyzer, poses, *, old: bool) -> dict[tuple, float]:
+    """For each challenge, the fraction of starts that pass: a burst of length frames taken every
+    PAGE_STEP frames of the looping camera from each start TRY_EVERY frames apart. old: the judge of
+    0eb7691 (one move), followed by the same check that the frames are one person."""
+    passed = dict.fromkeys(challenges, 0)
+    starts = range(0, len(loop), TRY_EVERY)
+    for start in starts:
+        frames = [loop[(start + k * PAGE_STEP) % len(loop)] for k in range(length)]
+        looker = BurstLooker(analyzer, poses)
+        for frame in frames:
+            looker.look(frame)
+        for moves in challenges:
+            if old:
+                check = follow_person(looker.looks, old_judge(looker.looks, MOVES[moves[0]]), frames.__getitem__, analyzer)
+            else:
+                check = looker.check([MOVES[m] for m in moves], frames.__getitem__)
+            passed[moves] += check.passed
+    return {moves: count / len(starts) for moves, count in passed.items()}
 
 
-def clip_windows(analyzer, poses, frames):
-    """{start: {move: (check, seconds)}} for every window starting TRY_EVERY frames apart."""
-    windows = {}
-    for start in range(0, len(frames) - STEP * (SPAN - 1), TRY_EVERY):
-        burst = frames[start : start + STEP * (SPAN - 1) + 1 : STEP]
-        windows[start] = {}
-        for name, move in MOVES.items():
-            started = time.perf_counter()
-            check = check_burst(burst, move, analyzer, poses)
-            windows[start][name] = (check, time.perf_counter() - started)
-    return windows
+def report_genuine(analyzer, poses) -> None:
+    old_loop = camera(ping_pong(read_frames(FIXTURES / CLIP, *TURNING)))
+    natural = right_turn(analyzer.analyzer.detector)
+    right = sped_up(natural)
+    new_loop = camera(right + mirrored(right))
+    slow_loop = camera(natural + mirrored(natural))
+    print("1. Genuine footage, one try as the browser test makes it: a burst of the page's length (ten frames a\n"
+          f"   second) starting anywhere in the looping camera file (one every {TRY_EVERY} frames), the challenge at random")
+    rows = [("before: old rules, 1 move (left or right), old camera (clip 90-165 forward+back, 5.0 s)",
+             old_loop, PER_MOVE, [("left",), ("right",)], True),
+            ("        new rules, same (1 move, old camera)", old_loop, PER_MOVE, [("left",), ("right",)], False),
+            (f"after:  new rules, 2 moves (right+left or left+right), new camera: the turn and the same mirrored, "
+             f"{SPEED}x as the browser test plays it ({len(new_loop) / 30:.1f} s)",
+             new_loop, 2 * PER_MOVE, [("right", "left"), ("left", "right")], False),
+            ("        new rules, 1 move (left or right), new camera", new_loop, PER_MOVE, [("left",), ("right",)], False),
+            ("        old rules, 1 move (left or right), new camera", new_loop, PER_MOVE, [("left",), ("right",)], True),
+            (f"        new rules, 2 moves, new camera at the clip's own speed ({len(slow_loop) / 30:.1f} s)", slow_loop,
+             2 * PER_MOVE, [("right", "left"), ("left", "right")], False)]
+    for label, loop, length, challenges, old in rows:
+        rates = tries(loop, length, challenges, analyzer, poses, old=old)
+        rate = statistics.mean(rates.values())  # the challenge is drawn at random, each as likely
+        each = ", ".join(f"{'+'.join(moves)} {share:.0%}" for moves, share in rates.items())
+        print(f"  {label}\n      one try passes {rate:4.0%} ({each}; {len(range(0, len(loop), TRY_EVERY))} starts); "
+              f"within 3 tries {1 - (1 - rate) ** 3:5.1%}, within 5 {1 - (1 - rate) ** 5:5.1%}")
+    print()
 
 
-def report_clip(windows, frame_count: int) -> None:
-    print(f"1. Fixture clip {CLIP.name}: {frame_count} frames; windows of {SPAN} frames, every {STEP}rd "
-          f"({SPAN * STEP / 30:.1f} s), starting every {SHOWN_EVERY} frames")
-    shown = [start for start in windows if start % SHOWN_EVERY == 0]
-    for start in shown:
-        print(f"  frames {start}-{start + STEP * (SPAN - 1)}:")
-        for name, (check, _) in windows[start].items():
-            print(f"    {name:5} {outcome(check)}")
-    print(f"  summary over {len(shown)} windows:")
-    for name in MOVES:
-        print(f"    {name:5} passed in {sum(windows[s][name][0].passed for s in shown)} of {len(shown)} windows")
-    print(f"    a single followed face in {sum(followed(windows[s]['left'][0]) for s in shown)} of {len(shown)} windows\n")
+def report_recordings(analyzer, poses) -> None:
+    clip = read_frames(FIXTURES / CLIP, *TURNING, PAGE_STEP)
+    print(f"2. Recordings: the clip's turn (frames 90-165, every {PAGE_STEP}rd: the man turns to his right and back,\n"
+          "   never to his left), as recorded and played backwards, against each challenge")
+    challenges = [(m,) for m in MOVES] + list(itertools.permutations(MOVES, 2))
+    for name, frames in (("as recorded", clip), ("backwards", clip[::-1])):
+        looker = BurstLooker(analyzer, poses)
+        for frame in frames:
+            looker.look(frame)
+        for moves in challenges:
+            new = check_burst(frames, [MOVES[m] for m in moves], analyzer, poses)
+            old = old_judge(looker.looks, MOVES[moves[0]]).passed if len(moves) == 1 else None
+            before = "" if old is None else f"  before: {'PASS' if old else 'no'}"
+            print(f"  {name:11} {'+'.join(moves):10} now: {'PASS' if new.passed else 'no  '}"
+                  f" moved {new.verdict.moved:.3f}{before}  ({new.reason})")
+    print()
 
 
 def report_pairs(analyzer, poses) -> None:
-    print(f"2. Posed photo pairs: photo A shown {SHOWN_EACH} frames, then photo B {SHOWN_EACH} frames, "
-          "each face centred at the same place and size")
+    print(f"3. Posed photo pairs: photo A shown {SHOWN_EACH} frames, then photo B {SHOWN_EACH} frames, each face "
+          "centred at the same place and size, against each single move (old rules in brackets)")
     people: dict[str, list] = {}
     for person, path in labelled_photos(FIXTURES / "faces"):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        box = face_box(analyzer, image)
-        if box is None:
-            print(f"  skipped {person}/{path.name}: Haar finds no face")
-            continue
-        people.setdefault(person, []).append((path.name, face_centred(image, (box.x, box.y, box.w, box.h))))
-    pairs = passed = 0
+        boxes = analyzer.detector.detect(image)
+        if boxes:
+            box = max(boxes, key=lambda b: b.area)
+            people.setdefault(person, []).append((path.name, face_centred(image, (box.x, box.y, box.w, box.h))))
+    pairs = passed = passed_old = 0
     for person, photos in people.items():
         for (name_a, a), (name_b, b) in itertools.permutations(photos, 2):
-            checks = {name: check_burst([a] * SHOWN_EACH + [b] * SHOWN_EACH, move, analyzer, poses)
-                      for name, move in MOVES.items()}
-            passes = [name for name, check in checks.items() if check.passed]
-            moved = " ".join(f"{name} {check.verdict.moved:.3f}" for name, check in checks.items())
-            pairs, passed = pairs + 1, passed + bool(passes)
-            print(f"  {person:15} {name_a:>22} -> {name_b:22} moved: {moved}  passes: {', '.join(passes) or 'none'}")
-    print(f"  summary: {passed} of {pairs} pairs passed some move\n")
+            frames = [a] * SHOWN_EACH + [b] * SHOWN_EACH
+            looker = BurstLooker(analyzer, poses)
+            for frame in frames:
+                looker.look(frame)
+            now = [name for name, move in MOVES.items() if check_burst(frames, move, analyzer, poses).passed]
+            old = [name for name, move in MOVES.items() if old_judge(looker.looks, move).passed]
+            pairs, passed, passed_old = pairs + 1, passed + bool(now), passed_old + bool(old)
+            if now or old:
+                print(f"  {person:15} {name_a:>22} -> {name_b:22} passes: {', '.join(now) or 'none'} "
+                      f"({', '.join(old) or 'none'})")
+    print(f"  summary: {passed} of {pairs} pairs pass some move now (old rules: {passed_old})\n")
 
 
 def report_stills(analyzer, poses) -> None:
-    print(f"3. Stills held up: {STILL_FRAMES} frames of held_up(face_centred(photo)) per photo and way of holding")
+    print(f"4. Stills held up: {STILL_FRAMES} frames of held_up(face_centred(photo)) per photo and way of holding")
     photos = sorted(path for path in (FIXTURES / "faces").glob("*/*") if path.parent.name != "group")
     stills = passed = 0
     largest = {axis: (0.0, "") for axis in AXIS_NEEDED}
     for path in photos:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        box = face_box(analyzer, image)
-        if box is None:
-            print(f"  skipped {path.parent.name}/{path.name}: Haar finds no face")
+        boxes = analyzer.detector.detect(image) if image is not None else []
+        if not boxes:
             continue
-        centred = face_centred(image, (box.x, box.y, box.w, box.h))
+        centred = face_centred(image, (boxes[0].x, boxes[0].y, boxes[0].w, boxes[0].h))
         for hold, options in HOLDS.items():
             frames = held_up(centred, STILL_FRAMES, **options)
             checks = {name: check_burst(frames, move, analyzer, poses) for name, move in MOVES.items()}
-            label = f"{path.parent.name}/{path.name} ({hold})"
             for name, check in checks.items():
                 axis = MOVES[name].axis
                 if check.verdict.moved > largest[axis][0]:
-                    largest[axis] = (check.verdict.moved, f"{label}, {name}")
-            passes = [name for name, check in checks.items() if check.passed]
-            stills, passed = stills + 1, passed + bool(passes)
-            moved = " ".join(f"{name} {check.verdict.moved:.3f}" for name, check in checks.items())
-            early = "" if followed(checks["left"]) else f"  [not followed: {checks['left'].reason}]"
-            print(f"  {label:42} moved: {moved}  passes: {', '.join(passes) or 'none'}{early}")
+                    largest[axis] = (check.verdict.moved, f"{path.parent.name}/{path.name} ({hold}), {name}")
+            stills, passed = stills + 1, passed + any(check.passed for check in checks.values())
     print(f"  summary: {passed} of {stills} held-up stills passed some move (expected 0)")
     for axis, (amount, where) in largest.items():
         print(f"    largest {axis} moved by a still: {amount:.3f} (threshold {AXIS_NEEDED[axis]}: "
@@ -138,55 +211,56 @@ def report_stills(analyzer, poses) -> None:
     print()
 
 
-def report_tries(windows) -> None:
-    print(f"4. Tries: every window of the clip starting {TRY_EVERY} frames apart ({len(windows)} windows), "
-          "each judged against each move")
-    print("   The people in the clip were never asked to move: a window passes only where the footage happens to\n"
-          "   show the move. The fraction is how often one try passes when the asked move falls in the 2.5 s.")
-    with_face = [start for start in windows if followed(windows[start]["left"][0])]
-    for names in (["left"], ["right"], ["left", "right"]):
-        for label, starts in (("all windows", list(windows)), ("windows with a followed face", with_face)):
-            combos = [(start, name) for start in starts for name in names]
-            hits = sum(windows[start][name][0].passed for start, name in combos)
-            print(f"    {'/'.join(names):10} {label:29} {hits:3} of {len(combos):3} (window, move) pass = "
-                  f"{hits / max(len(combos), 1):.0%}")
-    print()
-
-
-def report_timing(analyzer, windows, frames) -> None:
-    times = [seconds for moves in windows.values() for _, seconds in moves.values()]
-    passing = [seconds for moves in windows.values() for check, seconds in moves.values() if check.passed]
-    analyzer.embed(frames[0])  # warm up
+def report_timing(analyzer, poses) -> None:
+    """The server's work per burst, as present_face does it: each JPEG decoded and looked at, then the
+    judge, then the chosen frames decoded again and embedded (nothing cached), over the bursts of the
+    browser test's camera."""
+    right = sped_up(right_turn(analyzer.detector))
+    loop = right + mirrored(right)
+    encoded = [cv2.imencode(".jpg", letterbox(f, (640, 480)), [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes() for f in loop]
+    decode = lambda data: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # noqa: E731
+    analyzer.embed(decode(encoded[0]))  # warm up
     baseline = []
-    for frame in frames:
+    for data in encoded[::4]:
         started = time.perf_counter()
-        boxes, _ = analyzer.embed(frame)
-        if len(boxes) == 1:
-            baseline.append(time.perf_counter() - started)
+        analyzer.embed(decode(data))
+        baseline.append(time.perf_counter() - started)
     one = statistics.median(baseline)
-    print(f"5. Timing (check_burst on the {len(times)} clip bursts of {SPAN} frames above; baseline: "
-          f"analyzer.embed(frame) on the {len(baseline)} clip frames with exactly one face)")
-    print(f"    one photo's recognition (detect + embed one face): median {one * 1000:6.1f} ms, "
-          f"p95 {p95(baseline) * 1000:6.1f} ms")
-    for label, values in (("check_burst, all", times), ("check_burst, passing only", passing)):
-        if values:
-            median = statistics.median(values)
-            print(f"    {label:26} median {median * 1000:6.1f} ms, p95 {p95(values) * 1000:6.1f} ms "
-                  f"= a burst costs {median / one:.1f}x one photo's recognition ({len(values)} bursts)")
+    print(f"5. Server time per burst over the browser test's camera (decode, look, judge, decode again and embed;\n"
+          f"   baseline: decode + detect + embed one photo, median {one * 1000:.0f} ms)")
+    sequences = {"1 move (24 frames)": [("right",), ("left",)], "2 moves (48 frames)": [("right", "left"), ("left", "right")]}
+    for label, challenges in sequences.items():
+        length = PER_MOVE * len(challenges[0])
+        times = {True: [], False: []}
+        for start in range(0, len(loop), 5):
+            frames = [encoded[(start + k * PAGE_STEP) % len(encoded)] for k in range(length)]
+            for moves in challenges:
+                started = time.perf_counter()
+                looker = BurstLooker(analyzer, poses)
+                for data in frames:
+                    looker.look(decode(data))
+                check = looker.check([MOVES[m] for m in moves], lambda i: decode(frames[i]))
+                times[check.passed].append(time.perf_counter() - started)
+        every = times[True] + times[False]
+        for name, values in (("all", every), ("passing", times[True])):
+            if values:
+                median = statistics.median(values)
+                print(f"    {label:20} {name:8} median {median * 1000:5.0f} ms, p95 "
+                      f"{sorted(values)[int(0.95 * len(values))] * 1000:5.0f} ms = {median / one:4.1f}x one photo's "
+                      f"recognition ({len(values)} bursts)")
 
 
 def main() -> int:
     work, store, analyzer = scratch_parts("liveness-bench-")
     try:
         poses = HeadPoseModel(pose_model_path())
-        frames = read_frames(CLIP)
-        analyzer.embed(frames[0])  # load the model before anything is timed
-        windows = clip_windows(analyzer, poses, frames)
-        report_clip(windows, len(frames))
+        cached, cached_poses = Cached(analyzer), CachedPoses(poses)
+        analyzer.embed(read_frames(FIXTURES / CLIP, 90, 91)[0])  # load the model before anything is timed
+        report_genuine(cached, cached_poses)
+        report_recordings(analyzer, poses)
         report_pairs(analyzer, poses)
         report_stills(analyzer, poses)
-        report_tries(windows)
-        report_timing(analyzer, windows, frames)
+        report_timing(analyzer, poses)
     finally:
         analyzer.embedder.stop()
     return 0

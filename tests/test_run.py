@@ -7,6 +7,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from config import parse_config
 from tests.conftest import CLIP, ROOT, fixture_path, free_port, wait_until
 
@@ -34,6 +36,16 @@ def test_environment_sets_and_flags_override():
     assert (config.camera.source, config.server.port, config.recognition.model, config.store.data_dir) == (
         "clip.mp4", 9100, "Dlib", Path("/tmp/x"))
     assert config.recognition.weights_dir == Path("/opt/df/.deepface/weights") and config.camera.stall_timeout == 2.5
+
+
+def test_liveness_steps_default_to_two_and_need_two_kinds_of_move():
+    assert parse_config([], env={}).accounts.steps == 2
+    assert parse_config([], env={"FACE_LIVENESS_STEPS": "3"}).accounts.steps == 3
+    assert parse_config(["--liveness-steps", "1", "--liveness-moves", "up"], env={}).accounts.steps == 1
+    with pytest.raises(SystemExit):
+        parse_config(["--liveness-steps", "5"], env={})
+    with pytest.raises(SystemExit, match="at least two"):
+        parse_config(["--liveness-moves", "up"], env={})
 
 
 def test_server_starts_serves_and_stops_on_ctrl_c(weights_dir, tmp_path):

@@ -104,6 +104,39 @@ def test_an_email_taken_on_one_server_is_taken_on_all(two):
         matcher(b).enroll(unit(2), "Bo", email_hash="e" * 64)
 
 
+def test_a_tag_spent_on_one_server_is_refused_by_the_others_even_when_they_race(postgres, tmp_path):
+    url = postgres.new_database()
+    servers = [open_server(url, tmp_path, f"s{n}") for n in range(3)]
+    try:
+        a, b, c = servers
+        assert a.spend(b"challenge:seen", time.time() + 60)
+        assert b.is_spent(b"challenge:seen") and c.spend(b"challenge:seen", time.time() + 60) is False
+        for round_ in range(5):  # every server spends the same new tag at once: one of them wins
+            outcomes, start = [], threading.Barrier(len(servers) * 2)
+
+            def spend(store):
+                start.wait(10)
+                outcomes.append(store.spend(f"burst:{round_}".encode(), time.time() + 60))
+
+            threads = [threading.Thread(target=spend, args=(s,)) for s in servers for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            assert sorted(outcomes) == [False] * 5 + [True]
+    finally:
+        for store in servers:
+            store.close()
+
+
+def test_expired_spent_tags_are_deleted_from_the_database(two):
+    a, b = two
+    a.spend(b"old", time.time() - 5)
+    b.spend(b"new", time.time() + 60)  # b's first spend prunes what expired
+    with psycopg.connect(a.url) as conn:
+        assert conn.execute("SELECT count(*) FROM faceapp_spent").fetchone()[0] == 1
+
+
 def test_a_new_server_loads_everything_and_the_database_holds_nothing_in_the_clear(postgres, tmp_path):
     url = postgres.new_database()
     with open_server(url, tmp_path, "a", chunk_identities=8) as a:
@@ -188,12 +221,17 @@ def test_the_database_going_away_stops_writes_not_recognition(tmp_path):
         assert time.monotonic() - started < 10  # every wait has a timeout
         with pytest.raises(StoreUnavailable):
             b.rename(ada.hash, "x")
+        with pytest.raises(StoreUnavailable, match="cannot be reached"):  # a challenge cannot be redeemed
+            a.spend(b"challenge:while-away", time.time() + 60)
+        with pytest.raises(StoreUnavailable):  # nor a session checked against the revoked ones
+            b.is_spent(b"session:while-away")
         assert a.get(ada.hash).name == "Ada" and len(a) == 1
         server.start()
         bo = matcher(a).enroll(unit(2), "Bo")  # a reconnects by itself on the next write
         assert wait_for(lambda: who(b, unit(2)) == bo.hash, timeout=10)  # b's follower, reconnected
         b.remove(ada.hash)
         assert wait_for(lambda: who(a, unit(1)) is None, timeout=SEEN_WITHIN)
+        assert a.spend(b"challenge:while-away", time.time() + 60) and b.is_spent(b"challenge:while-away")
         a.close()
         b.close()
     finally:

@@ -1,6 +1,7 @@
 """Signing up and in with a face over HTTP, as the pages do: challenge, burst, session, my page, delete me."""
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 
@@ -8,7 +9,7 @@ import cv2
 import pytest
 
 from tests.conftest import fixture_path, load_photo, stored_bytes
-from tests.footage import KIT_TURNING, held_up_frames, posed_frames, turning_frames
+from tests.footage import KIT_LEFT, held_up_frames, moves_footage, posed_frames, turning_frames
 
 
 @pytest.fixture(scope="module")
@@ -16,11 +17,13 @@ def turning():
     return turning_frames()
 
 
-def make_client(services, pose_model, *, liveness="challenge", moves=("left",), session_hours=12.0):
+def make_client(services, pose_model, *, liveness="challenge", moves=("right",), steps=1, session_hours=12.0):
+    """A client of an app whose challenges ask for steps of moves (the clip's man turns to his right)."""
     from webapp import create_app
     from webapp.face_gate import FaceGate
 
-    services.gate = FaceGate(services.store.secret, liveness=liveness, moves=moves, pose_model=pose_model)
+    services.gate = FaceGate(services.store.secret, ledger=services.store, liveness=liveness, moves=moves,
+                             steps=steps, pose_model=pose_model)
     services.session_hours = session_hours
     return create_app(services).test_client()
 
@@ -30,15 +33,27 @@ def web(services, pose_model):
     return make_client(services, pose_model)
 
 
+def jpeg_bytes(frame) -> bytes:
+    return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+
+
 def jpeg(frame) -> io.BytesIO:
-    return io.BytesIO(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
+    return io.BytesIO(jpeg_bytes(frame))
 
 
-def send_burst(client, url, frames, *, token=None, **fields):
-    """What the page sends: the challenge's token and the frames recorded while the person moved."""
+def digest_of(encoded: list[bytes]) -> str:
+    """What the page computes over the frames it sends (signin.js burstDigest), written out again here."""
+    return hashlib.sha256(b"".join(len(data).to_bytes(8, "big") + data for data in encoded)).hexdigest()
+
+
+def send_burst(client, url, frames, *, token=None, digest=None, **fields):
+    """What the page sends: the challenge's token, the frames recorded while the person moved, and
+    their digest."""
     if token is None:
         token = client.get("/signin/challenge").get_json()["token"]
-    data = {"token": token, "frame": [(jpeg(frame), f"frame{i}.jpg") for i, frame in enumerate(frames)]}
+    encoded = [jpeg_bytes(frame) for frame in frames]
+    data = {"token": token, "digest": digest or digest_of(encoded),
+            "frame": [(io.BytesIO(body), f"frame{i}.jpg") for i, body in enumerate(encoded)]}
     data.update({key: value for key, value in fields.items() if value is not None})
     return client.post(url, data=data, content_type="multipart/form-data")
 
@@ -49,11 +64,13 @@ def session_cookie(response) -> str:
 
 def test_sign_up_with_the_challenge_starts_a_session_and_shows_my_page(web, services, turning):
     asked = web.get("/signin/challenge").get_json()
-    assert asked["liveness"] == "challenge" and asked["move"] == "left" and asked["prompt"]
+    assert asked["liveness"] == "challenge" and asked["moves"] == ["right"] and asked["prompts"][0]
+    assert asked["frames"] == 24 and asked["seconds"] == 2.4
     response = send_burst(web, "/signup", turning, token=asked["token"], name="Turning man", email="man@example.org")
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["name"] == "Turning man" and body["liveness"]["passed"] and body["liveness"]["moved"] >= 0.2
+    assert len(body["liveness"]["digest"]) == 64 and body["liveness"]["moves"] == ["right"]
     cookie = session_cookie(response)
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
     identity = services.store.get(body["id"])
@@ -68,7 +85,7 @@ def test_signing_out_and_in_again_as_the_same_person(web, turning):
     signed_up = send_burst(web, "/signup", turning, name="Turning man").get_json()
     assert web.post("/signout").get_json() == {"signed_out": True}
     assert web.get("/me").status_code == 302  # signed out: my page sends to the sign-in page
-    again = send_burst(web, "/signin", turning[::-1])  # another burst: the head turns the other way first
+    again = send_burst(web, "/signin", turning[::-1])  # another burst: the turn played backwards (still to his right)
     assert again.status_code == 200, again.get_json()
     assert again.get_json()["id"] == signed_up["id"] and again.get_json()["similarity"] >= 0.93
     assert signed_up["id"] in web.get("/me").get_data(as_text=True)
@@ -85,11 +102,12 @@ def test_a_still_photo_of_a_registered_person_does_not_sign_in(web, services, tu
     assert services.store.get(registered["id"]) is not None  # nothing lost
 
 
-def test_a_different_person_who_moves_is_refused_without_a_hint(web, turning, analyzer):
-    send_burst(web, "/signup", turning, name="Turning man", email="man@example.org")
+def test_a_different_person_who_moves_is_refused_without_a_hint(services, pose_model, analyzer):
+    web = make_client(services, pose_model, moves=("left",))
+    send_burst(web, "/signup", moves_footage(["left"], analyzer.detector), name="Turning man", email="man@example.org")
     web.post("/signout")
-    kit = posed_frames(KIT_TURNING, analyzer.detector)
-    for email in (None, "man@example.org", "nobody@example.org"):
+    for each, email in ((6, None), (7, "man@example.org"), (8, "nobody@example.org")):
+        kit = posed_frames(KIT_LEFT, analyzer.detector, each=each)  # a new burst each time: a burst is good once
         response = send_burst(web, "/signin", kit, email=email)
         assert response.status_code == 401
         assert response.get_json()["error"] == "the face was not recognised as a registered person"
@@ -120,18 +138,18 @@ def test_another_site_s_page_cannot_sign_in_out_or_delete(web, services, turning
     assert web.post("/signout", headers={"Origin": "http://localhost"}).status_code == 200  # this server's own page
 
 
-def test_an_expired_challenge_is_refused():
+def test_an_expired_challenge_is_refused(store):
     from webapp.challenges import ChallengeBook, ChallengeRefused
 
     now = [1000.0]
-    book = ChallengeBook(b"k" * 32, ["left", "up"], lifetime=30, clock=lambda: now[0])
-    token, move = book.issue()
+    book = ChallengeBook(b"k" * 32, ["left", "up"], store, steps=1, lifetime=30, clock=lambda: now[0])
+    token, moves = book.issue()
     now[0] += 31
     with pytest.raises(ChallengeRefused, match="expired"):
         book.redeem(token)
-    token, move = book.issue()
+    token, moves = book.issue()
     now[0] += 29
-    assert book.redeem(token) is move
+    assert book.redeem(token) == moves
 
 
 def test_without_liveness_one_photo_signs_up_and_in(services, pose_model):
@@ -163,7 +181,7 @@ def test_delete_me_erases_the_person_their_vectors_and_email(web, services, turn
     assert vector not in stored_bytes(services.store)  # the files hold no copy (they are sealed besides)
     assert web.get("/me").status_code == 302
     assert web.post("/me/delete", json={"confirm": True}).status_code == 401
-    assert send_burst(web, "/signin", turning).status_code == 401  # gone for good: not recognised
+    assert send_burst(web, "/signin", turning[::-1]).status_code == 401  # gone for good: not recognised (a new burst)
 
 
 def test_a_session_cookie_cannot_be_altered_and_expires(services, pose_model, turning):
@@ -241,8 +259,7 @@ def test_asking_for_challenges_again_and_again_is_slowed(web):
 
 def test_a_burst_of_oversized_or_mismatched_frames_is_refused(web, turning):
     huge = [cv2.resize(turning[0], (2200, 1650))] * 6
-    refused = send_burst(web, "/signin", huge)
-    # 413: too large, read from the frame's header before it is decoded (all 40 frames are held at once)
+    refused = send_burst(web, "/signin", huge)  # refused from the frame's header, before it is decoded
     assert refused.status_code == 413 and "megapixels" in refused.get_json()["error"]
     mixed = turning[:6] + [cv2.resize(turning[6], (320, 180))]
     refused = send_burst(web, "/signin", mixed)

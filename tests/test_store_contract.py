@@ -1,6 +1,7 @@
 """What every store backend promises, whatever it keeps its data in. A new backend adds itself to
 BACKENDS and must pass every test here."""
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -236,3 +237,61 @@ def test_galleries_are_per_model(store):
     facenet = Matcher(store, "Facenet", threshold=0.6)
     assert facenet.identify(unit(1)[np.newaxis, :]) == [None]
     assert store.gallery("Facenet").empty and not store.gallery(MODEL).empty
+
+
+# -- the spent ledger: one-time tags (challenge nonces, burst digests, revoked sessions) ----------------
+def test_a_tag_is_spent_once_and_refused_after(store):
+    until = time.time() + 600
+    assert not store.is_spent(b"challenge:n1")
+    assert store.spend(b"challenge:n1", until) is True
+    assert store.is_spent(b"challenge:n1")
+    assert store.spend(b"challenge:n1", until) is False  # refused, however many times it comes back
+    assert store.spend(b"challenge:n1", until + 600) is False
+    assert not store.is_spent(b"challenge:n2") and store.spend(b"challenge:n2", until) is True
+
+
+def test_a_spent_tag_survives_closing_and_reopening(backend):
+    with backend.open() as store:
+        assert store.spend(b"session:s1", time.time() + 600)
+    with backend.open() as store:
+        assert store.is_spent(b"session:s1")
+        assert store.spend(b"session:s1", time.time() + 600) is False
+
+
+def test_a_tag_counts_only_until_it_expires(backend):
+    with backend.open() as store:
+        assert store.spend(b"burst:old", time.time() - 1)  # its time is over as soon as it is written
+        assert not store.is_spent(b"burst:old")
+        assert store.spend(b"burst:old", time.time() + 600)  # an expired tag may be spent again ...
+        assert store.spend(b"burst:old", time.time() + 600) is False  # ... once
+    with backend.open() as store:
+        assert store.is_spent(b"burst:old")
+
+
+def test_one_tag_spent_from_many_threads_at_once_is_spent_exactly_once(store):
+    outcomes, start = [], threading.Barrier(8)
+
+    def spend():
+        start.wait(10)
+        outcomes.append(store.spend(b"challenge:raced", time.time() + 600))
+
+    threads = [threading.Thread(target=spend) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == [False] * 7 + [True]
+
+
+def test_the_store_keeps_tags_as_keyed_hashes_not_as_sent(backend):
+    tag = b"session:" + b"k7Qp2vXy9Lm3Ns8Rt1Uw"
+    with backend.open() as store:
+        store.spend(tag, time.time() + 600)
+        if backend.name == "pickle":
+            kept = b"".join(path.read_bytes() for path in store.data_dir.rglob("*") if path.is_file())
+        else:
+            import psycopg
+
+            with psycopg.connect(backend.url) as conn:
+                kept = b"".join(bytes(t) for (t,) in conn.execute("SELECT tag FROM faceapp_spent"))
+    assert b"k7Qp2vXy9Lm3Ns8Rt1Uw" not in kept and len(kept) > 0

@@ -1,5 +1,6 @@
-"""What the sign-up and sign-in pages share between requests: the challenges, the failure counts, the
-landmark model, and the rules that tie them together (which limits apply, what counts as a failure)."""
+"""What the sign-up and sign-in pages share between requests: the challenges, the bursts spent, the
+failure counts, the landmark model, and the rules that tie them together (which limits apply, what
+counts as a failure)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,12 +8,13 @@ import hmac
 import ipaddress
 import logging
 import threading
-from typing import Optional, Sequence
+import time
+from typing import Callable, Optional, Sequence
 
 from flask import request
 
 from recognition.liveness.pose import HeadPoseModel
-from webapp.challenges import ChallengeBook
+from webapp.challenges import STEPS, ChallengeBook, Ledger
 from webapp.errors import ApiError
 from webapp.rate_limit import AttemptLimiter
 
@@ -20,16 +22,27 @@ WINDOW = 300.0  # seconds over which failures are counted
 CLIENT_FAILURES = 20  # failed sign-ins per client (address) in the window: 4 a minute, far above a person's retries
 CHALLENGES_ASKED = 30  # challenges per client in the window: one per try, with room for reloads
 PERSON_FAILURES = 10  # per person tried (by email, or by the face shown): their own failed challenges count too
+# How long the exact frames of a burst are refused after they were sent once (their digest, spent in the
+# store). Any change of a byte makes other frames, so this stops a request captured and sent again as it
+# is, not a recording re-encoded; a month covers every such replay one could still hope to slip through.
+BURST_KEPT = 30 * 86400.0
 log = logging.getLogger(__name__)
 
 
 class FaceGate:
-    def __init__(self, secret: bytes, *, liveness: str = "challenge", moves: Sequence[str] = ("left", "right", "up"),
-                 pose_model: Optional[HeadPoseModel] = None) -> None:
+    """secret signs the challenges; ledger (the store) spends their nonces and the bursts' digests, so
+    each is good once on every server of the installation; steps: moves per challenge."""
+
+    def __init__(self, secret: bytes, *, ledger: Ledger, liveness: str = "challenge",
+                 moves: Sequence[str] = ("left", "right", "up"), steps: int = STEPS,
+                 pose_model: Optional[HeadPoseModel] = None, clock: Callable[[], float] = time.time) -> None:
         if liveness not in ("challenge", "off"):
             raise ValueError(f"liveness is 'challenge' or 'off', not {liveness!r}")
         self.liveness = liveness
-        self.challenges = ChallengeBook(hmac.new(secret, b"faceapp challenges", hashlib.sha256).digest(), moves)
+        self.challenges = ChallengeBook(hmac.new(secret, b"faceapp challenges", hashlib.sha256).digest(), moves,
+                                        ledger, steps=steps, clock=clock)
+        self._ledger = ledger
+        self._clock = clock
         self.clients = AttemptLimiter(CLIENT_FAILURES, WINDOW)
         self.people = AttemptLimiter(PERSON_FAILURES, WINDOW)
         self.asked = AttemptLimiter(CHALLENGES_ASKED, WINDOW)
@@ -39,6 +52,10 @@ class FaceGate:
     @property
     def challenged(self) -> bool:
         return self.liveness == "challenge"
+
+    def spend_burst(self, digest: str) -> bool:
+        """Record that these exact frames were sent (their digest): False if they were, anywhere."""
+        return self._ledger.spend(b"burst:" + digest.encode(), self._clock() + BURST_KEPT)
 
     def poses(self) -> HeadPoseModel:
         """dlib's 68-point model, loaded by the first challenge that needs it (once per process)."""

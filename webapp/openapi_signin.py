@@ -3,12 +3,18 @@ from __future__ import annotations
 
 from webapp.openapi_parts import IMAGE, TEXT, error_answers, json_answer, multipart_body
 
+STEP = {"type": "object", "properties": {"move": TEXT, "passed": {"type": "boolean"}, "moved": {"type": "number"}}}
 LIVENESS = {"type": "object", "description": "how the challenge went (absent with --liveness off)", "properties": {
-    "passed": {"type": "boolean"}, "reason": TEXT, "move": TEXT, "moved": {"type": "number"},
-    "needed": {"type": "number"}, "usable_frames": {"type": "integer"}, "same_person": {"type": ["number", "null"]}}}
+    "passed": {"type": "boolean"}, "reason": TEXT, "moves": {"type": "array", "items": TEXT},
+    "steps": {"type": "array", "items": STEP}, "moved": {"type": "number"}, "needed": {"type": "number"},
+    "usable_frames": {"type": "integer"}, "same_person": {"type": ["number", "null"]},
+    "digest": {"type": "string", "description": "the SHA-256 of the frames: spent, they are refused if sent again"}}}
 FRAMES = {"type": "array", "items": {"type": "string", "format": "binary"},
-          "description": "6 to 40 camera frames (JPEG), oldest first, recorded while the person made the move"}
+          "description": "camera frames (JPEG, at most 2.1 megapixels each), oldest first, recorded while the person "
+                         "made the moves: 6 up to 24 per move asked plus 16"}
 BURST = {"frame": FRAMES, "token": {"type": "string", "description": "the token from GET /signin/challenge"},
+         "digest": {"type": "string", "description": "SHA-256 (hex) of the frames, each as its length (8 bytes, "
+                                                     "big-endian) then its bytes, in order; good once"},
          "image": {**IMAGE, "description": "one photo instead of frames: only with --liveness off"}}
 SIGNED_IN = {"type": "object", "properties": {"id": TEXT, "name": {"type": ["string", "null"]},
                                               "similarity": {"type": "number"}, "liveness": LIVENESS}}
@@ -17,11 +23,14 @@ PAGE = {"200": {"description": "HTML", "content": {"text/html": {}}}}
 
 SIGNIN_PATHS = {
     "/signin/challenge": {"get": {
-        "summary": "the head movement to ask for, picked at random, with a token good for one try in 30 s",
+        "summary": "the head movements to ask for, in order, picked at random, with a token good for one try in "
+                   "30 s on every server of the installation",
         "responses": {"200": json_answer({"type": "object", "properties": {
-            "liveness": {"enum": ["challenge", "off"]}, "token": TEXT, "move": {"enum": ["left", "right", "up"]},
-            "prompt": TEXT, "frames": {"type": "integer"}, "seconds": {"type": "number"},
-            "expires_in": {"type": "number"}}}, "the challenge"), **error_answers(429)}}},
+            "liveness": {"enum": ["challenge", "off"]}, "token": TEXT,
+            "moves": {"type": "array", "items": {"enum": ["left", "right", "up"]}},
+            "prompts": {"type": "array", "items": TEXT}, "frames": {"type": "integer"},
+            "seconds": {"type": "number"}, "expires_in": {"type": "number"}}}, "the challenge"),
+            **error_answers(429)}}},
     "/signin/look": {"post": {
         "summary": "framing hints for a preview frame: no face, too small, too dark, several faces",
         "requestBody": multipart_body({"frame": IMAGE}, ["frame"]),
@@ -42,7 +51,7 @@ SIGNIN_PATHS = {
                       **error_answers(400, 401, 403, 413, 415, 422, 429)}}},
     "/me": {"get": {"summary": "the signed-in person's page: name, hash, registration, sign out, delete me",
                     "responses": {**PAGE, "302": {"description": "nobody is signed in: to /signin"}}}},
-    "/signout": {"post": {"summary": "end this browser's session",
+    "/signout": {"post": {"summary": "end this browser's session and revoke it: a copy of its cookie opens nothing after",
                           "responses": {"200": json_answer({"type": "object"}, "signed out"), **error_answers(403)}}},
     "/me/delete": {"post": {
         "summary": "erase the signed-in person for good: identity, vectors and email binding",

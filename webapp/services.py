@@ -73,7 +73,7 @@ class Services:
 
         self.signing_secret = signing_secret(self.store)
         if self.gate is None:
-            self.gate = FaceGate(self.signing_secret)
+            self.gate = FaceGate(self.signing_secret, ledger=self.store)
         if self.throttle is None:
             self.throttle = ModelThrottle()
 

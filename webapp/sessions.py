@@ -1,16 +1,20 @@
 """Who is signed in on the pages: a signed cookie, and nothing kept on the server beyond the store.
 
-The cookie holds the identity hash and when the sign-in happened, signed with a key derived from the
-store key (services.signing_secret: outside the data dir, so neither a copied cookie can be altered nor
-a copy of the data dir forge one; one from another installation is refused; a key rotation ends every
-session). It is HttpOnly (no script reads it), SameSite=Lax (other sites' forms and scripts do not
-send it), Secure whenever the request came over HTTPS, and expires after the configured hours. It
-ends early when its person is deleted: every request looks the identity up in the store.
+The cookie holds the identity hash, when the sign-in happened and a random session id, signed with a
+key derived from the store key (services.signing_secret: outside the data dir, so neither a copied
+cookie can be altered nor a copy of the data dir forge one; one from another installation is refused;
+a key rotation ends every session). It is HttpOnly (no script reads it), SameSite=Lax (other sites'
+forms and scripts do not send it), Secure whenever the request came over HTTPS, and expires after the
+configured hours. It ends early when its person is deleted (every request looks the identity up in the
+store) and when it is signed out: sign-out spends its session id in the store's spent ledger until the
+cookie would have expired, so a copy of the cookie taken before opens nothing afterwards, on any server
+of the installation.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from datetime import timedelta
 from typing import Optional
@@ -38,25 +42,44 @@ def configure(app: Flask, secret: bytes, hours: float) -> None:
 
 
 def start(identity: Identity) -> None:
+    if session.get("sid"):  # signing in again over a session: the old cookie's copies end with it
+        end()
     session.clear()
     session.permanent = True  # the cookie gets an expiry, and the signature's age is checked against it
     session["identity"] = identity.hash
     session["since"] = time.time()
+    session["sid"] = secrets.token_urlsafe(16)
 
 
 def end() -> None:
+    """Sign this browser out, and revoke its session wherever a copy of the cookie is shown."""
+    sid, since = session.get("sid"), session.get("since")
+    if isinstance(sid, str) and isinstance(since, (int, float)) and since + _lifetime() > time.time():
+        services().store.spend(_tag(sid), since + _lifetime())  # an expired one is refused anyway
     session.clear()
 
 
 def signed_in() -> Optional[Identity]:
-    """The person signed in on this browser, or None (never signed in, expired, or deleted since)."""
-    identity_hash, since = session.get("identity"), session.get("since")
-    if not isinstance(identity_hash, str) or not isinstance(since, (int, float)):
+    """The person signed in on this browser, or None (never signed in, expired, signed out, or deleted since)."""
+    identity_hash, since, sid = session.get("identity"), session.get("since"), session.get("sid")
+    if not isinstance(identity_hash, str) or not isinstance(since, (int, float)) or not isinstance(sid, str):
         return None
-    if time.time() - since > current_app.permanent_session_lifetime.total_seconds():
+    if time.time() - since > _lifetime():
         session.clear()  # the cookie's own signature expires too; this holds even if it were kept
         return None
-    identity = services().store.get(identity_hash)
+    store = services().store
+    if store.is_spent(_tag(sid)):
+        session.clear()
+        return None
+    identity = store.get(identity_hash)
     if identity is None:
         session.clear()
     return identity
+
+
+def _tag(sid: str) -> bytes:
+    return b"session:" + sid.encode()
+
+
+def _lifetime() -> float:
+    return current_app.permanent_session_lifetime.total_seconds()

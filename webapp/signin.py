@@ -1,13 +1,18 @@
 """Sign up and sign in with your face on a page, with your own camera, and your own page after.
 
-With --liveness challenge (the default) the page asks for a head movement picked at random and sends a
-burst of frames taken while the person makes it (recognition/liveness): a still photo or a phone held
-up does not move like a head. With --liveness off, one picture (from the camera or a file) will do.
-The frames stay in memory and are dropped once embedded. A sign-in starts a session (sessions.py).
+With --liveness challenge (the default) the page asks for head movements picked at random, in turn,
+and sends a burst of frames taken while the person makes them (recognition/liveness) with the SHA-256
+digest of those frames: a still photo or a phone held up does not move like a head, and the same frames
+are accepted once, on any server of the installation. With --liveness off, one picture (from the camera
+or a file) will do. The frames stay in memory and are dropped once looked at; a few are decoded again
+to be embedded. A sign-in starts a session (sessions.py); signing out revokes it everywhere.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional
@@ -17,7 +22,7 @@ import numpy as np
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from recognition.faces import Box
-from recognition.liveness.burst import MAX_FRAMES, check_burst
+from recognition.liveness.burst import FRAMES_PER_MOVE, BurstLooker
 from recognition.liveness.judge import MIN_FRAMES
 from recognition.matching.matcher import AlreadyEnrolled
 from webapp import inputs, sessions
@@ -31,11 +36,12 @@ from webapp.throttle import runs_the_model
 bp = Blueprint("signin", __name__)
 log = logging.getLogger(__name__)
 TOO_DARK = 60  # mean grey level of the face (0-255) below which the landmarks and the model guess
-BURST_FRAMES = 24  # what the page records once the question is shown: frames over BURST_SECONDS
-BURST_SECONDS = 2.4
-# A burst's frames, each, at the scale they were sent (413 beyond): the page sends them 640 wide. All 40
-# are held at once (40 full-HD frames took +250 MB).
-MAX_FRAME_PIXELS = 640 * 480
+SECONDS_PER_MOVE = 2.4  # what the page records per asked move: FRAMES_PER_MOVE frames over this
+FRAME_SLACK = 16  # frames accepted beyond what was asked (a page that records a little more)
+DIGEST = re.compile(r"[0-9a-f]{64}")
+# A burst's frames, each, at the scale it was sent (413 beyond, read from its header): full HD at most (the
+# page sends 640x480). One is decoded at a time; the encoded burst is within --max-upload-mb.
+MAX_FRAME_PIXELS = 2_100_000
 TOO_SMALL = 0.14  # of the frame's width (90 px of 640): smaller faces still pass, but their landmarks are coarse
 
 
@@ -77,13 +83,15 @@ def me_page():
 
 @bp.get("/signin/challenge")
 def challenge():
-    """What the page should ask for before it records: a movement, and a token to send back with the frames."""
+    """What the page should ask for before it records: the moves in their order, and a token to send
+    back with the frames."""
     gate = services().gate
     if not gate.challenged:
         return jsonify({"liveness": "off"})
-    token, move = gate.ask()
-    return jsonify({"liveness": "challenge", "token": token, "move": move.name, "prompt": move.prompt,
-                    "frames": BURST_FRAMES, "seconds": BURST_SECONDS, "expires_in": gate.challenges.lifetime})
+    token, moves = gate.ask()
+    return jsonify({"liveness": "challenge", "token": token, "moves": [move.name for move in moves],
+                    "prompts": [move.prompt for move in moves], "frames": FRAMES_PER_MOVE * len(moves),
+                    "seconds": round(SECONDS_PER_MOVE * len(moves), 2), "expires_in": gate.challenges.lifetime})
 
 
 @bp.post("/signin/look")
@@ -154,6 +162,7 @@ def signin():
 
 @bp.post("/signout")
 def signout():
+    """End this browser's session, and revoke it on every server: a copy of its cookie opens nothing."""
     sessions.end()
     return jsonify({"signed_out": True})
 
@@ -175,6 +184,11 @@ def delete_me():
     return jsonify({"deleted": removed.hash})
 
 
+def decode_frame(data: bytes):
+    """One frame of a burst, at the scale it was sent (a reduced decode would move the landmarks)."""
+    return inputs.decode_upload(data, "frame", max_pixels=MAX_FRAME_PIXELS, shrink=False)
+
+
 def present_face() -> Presented:
     """The face the request shows: a burst that passed the challenge, or (liveness off) one picture."""
     gate = services().gate
@@ -186,30 +200,49 @@ def present_face() -> Presented:
         raise ApiError(400, "this server asks for a live head movement (--liveness challenge): a photo cannot sign "
                             "in or up; use the camera")
     uploads = request.files.getlist("frame")
-    if not MIN_FRAMES <= len(uploads) <= MAX_FRAMES:
-        raise ApiError(400, f"send {MIN_FRAMES} to {MAX_FRAMES} camera frames as multipart 'frame' fields, "
+    most = FRAMES_PER_MOVE * gate.challenges.steps + FRAME_SLACK
+    if not MIN_FRAMES <= len(uploads) <= most:
+        raise ApiError(400, f"send {MIN_FRAMES} to {most} camera frames as multipart 'frame' fields, "
                             f"not {len(uploads)}")
+    claimed = (inputs.field("digest") or "").strip().lower()
+    if not DIGEST.fullmatch(claimed):
+        raise ApiError(400, "send 'digest': the SHA-256 (64 hex digits) of the frames, each as its length "
+                            "(8 bytes, big-endian) and its bytes, in order")
     try:
-        move = gate.challenges.redeem(inputs.field("token") or "")
+        moves = gate.challenges.redeem(inputs.field("token") or "")
     except ChallengeRefused as exc:
         raise ApiError(400, str(exc))
-    frames = []
-    for upload in uploads:  # one at a time: a burst of huge pictures is refused at the first
-        frame = inputs.decode_upload(upload.read(), "frame", max_pixels=MAX_FRAME_PIXELS, shrink=False)
-        if frame.shape[0] * frame.shape[1] > MAX_FRAME_PIXELS:
-            raise ApiError(400, f"camera frames are at most {MAX_FRAME_PIXELS // 1_000_000} megapixels "
-                                f"(the page sends 640x480), not {frame.shape[1]}x{frame.shape[0]}")
-        if frames and frame.shape != frames[0].shape:
+    encoded = [inputs.upload_bytes(upload) for upload in uploads]  # within --max-upload-mb together
+    digest = burst_digest(encoded)
+    if not hmac.compare_digest(digest, claimed):
+        raise ApiError(400, "the frames are not the ones the digest names: send the digest of these frames")
+    if not gate.spend_burst(digest):
+        raise ApiError(400, "these exact frames were sent before: record the movement again")
+    looker = BurstLooker(services().analyzer, gate.poses())
+    size = None
+    for data in encoded:  # one decoded frame at a time; a frame too big is refused from its header
+        frame = decode_frame(data)
+        if size is not None and frame.shape != size:
             raise ApiError(400, "every frame of a burst comes from one camera, at one size")
-        frames.append(frame)
-    check = check_burst(frames, move, services().analyzer, gate.poses())
-    result = {**check.to_json(), "move": move.name}
-    image = frames[check.frame] if check.frame is not None else None
-    presented = Presented(check.embedding, image, check.box, result, check.embeddings)
-    del frames  # only the chosen frame lives on, until the answer
+        size = frame.shape
+        looker.look(frame)
+        del frame
+    check = looker.check(moves, lambda index: inputs.decode_upload(encoded[index], "frame"))
+    result = {**check.to_json(), "moves": [move.name for move in moves], "digest": digest}
+    presented = Presented(check.embedding, check.image, check.box, result, check.embeddings)
     if not check.passed:
         raise LivenessFailed(presented, check.reason)
     return presented
+
+
+def burst_digest(frames: list[bytes]) -> str:
+    """What names a burst's exact frames (the page computes it too, signin.js): the SHA-256 of each
+    frame's length (8 bytes, big-endian) and bytes, in order."""
+    digest = hashlib.sha256()
+    for data in frames:
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def _whose(presented: Presented) -> Optional[str]:

@@ -1,14 +1,19 @@
-"""Judging a burst of head poses against the movement that was asked for.
+"""Judging a burst of head poses against the movements that were asked for, in their order.
 
 Pure logic over poses (no images, no models), so every rule can be read here at once:
 
 - enough frames show exactly one face, big enough for the landmarks to be trusted;
 - the face is followed from frame to frame: it never jumps further than half its width, changes size
   by more than a third, or turns further than a head turns in a tenth of a second (another face or
-  picture put in front of the camera mid-burst is not the same head);
-- the head moves as asked: some later frame's pose differs from an earlier one's by the move's amount,
-  in the move's direction (a still photo, or one frame sent again and again, does not move at all, and
-  a flat picture turned or tilted moves the nose-tip parallax very little: see pose.py);
+  picture put in front of the camera mid-burst is not the same head); a single frame that breaks this
+  between two that agree with each other is a detector's or the landmarks' slip, and is left out;
+- each asked move, in the asked order, starts from a head facing the camera and goes the asked way by
+  the move's amount (a still photo, or one frame sent again and again, does not move at all, and a flat
+  picture turned or tilted moves the nose-tip parallax very little: see pose.py);
+- a turn must also end that far past straight-on (across 0, the camera's axis): the way back from a
+  turn to the right, swinging a little past facing, is no turn to the left, and a recording played
+  backwards is the same turn again, not the other;
+- between two moves the head comes back toward facing, by at least half a move, before the next begins;
 - a "look up" is not a turn read sideways: the head may not turn by half a turn's amount meanwhile.
 
 Whether the faces are one person is the burst's own check (burst.py), with the embedding model.
@@ -16,7 +21,7 @@ Whether the faces are one person is the burst's own check (burst.py), with the e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -29,6 +34,14 @@ from recognition.liveness.pose import HeadPose
 # fitted to a strongly foreshortened face wander): bench/liveness_bench.py measures it.
 TURN = 0.2
 LIFT = 0.1
+# How far across a head facing the camera reads. The fixture clip's man, facing it before and after his
+# turn (frames 82-97 and 146-162), reads -0.04 to +0.16: the camera sees him a little from his left, as
+# a laptop's camera sees someone looking at the screen beside it. Turned, he reads -0.2 to -0.4. A
+# bound below 0.16 would find no facing start in some of his footage; one much above would call a head
+# already turned a fifth of the way "facing". A turn must still go a full TURN from its facing start
+# and end TURN past straight-on, so the band's width makes no move easier.
+FACING = 0.16
+RETURN = 0.5  # of a move's amount: how far back toward facing the head comes before the next move
 MIN_FRAMES = 6  # frames with one usable face; fewer cannot show a movement with any confidence
 MIN_EYE_DISTANCE = 18.0  # pixels between the eyes: below, the landmarks are too coarse (face under ~70 px)
 MAX_JUMP = 0.5  # of the face's width, between two frames that follow each other
@@ -65,22 +78,39 @@ class FrameLook:
 
 
 @dataclass(frozen=True)
+class Step:
+    """How one asked move went: how far the head went its way (in the move's units), and where."""
+
+    move: str
+    passed: bool
+    moved: float
+    start: Optional[int] = None  # index into the usable frames: the facing frame it began from ...
+    end: Optional[int] = None  # ... and where it went furthest (or came back, when a next move follows)
+
+    def to_json(self) -> dict:
+        return {"move": self.move, "passed": self.passed, "moved": round(self.moved, 3)}
+
+
+@dataclass(frozen=True)
 class Verdict:
     passed: bool
     reason: str  # why not (for the person: what to do), or "moved as asked"
-    moved: float = 0.0  # how far the head moved in the asked direction (in the move's units)
+    moved: float = 0.0  # how far the head moved in the asked direction: the weakest (or failing) move's
     needed: float = 0.0
     usable: int = 0  # frames with one usable face
-    start: Optional[int] = None  # the frames (indices into the burst) where the movement began ...
-    end: Optional[int] = None  # ... and where it went furthest
+    start: Optional[int] = None  # the frames (indices into the burst) where the movements began ...
+    end: Optional[int] = None  # ... and where the last went furthest
+    steps: tuple[Step, ...] = ()
+    followed: tuple[int, ...] = ()  # the frames (indices into the burst) the face was followed through
 
     def to_json(self) -> dict:
         return {"passed": self.passed, "reason": self.reason, "moved": round(self.moved, 3),
-                "needed": self.needed, "usable_frames": self.usable}
+                "needed": self.needed, "usable_frames": self.usable, "steps": [s.to_json() for s in self.steps]}
 
 
-def judge(looks: list[FrameLook], move: Move) -> Verdict:
-    """Whether the burst shows one face that moved as asked (see the module's rules)."""
+def judge(looks: list[FrameLook], moves: Union[Move, Sequence[Move]]) -> Verdict:
+    """Whether the burst shows one face that made the asked moves, in order (see the module's rules)."""
+    moves = (moves,) if isinstance(moves, Move) else tuple(moves)
     several = sum(1 for look in looks if look.faces > 1)
     usable = [i for i, look in enumerate(looks) if look.faces == 1 and look.pose is not None]
     if several > len(looks) // 3:
@@ -90,24 +120,114 @@ def judge(looks: list[FrameLook], move: Move) -> Verdict:
                        usable=len(usable))
     if np.median([looks[i].pose.eye_distance for i in usable]) < MIN_EYE_DISTANCE:
         return Verdict(False, "the face is too small: come closer to the camera", usable=len(usable))
-    for before, after in zip(usable, usable[1:]):
-        if _jumped(looks[before].box, looks[after].box):
-            return Verdict(False, "the face jumped between frames: keep one face in view, and move the head "
-                                  "rather than the camera", usable=len(usable))
-        if abs(looks[after].pose.across - looks[before].pose.across) > MAX_STEP:
-            return Verdict(False, "the face turned faster than a head turns: turn smoothly, and show no pictures",
-                           usable=len(usable))
-    values = _smoothed(np.array([getattr(looks[i].pose, move.axis) for i in usable]) * move.sign)
-    start, end, moved = _furthest_rise(values)
-    if move.axis == "down":  # a look up must not be a turn: dlib's chin wanders as the head turns
-        across = _smoothed(np.array([looks[i].pose.across for i in usable]))[start : end + 1]
-        if across.max() - across.min() >= TURN / 2:
-            return Verdict(False, "the head turned instead: look up, keeping it straight", moved, move.needed,
-                           len(usable), usable[start], usable[end])
-    if moved < move.needed:
-        return Verdict(False, f"the head did not move as asked ({move.prompt.lower()}), or the face is a picture",
-                       moved, move.needed, len(usable), usable[start], usable[end])
-    return Verdict(True, "moved as asked", moved, move.needed, len(usable), usable[start], usable[end])
+    usable, problem = _followed(looks, usable)
+    if problem is not None:
+        return Verdict(False, problem, usable=len(usable))
+    across = _smoothed(np.array([looks[i].pose.across for i in usable]))
+    down = _smoothed(np.array([looks[i].pose.down for i in usable]))
+    facing = np.abs(across) <= FACING
+    if not facing.any():
+        return Verdict(False, "the head never faced the camera: face it before each movement", usable=len(usable))
+    steps: list[Step] = []
+    cursor = 0
+    for number, move in enumerate(moves):
+        step = _find(move, across, down, facing, cursor, returning=number < len(moves) - 1)
+        steps.append(step)
+        if not step.passed:
+            return _refused(move, step, number, len(moves), steps, usable)
+        cursor = step.end
+    weakest = min(steps, key=lambda s: s.moved / MOVES[s.move].needed)
+    return Verdict(True, "moved as asked", weakest.moved, MOVES[weakest.move].needed, len(usable),
+                   usable[steps[0].start], usable[steps[-1].end], tuple(steps), tuple(usable))
+
+
+def _find(move: Move, across: np.ndarray, down: np.ndarray, facing: np.ndarray, cursor: int, *,
+          returning: bool) -> Step:
+    """The first time, from cursor on, that the head goes from facing the camera the move's way by its
+    amount (and, when returning, comes back toward facing by RETURN of it). The amount is counted from
+    the facing frame furthest the other way (for a look up: the most level one) since the search began;
+    a turn must also end that far past straight-on (across 0), so a swing back from the other side that
+    only reaches the near edge of facing is no turn."""
+    values = (across if move.axis == "across" else down) * move.sign
+    start: Optional[int] = None  # the facing frame the move is counted from
+    best = 0.0
+    for reach in range(cursor, len(values)):
+        if facing[reach] and (start is None or values[reach] <= values[start]):
+            start = reach
+        if start is None:
+            continue
+        if move.axis == "down" and (not facing[reach] or np.ptp(across[start : reach + 1]) >= TURN / 2):
+            start = reach if facing[reach] else None  # turned meanwhile: a look up begins afresh
+            continue
+        moved = _amount(move, values, start, reach)
+        if moved < move.needed:
+            best = max(best, moved)
+            continue
+        peak, back = _peak_and_return(values, reach, RETURN * move.needed)
+        if move.axis == "down" and np.ptp(across[start : peak + 1]) >= TURN / 2:
+            start = None  # the head turned on its way: dlib's chin wanders as a head turns; begin afresh
+            continue
+        moved = _amount(move, values, start, peak)
+        if back is not None:
+            return Step(move.name, True, moved, start, back if returning else peak)
+        return Step(move.name, not returning, moved, start, None if returning else peak)  # never came back
+    return Step(move.name, False, best, start, None)
+
+
+def _peak_and_return(values: np.ndarray, reach: int, back: float) -> tuple[int, Optional[int]]:
+    """From reach on: the furthest frame before the head came back by back, and where it had (or None)."""
+    peak = reach
+    for after in range(reach, len(values)):
+        if values[after] > values[peak]:
+            peak = after
+        if values[peak] - values[after] >= back:
+            return peak, after
+    return peak, None
+
+
+def _amount(move: Move, values: np.ndarray, start: int, reach: int) -> float:
+    moved = float(values[reach] - values[start])
+    return min(moved, float(values[reach])) if move.axis == "across" else moved
+
+
+def _refused(move: Move, step: Step, number: int, count: int, steps: list[Step], usable: list[int]) -> Verdict:
+    which = f" (move {number + 1} of {count})" if count > 1 else ""
+    if step.start is not None and step.end is None and step.moved >= move.needed:
+        reason = (f"the head did not come back to face the camera after the move{which} "
+                  f"({move.prompt.lower()}): face the camera between the moves")
+    elif step.start is None:
+        reason = f"the head did not face the camera before the move{which}: face it, then {move.prompt.lower()}"
+    else:
+        reason = f"the head did not move as asked{which} ({move.prompt.lower()}), or the face is a picture"
+    begun = usable[steps[0].start] if steps[0].start is not None else None
+    return Verdict(False, reason, step.moved, move.needed, len(usable), begun, None, tuple(steps))
+
+
+def _followed(looks: list[FrameLook], usable: list[int]) -> tuple[list[int], Optional[str]]:
+    """The frames the face can be followed through, or why it cannot. One frame the detector or the
+    landmarks got wrong, between two that agree, is left out: the last one kept (when the one before it
+    agrees with this one), or this one (when the next agrees with the last one kept)."""
+    followed = [usable[0]]
+    for position, index in enumerate(usable[1:], start=1):
+        problem = _unlike(looks[followed[-1]], looks[index])
+        if problem is None:
+            followed.append(index)
+        elif len(followed) > 1 and _unlike(looks[followed[-2]], looks[index]) is None:
+            followed[-1] = index
+        elif position + 1 < len(usable) and _unlike(looks[followed[-1]], looks[usable[position + 1]]) is None:
+            continue
+        else:
+            return usable, problem
+    return followed, None
+
+
+def _unlike(before: FrameLook, after: FrameLook) -> Optional[str]:
+    """Why after cannot be the head of before a frame later, or None."""
+    if _jumped(before.box, after.box):
+        return "the face jumped between frames: keep one face in view, and move the head rather than the camera"
+    if abs(after.pose.across - before.pose.across) > MAX_STEP:
+        return "the face turned faster than a head turns: turn smoothly, and show no pictures"
+    return None
 
 
 def _jumped(before: Box, after: Box) -> bool:
@@ -118,20 +238,7 @@ def _jumped(before: Box, after: Box) -> bool:
 
 def _smoothed(values: np.ndarray, width: int = 5) -> np.ndarray:
     """A running median of five frames (half a second at the page's pace, shorter than any turn): a
-    frame or two of landmarks misfitted to a foreshortened picture are not a movement."""
-    if len(values) < width:
-        return values
+    frame or two of landmarks misfitted to a foreshortened picture are not a movement. At the ends the
+    window is cut short rather than padded, so the first or last frame alone never counts for three."""
     half = width // 2
-    padded = np.concatenate([values[:1].repeat(half), values, values[-1:].repeat(half)])
-    return np.median(np.stack([padded[i : i + len(values)] for i in range(width)]), axis=0)
-
-
-def _furthest_rise(values: np.ndarray) -> tuple[int, int, float]:
-    """The pair start < end with the largest values[end] - values[start]."""
-    lowest, best = 0, (0, 0, 0.0)
-    for i in range(1, len(values)):
-        if values[i] - values[lowest] > best[2]:
-            best = (lowest, i, float(values[i] - values[lowest]))
-        if values[i] < values[lowest]:
-            lowest = i
-    return best
+    return np.array([np.median(values[max(0, i - half) : i + half + 1]) for i in range(len(values))])

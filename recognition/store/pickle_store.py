@@ -34,6 +34,7 @@ from recognition.store.interface import Candidate, Enrolled, FindExisting, Store
 from recognition.store.memory import StoreIndex
 from recognition.store.changes import IdentityChanges
 from recognition.store.reading import MemoryReads
+from recognition.store.spent import SpentFile
 from recognition.store.opening import SECRET_FILE, SegmentOpening
 from recognition.store.vault import StoreKey, check_outside, pending_key_path
 
@@ -75,6 +76,7 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
         self._appender: Optional[segments.Appender] = None
         self.key: Optional[StoreKey] = None
         self._keys: list[StoreKey] = []  # the keys the anchor may be sealed with
+        self._spent = SpentFile(self.data_dir, lambda: (self.key, self.secret))
         check_outside(self.key_path, self.data_dir)
         check_outside(self.anchor_path, self.data_dir, what="the anchor", option="--anchor-file / FACE_ANCHOR_FILE",
                       why="so an older copy of the data dir cannot bring an older anchor with it")
@@ -116,6 +118,13 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
             self._index.check_loadable(identities)
             for start in range(0, len(identities), self._segment_identities):
                 self._append(list(identities[start : start + self._segment_identities]))
+
+    def spend(self, tag: bytes, until: float) -> bool:
+        with self._writing("record a spent tag"):  # under the writer lock: never mid key rotation
+            return self._spent.spend(tag, until)
+
+    def is_spent(self, tag: bytes) -> bool:
+        return self._spent.is_spent(tag)
 
     def rotate_key(self) -> StoreKey:
         """Re-encrypt every segment under a new key, then make that key current.

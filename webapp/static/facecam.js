@@ -2,7 +2,7 @@
 // frames taken from it (a still, or a burst while the person makes the asked movement).
 "use strict";
 
-const FRAME_WIDTH = 640;  // what the server gets: enough for the landmarks, small enough to send 24 of
+const FRAME_WIDTH = 640;  // what the server gets: enough for the landmarks, small enough to send 24 per move
 const HINT_WIDTH = 320;
 const HINT_EVERY_MS = 800;
 const CAMERA_TIMEOUT_MS = 10_000;

@@ -51,10 +51,29 @@ async function send(form) {
   say(`${data.error || "that did not work"}. Try again.`, "error");
 }
 
+// What names the burst's exact frames (the server recomputes it, webapp/signin.py burst_digest): the
+// SHA-256 of each frame's length (8 bytes, big-endian) and bytes, in order.
+async function burstDigest(frames) {
+  const parts = [];
+  for (const blob of frames) {
+    const length = new DataView(new ArrayBuffer(8));
+    length.setUint32(0, Math.floor(blob.size / 2 ** 32));
+    length.setUint32(4, blob.size % 2 ** 32);
+    parts.push(length.buffer, await blob.arrayBuffer());
+  }
+  const digest = await crypto.subtle.digest("SHA-256", await new Blob(parts).arrayBuffer());
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+function asked(answer, index) {
+  const step = answer.moves.length > 1 ? `${index + 1} of ${answer.moves.length}: ` : "";
+  return `${step}${answer.prompts[index]} ${ARROWS[answer.moves[index]] || ""}`;
+}
+
 async function withChallenge() {
-  const asked = await fetch("/signin/challenge");
-  const answer = await asked.json();
-  if (!asked.ok) {  // asked too often (429): say so, and wait
+  const response = await fetch("/signin/challenge");
+  const answer = await response.json();
+  if (!response.ok) {  // asked too often (429): say so, and wait
     say(`${answer.error || "the server did not give a challenge"}. Try again later.`, "error");
     return;
   }
@@ -64,14 +83,26 @@ async function withChallenge() {
     return send(form);
   }
   form.append("token", answer.token);
-  prompt(`Get ready: ${answer.prompt.toLowerCase()} ${ARROWS[answer.move] || ""}`);
+  const then = answer.moves.length > 1 ? ", then back to the camera" : "";
+  prompt(`Get ready: ${answer.prompts[0].toLowerCase()}${then}`);
   await new Promise((resolve) => setTimeout(resolve, 1200));
-  prompt(`${answer.prompt} ${ARROWS[answer.move] || ""}`);
+  // Each move is asked in turn, for its share of the recording: face the camera between them.
+  let shown = -1;
+  const onProgress = (done) => {
+    $("progress").value = done;
+    const index = Math.min(answer.moves.length - 1, Math.floor(done * answer.moves.length));
+    if (index !== shown) {
+      shown = index;
+      prompt(asked(answer, index));
+    }
+  };
+  onProgress(0);
   $("progress").hidden = false;
-  const frames = await camera.burst(answer.frames, answer.seconds, (done) => { $("progress").value = done; });
+  const frames = await camera.burst(answer.frames, answer.seconds, onProgress);
   $("progress").hidden = true;
   prompt("");
   frames.forEach((blob, index) => form.append("frame", blob, `frame${index}.jpg`));
+  form.append("digest", await burstDigest(frames));
   return send(form);
 }
 

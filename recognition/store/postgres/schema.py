@@ -31,6 +31,12 @@ MIGRATIONS = [
         CREATE TABLE faceapp_changes (seq bigint PRIMARY KEY, chunk bigint NOT NULL, record bigint,
                                       made timestamptz NOT NULL DEFAULT now());
     """),
+    (2, "the spent ledger: one-time tags (challenge nonces, burst digests, revoked sessions) until they expire", """
+        -- tag: a keyed hash (recognition/store/spent.py), never the nonce or session id itself;
+        -- until: unix time after which the tag counts no more (expired rows are deleted now and then).
+        CREATE TABLE faceapp_spent (tag bytea PRIMARY KEY, until double precision NOT NULL);
+        CREATE INDEX faceapp_spent_until ON faceapp_spent (until);
+    """),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -43,6 +43,7 @@ from recognition.store.interface import (
 from recognition.store.memory import StoreIndex
 from recognition.store.postgres import schema
 from recognition.store.postgres.follower import ChangeFollower
+from recognition.store.postgres.spent import SpentTable
 from recognition.store.changes import IdentityChanges
 from recognition.store.reading import MemoryReads
 from recognition.store.vault import (
@@ -98,6 +99,7 @@ class PostgresStore(MemoryReads, IdentityChanges):
         self._conn: Optional[psycopg.Connection] = None  # the writer's
         self._follower: Optional[ChangeFollower] = None
         self.vacuum_due = threading.Event()
+        self._spent = SpentTable(lambda: connect(url, autocommit=True), lambda: self.secret, self.location)
         check_outside(self.key_path, self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         started = time.monotonic()
@@ -145,7 +147,16 @@ class PostgresStore(MemoryReads, IdentityChanges):
         self.vacuum_due.set()  # the follower VACUUMs: PostgreSQL reclaims the old (sealed) row version
         return removed
 
+    def spend(self, tag: bytes, until: float) -> bool:
+        if self.read_only:
+            raise PermissionError("the store was opened read-only; cannot record a spent tag")
+        return self._spent.spend(tag, until)
+
+    def is_spent(self, tag: bytes) -> bool:
+        return self._spent.is_spent(tag)
+
     def close(self, timeout: float = 10.0) -> None:
+        self._spent.close()
         if self._follower is not None:
             self._follower.stop(timeout)
             self._follower = None

@@ -1,0 +1,109 @@
+"""The spent ledger of the file store: one-time tags (a challenge's nonce, a burst's digest, a revoked
+session id), each remembered until a unix time, in `<data dir>/spent.sealed`.
+
+What it promises (the same as the PostgreSQL ledger, postgres/spent.py):
+- `spend` returns only once the tag is on disk (written atomically, fsync'd), so a restart, a crash or
+  a kill -9 right after an answer never forgets a tag that answer relied on;
+- tags are kept as keyed hashes (HMAC under the installation secret, cut to 16 bytes), never raw: the
+  file says nothing of which session or challenge was which; and the whole file is sealed with the store
+  key like every `*.sealed` side file, so a key rotation re-seals it (vault.reseal_side_files);
+- expired tags are pruned at every write, and the file holds at most `limit` tags: past that, the tags
+  spent longest ago are forgotten first (a challenge's nonce, spent last and needed for seconds only,
+  is never the one dropped), with a warning.
+
+A whole rewrite per spend is fine at this scale: sign-ins are rate-limited, and 100,000 tags are 2.4 MB.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from recognition.store.atomic import write_atomically
+from recognition.store.vault import StoreKey, StoreKeyError, seal, unseal
+
+log = logging.getLogger(__name__)
+
+FILE = "spent.sealed"
+MAGIC = b"FACESPT\x01"
+TAG_BYTES = 16  # of the keyed hash: 128 bits, no collision among any number of tags a server will see
+RECORD = struct.Struct(">16sd")  # tag hash, until (unix time)
+MAX_TAGS = 100_000  # about 2.4 MB: days of sign-ins at the rate limits' pace, and a write of a few ms
+
+
+def tag_hash(secret: bytes, tag: bytes) -> bytes:
+    """What a ledger keeps of a tag: a keyed hash, comparable within this installation only."""
+    return hmac.new(secret, b"faceapp spent tag\0" + bytes(tag), hashlib.sha256).digest()[:TAG_BYTES]
+
+
+class SpentFile:
+    """sealing() gives the current store key and the installation secret (read when needed, so a store
+    that opens its key after building this is fine). limit bounds the file: more tags keep replays out for
+    longer, but every spend rewrites them all. Thread-safe; callers hold the store's writer lock around
+    spend, so a key rotation never interleaves with a write."""
+
+    def __init__(self, data_dir: Path, sealing: Callable[[], tuple[StoreKey, bytes]], *,
+                 limit: int = MAX_TAGS, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(data_dir) / FILE
+        self._sealing = sealing
+        self._limit = limit
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tags: Optional[dict[bytes, float]] = None  # hash -> until, oldest spend first
+
+    def spend(self, tag: bytes, until: float) -> bool:
+        key, secret = self._sealing()
+        hashed = tag_hash(secret, tag)
+        now = self._clock()
+        with self._lock:
+            tags = self._loaded(key)
+            if tags.get(hashed, 0.0) > now:
+                return False
+            kept = {t: u for t, u in tags.items() if u > now and t != hashed}
+            kept[hashed] = float(until)
+            if len(kept) > self._limit:
+                dropped = len(kept) - self._limit
+                log.warning("the spent ledger is full (%d tags): forgetting the %d spent longest ago", self._limit, dropped)
+                kept = dict(list(kept.items())[dropped:])
+            payload = b"".join(RECORD.pack(t, u) for t, u in kept.items())
+            write_atomically(self.path, seal(key, MAGIC, payload))
+            self._tags = kept
+            return True
+
+    def is_spent(self, tag: bytes) -> bool:
+        key, secret = self._sealing()
+        with self._lock:
+            return self._loaded(key).get(tag_hash(secret, tag), 0.0) > self._clock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tags or {})
+
+    def _loaded(self, key: StoreKey) -> dict[bytes, float]:
+        if self._tags is None:
+            self._tags = self._read(key)
+        return self._tags
+
+    def _read(self, key: StoreKey) -> dict[bytes, float]:
+        try:
+            blob = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        try:
+            plain = unseal([key], MAGIC, blob, str(self.path))
+            if len(plain) % RECORD.size:
+                raise ValueError(f"{self.path} holds a partial record")
+            return {t: u for t, u in RECORD.iter_unpack(plain)}
+        except (ValueError, StoreKeyError) as exc:
+            # Refusing every sign-in until someone repairs it would lock everyone out; starting afresh
+            # forgets tags that mostly expire within minutes. Kept aside (not *.sealed) for a look.
+            aside = self.path.with_name(f"{FILE}.unreadable-{int(time.time())}")
+            self.path.replace(aside)
+            log.error("%s; set aside as %s and started an empty spent ledger (challenges tried and sessions "
+                      "signed out before this may be accepted again until they expire)", exc, aside.name)
+            return {}
