@@ -7,7 +7,6 @@ import io
 import json
 import urllib.request
 import zipfile
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from tests import bomb_files as bombs
-from tests.conftest import CLIP, fixture_path
+from tests.conftest import CLIP, fixture_path, wait_until
 from tests.memory_server import MB, Measured, MeasuredServer
 from webapp.signin import burst_digest
 
@@ -29,8 +28,12 @@ def server(weights_dir, tmp_path_factory):
     request to each kind of route, so the figures are the bombs' own, not first-use costs."""
     folder = tmp_path_factory.mktemp("bombs")
     (folder / "album").mkdir()
+    # Album photos may be up to 50 MP: indexing reads this one in the background (before any figure).
+    (folder / "album" / "big.png").write_bytes(bombs.png_bomb(7000, 7000))
     running = MeasuredServer(folder, weights_dir.parent.parent, ["--album", str(folder / "album")])
     try:
+        assert wait_until(lambda: requests.get(running.url + "/album", timeout=30).json()["state"] == "ready",
+                          timeout=300, interval=0.5)
         face = fixture_path("faces/obama/obama1.jpg").read_bytes()
         warm_ups = [post("/process-frame", files={"frame": ("face.jpg", face)}),
                     post("/people/import", files={"zip": ("p.zip", zipped({"Ada/a.jpg": b"not a photo"}))}),
@@ -154,6 +157,19 @@ def test_a_phone_photo_still_works_with_its_positions_in_its_own_pixels(server):
         assert measured.status == 200 and measured.growth < BOUND, detail
         expected = np.array(found.body["coords"]) * [width / 640, height / 800, width / 640, height / 800]
         assert np.allclose(measured.body["coords"], expected, rtol=0.1, atol=width / 640 * 12), detail
+
+
+def test_a_large_album_photo_is_shown_within_the_bound(server):
+    """A 49-megapixel PNG synced into an album is indexed (album photos may be up to 50 MP, read in the
+    background), but showing it highlighted or scaled is a request: refused, not decoded whole (it took
+    +1.4 GB for a 256-pixel thumbnail); the original is still served as it is."""
+    assert requests.get(server.url + "/album", timeout=30).json()["photos"] == 1  # indexed (no face in it)
+    query = {"album": "album", "photo": "big.png"}
+    for options in ({"size": "256"}, {"box": "10,10,100,100"}):
+        measured = server.measure(lambda url: requests.get(url + "/album/photo", params={**query, **options}, timeout=60))
+        refused(measured, 422, "cannot be shown", "too-large", "7000x7000")
+    original = requests.get(server.url + "/album/photo", params=query, timeout=60)
+    assert original.status_code == 200 and original.headers["Content-Type"] == "image/png"
 
 
 def test_the_bombs_left_the_server_serving(server):

@@ -142,7 +142,9 @@ def photo():
 
 def _render(path, box: Optional[tuple], size: int) -> bytes:
     try:
-        shown = read_photo(path, max_side=size)
+        # Within a request's memory bound, as a query photo is (album photos may be larger: indexing reads
+        # them in the background); a larger JPEG is read at a fraction, a larger PNG or HEIC is not shown.
+        shown = read_photo(path, max_side=size, max_pixels=MAX_PIXELS)
     except PhotoSkipped as exc:
         raise ApiError(422, f"the photo cannot be shown: {exc}")
     image = shown.image  # read_photo's own copy: drawn on in place

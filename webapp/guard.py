@@ -24,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request

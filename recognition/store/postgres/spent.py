@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 import psycopg
 
-from recognition.store.interface import StoreUnavailable, StoreWriteFailed
+from recognition.store.postgres.errors import store_errors
 from recognition.store.spent import tag_hash
 
 log = logging.getLogger(__name__)
@@ -65,22 +65,12 @@ class SpentTable:
             self._drop()
 
     def _run(self, action: str, work: Callable[[psycopg.Connection], bool]) -> bool:
-        with self._lock:
-            try:
-                if self._conn is None or self._conn.closed or self._conn.broken:
-                    self._drop()
-                    self._conn = self._connect()
-                return work(self._conn)
-            except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
-                raise StoreUnavailable(f"could not {action}: the store was busy for too long "
-                                       f"({str(exc).strip()}); try again") from exc
-            except psycopg.OperationalError as exc:
+        with self._lock, store_errors(action, self._location, self._drop,
+                                      while_away="sign-ins are refused until it is back"):
+            if self._conn is None or self._conn.closed or self._conn.broken:
                 self._drop()
-                raise StoreUnavailable(f"could not {action}: the database {self._location} cannot be reached "
-                                       f"({str(exc).strip() or type(exc).__name__}); sign-ins are refused until "
-                                       f"it is back") from exc
-            except psycopg.Error as exc:
-                raise StoreWriteFailed(f"could not {action}: {str(exc).strip()}") from exc
+                self._conn = self._connect()
+            return work(self._conn)
 
     def _drop(self) -> None:
         if self._conn is not None:

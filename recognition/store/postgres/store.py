@@ -38,10 +38,11 @@ import psycopg
 from recognition.store import records
 from recognition.store.identity import Identity
 from recognition.store.interface import (
-    Candidate, Enrolled, FindExisting, StoreRejected, StoreUnavailable, StoreWriteFailed,
+    Candidate, Enrolled, FindExisting, StoreRejected, StoreUnavailable,
 )
 from recognition.store.memory import StoreIndex
 from recognition.store.postgres import schema
+from recognition.store.postgres.errors import store_errors
 from recognition.store.postgres.follower import ChangeFollower
 from recognition.store.postgres.spent import SpentTable
 from recognition.store.changes import IdentityChanges
@@ -235,7 +236,8 @@ class PostgresStore(MemoryReads, IdentityChanges):
         if self.read_only:
             raise PermissionError(f"the store was opened read-only; cannot {action}")
         with self._writer:
-            try:
+            with store_errors(action, self.location, self._drop_connection, outcome="nothing was changed",
+                              while_away="recognition goes on; changes are accepted again once it is back"):
                 conn = self._connection()
                 with conn.transaction(), conn.cursor(binary=True) as cursor:
                     head = cursor.execute("SELECT seq FROM faceapp_head FOR UPDATE").fetchone()[0]
@@ -248,16 +250,6 @@ class PostgresStore(MemoryReads, IdentityChanges):
                         cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(tx.seq)))
                         if tx.seq % 256 == 0:
                             cursor.execute(f"DELETE FROM faceapp_changes WHERE made < now() - interval '{LOG_KEPT}'")
-            except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
-                raise StoreUnavailable(f"could not {action}: the store was busy for too long ({str(exc).strip()}); "
-                                       f"nothing was changed, try again") from exc
-            except psycopg.OperationalError as exc:
-                self._drop_connection()
-                raise StoreUnavailable(f"could not {action}: the database {self.location} cannot be reached "
-                                       f"({str(exc).strip() or type(exc).__name__}); nothing was changed. Recognition "
-                                       f"goes on; changes are accepted again once it is back") from exc
-            except psycopg.Error as exc:
-                raise StoreWriteFailed(f"could not {action}: {str(exc).strip()}; nothing was changed") from exc
             with self._state:
                 if show is not None:
                     show()
