@@ -120,7 +120,7 @@ def test_another_site_s_page_changes_nothing_and_uses_up_no_sign_in_attempt(serv
                                                                            origin):
     from webapp.face_gate import CLIENT_FAILURES, FaceGate
 
-    services.gate = FaceGate(store.secret, liveness="off")
+    services.gate = FaceGate(services.signing_secret, ledger=store, liveness="off")
     server = live_server(create_app(services))
     before = stored_bytes(store)
     for method, path, files, body in STATE_CHANGES:
@@ -190,7 +190,7 @@ def proxied(services, store):
     """A server behind a proxy at 127.0.0.2 (Linux answers on all of 127/8), signing in with one photo."""
     from webapp.face_gate import FaceGate
 
-    services.gate = FaceGate(store.secret, liveness="off")
+    services.gate = FaceGate(services.signing_secret, ledger=store, liveness="off")
     server = ServerThread(create_app(services), trusted_proxy="127.0.0.2")
     yield server
     server.close()

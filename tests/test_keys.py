@@ -219,7 +219,7 @@ def signup_photo(server, relative, *, key=None, **fields):
 
 def test_public_signup_opens_sign_up_and_nothing_else(services, live_server, analyzer):
     services.api_key = KEY
-    services.gate = FaceGate(services.store.secret, liveness="off")
+    services.gate = FaceGate(services.signing_secret, ledger=services.store, liveness="off")
     server = live_server(create_app(services))
     refused = signup_photo(server, "obama/obama1.jpg", name="Barack")
     assert refused.status_code == 401 and refused.json()["needs_key"]  # without --public-signup: the key
@@ -236,7 +236,7 @@ def test_public_signup_opens_sign_up_and_nothing_else(services, live_server, ana
 
 
 def test_sign_up_with_a_taken_email_answers_as_with_a_new_one(services, live_server):
-    services.gate = FaceGate(services.store.secret, liveness="off")
+    services.gate = FaceGate(services.signing_secret, ledger=services.store, liveness="off")
     server = live_server(create_app(services))
     rose = signup_photo(server, "rose_leslie/rose1.jpg", name="Rose", email="rose@example.org")
     taken = signup_photo(server, "biden/biden1.jpg", name="Joe", email="rose@example.org")

@@ -42,18 +42,18 @@ def test_the_pages_ask_for_the_key_then_show_the_stream_and_photos(chromium, key
         page.on("dialog", answer)
         page.on("request", lambda request: requested.append(request.url))
         page.goto(keyed_server.url + "/")
-        page.wait_for_function("document.getElementById('stream').naturalWidth > 0")
+        page.wait_for_function("() => document.getElementById('stream').naturalWidth > 0")
         assert prompts == ["This server needs its API key:", "That API key was refused. API key:"]
-        page.wait_for_function("document.getElementById('status').textContent.startsWith('model Dlib')")
+        page.wait_for_function("() => document.getElementById('status').textContent.startsWith('model Dlib')")
         page.goto(keyed_server.url + "/albums")  # the same tab: the key is kept for it, not asked again
-        page.wait_for_function("document.getElementById('progress-text').textContent.startsWith('ready')")
+        page.wait_for_function("() => document.getElementById('progress-text').textContent.startsWith('ready')")
         assert page.text_content("#albums") == "Family"
         page.set_input_files("#query", str(fixture_path("faces/obama/obama3.jpg")))
-        page.wait_for_function("document.querySelectorAll('#results figure').length >= 3")
-        page.wait_for_function("[...document.querySelectorAll('#results img')]"
+        page.wait_for_function("() => document.querySelectorAll('#results figure').length >= 3")
+        page.wait_for_function("() => [...document.querySelectorAll('#results img')]"
                                ".every(i => i.complete && i.naturalWidth > 0)")
         page.click("#results img >> nth=0")
-        page.wait_for_function("document.getElementById('preview-image').naturalWidth > 0")
+        page.wait_for_function("() => document.getElementById('preview-image').naturalWidth > 0")
         assert len(prompts) == 2
         assert not any(KEY in url for url in requested)  # the key went in headers only
     with page_browser.browser_tab(chromium) as page:  # a tab that declines to give the key

@@ -33,7 +33,7 @@ def serve(services, live_server, pose_model):
     from webapp import create_app
     from webapp.face_gate import FaceGate
 
-    services.gate = FaceGate(services.signing_secret, liveness="off", pose_model=pose_model)
+    services.gate = FaceGate(services.signing_secret, ledger=services.store, liveness="off", pose_model=pose_model)
     return live_server(create_app(services))
 
 

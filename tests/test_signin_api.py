@@ -22,7 +22,7 @@ def make_client(services, pose_model, *, liveness="challenge", moves=("right",),
     from webapp import create_app
     from webapp.face_gate import FaceGate
 
-    services.gate = FaceGate(services.store.secret, ledger=services.store, liveness=liveness, moves=moves,
+    services.gate = FaceGate(services.signing_secret, ledger=services.store, liveness=liveness, moves=moves,
                              steps=steps, pose_model=pose_model)
     services.session_hours = session_hours
     return create_app(services).test_client()

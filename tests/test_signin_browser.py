@@ -34,7 +34,7 @@ def turning():
 def app(services, pose_model):
     from webapp.face_gate import FaceGate
 
-    services.gate = FaceGate(services.store.secret, ledger=services.store, liveness="challenge", moves=("left", "right"),
+    services.gate = FaceGate(services.signing_secret, ledger=services.store, liveness="challenge", moves=("left", "right"),
                              pose_model=pose_model)
     return create_app(services)
 

@@ -68,12 +68,12 @@ class History:
     def entry(self) -> Entry:
         return Entry(self.generation, dict(self.marks))
 
-    def save(self, key: StoreKey, keys: list[StoreKey], *, strict: bool = False) -> bool:
-        """Write the anchor if the store moved since it was last written. A failure is logged loudly
-        (rollback protection is off until a save succeeds) and, unless strict, not raised: the write it
-        follows is durable already."""
+    def save(self, key: StoreKey, keys: list[StoreKey], *, strict: bool = False, resealed: bool = False) -> bool:
+        """Write the anchor if the store moved since it was last written, or (resealed) under a new key
+        whatever moved. A failure is logged loudly (rollback protection is off until a save succeeds) and,
+        unless strict, not raised: the write it follows is durable already."""
         entry = self.entry()
-        if self._saved is not None and entry.segments == self._saved.segments:
+        if not resealed and self._saved is not None and entry.segments == self._saved.segments:
             return True  # no segment changed (a write refused before it reached the disk)
         try:
             self.anchor.write(entry, key, keys)

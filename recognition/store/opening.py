@@ -158,7 +158,7 @@ class SegmentOpening:
         installation.reseal(self.data_dir / SECRET_FILE, self.secret, new_key)
         reseal_side_files(self.data_dir, old_keys, new_key)
         self._keys = [*old_keys, new_key]
-        self._history.save(new_key, self._keys, strict=self.anchor_path.exists())
+        self._history.save(new_key, self._keys, strict=self.anchor_path.exists(), resealed=True)
         self._swap_in_key(new_key)
         self._keys = [self.key]
         log.info("the store key is now %s", self.key.fingerprint)
