@@ -333,9 +333,9 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--trusted-proxy", type=_address,
                         default=env.get("FACE_TRUSTED_PROXY") or None,
                         help="the IP address of a reverse proxy in front of this server: the scheme (the session "
-                             "cookie is Secure behind HTTPS), client address and host are taken from its "
-                             "X-Forwarded-Proto/-For/-Host/-Port headers; everyone else's are removed "
-                             "[FACE_TRUSTED_PROXY, default none]")
+                             "cookie is Secure behind HTTPS) and the client's address are taken from its "
+                             "X-Forwarded-Proto and -For headers (the Host it passes on is the one checked); "
+                             "everyone else's are removed [FACE_TRUSTED_PROXY, default none]")
     parser.add_argument("--log-level", default=env.get("FACE_LOG_LEVEL", "INFO"), help="[FACE_LOG_LEVEL, default INFO]")
     return parser
 

@@ -6,8 +6,8 @@ largest body we accept and the output high-water mark: nothing of a face is ever
 A body over the limit is refused by waitress itself, before the app sees it; its answer is made
 JSON like every other error.
 
-Behind a reverse proxy (--trusted-proxy ADDR), waitress takes the scheme, the client's address and
-the host from the X-Forwarded-* headers of requests that come from that address only (the last hop:
+Behind a reverse proxy (--trusted-proxy ADDR), waitress takes the scheme and the client's address from
+the X-Forwarded-Proto and -For headers of requests that come from that address only (the last hop:
 what the proxy itself saw), and removes those headers from every other request, so a client cannot
 claim HTTPS (the session cookie's Secure flag) or another address (the rate limits).
 """
@@ -24,7 +24,9 @@ from webapp.guard import COMMON_HEADERS, OTHER_POLICY
 
 STREAM_HIGH_WATERMARK = 2 * 1024 * 1024  # a slow viewer skips frames beyond this instead of queueing them
 BODY_HEADROOM = 1024 * 1024  # multipart framing around an upload of the maximum size
-PROXY_HEADERS = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port"}
+# Not X-Forwarded-Host: the Host the proxy sends is the one checked (webapp/guard.py). A proxy passes a
+# client's own X-Forwarded-Host through unless told otherwise, and a rebinding page can add that header.
+PROXY_HEADERS = {"x-forwarded-for", "x-forwarded-proto"}
 
 
 def waitress_options(*, max_upload: int, max_viewers: int, trusted_proxy: Optional[str] = None) -> dict:
