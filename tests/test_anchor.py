@@ -373,3 +373,47 @@ def test_an_anchor_torn_by_a_crash_in_its_own_write_still_opens_the_store(tmp_pa
     path.write_bytes(bytes(data))
     with pytest.raises(StoreRejected, match="holds no whole slot"):
         open_store(tmp_path)
+
+
+@pytest.mark.parametrize("how", ["older copy", "removed", "damaged"])
+def test_the_spent_ledger_put_back_as_it_was_is_refused(tmp_path, how):
+    """A signed-out session or a tried burst must stay spent: an older copy of the ledger (or none) put
+    in its place would let a copied cookie open /me again."""
+    from recognition.store.spent import FILE
+
+    with open_store(tmp_path) as store:
+        store.add_many([person(1)])
+        assert store.spend(b"challenge:tried", 2e9)
+    ledger = tmp_path / "db" / FILE
+    older = ledger.read_bytes()
+    with open_store(tmp_path) as store:
+        assert store.spend(b"session:signed-out", 2e9)
+    if how == "older copy":
+        ledger.write_bytes(older)
+    elif how == "removed":
+        ledger.unlink()
+    else:
+        ledger.write_bytes(ledger.read_bytes()[:-1])
+    refused(tmp_path, "spent ledger")
+    assert store_tool(["accept-restore"], tool_env(tmp_path)) == 0
+    with open_store(tmp_path) as store:  # accepted as it is, and counted on past the anchor
+        assert store.spend(b"session:later", 2e9)
+    if how == "older copy":
+        ledger.write_bytes(older)  # that copy again: still older than the anchor
+        refused(tmp_path, "spent ledger")
+
+
+def test_a_ledger_spent_in_a_crash_before_the_anchor_update_still_opens(tmp_path):
+    """Ahead of the anchor (the ledger written, the anchor not yet: a crash between) is accepted."""
+    from recognition.store.spent import FILE
+
+    with open_store(tmp_path) as store:
+        assert store.spend(b"one", 2e9)
+    anchor_file = tmp_path / "keys" / "store.key.anchor"
+    kept = anchor_file.read_bytes()
+    with open_store(tmp_path) as store:
+        assert store.spend(b"two", 2e9)
+    anchor_file.write_bytes(kept)  # as if the process died before the anchor's update
+    with open_store(tmp_path) as store:
+        assert store.is_spent(b"one") and store.is_spent(b"two")
+    assert (tmp_path / "db" / FILE).exists()

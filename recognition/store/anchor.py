@@ -56,13 +56,15 @@ class Mark:
 
 @dataclass(frozen=True)
 class Entry:
-    """One data dir's line in the anchor: the latest write's generation and every segment's mark."""
+    """One data dir's line in the anchor: the latest write's generation, every segment's mark, and how
+    many times the spent ledger (spent.py) was written."""
 
     generation: int
     segments: dict[int, Mark] = field(default_factory=dict)
+    ledger: int = 0
 
     def to_json(self) -> dict:
-        return {"generation": self.generation,
+        return {"generation": self.generation, "ledger": self.ledger,
                 "segments": {str(n): [m.generation, m.link.hex()] for n, m in sorted(self.segments.items())}}
 
     @classmethod
@@ -74,7 +76,10 @@ class Entry:
             if type(generation) is not int:
                 raise ValueError("a segment's generation is not a number")
             marks[int(number)] = Mark(generation, bytes.fromhex(link))
-        return cls(raw["generation"], marks)
+        ledger = raw.get("ledger", 0)  # none in an entry written before the ledger was anchored
+        if type(ledger) is not int:
+            raise ValueError("the ledger's count is not a number")
+        return cls(raw["generation"], marks, ledger)
 
 
 @dataclass
@@ -187,6 +192,15 @@ def check(entry: Entry, states: dict[int, SegmentState], folder: Path, anchor_pa
             problems.append(f"{state.path} is not in the anchor but holds records from before it (copied in)")
     if problems:
         raise StoreRejected(refusal(folder, anchor_path, entry, "; ".join(problems)))
+
+
+def check_ledger(entry: Entry, writes: int, path: Path, folder: Path, anchor_path: Path) -> None:
+    """StoreRejected unless the spent ledger (written `writes` times) is at its anchored count or ahead."""
+    if writes < entry.ledger:
+        state = f"written {writes} times" if writes else "gone, or empty"
+        raise StoreRejected(refusal(folder, anchor_path, entry, f"the spent ledger {path} is {state}, its anchor "
+                                    f"says {entry.ledger}: an older copy put in its place (challenges tried and "
+                                    f"sessions signed out would be accepted again)"))
 
 
 def refusal(folder: Path, anchor_path: Path, entry: Entry, what: str) -> str:

@@ -20,6 +20,7 @@ class History:
         self.anchor = Anchor(anchor_path, data_dir)
         self.generation = 0  # the latest write's (the one under way, while a write runs)
         self.marks: dict[int, Mark] = {}
+        self.ledger = 0  # the spent ledger's write count
         self._saved: Optional[Entry] = None  # what the anchor holds, as far as this store knows
         self._failing = False  # the last save failed (said once, until one succeeds)
         self.status = "not read yet"
@@ -66,15 +67,16 @@ class History:
         self.marks[number] = Mark(generation, link)
 
     def entry(self) -> Entry:
-        return Entry(self.generation, dict(self.marks))
+        return Entry(self.generation, dict(self.marks), self.ledger)
 
     def save(self, key: StoreKey, keys: list[StoreKey], *, strict: bool = False, resealed: bool = False) -> bool:
         """Write the anchor if the store moved since it was last written, or (resealed) under a new key
         whatever moved. A failure is logged loudly (rollback protection is off until a save succeeds) and,
         unless strict, not raised: the write it follows is durable already."""
         entry = self.entry()
-        if not resealed and self._saved is not None and entry.segments == self._saved.segments:
-            return True  # no segment changed (a write refused before it reached the disk)
+        if (not resealed and self._saved is not None and entry.segments == self._saved.segments
+                and entry.ledger == self._saved.ledger):
+            return True  # nothing changed on disk (a write refused before it reached it)
         try:
             self.anchor.write(entry, key, keys)
         except OSError as exc:

@@ -13,6 +13,7 @@ from recognition.store.atomic import fsync_folder, remove_stale_temporaries
 from recognition.store.history import History
 from recognition.store.interface import StoreRejected
 from recognition.store.memory import StoreIndex
+from recognition.store.spent import LedgerDamaged, SpentFile
 from recognition.store.vault import (
     StoreKey, pending_key_path, read_keys, read_or_create_key, reseal_side_files,
 )
@@ -38,6 +39,7 @@ class SegmentOpening:
     _accept_restore: bool
     _segment_identities: int
     _appender: Optional[segments.Appender]
+    _spent: SpentFile
 
     def _open(self) -> None:
         if not self.read_only:
@@ -73,6 +75,7 @@ class SegmentOpening:
             self._open_old_file(old, old_path)
             return
         states, last = self._load_segments(numbers, keys)
+        self._history.ledger = self._open_ledger(entry)
         self._history.opened(entry, states, self.folder, accept_restore=self._accept_restore)
         if self.read_only:
             return
@@ -91,6 +94,26 @@ class SegmentOpening:
             migration.check_migrated(old, old_path, keys, self.secret, self._index.meta, self.folder)
         migration.remove_old_files(self.data_dir, old_path)  # and backups an interrupted clean-up left
         self._history.save(self.key, self._keys)  # a store new, ahead, restored or rotated is anchored now
+
+    def _open_ledger(self, entry: Optional[anchor.Entry]) -> int:
+        """Read the spent ledger and check it against the anchor (StoreRejected if behind it, or damaged
+        where the anchor says there is one); its write count, as the anchor is to hold it."""
+        anchored = entry is not None and entry.ledger > 0
+        try:
+            writes = self._spent.load(self.key, set_aside_damaged=not anchored and not self.read_only)
+        except LedgerDamaged as exc:
+            if anchored and not self._accept_restore:
+                raise StoreRejected(anchor.refusal(self.folder, self.anchor_path, entry,
+                                                   f"the spent ledger cannot be read ({exc})"))
+            log.warning("%s; taken as empty", exc)
+            self._spent.empty_unread()
+            writes = 0
+        if entry is None or writes >= entry.ledger:
+            return writes
+        if not self._accept_restore:
+            anchor.check_ledger(entry, writes, self._spent.path, self.folder, self.anchor_path)
+        self._spent.renumber(self.key, entry.ledger + 1)  # accepted as it is, counted on past the anchor
+        return entry.ledger + 1
 
     def _numbers(self) -> list[int]:
         try:

@@ -121,7 +121,9 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
 
     def spend(self, tag: bytes, until: float) -> bool:
         with self._writing("record a spent tag"):  # under the writer lock: never mid key rotation
-            return self._spent.spend(tag, until)
+            spent = self._spent.spend(tag, until)
+            self._history.ledger = self._spent.writes  # anchored as the write ends, before the answer
+            return spent
 
     def is_spent(self, tag: bytes) -> bool:
         return self._spent.is_spent(tag)

@@ -9,7 +9,10 @@ What it promises (the same as the PostgreSQL ledger, postgres/spent.py):
   key like every `*.sealed` side file, so a key rotation re-seals it (vault.reseal_side_files);
 - expired tags are pruned at every write, and the file holds at most `limit` tags: past that, the tags
   spent longest ago are forgotten first (a challenge's nonce, spent last and needed for seconds only,
-  is never the one dropped), with a warning.
+  is never the one dropped), with a warning;
+- no silent rollback: the file carries a write count (sealed with it), which the file store keeps in its
+  anchor outside the data dir (anchor.py), so an older copy of the ledger, or none, put in its place to
+  replay a signed-out cookie or a tried burst, is refused when the store opens.
 
 A whole rewrite per spend is fine at this scale: sign-ins are rate-limited, and 100,000 tags are 2.4 MB.
 """
@@ -30,10 +33,15 @@ from recognition.store.vault import StoreKey, StoreKeyError, seal, unseal
 log = logging.getLogger(__name__)
 
 FILE = "spent.sealed"
-MAGIC = b"FACESPT\x01"
+MAGIC = b"FACESPT\x02"
+COUNT = struct.Struct(">Q")  # the ledger's writes so far, before the records
 TAG_BYTES = 16  # of the keyed hash: 128 bits, no collision among any number of tags a server will see
 RECORD = struct.Struct(">16sd")  # tag hash, until (unix time)
 MAX_TAGS = 100_000  # about 2.4 MB: days of sign-ins at the rate limits' pace, and a write of a few ms
+
+
+class LedgerDamaged(ValueError):
+    """The ledger cannot be read (altered, truncated, or sealed with another key)."""
 
 
 def tag_hash(secret: bytes, tag: bytes) -> bytes:
@@ -55,6 +63,33 @@ class SpentFile:
         self._clock = clock
         self._lock = threading.Lock()
         self._tags: Optional[dict[bytes, float]] = None  # hash -> until, oldest spend first
+        self._writes = 0  # how many times the file was written: what the anchor holds of it
+
+    def load(self, key: StoreKey, *, set_aside_damaged: bool = True) -> int:
+        """Read the file now; its write count (0: none yet). A damaged file is set aside and an empty
+        ledger begun, or, without set_aside_damaged, LedgerDamaged (the store then refuses to open: its
+        anchor says a ledger was there)."""
+        with self._lock:
+            self._tags = self._read(key, set_aside_damaged)
+            return self._writes
+
+    @property
+    def writes(self) -> int:
+        return self._writes
+
+    def empty_unread(self) -> None:
+        """Take the ledger as empty without touching its file (a read-only store's damaged ledger)."""
+        with self._lock:
+            self._tags, self._writes = {}, 0
+
+    def renumber(self, key: StoreKey, writes: int) -> None:
+        """Write the ledger again with this write count (a restore accepted: the count goes on past what the
+        anchor saw, so the older copy now in place can never pass for the newer one)."""
+        with self._lock:
+            tags = self._loaded(key)
+            payload = COUNT.pack(writes) + b"".join(RECORD.pack(t, u) for t, u in tags.items())
+            write_atomically(self.path, seal(key, MAGIC, payload))
+            self._writes = writes
 
     def spend(self, tag: bytes, until: float) -> bool:
         key, secret = self._sealing()
@@ -70,9 +105,9 @@ class SpentFile:
                 dropped = len(kept) - self._limit
                 log.warning("the spent ledger is full (%d tags): forgetting the %d spent longest ago", self._limit, dropped)
                 kept = dict(list(kept.items())[dropped:])
-            payload = b"".join(RECORD.pack(t, u) for t, u in kept.items())
+            payload = COUNT.pack(self._writes + 1) + b"".join(RECORD.pack(t, u) for t, u in kept.items())
             write_atomically(self.path, seal(key, MAGIC, payload))
-            self._tags = kept
+            self._tags, self._writes = kept, self._writes + 1
             return True
 
     def is_spent(self, tag: bytes) -> bool:
@@ -86,20 +121,25 @@ class SpentFile:
 
     def _loaded(self, key: StoreKey) -> dict[bytes, float]:
         if self._tags is None:
-            self._tags = self._read(key)
+            self._tags = self._read(key, True)
         return self._tags
 
-    def _read(self, key: StoreKey) -> dict[bytes, float]:
+    def _read(self, key: StoreKey, set_aside_damaged: bool) -> dict[bytes, float]:
+        self._writes = 0
         try:
             blob = self.path.read_bytes()
         except FileNotFoundError:
             return {}
         try:
             plain = unseal([key], MAGIC, blob, str(self.path))
-            if len(plain) % RECORD.size:
+            if len(plain) < COUNT.size or (len(plain) - COUNT.size) % RECORD.size:
                 raise ValueError(f"{self.path} holds a partial record")
-            return {t: u for t, u in RECORD.iter_unpack(plain)}
+            tags = {t: u for t, u in RECORD.iter_unpack(plain[COUNT.size:])}
+            self._writes = COUNT.unpack_from(plain)[0]
+            return tags
         except (ValueError, StoreKeyError) as exc:
+            if not set_aside_damaged:
+                raise LedgerDamaged(str(exc)) from None
             # Refusing every sign-in until someone repairs it would lock everyone out; starting afresh
             # forgets tags that mostly expire within minutes. Kept aside (not *.sealed) for a look.
             aside = self.path.with_name(f"{FILE}.unreadable-{int(time.time())}")
