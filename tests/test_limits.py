@@ -123,3 +123,22 @@ def test_the_model_slots_setting():
     for wrong in ("-1", "two", "5000"):
         with pytest.raises(SystemExit):
             parse_config(["--model-slots", wrong], env={})
+
+
+def test_the_body_limits_name_real_routes_and_leave_room_for_the_largest_burst(services):
+    from recognition.liveness.burst import MAX_FRAMES
+    from webapp.bodies import FORM_PARTS, LARGE_JSON
+
+    assert set(LARGE_JSON) <= set(create_app(services).view_functions)  # a typo would leave a route at 64 KB
+    assert FORM_PARTS >= MAX_FRAMES + 8  # every frame of a burst, its token, digest, name and email
+
+
+def test_two_vectors_of_a_large_model_fit_compare_embeddings(services, live_server):
+    """VGG-Face's 4,096 values, twice, written at full precision: 180 KB, over the 64 KB of other JSON."""
+    server = live_server(create_app(services))
+    first, second = (np.random.default_rng(seed).normal(size=4096).tolist() for seed in (1, 2))
+    data = json.dumps({"embedding1": first, "embedding2": second}).encode()
+    assert len(data) > 150_000
+    answer = requests.post(server.url + "/compare_embeddings", data=data, headers={"Content-Type": "application/json"},
+                           timeout=30)
+    assert answer.status_code == 422 and "makes vectors of 128" in answer.json()["error"]  # read: the server runs Dlib

@@ -7,7 +7,7 @@ hook that reads the body, runs; waitress has the whole body by then and always d
 
 - url-encoded: at most FORM_BYTES. The pages send multipart or JSON; `curl -d` sends a few small
   fields (a name, a token). Photos go as multipart files.
-- JSON: at most JSON_BYTES, or more for the routes in LARGE_JSON (vectors), and at most a number of
+- JSON: at most JSON.bytes, or more for the routes in LARGE_JSON (vectors), and at most a number of
   containers ('[' and '{', counted in the raw bytes, strings included: an over-count, never an
   under-count), so that `[[],[],...]` cannot expand. What is left, numbers and strings, costs at most
   about 15 times its size to parse (measured: 2 MB of short strings or distinct keys, 27 and 31 MB).
@@ -18,6 +18,7 @@ Everything refused here gets 413 with what was too large and what the limit is.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from flask import Flask, jsonify, request
@@ -27,13 +28,26 @@ from webapp.errors import ApiError
 from webapp.identities import MAX_FACES_PER_REQUEST
 
 KB, MB = 1 << 10, 1 << 20
+
+
+@dataclass(frozen=True)
+class JsonLimit:
+    """bytes: the largest JSON body; containers: the most '[' and '{' in it; hint: what to do instead."""
+
+    bytes: int
+    containers: int
+    hint: str = ""
+
+
 FORM_BYTES = 16 * KB
-JSON_BYTES = 64 * KB
-JSON_CONTAINERS = 256
-# POST /faces takes up to 1,000 people's vectors: 1,000 Dlib vectors as this server writes them (128
-# values, 7 decimals) with names are about 1.6 MB. Each face is an object and a list.
+JSON = JsonLimit(64 * KB, 256)  # every other JSON body: names, ids, {"confirm": true}
+# Routes that take vectors, by endpoint. POST /faces takes up to 1,000 people's: 1,000
+# Dlib vectors as this server writes them (128 values, 7 decimals) with names are about 1.7 MB; each
+# face is an object and a list (twice that again for brackets in names). POST /compare_embeddings takes
+# two, of up to 4,096 values (VGG-Face) written at full precision.
 LARGE_JSON = MappingProxyType({
-    "identities.enroll_vectors": (2 * MB, 2 * MAX_FACES_PER_REQUEST + 64),
+    "identities.enroll_vectors": JsonLimit(2 * MB, 4 * MAX_FACES_PER_REQUEST + 64, " (send fewer faces per request)"),
+    "embeddings.compare_embeddings": JsonLimit(256 * KB, JSON.containers),
 })
 # A multipart text field holds a name, a token, or a small photo in base64 (a file part has no such
 # limit beyond the body's). Parts: a sign-in burst is at most 112 frames (liveness.burst.MAX_FRAMES).
@@ -63,14 +77,14 @@ def check_body() -> None:
 
 
 def check_json(length: int) -> None:
-    most, containers = LARGE_JSON.get(request.endpoint, (JSON_BYTES, JSON_CONTAINERS))
-    if length > most:
-        more = " (send fewer faces per request)" if request.endpoint in LARGE_JSON else ""
-        raise ApiError(413, f"a JSON body may be at most {_size(most)} here (this one is {_size(length)}){more}")
+    limit = LARGE_JSON.get(request.endpoint, JSON)
+    if length > limit.bytes:
+        raise ApiError(413, f"a JSON body may be at most {_size(limit.bytes)} here (this one is {_size(length)})"
+                            + limit.hint)
     data = request.get_data(cache=True)  # kept: the route's own parse reads this copy
     count = data.count(b"[") + data.count(b"{")
-    if count > containers:
-        raise ApiError(413, f"the JSON body holds {count:,} lists and objects; at most {containers:,} here")
+    if count > limit.containers:
+        raise ApiError(413, f"the JSON body holds {count:,} lists and objects; at most {limit.containers:,} here")
 
 
 def too_large(error: RequestEntityTooLarge):
