@@ -118,7 +118,8 @@ def cases(folder: Path, face: np.ndarray) -> list[tuple[str, object]]:
     with zipfile.ZipFile(zipped_png, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("Ada/big.png", bombs.png_bomb(7000, 7000, colour_type=6))
     return [
-        ("form: 15 MB a=&a=& at /signin/look", body("/signin/look", bombs.form_bomb(), "application/x-www-form-urlencoded")),
+        ("form: 15 MB a=&a=& at /signin/look", body("/signin/look", bombs.form_bomb(),
+                                                    "application/x-www-form-urlencoded")),
         ("JSON: 15 MB [[],[],...] at /signin", body("/signin", bombs.json_bomb(), "application/json")),
         ("JSON: 15 MB [[],[],...] at /me/delete", body("/me/delete", bombs.json_bomb(), "application/json")),
         ("JSON: 2 MB [[],[],...] at /faces", body("/faces", bombs.json_bomb(2 * MB - 64), "application/json")),

@@ -83,7 +83,8 @@ def test_a_chunked_body_is_counted_against_the_budget_as_it_arrives(services, li
             sock.close()
     # Once those are gone, a chunked body is taken, and read by the route: 400, it names no faces.
     assert wait_until(lambda: budget.held() == 0, timeout=30)
-    done = raw_post(port, head + b"Transfer-Encoding: chunked\r\n", b'11\r\n{"faces": [], "x"\r\n2\r\n:1\r\n1\r\n}\r\n0\r\n\r\n')
+    chunks = b'11\r\n{"faces": [], "x"\r\n2\r\n:1\r\n1\r\n}\r\n0\r\n\r\n'
+    done = raw_post(port, head + b"Transfer-Encoding: chunked\r\n", chunks)
     try:
         assert status_line(done).split()[1] == b"400"
     finally:
@@ -96,7 +97,8 @@ def test_a_full_batch_of_vectors_as_this_server_writes_them_fits_the_body_limit(
     server = live_server(create_app(services))
     vectors = np.random.default_rng(7).normal(size=(1000, 128))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    faces = [{"embedding": [round(float(x), 7) for x in v], "name": f"{n:04d}" + "x" * 96} for n, v in enumerate(vectors)]
+    faces = [{"embedding": [round(float(x), 7) for x in v], "name": f"{n:04d}" + "x" * 96}
+             for n, v in enumerate(vectors)]
     data = json.dumps({"model": "Dlib", "faces": faces}).encode()
     assert 1.5 * MB < len(data) < 2 * MB
     answer = requests.post(server.url + "/faces", data=data, headers={"Content-Type": "application/json"}, timeout=300)

@@ -88,8 +88,8 @@ class JsonErrorChannel(HTTPChannel):
 
 def make_server(app, *, host: str, port: int, max_upload: int, max_viewers: int, trusted_proxy: Optional[str] = None):
     sockets: dict = {}  # every listening socket's and connection's dispatcher, shared by the servers of each address
-    server = create_server(app, map=sockets, host=host, port=port,
-                           **waitress_options(max_upload=max_upload, max_viewers=max_viewers, trusted_proxy=trusted_proxy))
+    options = waitress_options(max_upload=max_upload, max_viewers=max_viewers, trusted_proxy=trusted_proxy)
+    server = create_server(app, map=sockets, host=host, port=port, **options)
     budget = BodyBudget(BODIES_HELD * (max_upload + BODY_HEADROOM), sockets)
     for listener in [d for d in sockets.values() if isinstance(d, BaseWSGIServer)]:  # one per address listened on
         listener.channel_class = JsonErrorChannel

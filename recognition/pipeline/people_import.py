@@ -157,7 +157,8 @@ def _faces(photos: list[Photo], analyzer, report: ImportReport, on_photo,
             if isinstance(source, ZippedPhoto):
                 source = source.read()
             readable = source if isinstance(source, Path) else io.BytesIO(source)
-            faces.append((label, face_of(analyzer, read_photo(readable, max_side=MAX_SIDE, max_pixels=max_pixels).image)[0]))
+            photo = read_photo(readable, max_side=MAX_SIDE, max_pixels=max_pixels)
+            faces.append((label, face_of(analyzer, photo.image)[0]))
         except PhotoSkipped as exc:
             report.skipped.append((label, exc.reason, str(exc)))
         except ZipRefused as exc:  # unpacked once already, so never expected: reported, not a stop
