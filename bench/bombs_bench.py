@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import sys
+import os
 import socket
+import sys
 import tempfile
 import time
 import urllib.request
@@ -54,8 +55,8 @@ def burst(url: str, route: str, frame: bytes, count: int = 40):
 
     with urllib.request.urlopen(url + "/signin/challenge", timeout=30) as answer:
         token = json.loads(answer.read())["token"]
-    # Frames of their own (a burst is good once): the frame with a few bytes after its end.
-    frames = [frame + n.to_bytes(4, "big") for n in range(count)]
+    # Frames of their own (a burst is good once, on every route): the frame with random bytes after its end.
+    frames = [frame + os.urandom(8) for _ in range(count)]
     return requests.post(url + route, data={"token": token, "name": "Nobody", "digest": burst_digest(frames)},
                          timeout=600, files=[("frame", (f"f{n}.png", f)) for n, f in enumerate(frames)])
 
