@@ -47,8 +47,9 @@ class BodyBudget:
         total = 0
         for channel in [d for d in list(self._map.values()) if isinstance(d, HTTPChannel)]:
             # A worker thread may pop a request meanwhile: a copy of the list, and an estimate off by one.
+            # A refused request (this budget's 503, waitress's 413) holds no body.
             for request in [channel.request, *list(channel.requests)]:
-                if request is not None and request is not besides and request.headers_finished:
+                if request is not None and request is not besides and request.headers_finished and not request.error:
                     total += body_size(request)
         return total
 
