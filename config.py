@@ -25,6 +25,7 @@ class ServerConfig:
     max_upload: int = 16 * 1024 * 1024  # bytes; bigger uploads get 413
     api_key: Optional[str] = None  # when set, every route but the open list (webapp/auth.py) needs it in X-API-Key
     model_rate: float = 120.0  # requests a minute per client to routes that run the model (a key: 4x); 0: no limit
+    model_slots: int = 0  # requests that run the model at once in the process; 0: the number of cores (at least 2)
     insecure: bool = False  # serve on a network address without an API key
     log_level: str = "INFO"
     allowed_hosts: tuple[str, ...] = ()  # names (Host header) answered besides loopback ones and --host
@@ -210,6 +211,12 @@ def _rate(text: str) -> float:
     return value
 
 
+def _slots(text: str) -> int:
+    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) > 1024:
+        raise argparse.ArgumentTypeError(f"a number of requests (0: the number of cores) is needed, not {text!r}")
+    return int(text)
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "") not in ("", "0")
 
@@ -320,6 +327,10 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                              "routes that run the face model, in bursts of a quarter of that; an API key gets 4 "
                              "times as many across its clients; beyond: 429 with Retry-After; 0 turns the limit "
                              "off [FACE_MODEL_RATE, default 120]")
+    parser.add_argument("--model-slots", type=_slots, default=env.get("FACE_MODEL_SLOTS", "0"),
+                        help="how many requests run the face model at once (each may take 64 MB beyond its "
+                             "upload); as many more wait up to 10 s for their turn, the rest get 503 with "
+                             "Retry-After; 0: the number of cores, at least 2 [FACE_MODEL_SLOTS, default 0]")
     parser.add_argument("--public-signup", action="store_true", default=_flag(env, "FACE_PUBLIC_SIGNUP"),
                         help="with --api-key, let anyone sign up on /signup without the key (the liveness "
                              "challenge and the rate limits still apply), so sign-up can be offered without "
@@ -343,8 +354,8 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
     return Config(
         server=ServerConfig(host=args.host, port=args.port, max_upload=int(args.max_upload_mb * 1024 * 1024),
-                            api_key=args.api_key, model_rate=args.model_rate, insecure=args.insecure,
-                            log_level=args.log_level.upper(), allowed_hosts=args.allowed_hosts,
+                            api_key=args.api_key, model_rate=args.model_rate, model_slots=args.model_slots,
+                            insecure=args.insecure, log_level=args.log_level.upper(), allowed_hosts=args.allowed_hosts,
                             trusted_proxy=args.trusted_proxy),
         camera=CameraConfig(source=args.source, stall_timeout=args.stall_timeout),
         recognition=RecognitionConfig(model=args.model, threshold=args.threshold, offline=args.offline,

@@ -111,7 +111,8 @@ def build(settings: config.Config):
                         attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
                         gate=FaceGate(signing_secret(store), ledger=store, liveness=settings.accounts.liveness,
                                       moves=settings.accounts.moves, steps=settings.accounts.steps),
-                        throttle=ModelThrottle(settings.server.model_rate), public_signup=settings.accounts.public_signup)
+                        throttle=ModelThrottle(settings.server.model_rate, slots=settings.server.model_slots or None),
+                        public_signup=settings.accounts.public_signup)
     hosts = HostNames.for_server(settings.server.host, settings.server.allowed_hosts)
     app = create_app(services, max_upload=settings.server.max_upload, hosts=hosts)
     try:

@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import socket
 import sys
 import tempfile
 import time
 import urllib.request
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -47,10 +51,51 @@ def heic(image: np.ndarray) -> bytes:
 
 
 def burst(url: str, route: str, frame: bytes, count: int = 40):
+    from webapp.signin import burst_digest
+
     with urllib.request.urlopen(url + "/signin/challenge", timeout=30) as answer:
         token = json.loads(answer.read())["token"]
-    return requests.post(url + route, data={"token": token, "name": "Nobody"}, timeout=600,
-                         files=[("frame", (f"f{n}.png", frame)) for n in range(count)])
+    # Frames of their own (a burst is good once, on every route): the frame with random bytes after its end.
+    frames = [frame + os.urandom(8) for _ in range(count)]
+    return requests.post(url + route, data={"token": token, "name": "Nobody", "digest": burst_digest(frames)},
+                         timeout=600, files=[("frame", (f"f{n}.png", f)) for n, f in enumerate(frames)])
+
+
+def body(path: str, data: bytes, content_type: str):
+    return post(path, data=data, headers={"Content-Type": content_type})
+
+
+def at_once(count: int, send):
+    """count copies of send made at the same time; the responses."""
+    def sender(url: str):
+        with ThreadPoolExecutor(count) as pool:
+            return list(pool.map(lambda _: send(url), range(count)))
+    return sender
+
+
+def unfinished(count: int, size: int = 15 * MB, path: str = "/faces"):
+    """count POSTs of size bytes, all but the last MiB sent, held open while the peak is read: what the
+    server holds for bodies nobody finishes (no key is sent)."""
+    def sender(url: str):
+        host, port = url.rsplit("/", 1)[1].split(":")
+        chunk, sockets = bytes(MB), []
+        try:
+            for _ in range(count):
+                sock = socket.create_connection((host, int(port)), timeout=60)
+                sock.sendall(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+                             b"Content-Length: %d\r\n\r\n" % (path.encode(), size))
+                sockets.append(sock)
+                try:
+                    for _ in range(size // MB - 1):
+                        sock.sendall(chunk)
+                except OSError:  # refused (503) and closed by the server
+                    pass
+            time.sleep(3)  # the server reads what was sent
+            return [requests.get(url + "/health", timeout=30)]
+        finally:
+            for sock in sockets:
+                sock.close()
+    return sender
 
 
 def upload(path: str, field: str, name: str, data: bytes):
@@ -68,7 +113,27 @@ def cases(folder: Path, face: np.ndarray) -> list[tuple[str, object]]:
     frame_1080p = jpeg(cv2.resize(face, (1920, 1080)), cv2.IMWRITE_JPEG_QUALITY, 30)
     frame_vga = jpeg(cv2.resize(face, (640, 480)), cv2.IMWRITE_JPEG_QUALITY, 85)
     video = "/extract_embeddings_from_video"
+    frame_4k = jpeg(cv2.resize(face, (3840, 2160)), cv2.IMWRITE_JPEG_QUALITY, 90)
+    look_4k = upload("/signin/look", "frame", "f.jpg", frame_4k)
+    zipped_png = io.BytesIO()
+    with zipfile.ZipFile(zipped_png, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("Ada/big.png", bombs.png_bomb(7000, 7000, colour_type=6))
     return [
+        ("form: 15 MB a=&a=& at /signin/look", body("/signin/look", bombs.form_bomb(),
+                                                    "application/x-www-form-urlencoded")),
+        ("JSON: 15 MB [[],[],...] at /signin", body("/signin", bombs.json_bomb(), "application/json")),
+        ("JSON: 15 MB [[],[],...] at /me/delete", body("/me/delete", bombs.json_bomb(), "application/json")),
+        ("JSON: 2 MB [[],[],...] at /faces", body("/faces", bombs.json_bomb(2 * MB - 64), "application/json")),
+        ("multipart: 1000 files of 15 KB", post("/signin/look", files=[("frame", (f"{n}.jpg", bytes(15_000)))
+                                                                      for n in range(1000)])),
+        ("multipart: 1000 fields of 15 KB", post("/signin/look", files=[("name", (None, "a" * 15_000))
+                                                                       for n in range(1000)])),
+        ("multipart: one 15 MB base64 field", post("/process-frame", files={"frame": (None, "A" * 15 * MB)})),
+        ("zip: one 7000x7000 RGBA PNG", upload("/people/import", "zip", "p.zip", zipped_png.getvalue())),
+        ("look: one 4K JPEG", look_4k),
+        ("look: 12 x 4K JPEG at once", at_once(12, look_4k)),
+        ("unfinished: 10 x 15 MB to /faces", unfinished(10)),
+        ("unfinished: 40 x 15 MB to /faces", unfinished(40)),
         ("zip: BZIP2 member, 300 MiB inside", upload("/people/import", "zip", "p.zip", bombs.lying_zip(bombs.BZIP2))),
         ("zip: LZMA member, 300 MiB inside", upload("/people/import", "zip", "p.zip", bombs.lying_zip(bombs.LZMA))),
         ("zip: deflate member lying, 300 MiB", upload("/people/import", "zip", "p.zip", bombs.lying_zip(bombs.DEFLATED))),
@@ -108,10 +173,14 @@ def cases(folder: Path, face: np.ndarray) -> list[tuple[str, object]]:
     ]
 
 
+def _listed(answer) -> list:
+    return answer if isinstance(answer, list) else [answer]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose run.py to measure [this one]")
-    parser.add_argument("--only", help="run the cases whose name contains this")
+    parser.add_argument("--only", help="run the cases whose name contains this (or any of A|B|...)")
     args = parser.parse_args()
     from recognition.models.weights import provision_dlib_weights
 
@@ -121,7 +190,8 @@ def main() -> int:
         (folder / "album").mkdir()
         face = cv2.imread(str(FIXTURES / "faces" / "obama" / "obama1.jpg"))
         print(f"measuring {args.root}; building the inputs...", flush=True)
-        chosen = [(name, send) for name, send in cases(folder, face) if not args.only or args.only in name]
+        chosen = [(name, send) for name, send in cases(folder, face)
+                  if not args.only or any(part in name for part in args.only.split("|"))]
         server = MeasuredServer(folder / "server", folder / "home", ["--album", str(folder / "album")], root=args.root)
         try:
             warm = jpeg(face)
@@ -134,9 +204,10 @@ def main() -> int:
             print(f"{'input':40s} {'answer':>6s} {'peak +MB':>9s}  {'s':>5s}  error")
             for name, send in chosen:
                 started = time.monotonic()
-                measured = server.measure(send)
+                answers, growth = server.measure_many(lambda url: _listed(send(url)))
                 seconds = time.monotonic() - started
-                print(f"{name:40s} {measured.status:6d} {measured.growth / MB:9.1f}  {seconds:5.1f}  {measured.error[:110]}",
+                statuses = "/".join(sorted({str(a.status) for a in answers}))
+                print(f"{name:40s} {statuses:>6s} {growth / MB:9.1f}  {seconds:5.1f}  {answers[0].error[:110]}",
                       flush=True)
         finally:
             server.stop()

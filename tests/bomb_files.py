@@ -153,3 +153,17 @@ def video_declaring(data: bytes, width: int, height: int) -> bytes:
     at = data.index(b"stsd") + 4 + 8 + 8  # the first sample entry's body
     patched[at + 24:at + 28] = struct.pack(">HH", width, height)
     return bytes(patched)
+
+
+# --- request bodies ---------------------------------------------------------------------------------
+
+
+def form_bomb(size: int = 15 * MiB) -> bytes:
+    """An url-encoded body of empty fields, a=&a=&...: Werkzeug parses it whole, at 50 times its size."""
+    return b"a=&" * (size // 3)
+
+
+def json_bomb(size: int = 15 * MiB) -> bytes:
+    """A JSON list of empty lists, [[],[],...]: each 3 bytes becomes a list object of 56 bytes and more."""
+    count = max(1, size // 3)
+    return b"[" + b"[]," * (count - 1) + b"[]]"

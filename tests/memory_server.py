@@ -94,11 +94,17 @@ class MeasuredServer:
         before = self.resident()
         response = send(self.url)
         growth = max(0, self.peak() - before)
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"text": response.text[:300]}
-        return Measured(response.status_code, body if isinstance(body, dict) else {"json": body}, growth)
+        return Measured(response.status_code, _body(response), growth)
+
+    def measure_many(self, send: Callable[[str], list]) -> tuple[list[Measured], int]:
+        """send(base_url) makes requests at once (threads) and returns their responses: what each
+        answered, and what they raised the peak by together."""
+        self._settle()
+        self.reset_peak()
+        before = self.resident()
+        responses = send(self.url)
+        growth = max(0, self.peak() - before)
+        return [Measured(r.status_code, _body(r), growth) for r in responses], growth
 
     def _settle(self, timeout: float = 2.0) -> None:
         """Until the resident set stops shrinking: the previous request's buffers are freed by its
@@ -119,6 +125,14 @@ class MeasuredServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=timeout)
+
+
+def _body(response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"text": response.text[:300]}
+    return body if isinstance(body, dict) else {"json": body}
 
 
 def pretty(measured: Measured) -> str:

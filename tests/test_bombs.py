@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import time
 import urllib.request
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -20,6 +23,7 @@ from webapp.signin import burst_digest
 
 MAX_UPLOAD = 16 * MB  # run.py's default --max-upload-mb
 BOUND = 64 * MB + MAX_UPLOAD
+SLOTS = 2  # --model-slots: requests that run the model at once (the default is the number of cores)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +34,8 @@ def server(weights_dir, tmp_path_factory):
     (folder / "album").mkdir()
     # Album photos may be up to 50 MP: indexing reads this one in the background (before any figure).
     (folder / "album" / "big.png").write_bytes(bombs.png_bomb(7000, 7000))
-    running = MeasuredServer(folder, weights_dir.parent.parent, ["--album", str(folder / "album")])
+    running = MeasuredServer(folder, weights_dir.parent.parent, ["--album", str(folder / "album"),
+                                                                 "--model-slots", str(SLOTS)])
     try:
         assert wait_until(lambda: requests.get(running.url + "/album", timeout=30).json()["state"] == "ready",
                           timeout=300, interval=0.5)
@@ -170,6 +175,115 @@ def test_a_large_album_photo_is_shown_within_the_bound(server):
         refused(measured, 422, "cannot be shown", "too-large", "7000x7000")
     original = requests.get(server.url + "/album/photo", params=query, timeout=60)
     assert original.status_code == 200 and original.headers["Content-Type"] == "image/png"
+
+
+def body(path: str, data: bytes, content_type: str):
+    return post(path, data=data, headers={"Content-Type": content_type})
+
+
+def test_form_and_json_bodies_are_refused_before_they_are_parsed(server):
+    """Werkzeug parses an url-encoded body whole, and JSON is parsed whole: 15 MB of either, on open
+    routes, cost 400 to 750 MB of Python objects before any check."""
+    form, listed = "application/x-www-form-urlencoded", "application/json"
+    refused(server.measure(body("/signin/look", bombs.form_bomb(), form)), 413, "url-encoded body may be at most 16 KB")
+    for path in ("/signin", "/me/delete"):
+        refused(server.measure(body(path, bombs.json_bomb(), listed)), 413, "JSON body may be at most 64 KB")
+    # Under the size limits, lists and objects are counted in the raw bytes: [[],[],...] cannot expand.
+    refused(server.measure(body("/signin", bombs.json_bomb(60_000), listed)), 413, "lists and objects; at most 256")
+    faces = b'{"faces": ' + bombs.json_bomb(2 * MB - 64) + b"}"  # the vectors route takes 2 MB
+    refused(server.measure(body("/faces", faces, listed)), 413, "lists and objects; at most 4,064")
+    refused(server.measure(body("/faces", bombs.json_bomb(3 * MB), listed)), 413, "at most 2.0 MB here",
+            "send fewer faces per request")
+
+
+def test_multipart_forms_are_held_to_their_limits(server):
+    """Multipart is parsed as it streams; a text field (a base64 photo) and the number of parts are limited."""
+    big_field = post("/process-frame", files={"frame": (None, "A" * 15 * MB)})
+    refused(server.measure(big_field), 413, "a text field in it of at most 4.0 MB", "send a photo as a file")
+    parts = post("/signin/look", files=[("frame", (f"{n}.jpg", bytes(15_000))) for n in range(1000)])
+    refused(server.measure(parts), 413, "at most 256 parts")
+
+
+def test_a_zipped_photo_is_read_at_a_requests_bound(server):
+    """A 7000x7000 PNG (49 MP, under the album's 50) in a 2 KB zip: read whole at the album's limit it
+    took +210 MB; an upload is held to a request's bound, so it is skipped from its header."""
+    data = zipped({"Ada/big.png": bombs.png_bomb(7000, 7000, colour_type=6)})
+    assert len(data) < 5000
+    measured = server.measure(post("/people/import", files={"zip": ("people.zip", data)}))
+    detail = f"{measured.status} +{measured.growth / MB:.1f} MB {json.dumps(measured.body)[:300]}"
+    assert measured.status == 200 and measured.growth < BOUND, detail
+    [skipped] = measured.body["skipped"]
+    assert skipped["reason"] == "too-large" and "7000x7000" in skipped["detail"], detail
+
+
+def test_requests_to_the_model_at_once_are_bounded_by_the_slots(server):
+    """12 requests with a 4K frame at once (the per-client bucket lets 30 through) raised the peak by
+    +445 MB, one alone by 49: now SLOTS run at once, as many wait, the rest get 503 with Retry-After.
+    The bound: SLOTS requests' 64 MB each, and the 12 bodies."""
+    face = cv2.resize(cv2.imread(str(fixture_path("faces/obama/obama1.jpg"))), (3840, 2160))
+    frame = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    look = post("/signin/look", files={"frame": ("f.jpg", frame)})
+
+    def at_once(url):
+        with ThreadPoolExecutor(12) as pool:
+            return list(pool.map(lambda _: look(url), range(12)))
+
+    answers, growth = server.measure_many(at_once)
+    statuses = sorted(answer.status for answer in answers)
+    assert growth < SLOTS * 64 * MB + 12 * len(frame), f"+{growth / MB:.1f} MB {statuses}"
+    assert set(statuses) <= {200, 503} and 200 in statuses, statuses
+    assert all("busy with 2 requests to the face model" in a.error for a in answers if a.status == 503), statuses
+
+
+def unfinished_post(port: int, size: int, sent: int) -> socket.socket:
+    """A POST to /faces without a key, declaring size bytes and sending sent of them: never finished."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(b"POST /faces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+                 b"Content-Length: %d\r\n\r\n" % size)
+    try:
+        for _ in range(sent // MB):
+            sock.sendall(bytes(MB))
+    except OSError:  # refused: the server answered and closed while this was still sending
+        pass
+    return sock
+
+
+def answer_of(sock: socket.socket) -> bytes:
+    """The status line the server sent on sock (b"" when it cut the connection), or None while it waits."""
+    sock.settimeout(1)
+    try:
+        return sock.recv(200).split(b"\r\n")[0]
+    except socket.timeout:
+        return None
+    except OSError:
+        return b""
+
+
+def test_unfinished_bodies_held_at_once_are_bounded(server):
+    """waitress holds a body whole before the app (and its key check) sees it: ten 15 MB POSTs sent
+    but for their last MB, without a key, held +140 MB. The bodies held at once are budgeted (four of
+    the largest): the rest get 503 before their bytes are read."""
+    sockets = []
+
+    def send(url):
+        for _ in range(10):
+            sockets.append(unfinished_post(server.port, 15 * MB, 14 * MB))
+        time.sleep(2)  # for the server to read what was sent: not a timing assertion, a settling
+        return requests.get(url + "/health", timeout=30)
+
+    try:
+        measured = server.measure(send)
+        answers = [answer_of(sock) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    waiting = [answer for answer in answers if answer is None]
+    assert measured.status == 200 and measured.growth < BOUND, f"+{measured.growth / MB:.1f} MB {answers}"
+    refusals = [answer for answer in answers if answer is not None]
+    assert len(waiting) == 4 and set(refusals) <= {b"", b"HTTP/1.1 503 Service Unavailable"}, answers
+    # Their budget is free again once they are gone.
+    assert wait_until(lambda: requests.post(server.url + "/signin/look", files={"frame": ("f.jpg", bytes(4 * MB))},
+                                            timeout=30).status_code == 415, timeout=30)
 
 
 def test_the_bombs_left_the_server_serving(server):

@@ -36,11 +36,12 @@ class SafeJSON(DefaultJSONProvider):
 def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD, hosts: HostNames = HostNames()) -> Flask:
     """Build the app around already-built parts; starts no thread and loads no model. hosts: the names
     it answers to besides loopback ones (HostNames.for_server from --host and --allowed-hosts)."""
-    from webapp import (accounts, album, album_people, api, auth, classifier, embeddings, guard, health, identities,
-                        openapi, sessions, signin, stream)
+    from webapp import (accounts, album, album_people, api, auth, bodies, classifier, embeddings, guard, health,
+                        identities, openapi, sessions, signin, stream)
 
     app = Flask(__name__)
     guard.install(app, hosts)  # first: Host and Origin are checked before any other hook or route
+    bodies.install(app)  # then bodies too costly to parse are refused, before anything parses them
     app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = max_upload
     app.json = SafeJSON(app)

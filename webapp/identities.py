@@ -8,6 +8,7 @@ import numpy as np
 from flask import Blueprint, jsonify, render_template, request
 
 from recognition.album.corrections import forget_identity as forget_album_link
+from recognition.images import MAX_PIXELS
 from recognition.pipeline.more_photos import PhotoRefused, check_photo
 from recognition.pipeline.people_import import BadZip, import_people, zip_people
 from webapp import inputs
@@ -179,7 +180,7 @@ def import_zip():
     except BadZip as exc:
         raise ApiError(400, f"'zip' cannot be imported: {exc}")
     people = [(inputs.clean_name(name, f"the folder name {name!r}") or name, photos) for name, photos in people]
-    report = import_people(people, services().analyzer)
+    report = import_people(people, services().analyzer, max_pixels=MAX_PIXELS)  # a request's bound, not an album's
     updated = set(report.updated)
     services().refresh_camera(changed=[s["hash"] for s in services().store.summaries() if s["name"] in updated])
     return jsonify({"created": report.created, "updated": report.updated, "added": report.added,

@@ -1,5 +1,5 @@
 """Who may call what, in /openapi.json: the key's and the viewer cookie's schemes, each operation's
-`security` (`[]` on the open list), its 401 and, on the routes that run the model, its 429.
+`security` (`[]` on the open list), its 401 and, on the routes that run the model, its 429 and 503.
 
 The tables name OpenAPI paths; tests/test_keys.py checks them against the app's own routes and
 webapp/auth.py's open list, so the description cannot drift from what the server does.
@@ -51,6 +51,7 @@ def secure(spec: dict) -> dict:
     spec["components"]["securitySchemes"] = SCHEMES
     limited = "too many requests to the face model from this client or key (or failed sign-ins): wait the " \
               "seconds in Retry-After"
+    busy = "the server is busy with other requests to the face model (--model-slots): wait the seconds in Retry-After"
     for path, item in spec["paths"].items():
         for method in METHODS:
             operation = item.get(method)
@@ -59,6 +60,8 @@ def secure(spec: dict) -> dict:
             answers = operation.setdefault("responses", {})
             if (path, method) in MODEL:
                 answers["429"] = json_answer(ERROR, limited)
+                store = answers.get("503", {}).get("description")
+                answers["503"] = json_answer(ERROR, "; or ".join(filter(None, [store, busy])))
             if (path, method) in OPEN:
                 operation["security"] = []
                 continue

@@ -4,7 +4,9 @@ waitress moves request bodies over inbuf_overflow and pending output over outbuf
 temporary files. Uploads are face photos and the stream is faces, so both limits sit above the
 largest body we accept and the output high-water mark: nothing of a face is ever written to disk.
 A body over the limit is refused by waitress itself, before the app sees it; its answer is made
-JSON like every other error.
+JSON like every other error. The bodies held at once, unfinished ones included, are bounded by a
+budget (webapp/body_budget.py); connections are at most twice the threads, and one idle for
+CHANNEL_TIMEOUT is closed (a request being served, such as a stream viewer's, is never idle).
 
 Behind a reverse proxy (--trusted-proxy ADDR), waitress takes the scheme and the client's address from
 the X-Forwarded-Proto and -For headers of requests that come from that address only (the last hop:
@@ -18,8 +20,10 @@ from typing import Optional
 
 from waitress import create_server
 from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask
 
+from webapp.body_budget import RETRY_AFTER, BodiesBusy, BodyBudget
 from webapp.guard import COMMON_HEADERS, OTHER_POLICY
 
 STREAM_HIGH_WATERMARK = 2 * 1024 * 1024  # a slow viewer skips frames beyond this instead of queueing them
@@ -27,6 +31,12 @@ BODY_HEADROOM = 1024 * 1024  # multipart framing around an upload of the maximum
 # Not X-Forwarded-Host: the Host the proxy sends is the one checked (webapp/guard.py). A proxy passes a
 # client's own X-Forwarded-Host through unless told otherwise, and a rebinding page can add that header.
 PROXY_HEADERS = {"x-forwarded-for", "x-forwarded-proto"}
+# waitress's defaults are 120 s, checked every 30 s, and 100 connections. A channel idle this long
+# between requests is closed: browsers reopen one as needed, and a client that opened a request and
+# stopped sending holds its part of the body budget for no longer than this.
+CHANNEL_TIMEOUT = 30
+CLEANUP_INTERVAL = 10
+BODIES_HELD = 4  # the body budget: this many bodies of the largest size at once (webapp/body_budget.py)
 
 
 def waitress_options(*, max_upload: int, max_viewers: int, trusted_proxy: Optional[str] = None) -> dict:
@@ -35,10 +45,16 @@ def waitress_options(*, max_upload: int, max_viewers: int, trusted_proxy: Option
     body_limit = max_upload + BODY_HEADROOM
     proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
              "trusted_proxy_headers": PROXY_HEADERS} if trusted_proxy else {}
+    threads = max_viewers + 8  # one per stream viewer plus headroom, so /hash stays quick
     return {
         **proxy,
         "clear_untrusted_proxy_headers": True,
-        "threads": max_viewers + 8,  # one per stream viewer plus headroom, so /hash stays quick
+        "threads": threads,
+        # Every thread busy, and as many connections again idle between requests (a page's fetches);
+        # beyond, new connections wait in the listen queue until one closes.
+        "connection_limit": 2 * threads,
+        "channel_timeout": CHANNEL_TIMEOUT,
+        "cleanup_interval": CLEANUP_INTERVAL,
         "outbuf_high_watermark": STREAM_HIGH_WATERMARK,
         "outbuf_overflow": 2 * STREAM_HIGH_WATERMARK,
         "inbuf_overflow": body_limit + 1,
@@ -48,7 +64,8 @@ def waitress_options(*, max_upload: int, max_viewers: int, trusted_proxy: Option
 
 
 class JsonErrorTask(ErrorTask):
-    """waitress's own errors (body too large, malformed request line...) as {"error": "..."}."""
+    """waitress's own errors (body too large, malformed request line, no room for a body...) as
+    {"error": "..."}."""
 
     def execute(self):
         error = self.request.error
@@ -56,6 +73,8 @@ class JsonErrorTask(ErrorTask):
         body = json.dumps({"error": f"{error.reason}: {error.body}"}).encode()
         self.response_headers.extend([("Content-Type", "application/json"), *COMMON_HEADERS,
                                       ("Content-Security-Policy", OTHER_POLICY)])
+        if isinstance(error, BodiesBusy):
+            self.response_headers.append(("Retry-After", str(RETRY_AFTER)))
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -64,11 +83,19 @@ class JsonErrorTask(ErrorTask):
 class JsonErrorChannel(HTTPChannel):
     error_task_class = JsonErrorTask
 
+    def __init__(self, server, sock, addr, adj, map=None):
+        super().__init__(server, sock, addr, adj, map=map)
+        self.parser_class = server.body_budget.parser_class
+
 
 def make_server(app, *, host: str, port: int, max_upload: int, max_viewers: int, trusted_proxy: Optional[str] = None):
-    server = create_server(app, host=host, port=port, **waitress_options(max_upload=max_upload, max_viewers=max_viewers,
-                                                                         trusted_proxy=trusted_proxy))
-    server.channel_class = JsonErrorChannel
+    sockets: dict = {}  # every listening socket's and connection's dispatcher, shared by the servers of each address
+    options = waitress_options(max_upload=max_upload, max_viewers=max_viewers, trusted_proxy=trusted_proxy)
+    server = create_server(app, map=sockets, host=host, port=port, **options)
+    budget = BodyBudget(BODIES_HELD * (max_upload + BODY_HEADROOM), sockets)
+    for listener in [d for d in sockets.values() if isinstance(d, BaseWSGIServer)]:  # one per address listened on
+        listener.channel_class = JsonErrorChannel
+        listener.body_budget = budget
     return server
 
 

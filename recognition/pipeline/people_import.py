@@ -19,7 +19,7 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
-from recognition.album.photos import PhotoSkipped, is_photo, read_photo
+from recognition.album.photos import MAX_PIXELS as ALBUM_PIXELS, PhotoSkipped, is_photo, read_photo
 from recognition.matching.matcher import AlreadyEnrolled
 from recognition.pipeline.more_photos import PhotoRefused, face_of, fits
 from recognition.pipeline.unzip import Budget, ZipRefused, check_member, unpack
@@ -107,8 +107,12 @@ def zip_people(data: bytes) -> list[tuple[str, list[Photo]]]:
     return sorted(people.items())
 
 
-def import_people(people: list[tuple[str, list[Photo]]], analyzer, *,
-                  on_photo: Optional[Callable[[str], None]] = None) -> ImportReport:
+def import_people(people: list[tuple[str, list[Photo]]], analyzer, *, on_photo: Optional[Callable[[str], None]] = None,
+                  max_pixels: int = ALBUM_PIXELS) -> ImportReport:
+    """max_pixels: the largest photo read (a larger JPEG is read at a fraction; a larger PNG, WebP or
+    HEIC is skipped as too-large, from its header). An upload (POST /people/import) passes a
+    request's bound, recognition.images.MAX_PIXELS; python -m tools.people, run by the operator on
+    their own folder, keeps the album's 50 MP, as album indexing does."""
     store, matcher, report = analyzer.matcher.store, analyzer.matcher, ImportReport()
     for name, photos in people:
         if not photos:
@@ -122,7 +126,7 @@ def import_people(people: list[tuple[str, list[Photo]]], analyzer, *,
             for label, _ in photos:
                 on_photo and on_photo(label)
             continue
-        faces = _faces(photos, analyzer, report, on_photo)
+        faces = _faces(photos, analyzer, report, on_photo, max_pixels)
         identity = namesakes[0] if namesakes else _enroll(name, faces, matcher, report)
         if identity is None:
             continue
@@ -144,7 +148,8 @@ def import_people(people: list[tuple[str, list[Photo]]], analyzer, *,
     return report
 
 
-def _faces(photos: list[Photo], analyzer, report: ImportReport, on_photo) -> list[tuple[str, np.ndarray]]:
+def _faces(photos: list[Photo], analyzer, report: ImportReport, on_photo,
+           max_pixels: int) -> list[tuple[str, np.ndarray]]:
     """(photo, vector) of each usable photo; the others reported."""
     faces = []
     for label, source in photos:
@@ -152,7 +157,8 @@ def _faces(photos: list[Photo], analyzer, report: ImportReport, on_photo) -> lis
             if isinstance(source, ZippedPhoto):
                 source = source.read()
             readable = source if isinstance(source, Path) else io.BytesIO(source)
-            faces.append((label, face_of(analyzer, read_photo(readable, max_side=MAX_SIDE).image)[0]))
+            photo = read_photo(readable, max_side=MAX_SIDE, max_pixels=max_pixels)
+            faces.append((label, face_of(analyzer, photo.image)[0]))
         except PhotoSkipped as exc:
             report.skipped.append((label, exc.reason, str(exc)))
         except ZipRefused as exc:  # unpacked once already, so never expected: reported, not a stop
