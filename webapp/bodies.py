@@ -5,8 +5,8 @@ parsed whole: 15 MB of `a=&a=&...` became 770 MB of Python objects, 15 MB of `[[
 on open routes. So a hook checks every request's declared length and type before any route, or any
 hook that reads the body, runs; waitress has the whole body by then and always declares its length.
 
-- url-encoded: at most FORM_BYTES. The pages send multipart or JSON; `curl -d` sends a few small
-  fields (a name, a token). Photos go as multipart files.
+- url-encoded: at most FORM_FIELD_BYTES and FORM_FIELDS fields. The pages send multipart or JSON;
+  `curl -d` sends a few fields (a name, a token, perhaps a photo in base64).
 - JSON: at most JSON.bytes, or more for the routes in LARGE_JSON (vectors), and at most a number of
   containers ('[' and '{', counted in the raw bytes, strings included: an over-count, never an
   under-count), so that `[[],[],...]` cannot expand. What is left, numbers and strings, costs at most
@@ -39,7 +39,7 @@ class JsonLimit:
     hint: str = ""
 
 
-FORM_BYTES = 16 * KB
+FORM_FIELDS = 64  # url-encoded fields ('&'-separated, counted in the raw bytes): each costs far more than its bytes
 JSON = JsonLimit(64 * KB, 256)  # every other JSON body: names, ids, {"confirm": true}
 # Routes that take vectors, by endpoint. POST /faces takes up to 1,000 people's: 1,000
 # Dlib vectors as this server writes them (128 values, 7 decimals) with names are about 1.7 MB; each
@@ -70,9 +70,14 @@ def check_body() -> None:
     length = request.content_length or 0
     if not length:
         return
-    if request.mimetype == FORM_TYPE and length > FORM_BYTES:
-        raise ApiError(413, f"an url-encoded body may be at most {_size(FORM_BYTES)} (this one is {_size(length)}): "
-                            "send photos as multipart files, and other fields as multipart or JSON")
+    if request.mimetype == FORM_TYPE:
+        if length > FORM_FIELD_BYTES:
+            raise ApiError(413, f"an url-encoded body may be at most {_size(FORM_FIELD_BYTES)} (this one is "
+                                f"{_size(length)}): send photos as multipart files")
+        fields = request.get_data(cache=True).count(b"&") + 1  # kept: the form's parse reads this copy
+        if fields > FORM_FIELDS:
+            raise ApiError(413, f"an url-encoded body may hold at most {FORM_FIELDS} fields (this one holds "
+                                f"{fields:,}): send them as multipart or JSON")
     if request.is_json:
         check_json(length)
 

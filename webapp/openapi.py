@@ -117,7 +117,7 @@ SPEC = {
                             "`security: []` (the pages' shells, the sign-in routes, /health, this description); "
                             "routes that run the face model are rate limited per client and per key (429), and "
                             "answer 503 with Retry-After when the server runs as many as it may at once. JSON "
-                            "bodies are at most 64 KB (POST /faces: 2 MB), url-encoded ones 16 KB (413); any body "
+                            "bodies are at most 64 KB (POST /faces: 2 MB), url-encoded ones 4 MB and 64 fields (413); any body "
                             "may get 503 with Retry-After while the server holds as many bodies as it may."},
     "components": {
         "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": TEXT}}},
