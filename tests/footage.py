@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
@@ -31,11 +32,58 @@ KIT_TURNING = ["kit_harington/kit2.jpg", "kit_harington/kit1.jpg", "kit_haringto
 # his left from facing in steps a head could take (-0.06, +0.14, +0.27). Mirrored, a turn to his right.
 KIT_LEFT = ["kit_harington/kit1.jpg", "kit_harington/kit3.jpg", "~kit_harington/kit2.jpg"]
 TURNING = (90, 166)
-BOTH_WAYS = (90, 156)  # facing, turned right, facing again: the part that mirrors into a turn left
+BOTH_WAYS = (90, 156)
+PERSON = (90, 179)  # steadied together: a man who turns when asked (Person)
+REACTION = 0.4  # seconds from a prompt to the head starting to move: a person reading a short instruction  # facing, turned right, facing again: the part that mirrors into a turn left
 # The browser test plays that turn at one and a half times the clip's speed (two frames of every three,
 # at the clip's 30 a second: Chromium's fake camera plays no faster): the man turns in about a second, as
 # someone asked to turn does, where the clip's man (never asked) took nearly two.
 SPEED = 1.5
+
+
+@dataclass(frozen=True)
+class Person:
+    """The clip's man, steadied on his head (frames at the clip's 30 a second): right, a turn to his right
+    from facing the camera and back (frames 96-164: across +0.01, -0.40, past facing to +0.20; in frame 165
+    the detector sees two faces), and hold, his head held facing the camera after it (frames 167-178: -0.02 to +0.05)."""
+
+    right: list[np.ndarray]
+    hold: list[np.ndarray]
+
+    @property
+    def left(self) -> list[np.ndarray]:
+        return mirrored(self.right)
+
+
+def person(detector) -> Person:
+    frames = steadied(read_frames(fixture_path(CLIP), *PERSON), detector)
+    return Person(right=frames[96 - PERSON[0] : 165 - PERSON[0]], hold=frames[167 - PERSON[0] :])
+
+
+def prompted(man: Person, moves: Sequence[str], *, reaction: float = REACTION, speed: float = 1.0, held: int = 0,
+             seconds_per_move: float = 2.4, fps: int = 10) -> list[np.ndarray]:
+    """What the page records of a man following its prompts: each move's prompt shows for seconds_per_move
+    while it takes fps frames a second; he holds his head facing the camera (from hold's frame held on),
+    starts each move reaction seconds after its prompt appears (or once the one before is over), makes it
+    at speed times the clip's pace, and faces the camera again."""
+    clips = {"right": man.right, "left": man.left}
+    hold = ping_pong(man.hold)
+    begun, free = [], 0.0
+    for number, move in enumerate(moves):
+        begin = max(number * seconds_per_move + reaction, free)
+        begun.append((begin, clips[move]))
+        free = begin + len(clips[move]) / (30 * speed)
+    frames = []
+    for k in range(round(seconds_per_move * fps) * len(moves)):
+        seconds = k / fps
+        for begin, clip in begun:
+            index = int((seconds - begin) * 30 * speed)
+            if 0 <= index < len(clip):
+                frames.append(clip[index])
+                break
+        else:
+            frames.append(hold[(held + int(seconds * 30)) % len(hold)])
+    return frames
 
 
 def turning_frames(step: int = 3) -> list[np.ndarray]:
