@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import cv2
@@ -25,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests import bomb_files as bombs  # noqa: E402
 from tests.memory_server import MB, MeasuredServer  # noqa: E402
+from webapp.signin import burst_digest  # noqa: E402
 
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 
@@ -47,10 +46,10 @@ def heic(image: np.ndarray) -> bytes:
 
 
 def burst(url: str, route: str, frame: bytes, count: int = 40):
-    with urllib.request.urlopen(url + "/signin/challenge", timeout=30) as answer:
-        token = json.loads(answer.read())["token"]
-    return requests.post(url + route, data={"token": token, "name": "Nobody"}, timeout=600,
-                         files=[("frame", (f"f{n}.png", frame)) for n in range(count)])
+    token = requests.post(url + "/signin/challenge", timeout=30).json()["token"]
+    # The frames' digest, as the page sends it (without, the burst is refused before any frame is read).
+    return requests.post(url + route, data={"token": token, "digest": burst_digest([frame] * count), "name": "Nobody"},
+                         timeout=600, files=[("frame", (f"f{n}.png", frame)) for n in range(count)])
 
 
 def upload(path: str, field: str, name: str, data: bytes):

@@ -1,14 +1,16 @@
 """Camera footage for the liveness tests, made at test time from the fixtures (never stored).
 
-- the fixture clip's frames 90-165: the man in front, alone, turns his head to his right by about 50
-  degrees and back to his left (measured by recognition/liveness/pose.py: across +0.09 -> -0.39 -> +0.16);
-  he never turns to his left;
+- the fixture clip's frames 90-165 (90-161 as a burst of one move's length): the man in front, alone,
+  turns his head to his right by about 50 degrees and back to his left (measured by
+  recognition/liveness/pose.py: across +0.09 -> -0.39 -> +0.16); he never turns to his left;
 - the same turn both ways: frames 90-155 of the clip (facing the camera, +0.09, turned to his right,
   -0.40, facing again, +0.10), steadied so the head stays at the middle of the picture (as a camera
   that follows a face would frame it; the pose is measured within the face, so moving the picture
   changes none of it), and the same frames mirrored left to right: a real head turning to its left, no
   still picture anywhere. Steadied, the two follow each other in either order as one head turning one
   way then the other;
+- a man who follows the page's prompts (Person, prompted): facing the camera, he makes each move when
+  it is asked (the clip's turn, or the same mirrored) and faces the camera again, then holds still;
 - posed photos: two photos of one person facing different ways, shown one after the other with the face
   at the same place and size, as a head turning in front of one camera would look;
 - a photo held up to the camera: one picture, turned, tilted and moved as a print or a phone would be.
@@ -31,10 +33,11 @@ KIT_TURNING = ["kit_harington/kit2.jpg", "kit_harington/kit1.jpg", "kit_haringto
 # Kit facing the camera, then a little to his left, then (kit2 mirrored) well to his left: a turn to
 # his left from facing in steps a head could take (-0.06, +0.14, +0.27). Mirrored, a turn to his right.
 KIT_LEFT = ["kit_harington/kit1.jpg", "kit_harington/kit3.jpg", "~kit_harington/kit2.jpg"]
-TURNING = (90, 166)
-BOTH_WAYS = (90, 156)
+TURNING = (90, 166)  # the review's recording: 26 frames at the page's pace
+BURST = (90, 162)  # the same, as long as the page records for one move (24 frames)
+BOTH_WAYS = (90, 156)  # facing, turned right, facing again: the part that mirrors into a turn left
 PERSON = (90, 179)  # steadied together: a man who turns when asked (Person)
-REACTION = 0.4  # seconds from a prompt to the head starting to move: a person reading a short instruction  # facing, turned right, facing again: the part that mirrors into a turn left
+REACTION = 0.4  # seconds from a prompt to the head starting to move: a person reading a short instruction
 # The browser test plays that turn at one and a half times the clip's speed (two frames of every three,
 # at the clip's 30 a second: Chromium's fake camera plays no faster): the man turns in about a second, as
 # someone asked to turn does, where the clip's man (never asked) took nearly two.
@@ -87,8 +90,9 @@ def prompted(man: Person, moves: Sequence[str], *, reaction: float = REACTION, s
 
 
 def turning_frames(step: int = 3) -> list[np.ndarray]:
-    """The clip's head turn, every step-th frame (3: about ten frames a second, as the page sends)."""
-    return read_frames(fixture_path(CLIP), *TURNING, step)
+    """The clip's head turn, every step-th frame (3: about ten frames a second, as the page sends: 24
+    frames, what the page records for one move and the most a burst of one move may have)."""
+    return read_frames(fixture_path(CLIP), *BURST, step)
 
 
 def right_turn(detector, step: int = 1) -> list[np.ndarray]:
