@@ -10,7 +10,8 @@ before it (a zigzag over the values: every swing between two turning points is a
 Which of those swings are moves:
 
 - across (turns): a swing from a turning point where the head faced the camera (|across| <= FACING) to
-  one further from straight-on, on the side it swung to: the head left facing and went somewhere. A swing
+  one further from straight-on, and at least least past it, on the side it swung to: the head left
+  facing and went somewhere (a head facing the camera wobbles a few hundredths either side). A swing
   that starts turned (from the far end of a turn) is the way back: it counts only if it ends a full
   move's amount past straight-on on the other side (then the judge would take it for a turn). The way
   back from a turn swings past facing (the clip's man by up to 0.16 across, smoothed, where a turn needs
@@ -74,7 +75,7 @@ def turns(across: np.ndarray, *, least: float, facing: float, full: float) -> li
         sign = 1 if across[peak] > across[base] else -1
         far = sign * across[peak]  # how far past straight-on, on the side it swung to
         if abs(across[base]) <= facing:
-            moved = far > abs(across[base])
+            moved = far >= least and far > abs(across[base])
         else:
             moved = np.sign(across[base]) == -sign and far >= full
         if moved:
