@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 import cv2
@@ -54,9 +55,9 @@ class Person:
     right: list[np.ndarray]
     hold: list[np.ndarray]
 
-    @property
+    @cached_property
     def left(self) -> list[np.ndarray]:
-        return mirrored(self.right)
+        return mirrored(self.right)  # made once: the same frames each time (a cache may key on them)
 
 
 def person(detector) -> Person:

@@ -234,7 +234,8 @@ def posed(across, down=None):
     from recognition.faces import Box
 
     down = [0.35] * len(across) if down is None else down
-    return [FrameLook(1, Box(100, 100, 150, 150), HeadPose(across=a, down=d, eye_distance=40.0)) for a, d in zip(across, down)]
+    return [FrameLook(1, Box(100, 100, 150, 150), HeadPose(across=a, down=d, eye_distance=40.0))
+            for a, d in zip(across, down)]
 
 
 def test_a_move_that_was_not_asked_is_refused_wherever_the_head_makes_it():
@@ -271,11 +272,28 @@ def test_the_way_back_and_the_chin_wandering_in_a_turn_are_no_moves_but_a_look_u
     # dlib's chin rises as the head turns furthest, the head steady meanwhile: part of the turn.
     chin = [0.35] * 9 + [0.25] * 3 + [0.35] * len(back)
     assert judge(posed(right + back, chin), MOVES["right"]).passed
+    # A slow turn to the left still going as the burst ends, the chin rising with it from where the head
+    # still faced the camera (the clip's man at 0.8 times his pace): the turn's, not a look up.
+    slow_left = facing + list(np.linspace(0.0, 0.12, 6)) + [0.13, 0.14, 0.15, 0.17, 0.19, 0.21, 0.22]
+    rising = [0.38] * (len(right + back + slow_left) - 4) + [0.36, 0.34, 0.32, 0.31]
+    assert judge(posed(right + back + slow_left, rising), [MOVES["right"], MOVES["left"]]).passed
     # The same rise with the head facing the camera, after the turn: a look up that was not asked.
     looked = right + back + facing * 3
     up = [0.35] * (len(right) + len(back) + 2) + [0.25] * 4 + [0.35] * 3
     refused = judge(posed(looked, up), MOVES["right"])
     assert not refused.passed and "not asked (a look up)" in refused.reason
+
+
+def test_one_recording_of_up_left_up_answers_neither_order():
+    rest = [(0.0, 0.35)] * 4
+    look = [(0.0, d) for d in [*np.linspace(0.35, 0.2, 4), 0.2, 0.2, *np.linspace(0.2, 0.35, 4)]]
+    turn = [(a, 0.35) for a in np.linspace(0.0, 0.3, 6)] + [(a, 0.35) for a in np.linspace(0.3, 0.0, 6)]
+    across, down = zip(*(rest + look + rest + turn + rest + look + rest))
+    up, left = MOVES["up"], MOVES["left"]
+    assert judge(posed(*zip(*(rest + look + rest + turn + rest))), [up, left]).passed
+    for order in ([up, left], [left, up]):
+        refused = judge(posed(list(across), list(down)), order)
+        assert not refused.passed and "not asked (a look up)" in refused.reason
 
 
 def test_turning_points_are_the_extremes_between_swings_of_at_least_the_amount():

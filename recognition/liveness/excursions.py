@@ -16,9 +16,10 @@ Which of those swings are moves:
   move's amount past straight-on on the other side (then the judge would take it for a turn). The way
   back from a turn swings past facing (the clip's man by up to 0.16 across, smoothed, where a turn needs
   0.2), which is no move of its own;
-- down (look up): a swing up (down falling) while the head does not turn (across moves less than half
-  a turn's amount over it), as the judge asks of a look up. Dlib's chin wanders as a head turns: that is
-  part of the turn. Looking down is no move anyone is asked for, and is not counted.
+- down (look up): a swing up (down falling) from a frame where the head faces the camera, while it does
+  not turn (across moves less than half a turn's amount over the swing and the two frames either side),
+  as the judge asks of a look up. Dlib's chin rises as a head turns furthest, where the turn pauses a
+  moment: part of the turn, not a look up. Looking down is no move anyone is asked for, and is not counted.
 """
 from __future__ import annotations
 
@@ -83,12 +84,14 @@ def turns(across: np.ndarray, *, least: float, facing: float, full: float) -> li
     return found
 
 
-def looks_up(down: np.ndarray, across: np.ndarray, *, least: float, steady: float) -> list[Excursion]:
-    """The looks up the head made: down falling by at least least while across moves less than steady."""
+def looks_up(down: np.ndarray, across: np.ndarray, *, least: float, facing: float, steady: float,
+             around: int = 2) -> list[Excursion]:
+    """The looks up the head made (see the module): down falling by at least least from a frame where
+    |across| <= facing, while across moves less than steady over the swing and around frames either side."""
     points = turning_points(down, least)
     found = []
     for base, peak in zip(points, points[1:]):
-        span = across[min(base, peak) : max(base, peak) + 1]
-        if down[peak] < down[base] and np.ptp(span) < steady:
+        span = across[max(0, base - around) : peak + around + 1]
+        if down[peak] < down[base] and abs(across[base]) <= facing and np.ptp(span) < steady:
             found.append(Excursion("down", -1, peak, float(down[base] - down[peak])))
     return found

@@ -29,7 +29,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from recognition.faces import Box
-from recognition.liveness.excursions import looks_up, turning_points, turns
+from recognition.liveness.excursions import looks_up, turns
 from recognition.liveness.pose import HeadPose
 
 # Amounts of nose-tip parallax (pose.py): 0.2 across is a turn of about 25 degrees for an average face,
@@ -47,6 +47,7 @@ LIFT = 0.1
 FACING = 0.16
 RETURN = 0.5  # of a move's amount: how far back toward facing the head comes before the next move
 UNASKED = 0.5  # of a move's amount: a swing that big away from facing is a move, asked or not (excursions.py)
+CHIN = 2  # frames: a look up that peaks this close to where an asked turn went furthest is the turn's
 MIN_FRAMES = 6  # frames with one usable face; fewer cannot show a movement with any confidence
 MIN_EYE_DISTANCE = 18.0  # pixels between the eyes: below, the landmarks are too coarse (face under ~70 px)
 MAX_JUMP = 0.5  # of the face's width, between two frames that follow each other
@@ -187,27 +188,28 @@ def _find(move: Move, across: np.ndarray, down: np.ndarray, facing: np.ndarray, 
 
 def _unasked(moves: Sequence[Move], steps: list[Step], across: np.ndarray, down: np.ndarray) -> Optional[str]:
     """The first move the head made (excursions.py) that no asked step accounts for, said for the person;
-    or None. Each step accounts for one move of its kind, the one nearest its peak between its facing
-    start and where its way back ends (the next turning point): so a move made before the first, between
-    two, after the last or twice within one is refused. A look up within an asked turn is dlib's chin
-    wandering as the head turns (seen as the head turns furthest), not a move."""
-    made = sorted(turns(across, least=UNASKED * TURN, facing=FACING, full=TURN)
-                  + looks_up(down, across, least=UNASKED * LIFT, steady=TURN / 2), key=lambda e: e.peak)
-    turning = []
+    or None. Each step accounts for the move of its kind nearest its peak, and for those the same way
+    from its facing start to there (a head that set off, paused and went on): so a move made before the
+    first, between two, after the last, the other way within one, or the same way again after coming
+    back, is refused."""
+    made = (turns(across, least=UNASKED * TURN, facing=FACING, full=TURN)
+            + looks_up(down, across, least=UNASKED * LIFT, facing=FACING, steady=TURN / 2))
+    furthest = []  # where the asked turns went furthest
     for move, step in zip(moves, steps):
-        values = across if move.axis == "across" else down
-        settled = next((p for p in turning_points(values, UNASKED * move.needed) if p > step.peak), len(values) - 1)
-        mine = [e for e in made if e.axis == move.axis and e.sign == move.sign and step.start <= e.peak <= settled]
+        mine = [e for e in made if e.axis == move.axis and e.sign == move.sign and e.peak >= step.start]
         if mine:
-            made.remove(min(mine, key=lambda e: abs(e.peak - step.peak)))
-        if move.axis == "across":
-            turning.append((step.start, settled))
-    made = [e for e in made if e.axis == "across" or not any(a <= e.peak <= b for a, b in turning)]
+            own = min(mine, key=lambda e: abs(e.peak - step.peak))
+            made = [e for e in made if e not in mine or e.peak > own.peak]
+            furthest += [own.peak] if move.axis == "across" else []
+    # dlib's chin rises as a head turns furthest: a look up that peaks there is the turn's (and no look up
+    # the judge would take, the head being turned)
+    made = [e for e in made if e.axis == "across" or all(abs(e.peak - peak) > CHIN for peak in furthest)]
     if not made:
         return None
     first = min(made, key=lambda e: (e.axis != "across", e.peak))  # a turn first: its chin wanders too
-    return {("across", 1): "a turn to the left", ("across", -1): "a turn to the right"}.get((first.axis, first.sign),
-                                                                                          "a look up")
+    if first.axis == "down":
+        return "a look up"
+    return "a turn to the left" if first.sign > 0 else "a turn to the right"
 
 
 def _peak_and_return(values: np.ndarray, reach: int, back: float) -> tuple[int, Optional[int]]:
