@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import socket
 import sys
 import tempfile
 import time
-import urllib.request
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests import bomb_files as bombs  # noqa: E402
 from tests.memory_server import MB, MeasuredServer  # noqa: E402
+from webapp.signin import burst_digest  # noqa: E402
 
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 
@@ -51,10 +50,7 @@ def heic(image: np.ndarray) -> bytes:
 
 
 def burst(url: str, route: str, frame: bytes, count: int = 40):
-    from webapp.signin import burst_digest
-
-    with urllib.request.urlopen(url + "/signin/challenge", timeout=30) as answer:
-        token = json.loads(answer.read())["token"]
+    token = requests.post(url + "/signin/challenge", timeout=30).json()["token"]
     # Frames of their own (a burst is good once, on every route): the frame with random bytes after its end.
     frames = [frame + os.urandom(8) for _ in range(count)]
     return requests.post(url + route, data={"token": token, "name": "Nobody", "digest": burst_digest(frames)},

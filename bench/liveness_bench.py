@@ -1,11 +1,13 @@
-"""The liveness challenge (recognition/liveness) on the fixtures, under today's rules and under the rules
+"""The liveness challenge (recognition/liveness) on the fixtures, under today's rules, under the rules of
+the round before (the same judge without its refusal of moves not asked: round1_rules) and under those
 of 0eb7691 (bench/liveness_baseline.py), measured in the same run:
 
-1. what a genuine user gets: the pass rate of one try as the browser test makes them (a burst of the
-   page's length, ten frames a second, starting anywhere in the looping camera file), before (one move,
-   left or right, over the old test's camera: the clip's turn played forward and back) and after (two
-   moves in a random order over the new one: the turn and the same turn mirrored);
+1. what a genuine user gets: the pass rate of one try as the browser test makes them: the clip's man
+   following the page's prompts (tests/footage.py prompted: as tests/prompted_camera.js plays him), over
+   reaction times, paces and moments of his hold; and, for comparison, tries over the looping cameras
+   of the earlier browser tests (a burst of the page's length starting anywhere in the file);
 2. what recordings get: the clip's turn, and the same played backwards, against every move and order;
+   and one recording of three moves against both orders of two;
 3. what posed photo pairs and held-up stills get (the rules that stop pictures);
 4. what a burst costs the server, beside one photo's recognition.
 
@@ -17,6 +19,7 @@ import itertools
 import statistics
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,12 +33,13 @@ from bench.compare_accuracy import labelled_photos  # noqa: E402
 from bench.liveness_baseline import old_judge  # noqa: E402
 from bench.parts import FIXTURES, scratch_parts  # noqa: E402
 from camera.clips import face_centred, held_up, letterbox, read_frames  # noqa: E402
-from recognition.liveness import burst  # noqa: E402
+from recognition.liveness import burst, judge  # noqa: E402
 from recognition.liveness.burst import BurstLooker, check_burst, follow_person  # noqa: E402
 from recognition.liveness.judge import LIFT, MOVES, TURN  # noqa: E402
 from recognition.liveness.pose import HeadPoseModel  # noqa: E402
 from recognition.models.weights import pose_model_path  # noqa: E402
-from tests.footage import CLIP, SPEED, TURNING, mirrored, ping_pong, right_turn, sped_up  # noqa: E402
+from tests.footage import (CLIP, SPEED, TURNING, Person, mirrored, moves_footage, person, ping_pong,  # noqa: E402
+                           prompted, right_turn, sped_up)
 
 PAGE_STEP = 3  # the page takes ten frames a second from a camera playing 30
 PER_MOVE = burst.FRAMES_PER_MOVE
@@ -45,12 +49,27 @@ STILL_FRAMES = 24
 HOLDS = {"default": {}, "focal=0.8": {"focal": 0.8}, "swing=45": {"swing": 45},
          "swing=45 nod=30 focal=0.8": {"swing": 45, "nod": 30, "focal": 0.8}}
 AXIS_NEEDED = {"across": TURN, "down": LIFT}
+REACTIONS = (0.2, 0.4, 0.6, 0.8, 1.0)  # seconds from a prompt to the head moving
+PACES = (0.8, 1.0, 1.5)  # times the clip's pace: 1.0, a turn there and back in 2.2 s
+HELD = (0, 3, 6, 9)  # where in his held head's frames the burst begins
+TWO = [("right", "left"), ("left", "right")]
+
+
+@contextmanager
+def round1_rules():
+    """The judge as the round before left it: moves not asked were not looked at."""
+    unasked = judge._unasked
+    judge._unasked = lambda *args: None
+    try:
+        yield
+    finally:
+        judge._unasked = unasked
 
 
 class Cached:
     """The analyzer's detector and embedder, remembering what each camera frame gave: a try over a
-    looping camera sees the same frames again and again. Keyed by the frames' identity: only for frames
-    that live as long as it does (a loop's)."""
+    looping camera sees the same frames again and again. Keyed by the frames' identity, each kept alive
+    with its answer (so no later frame can take its id)."""
 
     def __init__(self, analyzer) -> None:
         self.analyzer, self._found, self._near, self._vectors = analyzer, {}, {}, {}
@@ -59,15 +78,15 @@ class Cached:
         self.aligner, self.matcher = analyzer.aligner, analyzer.matcher
 
     def detect(self, frame):
-        if id(frame) not in self._found:
-            self._found[id(frame)] = self.analyzer.detector.detect(frame)
-        return self._found[id(frame)]
+        if id(frame) not in self._found:  # the frame is kept with its answer: its id is never reused
+            self._found[id(frame)] = (frame, self.analyzer.detector.detect(frame))
+        return self._found[id(frame)][1]
 
     def detect_near(self, frame, boxes):
         key = (id(frame), tuple(boxes))
         if key not in self._near:
-            self._near[key] = self.analyzer.detector.detect_near(frame, boxes)
-        return self._near[key]
+            self._near[key] = (frame, self.analyzer.detector.detect_near(frame, boxes))
+        return self._near[key][1]
 
     def embed(self, chips):
         missing = [chip for chip in chips if chip.tobytes() not in self._vectors]
@@ -84,8 +103,8 @@ class CachedPoses:
     def pose(self, frame, box):
         key = (id(frame), box)
         if key not in self._seen:
-            self._seen[key] = self.poses.pose(frame, box)
-        return self._seen[key]
+            self._seen[key] = (frame, self.poses.pose(frame, box))
+        return self._seen[key][1]
 
 
 def camera(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -115,30 +134,44 @@ def tries(loop, length: int, challenges, analyzer, poses, *, old: bool) -> dict[
 
 
 def report_genuine(analyzer, poses) -> None:
+    natural = person(analyzer.analyzer.detector)
+    man = Person(right=camera(natural.right), hold=camera(natural.hold))  # as the page's JPEGs show him
+    print("1. Genuine footage, one try as the browser test makes it: the clip's man following the page's prompts\n"
+          f"   (two moves, either order; reaction {', '.join(map(str, REACTIONS))} s, each at {len(HELD)} "
+          "moments of his hold), at a pace of")
+    for pace in PACES:
+        tried = [(moves, prompted(man, moves, reaction=reaction, speed=pace, held=held))
+                 for moves in TWO for reaction in REACTIONS for held in HELD]
+        rates = {}
+        for name, rules in (("round 1 rules", round1_rules), ("now", nullcontext)):
+            with rules():
+                rates[name] = statistics.mean(check(frames, moves, analyzer, poses) for moves, frames in tried)
+        print(f"    {pace}x the clip's: " + ", ".join(f"{name} {rate:4.0%}" for name, rate in rates.items())
+              + f"  (within 3 tries now: {1 - (1 - rates['now']) ** 3:5.1%}; {len(tried)} tries)")
     old_loop = camera(ping_pong(read_frames(FIXTURES / CLIP, *TURNING)))
-    natural = right_turn(analyzer.analyzer.detector)
-    right = sped_up(natural)
-    new_loop = camera(right + mirrored(right))
-    slow_loop = camera(natural + mirrored(natural))
-    print("1. Genuine footage, one try as the browser test makes it: a burst of the page's length (ten frames a\n"
-          f"   second) starting anywhere in the looping camera file (one every {TRY_EVERY} frames), the challenge at random")
-    rows = [("before: old rules, 1 move (left or right), old camera (clip 90-165 forward+back, 5.0 s)",
-             old_loop, PER_MOVE, [("left",), ("right",)], True),
-            ("        new rules, same (1 move, old camera)", old_loop, PER_MOVE, [("left",), ("right",)], False),
-            (f"after:  new rules, 2 moves (right+left or left+right), new camera: the turn and the same mirrored, "
-             f"{SPEED}x as the browser test plays it ({len(new_loop) / 30:.1f} s)",
-             new_loop, 2 * PER_MOVE, [("right", "left"), ("left", "right")], False),
-            ("        new rules, 1 move (left or right), new camera", new_loop, PER_MOVE, [("left",), ("right",)], False),
-            ("        old rules, 1 move (left or right), new camera", new_loop, PER_MOVE, [("left",), ("right",)], True),
-            (f"        new rules, 2 moves, new camera at the clip's own speed ({len(slow_loop) / 30:.1f} s)", slow_loop,
-             2 * PER_MOVE, [("right", "left"), ("left", "right")], False)]
-    for label, loop, length, challenges, old in rows:
-        rates = tries(loop, length, challenges, analyzer, poses, old=old)
+    right = sped_up(right_turn(analyzer.analyzer.detector))
+    loop = camera(right + mirrored(right))
+    print("   The looping cameras of the earlier browser tests (a burst starting anywhere in the file, one every "
+          f"{TRY_EVERY} frames;\n   the file plays at its own pace, whatever the page asks)")
+    rows = [("0eb7691 rules, 1 move, its camera (clip 90-165 forward+back, 5.0 s)", old_loop, PER_MOVE,
+             [("left",), ("right",)], "0eb7691"),
+            (f"round 1 rules, 2 moves, its camera (the turn and the same mirrored, {SPEED}x, "
+             f"{len(loop) / 30:.1f} s)", loop, 2 * PER_MOVE, TWO, "round 1"),
+            ("now, 2 moves, the same camera", loop, 2 * PER_MOVE, TWO, "now")]
+    for label, frames, length, challenges, rules in rows:
+        with round1_rules() if rules == "round 1" else nullcontext():
+            rates = tries(frames, length, challenges, analyzer, poses, old=rules == "0eb7691")
         rate = statistics.mean(rates.values())  # the challenge is drawn at random, each as likely
         each = ", ".join(f"{'+'.join(moves)} {share:.0%}" for moves, share in rates.items())
-        print(f"  {label}\n      one try passes {rate:4.0%} ({each}; {len(range(0, len(loop), TRY_EVERY))} starts); "
-              f"within 3 tries {1 - (1 - rate) ** 3:5.1%}, within 5 {1 - (1 - rate) ** 5:5.1%}")
+        print(f"    {label}\n      one try passes {rate:4.0%} ({each}; {len(range(0, len(frames), TRY_EVERY))} starts)")
     print()
+
+
+def check(frames, moves, analyzer, poses) -> bool:
+    looker = BurstLooker(analyzer, poses)
+    for frame in frames:
+        looker.look(frame)
+    return looker.check([MOVES[m] for m in moves], frames.__getitem__).passed
 
 
 def report_recordings(analyzer, poses) -> None:
@@ -156,6 +189,16 @@ def report_recordings(analyzer, poses) -> None:
             before = "" if old is None else f"  before: {'PASS' if old else 'no'}"
             print(f"  {name:11} {'+'.join(moves):10} now: {'PASS' if new.passed else 'no  '}"
                   f" moved {new.verdict.moved:.3f}{before}  ({new.reason})")
+    print("   One recording of three moves (the turn and the same mirrored, steadied, every 4th frame: 48 frames),\n"
+          "   against both orders of two (round 1 rules in brackets)")
+    for made in (("left", "right", "left"), ("right", "left", "right")):
+        frames = moves_footage(made, analyzer.detector, step=4)[:2 * PER_MOVE]
+        for moves in TWO:
+            new = check_burst(frames, [MOVES[m] for m in moves], analyzer, poses)
+            with round1_rules():
+                before = check_burst(frames, [MOVES[m] for m in moves], analyzer, poses).passed
+            print(f"  {','.join(made):15} {'+'.join(moves):10} now: {'PASS' if new.passed else 'no  '}"
+                  f" ({'PASS' if before else 'no'})  ({new.reason})")
     print()
 
 
@@ -163,14 +206,14 @@ def report_pairs(analyzer, poses) -> None:
     print(f"3. Posed photo pairs: photo A shown {SHOWN_EACH} frames, then photo B {SHOWN_EACH} frames, each face "
           "centred at the same place and size, against each single move (old rules in brackets)")
     people: dict[str, list] = {}
-    for person, path in labelled_photos(FIXTURES / "faces"):
+    for who, path in labelled_photos(FIXTURES / "faces"):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         boxes = analyzer.detector.detect(image)
         if boxes:
             box = max(boxes, key=lambda b: b.area)
-            people.setdefault(person, []).append((path.name, face_centred(image, (box.x, box.y, box.w, box.h))))
+            people.setdefault(who, []).append((path.name, face_centred(image, (box.x, box.y, box.w, box.h))))
     pairs = passed = passed_old = 0
-    for person, photos in people.items():
+    for who, photos in people.items():
         for (name_a, a), (name_b, b) in itertools.permutations(photos, 2):
             frames = [a] * SHOWN_EACH + [b] * SHOWN_EACH
             looker = BurstLooker(analyzer, poses)
@@ -180,7 +223,7 @@ def report_pairs(analyzer, poses) -> None:
             old = [name for name, move in MOVES.items() if old_judge(looker.looks, move).passed]
             pairs, passed, passed_old = pairs + 1, passed + bool(now), passed_old + bool(old)
             if now or old:
-                print(f"  {person:15} {name_a:>22} -> {name_b:22} passes: {', '.join(now) or 'none'} "
+                print(f"  {who:15} {name_a:>22} -> {name_b:22} passes: {', '.join(now) or 'none'} "
                       f"({', '.join(old) or 'none'})")
     print(f"  summary: {passed} of {pairs} pairs pass some move now (old rules: {passed_old})\n")
 
@@ -213,28 +256,29 @@ def report_stills(analyzer, poses) -> None:
 
 def report_timing(analyzer, poses) -> None:
     """The server's work per burst, as present_face does it: each JPEG decoded and looked at, then the
-    judge, then the chosen frames decoded again and embedded (nothing cached), over the bursts of the
-    browser test's camera."""
-    right = sped_up(right_turn(analyzer.detector))
-    loop = right + mirrored(right)
-    encoded = [cv2.imencode(".jpg", letterbox(f, (640, 480)), [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes() for f in loop]
+    judge, then the chosen frames decoded again and embedded (nothing cached), over bursts of the
+    browser test's man following the prompts."""
+    man = person(analyzer.detector)
+    def encode(frame) -> bytes:
+        return cv2.imencode(".jpg", letterbox(frame, (640, 480)), [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+
     decode = lambda data: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # noqa: E731
-    analyzer.embed(decode(encoded[0]))  # warm up
+    samples = [encode(frame) for frame in man.right[::4]]
+    analyzer.embed(decode(samples[0]))  # warm up
     baseline = []
-    for data in encoded[::4]:
+    for data in samples:
         started = time.perf_counter()
         analyzer.embed(decode(data))
         baseline.append(time.perf_counter() - started)
     one = statistics.median(baseline)
-    print(f"5. Server time per burst over the browser test's camera (decode, look, judge, decode again and embed;\n"
+    print(f"5. Server time per burst of the browser test's man (decode, look, judge, decode again and embed;\n"
           f"   baseline: decode + detect + embed one photo, median {one * 1000:.0f} ms)")
-    sequences = {"1 move (24 frames)": [("right",), ("left",)], "2 moves (48 frames)": [("right", "left"), ("left", "right")]}
+    sequences = {"1 move (24 frames)": [("right",), ("left",)], "2 moves (48 frames)": TWO}
     for label, challenges in sequences.items():
-        length = PER_MOVE * len(challenges[0])
         times = {True: [], False: []}
-        for start in range(0, len(loop), 5):
-            frames = [encoded[(start + k * PAGE_STEP) % len(encoded)] for k in range(length)]
-            for moves in challenges:
+        for moves in challenges:
+            for reaction in REACTIONS:
+                frames = [encode(frame) for frame in prompted(man, moves, reaction=reaction)]
                 started = time.perf_counter()
                 looker = BurstLooker(analyzer, poses)
                 for data in frames:

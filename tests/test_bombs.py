@@ -7,7 +7,6 @@ import io
 import json
 import socket
 import time
-import urllib.request
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -61,8 +60,7 @@ def post(path: str, **options):
 def burst(url: str, route: str, frame: bytes, count: int = 40, suffix: str = ".jpg"):
     """count copies of frame sent as a burst, with a fresh challenge's token and the frames' digest (a
     burst is good once: each test sends frames of its own)."""
-    with urllib.request.urlopen(url + "/signin/challenge", timeout=30) as answer:
-        token = json.loads(answer.read())["token"]
+    token = requests.post(url + "/signin/challenge", timeout=30).json()["token"]
     files = [("frame", (f"f{n}{suffix}", frame)) for n in range(count)]
     digest = burst_digest([frame] * count)
     return requests.post(url + route, data={"token": token, "digest": digest, "name": "Nobody"}, files=files,

@@ -20,7 +20,7 @@ album_server = album_api.album_server  # the album of fixture photos, indexed by
 # What anyone may call with a key set, written out here rather than read from webapp/auth.py, so that
 # opening a route is a change this test has to be told about.
 OPEN = {("GET", "/"), ("GET", "/people"), ("GET", "/albums"), ("GET", "/signup"), ("GET", "/signin"),
-        ("GET", "/signin/challenge"), ("POST", "/signin/look"), ("POST", "/signin"), ("POST", "/signout"),
+        ("POST", "/signin/challenge"), ("POST", "/signin/look"), ("POST", "/signin"), ("POST", "/signout"),
         ("GET", "/me"), ("POST", "/me/delete"), ("GET", "/health"), ("GET", "/openapi.json"),
         ("GET", "/static/<path:filename>")}
 

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 
 from recognition.liveness.burst import check_burst
+from recognition.liveness.excursions import turning_points
 from recognition.liveness.judge import LIFT, MOVES, TURN, FrameLook, judge
 from recognition.liveness.pose import HeadPose, pose_from_landmarks
 from tests.conftest import load_photo
-from tests.footage import KIT_TURNING, held_up_frames, moves_footage, posed_frames, right_turn, turning_frames
+from tests.footage import (KIT_TURNING, held_up_frames, moves_footage, person, posed_frames, prompted, right_turn,
+                           turning_frames)
 
 STILLS = ["obama/obama1.jpg", "obama/obama2.jpg", "biden/biden2.jpg", "kit_harington/kit1.jpg",
           "rose_leslie/rose1.jpg", "alex_lacamoire/alex1.jpg", "lin_manuel_miranda/lin1.png"]
@@ -64,6 +66,28 @@ def test_a_recording_of_one_move_answers_no_two_move_challenge(turning, analyzer
             assert not check.passed, moves
     twice = moves_footage(["right", "right"], analyzer.detector)  # the same turn, twice: no left in it
     assert not check_burst(twice, [MOVES["right"], MOVES["left"]], analyzer, pose_model).passed
+
+
+@pytest.mark.parametrize("moves", [("left", "right"), ("right", "left")])
+def test_one_recording_with_a_move_more_answers_neither_order(analyzer, pose_model, moves):
+    # The review's recording: left, right, left, unedited. Before, it answered both orders of two moves
+    # (each asked move was looked for further on, and the moves not asked were never looked at).
+    for made in (["left", "right", "left"], ["right", "left", "right"]):
+        check = check_burst(moves_footage(made, analyzer.detector, step=4), [MOVES[m] for m in moves], analyzer,
+                            pose_model)
+        assert not check.passed and f"not asked (a turn to the {made[0]})" in check.reason, (made, check.reason)
+        assert [step.passed for step in check.verdict.steps] == [True, True]  # the asked moves are there
+
+
+@pytest.mark.parametrize("moves", [("left", "right"), ("right", "left")])
+def test_a_man_who_follows_the_prompts_passes_either_order(analyzer, pose_model, moves):
+    # The clip's man turning when each prompt shows (after 0.3 s, or a slow 0.9 s), at the clip's pace and
+    # faster: the way back from each turn, past facing, is no move of its own.
+    man = person(analyzer.detector)
+    for reaction, speed in ((0.3, 1.0), (0.9, 1.0), (0.6, 1.5)):
+        check = check_burst(prompted(man, moves, reaction=reaction, speed=speed), [MOVES[m] for m in moves], analyzer,
+                            pose_model)
+        assert check.passed, (reaction, speed, check.reason)
 
 
 def test_a_turn_is_not_taken_for_looking_up(turning, analyzer, pose_model):
@@ -204,3 +228,76 @@ def test_one_frame_the_detector_got_wrong_is_left_out_but_a_swap_is_not():
     for i in range(5, 12):  # from frame 5 on, the face is elsewhere: another face, not a slip
         frames[i] = replace(frames[i], box=Box(300, 100, 150, 150))
     assert "jumped" in judge(frames, MOVES["right"]).reason
+
+
+def posed(across, down=None):
+    from recognition.faces import Box
+
+    down = [0.35] * len(across) if down is None else down
+    return [FrameLook(1, Box(100, 100, 150, 150), HeadPose(across=a, down=d, eye_distance=40.0))
+            for a, d in zip(across, down)]
+
+
+def test_a_move_that_was_not_asked_is_refused_wherever_the_head_makes_it():
+    facing = [0.0] * 3
+    left, right = facing + list(np.linspace(0.0, 0.3, 6)), facing + list(np.linspace(0.0, -0.3, 6))
+    half_right = facing + list(np.linspace(0.0, -0.12, 4)) + [-0.12] * 2  # half a turn's amount, and a little more
+
+    def lap(way):
+        return way + way[::-1]  # out and back to facing
+
+    asked = [MOVES["left"], MOVES["right"]]
+    assert judge(posed(lap(left) + lap(right)), asked).passed
+    for order in (asked, asked[::-1]):  # left, right, left: before, both orders passed
+        refused = judge(posed(lap(left) + lap(right) + lap(left)), order)
+        assert not refused.passed and "not asked (a turn to the left)" in refused.reason
+    for burst, order in ((lap(half_right) + lap(left) + lap(right), asked),  # before the asked moves, ...
+                         (lap(right) + lap(half_right) + lap(left), asked[::-1]),  # between (back at facing first)
+                         (lap(left) + lap(right) + half_right, asked)):  # after (and not back)
+        assert "not asked (a turn to the right)" in judge(posed(burst), order).reason
+    twice = left + [0.3] * 2 + [0.1] * 3 + [0.35] * 3 + left[::-1]  # to the left, back to facing, left again
+    assert "not asked (a turn to the left)" in judge(posed(twice), MOVES["left"]).reason
+    # Straight from a turn to the left on to the right, without stopping at facing: a turn all the same.
+    sweep = left + list(np.linspace(0.3, -0.3, 8)) + right[::-1]
+    assert judge(posed(sweep), asked).passed
+    assert "not asked (a turn to the right)" in judge(posed(sweep), MOVES["left"]).reason
+
+
+def test_the_way_back_and_the_chin_wandering_in_a_turn_are_no_moves_but_a_look_up_is():
+    facing = [0.0] * 3
+    right = facing + list(np.linspace(0.0, -0.3, 6)) + [-0.3] * 3
+    # Back past facing by 0.15 (the clip's man swings 0.16 past it), then facing: no turn to the left.
+    back = list(np.linspace(-0.3, 0.15, 6)) + [0.15, 0.1, 0.05] + facing
+    assert judge(posed(right + back), MOVES["right"]).passed
+    # dlib's chin rises as the head turns furthest, the head steady meanwhile: part of the turn.
+    chin = [0.35] * 9 + [0.25] * 3 + [0.35] * len(back)
+    assert judge(posed(right + back, chin), MOVES["right"]).passed
+    # A slow turn to the left still going as the burst ends, the chin rising with it from where the head
+    # still faced the camera (the clip's man at 0.8 times his pace): the turn's, not a look up.
+    slow_left = facing + list(np.linspace(0.0, 0.12, 6)) + [0.13, 0.14, 0.15, 0.17, 0.19, 0.21, 0.22]
+    rising = [0.38] * (len(right + back + slow_left) - 4) + [0.36, 0.34, 0.32, 0.31]
+    assert judge(posed(right + back + slow_left, rising), [MOVES["right"], MOVES["left"]]).passed
+    # The same rise with the head facing the camera, after the turn: a look up that was not asked.
+    looked = right + back + facing * 3
+    up = [0.35] * (len(right) + len(back) + 2) + [0.25] * 4 + [0.35] * 3
+    refused = judge(posed(looked, up), MOVES["right"])
+    assert not refused.passed and "not asked (a look up)" in refused.reason
+
+
+def test_one_recording_of_up_left_up_answers_neither_order():
+    rest = [(0.0, 0.35)] * 4
+    look = [(0.0, d) for d in [*np.linspace(0.35, 0.2, 4), 0.2, 0.2, *np.linspace(0.2, 0.35, 4)]]
+    turn = [(a, 0.35) for a in np.linspace(0.0, 0.3, 6)] + [(a, 0.35) for a in np.linspace(0.3, 0.0, 6)]
+    across, down = zip(*(rest + look + rest + turn + rest + look + rest))
+    up, left = MOVES["up"], MOVES["left"]
+    assert judge(posed(*zip(*(rest + look + rest + turn + rest))), [up, left]).passed
+    for order in ([up, left], [left, up]):
+        refused = judge(posed(list(across), list(down)), order)
+        assert not refused.passed and "not asked (a look up)" in refused.reason
+
+
+def test_turning_points_are_the_extremes_between_swings_of_at_least_the_amount():
+    values = np.array([0.0, 0.02, -0.05, -0.3, -0.2, -0.25, 0.1, 0.05, 0.12])
+    assert turning_points(values, 0.1) == [1, 3, 8]  # -0.2 is a swing of 0.1 back, but not before the far one
+    assert turning_points(np.array([0.0, 0.05, 0.0]), 0.1) == [0]  # no swing at all
+    assert turning_points(np.array([0.3, 0.0]), 0.1) == [0, 1]

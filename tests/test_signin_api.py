@@ -50,7 +50,7 @@ def send_burst(client, url, frames, *, token=None, digest=None, **fields):
     """What the page sends: the challenge's token, the frames recorded while the person moved, and
     their digest."""
     if token is None:
-        token = client.get("/signin/challenge").get_json()["token"]
+        token = client.post("/signin/challenge").get_json()["token"]
     encoded = [jpeg_bytes(frame) for frame in frames]
     data = {"token": token, "digest": digest or digest_of(encoded),
             "frame": [(io.BytesIO(body), f"frame{i}.jpg") for i, body in enumerate(encoded)]}
@@ -63,7 +63,7 @@ def session_cookie(response) -> str:
 
 
 def test_sign_up_with_the_challenge_starts_a_session_and_shows_my_page(web, services, turning):
-    asked = web.get("/signin/challenge").get_json()
+    asked = web.post("/signin/challenge").get_json()
     assert asked["liveness"] == "challenge" and asked["moves"] == ["right"] and asked["prompts"][0]
     assert asked["frames"] == 24 and asked["seconds"] == 2.4
     response = send_burst(web, "/signup", turning, token=asked["token"], name="Turning man", email="man@example.org")
@@ -116,7 +116,7 @@ def test_a_different_person_who_moves_is_refused_without_a_hint(services, pose_m
 
 
 def test_a_challenge_is_good_for_one_try_and_only_from_this_server(web, turning):
-    token = web.get("/signin/challenge").get_json()["token"]
+    token = web.post("/signin/challenge").get_json()["token"]
     assert send_burst(web, "/signup", turning, token=token).status_code == 201
     web.post("/signout")
     again = send_burst(web, "/signin", turning, token=token)  # the burst that passed, sent again
@@ -154,7 +154,7 @@ def test_an_expired_challenge_is_refused(store):
 
 def test_without_liveness_one_photo_signs_up_and_in(services, pose_model):
     web = make_client(services, pose_model, liveness="off")
-    assert web.get("/signin/challenge").get_json() == {"liveness": "off"}
+    assert web.post("/signin/challenge").get_json() == {"liveness": "off"}
     assert "A photo cannot be uploaded" not in web.get("/signin").get_data(as_text=True)
 
     def photo(relative, **fields):
@@ -250,11 +250,26 @@ def test_asking_for_challenges_again_and_again_is_slowed(web):
     from webapp.face_gate import CHALLENGES_ASKED
 
     for _ in range(CHALLENGES_ASKED):
-        assert web.get("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8::1"}).status_code == 200
+        assert web.post("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8::1"}).status_code == 200
     # another address of the same IPv6 /64 is the same client; another network is not
-    shopping = web.get("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8::beef"})
+    shopping = web.post("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8::beef"})
     assert shopping.status_code == 429 and int(shopping.headers["Retry-After"]) > 0
-    assert web.get("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8:1::1"}).status_code == 200
+    assert web.post("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8:1::1"}).status_code == 200
+
+
+def test_challenges_are_asked_for_by_post_so_no_other_site_uses_them_up(web):
+    from webapp.face_gate import CHALLENGES_ASKED
+
+    # Another site's page can make a browser GET this server (a link followed, an image): before, each
+    # such GET was a challenge counted against every browser of the machine (all 127.0.0.1).
+    navigation = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+    for _ in range(CHALLENGES_ASKED + 1):
+        got = web.get("/signin/challenge", headers=navigation)
+        assert got.status_code == 405 and got.get_json()["error"]
+    posted = web.post("/signin/challenge", headers={"Origin": "https://elsewhere.example"})  # a form or fetch
+    assert posted.status_code == 403 and "another site" in posted.get_json()["error"]
+    asked = web.post("/signin/challenge", headers={"Origin": "http://localhost"})  # the page's own: still free
+    assert asked.status_code == 200 and asked.get_json()["token"]
 
 
 def test_a_burst_of_oversized_or_mismatched_frames_is_refused(web, turning):

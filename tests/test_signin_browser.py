@@ -1,27 +1,28 @@
 """Signing up and in with the browser's own camera, in real chromium, against the live server.
 
-The camera is Chromium's fake one playing a y4m file made here from the fixtures: the clip's man
-turning to his right and back, then the same frames mirrored (turning to his left and back), looped;
-a photo of that same man held up and moved about; or posed photos of someone else turning both ways.
 The server asks, as by default, for two moves in a random order (here of left and right); the page
-prompts each in turn while it records.
+prompts each in turn while it records. In front of the camera: the clip's man, who makes each move when
+its prompt appears (tests/prompted_camera.js: the page's camera is a stream drawn from his footage, the
+turn to his right, or the same mirrored); Kit Harington doing the same in posed photos; or, on
+Chromium's fake camera playing a y4m file in a loop, a photo of the man held up and moved about.
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import pytest
 
 import tests.test_page_browser as page_browser
 from camera.clips import letterbox, write_y4m
-from tests.footage import (held_up_frames, kit_turning_both_ways, mirrored, moves_footage, ping_pong, right_turn,
-                           sped_up, turning_frames)
+from tests import prompted_camera
+from tests.footage import held_up_frames, kit_person, moves_footage, person, ping_pong, turning_frames
 from tests.test_signin_api import send_burst
 from webapp import create_app
 
 chromium = page_browser.chromium
 TIMEOUT_MS = 60_000  # a sign-in: 1.2 s to get ready, 4.8 s of frames, then the check (the model may be warming up)
-# Tries a person gets, as one would retry: the fake camera loops its file at its own pace, not at the
-# page's prompts, so the page's 4.8 s can catch the two moves in the other order, or only one of them
-# (bench/liveness_bench.py measures how often one try passes).
+# Tries a person gets, as one would retry (bench/liveness_bench.py measures how often one try passes:
+# a person who reacts late, or turns fast, now and then misses a move).
 TRIES = 3
 
 
@@ -48,14 +49,21 @@ def camera_file(tmp_path, name: str, frames, fps: int, *, loop=ping_pong):
     return write_y4m(tmp_path / f"{name}.y4m", [letterbox(frame, (640, 480)) for frame in loop(frames)], fps=fps)
 
 
-@pytest.fixture
-def turning_camera(tmp_path, analyzer):
-    right = sped_up(right_turn(analyzer.detector))  # facing, turned right, facing; mirrored, the same to the left
-    return camera_file(tmp_path, "turning", right + mirrored(right), fps=30, loop=list)
+VIEWPORT = {"width": 1100, "height": 800}
 
 
-def open_page(browser, url):
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
+@contextmanager
+def prompted(chromium, performer):
+    """A browser context whose pages' camera shows performer following their prompts."""
+    context = chromium.new_context(viewport=VIEWPORT)
+    prompted_camera.install(context, performer)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def open_page(context, url):
     tab = context.new_page()
     tab.set_default_timeout(TIMEOUT_MS)
     tab.csp_violations = page_browser.watch_csp(tab)  # checked at each press
@@ -89,15 +97,15 @@ def press_until(tab, wanted: str, tries: int = TRIES) -> list[str]:
     raise AssertionError(f"no {wanted!r} in {tries} tries: {refused}")
 
 
-def test_sign_up_sign_out_sign_in_again_and_delete_me(chromium, server, services, turning_camera, tmp_path):
-    with page_browser.chromium_with_camera(chromium, turning_camera) as browser:
-        tab = open_page(browser, server.url + "/signup")
+def test_sign_up_sign_out_sign_in_again_and_delete_me(chromium, server, services, analyzer, tmp_path):
+    with prompted(chromium, person(analyzer.detector)) as context:
+        tab = open_page(context, server.url + "/signup")
         tab.fill("#name", "Turning man")
         tab.fill("#email", "man@example.org")
         press_until(tab, "/me")
-        person = services.store.identities()
-        assert len(person) == 1 and person[0].name == "Turning man"
-        assert tab.text_content("#me-hash") == person[0].hash
+        people = services.store.identities()
+        assert len(people) == 1 and people[0].name == "Turning man"
+        assert tab.text_content("#me-hash") == people[0].hash
         assert "faceapp_session" not in tab.evaluate("document.cookie")  # HttpOnly: no script reads it
         tab.screenshot(path=str(tmp_path / "me.png"))
 
@@ -120,7 +128,7 @@ def test_a_still_photo_of_a_registered_man_is_refused_by_the_challenge(chromium,
     assert signed_up(app, analyzer)
     photo = camera_file(tmp_path, "photo", held_up_frames(turning[3], analyzer.detector, count=30), fps=15)
     with page_browser.chromium_with_camera(chromium, photo) as browser:
-        tab = open_page(browser, server.url + "/signin")
+        tab = open_page(browser.new_context(viewport=VIEWPORT), server.url + "/signin")
         refused = [press(tab) for _ in range(TRIES)]  # every try refused by the challenge (the face is his)
         assert all(m and ("did not move as asked" in m or "faster than a head" in m) for m in refused), refused
         tab.screenshot(path=str(tmp_path / "still-refused.png"))
@@ -130,9 +138,8 @@ def test_a_still_photo_of_a_registered_man_is_refused_by_the_challenge(chromium,
 
 def test_a_different_person_is_refused(chromium, app, server, analyzer, tmp_path):
     assert signed_up(app, analyzer)
-    kit = kit_turning_both_ways(analyzer.detector, each=8)  # photos in small steps: they pass as moves
-    with page_browser.chromium_with_camera(chromium, camera_file(tmp_path, "kit", kit, fps=15, loop=list)) as browser:
-        tab = open_page(browser, server.url + "/signin")
+    with prompted(chromium, kit_person(analyzer.detector)) as context:  # photos in small steps: they pass as moves
+        tab = open_page(context, server.url + "/signin")
         press_until(tab, "not recognised")  # he may need another try at the moves; he never gets in
         assert tab.goto(server.url + "/me").url.endswith("/signin")
 
@@ -140,6 +147,6 @@ def test_a_different_person_is_refused(chromium, app, server, analyzer, tmp_path
 def signed_up(app, analyzer) -> bool:
     """The turning man signed up over HTTP, answering whichever order the challenge asks."""
     client = app.test_client()
-    asked = client.get("/signin/challenge").get_json()
+    asked = client.post("/signin/challenge").get_json()
     frames = moves_footage(asked["moves"], analyzer.detector)
     return send_burst(client, "/signup", frames, token=asked["token"], name="Turning man").status_code == 201

@@ -1,17 +1,18 @@
 """A burst is good once, everywhere: the review's replays, each refused now. The same frames with a fresh
 token, the frames played backwards, the way back from a right turn offered as a left turn, a recording
-of one move where two are asked, frames that are not the ones their digest names, a tried token at a
-second server on the same database and at the same server after a restart, and a cookie copied before
-sign-out."""
+of one move where two are asked, one recording with a move more offered to both orders, frames that are
+not the ones their digest names, a tried token at a second server on the same database and at the same
+server after a restart, and a cookie copied before sign-out."""
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from tests.conftest import open_store
-from tests.footage import moves_footage, turning_frames
+from tests.footage import held_up_frames, moves_footage, turning_frames
 from tests.test_signin_api import digest_of, jpeg_bytes, make_client, send_burst, session_cookie
 
 
@@ -45,19 +46,73 @@ def test_the_way_back_from_a_right_turn_does_not_answer_left(services, pose_mode
 
 def test_two_moves_in_the_asked_order_sign_up_and_one_move_does_not(services, pose_model, analyzer, turning):
     web = make_client(services, pose_model, moves=("left", "right"), steps=2)
-    asked = web.get("/signin/challenge").get_json()
+    asked = web.post("/signin/challenge").get_json()
     assert sorted(asked["moves"]) == ["left", "right"] and asked["frames"] == 48 and asked["seconds"] == 4.8
     one_move = send_burst(web, "/signup", turning, token=asked["token"])
     assert one_move.status_code == 422 and "move" in one_move.get_json()["error"]
-    asked = web.get("/signin/challenge").get_json()
+    asked = web.post("/signin/challenge").get_json()
     reordered = moves_footage(asked["moves"][::-1], analyzer.detector)[1:]  # [1:]: not the frames sent next
     wrong_order = send_burst(web, "/signup", reordered, token=asked["token"])
     assert wrong_order.status_code == 422 and "move 2 of 2" in wrong_order.get_json()["error"]
-    asked = web.get("/signin/challenge").get_json()
+    asked = web.post("/signin/challenge").get_json()
     made = send_burst(web, "/signup", moves_footage(asked["moves"], analyzer.detector), token=asked["token"],
                       name="Turning man")
     assert made.status_code == 201, made.get_json()
     assert [s["move"] for s in made.get_json()["liveness"]["steps"]] == asked["moves"]
+
+
+def challenge_for(client, moves: list[str]) -> str:
+    """A token for these moves in this order: asked for until it comes up (an attacker can do the same,
+    within the ask limit)."""
+    for _ in range(20):
+        asked = client.post("/signin/challenge").get_json()
+        if asked["moves"] == moves:
+            return asked["token"]
+    raise AssertionError(f"no challenge of {moves} in 20 asks")
+
+
+def test_one_burst_with_a_move_more_answers_neither_order(services, pose_model, analyzer):
+    # The review's burst: left, right, left, recorded once and sent to both orders (before, 200 twice).
+    web = make_client(services, pose_model, moves=("left", "right"), steps=2)
+    three = moves_footage(["left", "right", "left"], analyzer.detector, step=4)  # 51 frames
+    for order, frames in ((["left", "right"], three[:48]), (["right", "left"], three[1:49])):
+        refused = send_burst(web, "/signin", frames, token=challenge_for(web, order))
+        assert refused.status_code == 422, refused.get_json()
+        assert "not asked (a turn to the left)" in refused.get_json()["error"]
+        assert [step["passed"] for step in refused.get_json()["liveness"]["steps"]] == [True, True]
+    # No more frames than the page records for the moves asked (24 each): before, 16 more were taken.
+    too_long = send_burst(web, "/signin", three[:49], token=challenge_for(web, ["left", "right"]))
+    assert too_long.status_code == 400 and "send 6 to 48 camera frames" in too_long.get_json()["error"]
+
+
+def test_frames_that_are_not_pictures_spend_no_digest(web, services, turning, analyzer):
+    # Before, the digest was spent before any frame was read: six 1-byte frames named by their own
+    # digest each left a 30-day tag in the ledger.
+    junk = [bytes([n]) for n in range(6)]
+    digest = digest_of(junk)
+    token = web.post("/signin/challenge").get_json()["token"]
+    refused = web.post("/signin", data={"token": token, "digest": digest,
+                                        "frame": [(io.BytesIO(body), f"f{i}.jpg") for i, body in enumerate(junk)]})
+    assert refused.status_code in (400, 415), refused.get_json()
+    assert not services.store.is_spent(b"burst:" + digest.encode())
+    # Frames that were read are spent, whatever the judgement (here: a photo held up, refused).
+    photo = held_up_frames(turning[3], analyzer.detector)
+    assert send_burst(web, "/signin", photo).status_code == 422
+    assert services.store.is_spent(b"burst:" + digest_of([jpeg_bytes(frame) for frame in photo]).encode())
+
+
+def test_one_burst_sent_twice_at_once_passes_once(services, pose_model, turning, live_server):
+    # The digest is spent before the judgement: of two sends of one burst at the same time, one finds
+    # it spent (and the other passes), however long the judgement takes.
+    from webapp import create_app
+
+    make_client(services, pose_model)  # the gate asks for "right", once
+    server = live_server(create_app(services))
+    tokens = [requests.post(f"{server.url}/signin/challenge", timeout=10).json()["token"] for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda token: post_burst(server.url, turning, token), tokens))
+    assert sorted(answer.status_code for answer in answers) == [201, 400], [answer.text for answer in answers]
+    assert "sent before" in next(answer for answer in answers if answer.status_code == 400).json()["error"]
 
 
 def test_frames_that_are_not_the_ones_their_digest_names_are_refused(web, turning):
@@ -65,7 +120,7 @@ def test_frames_that_are_not_the_ones_their_digest_names_are_refused(web, turnin
     other = digest_of(encoded[:-1] + [encoded[-1] + b"\0"])  # one byte more in the last frame
     refused = send_burst(web, "/signup", turning, digest=other)
     assert refused.status_code == 400 and "not the ones the digest names" in refused.get_json()["error"]
-    missing = web.post("/signup", data={"token": web.get("/signin/challenge").get_json()["token"],
+    missing = web.post("/signup", data={"token": web.post("/signin/challenge").get_json()["token"],
                                         "frame": [(io.BytesIO(body), "f.jpg") for body in encoded]})
     assert missing.status_code == 400 and "digest" in missing.get_json()["error"]
     reordered = send_burst(web, "/signup", turning, digest=digest_of(encoded[::-1]))
@@ -99,7 +154,7 @@ def test_a_tried_token_is_refused_after_a_restart(tmp_path, analyzer, pose_model
     folder = tmp_path / "restarted"
     store = open_store(folder)
     first = server(store)
-    token = requests.get(f"{first.url}/signin/challenge", timeout=10).json()["token"]
+    token = requests.post(f"{first.url}/signin/challenge", timeout=10).json()["token"]
     assert post_burst(first.url, turning[:8], token).status_code == 422  # tried (too short to pass)
     store.close()  # the server stopped (its thread is closed at the end) ...
     store = open_store(folder)  # ... and started again, on the same data dir
@@ -122,12 +177,12 @@ def test_a_token_tried_at_one_server_is_refused_by_another_on_the_same_database(
     try:
         a, b = [live_server(create_app(Services(store=store, analyzer=analyzer, gate=FaceGate(
             store.secret, ledger=store, moves=("right",), steps=1, pose_model=pose_model)))) for store in stores]
-        token = requests.get(f"{a.url}/signin/challenge", timeout=10).json()["token"]
+        token = requests.post(f"{a.url}/signin/challenge", timeout=10).json()["token"]
         signed_up = post_burst(a.url, turning, token, name="Turning man")
         assert signed_up.status_code == 201, signed_up.text
         at_b = post_burst(b.url, turning[::-1], token)  # other frames, the token a tried
         assert at_b.status_code == 400 and "already tried" in at_b.json()["error"]
-        fresh = requests.get(f"{b.url}/signin/challenge", timeout=10).json()["token"]
+        fresh = requests.post(f"{b.url}/signin/challenge", timeout=10).json()["token"]
         replay = post_burst(b.url, turning, fresh)  # a's frames, a fresh token of b's
         assert replay.status_code == 400 and "sent before" in replay.json()["error"]
     finally:

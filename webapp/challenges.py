@@ -7,7 +7,8 @@ refused by this server after a restart, and by every other server on the same da
 
 The moves are drawn at random from the allowed ones, never the same move twice in a row: with three
 moves and two steps, six orders, so one recording of a person making two moves answers one challenge
-in six; with only left and right, one in two.
+in six; with only left and right, one in two. A recording of more moves answers none (the judge
+refuses a move that was not asked), so one unedited recording answers at most one order.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ SCHEMES = {
                                     "GET of the pictures an <img> shows (the stream, album photos) only"},
 }
 OPEN = frozenset({("/", "get"), ("/people", "get"), ("/albums", "get"), ("/signup", "get"), ("/signin", "get"),
-        ("/signin/challenge", "get"), ("/signin/look", "post"), ("/signin", "post"), ("/signout", "post"),
+        ("/signin/challenge", "post"), ("/signin/look", "post"), ("/signin", "post"), ("/signout", "post"),
         ("/me", "get"), ("/me/delete", "post"), ("/health", "get"), ("/openapi.json", "get")})
 PUBLIC_SIGNUP = ("/signup", "post")  # open with --public-signup
 VIEWABLE = frozenset({("/streaming", "get"), ("/album/photo", "get")})

@@ -11,8 +11,8 @@ LIVENESS = {"type": "object", "description": "how the challenge went (absent wit
     "digest": {"type": "string", "description": "the SHA-256 of the frames: spent, they are refused if sent again"}}}
 FRAMES = {"type": "array", "items": {"type": "string", "format": "binary"},
           "description": "camera frames (JPEG, at most 2.1 megapixels each), oldest first, recorded while the person "
-                         "made the moves: 6 up to 24 per move asked plus 16"}
-BURST = {"frame": FRAMES, "token": {"type": "string", "description": "the token from GET /signin/challenge"},
+                         "made the moves: 6 up to 24 per move asked (the challenge's `frames`)"}
+BURST = {"frame": FRAMES, "token": {"type": "string", "description": "the token from POST /signin/challenge"},
          "digest": {"type": "string", "description": "SHA-256 (hex) of the frames, each as its length (8 bytes, "
                                                      "big-endian) then its bytes, in order; good once"},
          "image": {**IMAGE, "description": "one photo instead of frames: only with --liveness off"}}
@@ -22,15 +22,18 @@ SIGNED_IN = {"type": "object", "properties": {"id": TEXT, "name": {"type": ["str
 PAGE = {"200": {"description": "HTML", "content": {"text/html": {}}}}
 
 SIGNIN_PATHS = {
-    "/signin/challenge": {"get": {
+    "/signin/challenge": {"post": {
         "summary": "the head movements to ask for, in order, picked at random, with a token good for one try in "
                    "30 s on every server of the installation",
+        "description": "A POST with no body (GET answers 405): each challenge counts against the client's limit "
+                       "(30 in 5 minutes), and another site's page can make a browser send a GET, never a POST "
+                       "the Origin check lets through.",
         "responses": {"200": json_answer({"type": "object", "properties": {
             "liveness": {"enum": ["challenge", "off"]}, "token": TEXT,
             "moves": {"type": "array", "items": {"enum": ["left", "right", "up"]}},
             "prompts": {"type": "array", "items": TEXT}, "frames": {"type": "integer"},
             "seconds": {"type": "number"}, "expires_in": {"type": "number"}}}, "the challenge"),
-            **error_answers(429)}}},
+            **error_answers(403, 429)}}},
     "/signin/look": {"post": {
         "summary": "framing hints for a preview frame: no face, too small, too dark, several faces",
         "requestBody": multipart_body({"frame": IMAGE}, ["frame"]),

@@ -37,7 +37,6 @@ bp = Blueprint("signin", __name__)
 log = logging.getLogger(__name__)
 TOO_DARK = 60  # mean grey level of the face (0-255) below which the landmarks and the model guess
 SECONDS_PER_MOVE = 2.4  # what the page records per asked move: FRAMES_PER_MOVE frames over this
-FRAME_SLACK = 16  # frames accepted beyond what was asked (a page that records a little more)
 DIGEST = re.compile(r"[0-9a-f]{64}")
 # A burst's frames, each, at the scale it was sent (413 beyond, read from its header): full HD at most (the
 # page sends 640x480). One is decoded at a time; the encoded burst is within --max-upload-mb.
@@ -81,10 +80,11 @@ def me_page():
                            registered=datetime.fromtimestamp(identity.created, timezone.utc))
 
 
-@bp.get("/signin/challenge")
+@bp.post("/signin/challenge")
 def challenge():
     """What the page should ask for before it records: the moves in their order, and a token to send
-    back with the frames."""
+    back with the frames. A POST: asking counts against the client's limit, and another site's page can
+    make a browser send a GET (a link followed, an image) but no POST that the edge lets through."""
     gate = services().gate
     if not gate.challenged:
         return jsonify({"liveness": "off"})
@@ -200,7 +200,7 @@ def present_face() -> Presented:
         raise ApiError(400, "this server asks for a live head movement (--liveness challenge): a photo cannot sign "
                             "in or up; use the camera")
     uploads = request.files.getlist("frame")
-    most = FRAMES_PER_MOVE * gate.challenges.steps + FRAME_SLACK
+    most = FRAMES_PER_MOVE * gate.challenges.steps  # what the page records: no room for moves not asked
     if not MIN_FRAMES <= len(uploads) <= most:
         raise ApiError(400, f"send {MIN_FRAMES} to {most} camera frames as multipart 'frame' fields, "
                             f"not {len(uploads)}")
@@ -212,12 +212,13 @@ def present_face() -> Presented:
         moves = gate.challenges.redeem(inputs.field("token") or "")
     except ChallengeRefused as exc:
         raise ApiError(400, str(exc))
+    if len(uploads) > FRAMES_PER_MOVE * len(moves):  # a token of another server's settings
+        raise ApiError(400, f"send at most {FRAMES_PER_MOVE * len(moves)} frames for {len(moves)} moves, "
+                            f"not {len(uploads)}")
     encoded = [inputs.upload_bytes(upload) for upload in uploads]  # within --max-upload-mb together
     digest = burst_digest(encoded)
     if not hmac.compare_digest(digest, claimed):
         raise ApiError(400, "the frames are not the ones the digest names: send the digest of these frames")
-    if not gate.spend_burst(digest):
-        raise ApiError(400, "these exact frames were sent before: record the movement again")
     looker = BurstLooker(services().analyzer, gate.poses())
     size = None
     for data in encoded:  # one decoded frame at a time; a frame too big is refused from its header
@@ -227,6 +228,10 @@ def present_face() -> Presented:
         size = frame.shape
         looker.look(frame)
         del frame
+    # Spent once every frame was read (frames that are not pictures spend no 30-day tag), before the
+    # judgement: of two sends of one burst at once, one finds it spent.
+    if not gate.spend_burst(digest):
+        raise ApiError(400, "these exact frames were sent before: record the movement again")
     check = looker.check(moves, lambda index: inputs.decode_upload(encoded[index], "frame"))
     result = {**check.to_json(), "moves": [move.name for move in moves], "digest": digest}
     presented = Presented(check.embedding, check.image, check.box, result, check.embeddings)

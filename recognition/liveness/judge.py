@@ -14,7 +14,10 @@ Pure logic over poses (no images, no models), so every rule can be read here at 
   turn to the right, swinging a little past facing, is no turn to the left, and a recording played
   backwards is the same turn again, not the other;
 - between two moves the head comes back toward facing, by at least half a move, before the next begins;
-- a "look up" is not a turn read sideways: the head may not turn by half a turn's amount meanwhile.
+- a "look up" is not a turn read sideways: the head may not turn by half a turn's amount meanwhile;
+- the head makes no move that was not asked (excursions.py: a swing of half a move's amount away from
+  facing, before, between or after the asked ones, or a second one within one): one recording of left,
+  right, left would otherwise answer both "left then right" and "right then left".
 
 Whether the faces are one person is the burst's own check (burst.py), with the embedding model.
 """
@@ -26,6 +29,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from recognition.faces import Box
+from recognition.liveness.excursions import looks_up, turns
 from recognition.liveness.pose import HeadPose
 
 # Amounts of nose-tip parallax (pose.py): 0.2 across is a turn of about 25 degrees for an average face,
@@ -42,6 +46,8 @@ LIFT = 0.1
 # and end TURN past straight-on, so the band's width makes no move easier.
 FACING = 0.16
 RETURN = 0.5  # of a move's amount: how far back toward facing the head comes before the next move
+UNASKED = 0.5  # of a move's amount: a swing that big away from facing is a move, asked or not (excursions.py)
+CHIN = 2  # frames: a look up that peaks this close to where an asked turn went furthest is the turn's
 MIN_FRAMES = 6  # frames with one usable face; fewer cannot show a movement with any confidence
 MIN_EYE_DISTANCE = 18.0  # pixels between the eyes: below, the landmarks are too coarse (face under ~70 px)
 MAX_JUMP = 0.5  # of the face's width, between two frames that follow each other
@@ -86,6 +92,7 @@ class Step:
     moved: float
     start: Optional[int] = None  # index into the usable frames: the facing frame it began from ...
     end: Optional[int] = None  # ... and where it went furthest (or came back, when a next move follows)
+    peak: Optional[int] = None  # where it went furthest
 
     def to_json(self) -> dict:
         return {"move": self.move, "passed": self.passed, "moved": round(self.moved, 3)}
@@ -136,6 +143,11 @@ def judge(looks: list[FrameLook], moves: Union[Move, Sequence[Move]]) -> Verdict
         if not step.passed:
             return _refused(move, step, number, len(moves), steps, usable)
         cursor = step.end
+    unasked = _unasked(moves, steps, across, down)
+    if unasked is not None:
+        return Verdict(False, f"the head made a move that was not asked ({unasked}): make only the asked moves, "
+                              "facing the camera between them", usable=len(usable), start=usable[steps[0].start],
+                       steps=tuple(steps))
     weakest = min(steps, key=lambda s: s.moved / MOVES[s.move].needed)
     return Verdict(True, "moved as asked", weakest.moved, MOVES[weakest.move].needed, len(usable),
                    usable[steps[0].start], usable[steps[-1].end], tuple(steps), tuple(usable))
@@ -169,9 +181,35 @@ def _find(move: Move, across: np.ndarray, down: np.ndarray, facing: np.ndarray, 
             continue
         moved = _amount(move, values, start, peak)
         if back is not None:
-            return Step(move.name, True, moved, start, back if returning else peak)
-        return Step(move.name, not returning, moved, start, None if returning else peak)  # never came back
+            return Step(move.name, True, moved, start, back if returning else peak, peak)
+        return Step(move.name, not returning, moved, start, None if returning else peak, peak)  # never came back
     return Step(move.name, False, best, start, None)
+
+
+def _unasked(moves: Sequence[Move], steps: list[Step], across: np.ndarray, down: np.ndarray) -> Optional[str]:
+    """The first move the head made (excursions.py) that no asked step accounts for, said for the person;
+    or None. Each step accounts for the move of its kind nearest its peak, and for those the same way
+    from its facing start to there (a head that set off, paused and went on): so a move made before the
+    first, between two, after the last, the other way within one, or the same way again after coming
+    back, is refused."""
+    made = (turns(across, least=UNASKED * TURN, facing=FACING, full=TURN)
+            + looks_up(down, across, least=UNASKED * LIFT, facing=FACING, steady=TURN / 2))
+    furthest = []  # where the asked turns went furthest
+    for move, step in zip(moves, steps):
+        mine = [e for e in made if e.axis == move.axis and e.sign == move.sign and e.peak >= step.start]
+        if mine:
+            own = min(mine, key=lambda e: abs(e.peak - step.peak))
+            made = [e for e in made if e not in mine or e.peak > own.peak]
+            furthest += [own.peak] if move.axis == "across" else []
+    # dlib's chin rises as a head turns furthest: a look up that peaks there is the turn's (and no look up
+    # the judge would take, the head being turned)
+    made = [e for e in made if e.axis == "across" or all(abs(e.peak - peak) > CHIN for peak in furthest)]
+    if not made:
+        return None
+    first = min(made, key=lambda e: (e.axis != "across", e.peak))  # a turn first: its chin wanders too
+    if first.axis == "down":
+        return "a look up"
+    return "a turn to the left" if first.sign > 0 else "a turn to the right"
 
 
 def _peak_and_return(values: np.ndarray, reach: int, back: float) -> tuple[int, Optional[int]]:

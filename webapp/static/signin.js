@@ -71,7 +71,7 @@ function asked(answer, index) {
 }
 
 async function withChallenge() {
-  const response = await fetch("/signin/challenge");
+  const response = await fetch("/signin/challenge", { method: "POST" });  // asking counts: never a GET
   const answer = await response.json();
   if (!response.ok) {  // asked too often (429): say so, and wait
     say(`${answer.error || "the server did not give a challenge"}. Try again later.`, "error");
