@@ -254,7 +254,21 @@ def test_asking_for_challenges_again_and_again_is_slowed(web):
     # another address of the same IPv6 /64 is the same client; another network is not
     shopping = web.post("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8::beef"})
     assert shopping.status_code == 429 and int(shopping.headers["Retry-After"]) > 0
+    assert "too many challenges" in shopping.get_json()["error"]
     assert web.post("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8:1::1"}).status_code == 200
+
+
+def test_challenges_asked_for_all_at_once_are_all_counted(web):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from webapp.face_gate import CHALLENGES_ASKED
+
+    def ask(_):
+        return web.post("/signin/challenge", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(ask, range(CHALLENGES_ASKED + 20)))
+    assert answers.count(200) == CHALLENGES_ASKED and answers.count(429) == 20
 
 
 def test_challenges_are_asked_for_by_post_so_no_other_site_uses_them_up(web):

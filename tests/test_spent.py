@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from recognition.store.spent import FILE, SpentFile
+from recognition.store.spent import FILE, RECORD, SpentFile
 from recognition.store.vault import StoreKey
 from tests.conftest import open_store
 
@@ -44,7 +44,36 @@ def test_a_full_ledger_forgets_the_tags_spent_longest_ago(tmp_path, key, caplog)
     assert spent.spend(b"challenge:latest", 1030.0)  # the nonce needed now is kept, the oldest digest goes
     assert len(spent) == 10 and "full" in caplog.text
     assert spent.is_spent(b"challenge:latest") and not spent.is_spent(b"burst:0") and spent.is_spent(b"burst:1")
-    assert (tmp_path / FILE).stat().st_size < 10 * 24 + 100  # bounded on disk too
+    assert (tmp_path / FILE).stat().st_size < 10 * RECORD.size + 100  # bounded on disk too
+
+
+def test_a_flood_of_bursts_never_pushes_a_signed_out_session_out(tmp_path, key, caplog):
+    from webapp.face_gate import FaceGate
+
+    # Bursts of tiny frames from many addresses each spend a 30-day digest: past the bound, a ledger that
+    # forgot the oldest tags whatever they were would let a stolen cookie of a signed-out session back in.
+    now = [1000.0]
+    spent = ledger(tmp_path, key, now=now, limit=10)
+    assert spent.spend(b"session:signed-out", 5000.0)
+    gate = FaceGate(SECRET, ledger=spent, liveness="off", clock=lambda: now[0])
+    for n in range(50):
+        assert gate.spend_burst(f"{n:064x}")
+        assert gate.burst_spent(f"{n:064x}") and not gate.spend_burst(f"{n:064x}")
+    assert len(spent) == 10 and "full" in caplog.text and "may be accepted again" not in caplog.text
+    assert spent.is_spent(b"session:signed-out")
+    assert gate.burst_spent(f"{49:064x}") and not gate.burst_spent(f"{40:064x}")  # the oldest digests went
+    reread = ledger(tmp_path, key, now=now, limit=10)  # which tags may be forgotten is in the file too
+    assert reread.is_spent(b"session:signed-out") and reread.spend(b"burst:more", 9000.0, forgettable=True)
+    assert reread.is_spent(b"session:signed-out")
+
+
+def test_a_ledger_full_of_sessions_forgets_the_oldest_and_says_so(tmp_path, key, caplog):
+    now = [1000.0]
+    spent = ledger(tmp_path, key, now=now, limit=3)
+    for n in range(4):
+        assert spent.spend(f"session:{n}".encode(), 5000.0)
+    assert not spent.is_spent(b"session:0") and spent.is_spent(b"session:3")
+    assert "may be accepted again" in caplog.text
 
 
 def test_a_damaged_ledger_is_set_aside_and_an_empty_one_begun(tmp_path, key, caplog):

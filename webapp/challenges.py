@@ -7,8 +7,8 @@ refused by this server after a restart, and by every other server on the same da
 
 The moves are drawn at random from the allowed ones, never the same move twice in a row: with three
 moves and two steps, six orders, so one recording of a person making two moves answers one challenge
-in six; with only left and right, one in two. A recording of more moves answers none (the judge
-refuses a move that was not asked), so one unedited recording answers at most one order.
+in six; with only left and right, one in two. A recording of more moves, sent whole, answers none (the
+judge refuses a move that was not asked); cut to the order asked, a long one answers any.
 """
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from recognition.liveness.judge import MOVES, Move
 
 LIFETIME = 30.0  # seconds from the question to the burst's arrival: enough to read it, move and upload
+# A tried nonce is remembered this much past its token's end: servers sharing a database whose clocks
+# differ (the fastest one deletes expired tags) still all refuse it while any of them takes the token.
+CLOCK_SKEW = 120.0
 STEPS = 2  # moves per challenge (--liveness-steps)
 MAX_STEPS = 4  # each adds a move's worth of frames to a burst (and of time to a sign-in)
 
@@ -32,7 +35,9 @@ class ChallengeRefused(Exception):
 class Ledger(Protocol):
     """Where one-time tags are spent (the store: recognition/store/interface.py)."""
 
-    def spend(self, tag: bytes, until: float) -> bool: ...
+    def spend(self, tag: bytes, until: float, *, forgettable: bool = False) -> bool: ...
+
+    def is_spent(self, tag: bytes) -> bool: ...
 
 
 class ChallengeBook:
@@ -74,8 +79,8 @@ class ChallengeBook:
         except (BadSignature, KeyError, TypeError, ValueError):
             raise ChallengeRefused("the challenge is not one this server asked: start again")
         now = self._clock()
-        if not moves or not issued - 1.0 <= now <= issued + self.lifetime:
+        if not moves or not issued - CLOCK_SKEW <= now <= issued + self.lifetime:  # another server may run ahead
             raise ChallengeRefused(f"the challenge expired (it lasts {self.lifetime:.0f} s): start again")
-        if not self._ledger.spend(b"challenge:" + nonce.encode(), issued + self.lifetime):
+        if not self._ledger.spend(b"challenge:" + nonce.encode(), issued + self.lifetime + CLOCK_SKEW):
             raise ChallengeRefused("this challenge was already tried: start again")
         return moves

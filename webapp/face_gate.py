@@ -48,14 +48,21 @@ class FaceGate:
         self.asked = AttemptLimiter(CHALLENGES_ASKED, WINDOW)
         self._poses = pose_model
         self._lock = threading.Lock()
+        self._counting = threading.Lock()  # a check and its count as one step: requests sent at once all count
 
     @property
     def challenged(self) -> bool:
         return self.liveness == "challenge"
 
     def spend_burst(self, digest: str) -> bool:
-        """Record that these exact frames were sent (their digest): False if they were, anywhere."""
-        return self._ledger.spend(b"burst:" + digest.encode(), self._clock() + BURST_KEPT)
+        """Record that these exact frames were sent (their digest): False if they were, anywhere. A full
+        file ledger forgets digests before it forgets a signed-out session."""
+        return self._ledger.spend(b"burst:" + digest.encode(), self._clock() + BURST_KEPT, forgettable=True)
+
+    def burst_spent(self, digest: str) -> bool:
+        """Whether these exact frames were sent before: a look before the work of reading them (the
+        spend after it is what counts, for two sends at once)."""
+        return self._ledger.is_spent(b"burst:" + digest.encode())
 
     def poses(self) -> HeadPoseModel:
         """dlib's 68-point model, loaded by the first challenge that needs it (once per process)."""
@@ -87,9 +94,10 @@ class FaceGate:
         persons named, failed too often lately; else the attempt is counted now, and forgiven() if it
         succeeds (so attempts sent all at once cannot slip past the count)."""
         keys = [(self.clients, self.client_key())] + [(self.people, key) for key in person_keys if key]
-        self._refuse_if_limited(keys)
-        for limiter, key in keys:
-            limiter.failed(key)
+        with self._counting:
+            self._refuse_if_limited(keys)
+            for limiter, key in keys:
+                limiter.failed(key)
         return keys
 
     def check(self, *person_keys: Optional[str]) -> None:
@@ -109,16 +117,17 @@ class FaceGate:
     def ask(self):
         """A new challenge for this client: 429 when it asked for too many lately (asking again and
         again until the movement it has a recording of comes up)."""
-        self._refuse_if_limited([(self.asked, self.client_key())])
-        self.asked.failed(self.client_key())
+        with self._counting:
+            self._refuse_if_limited([(self.asked, self.client_key())], "challenges asked for")
+            self.asked.failed(self.client_key())
         return self.challenges.issue()
 
     @staticmethod
-    def _refuse_if_limited(keys) -> None:
+    def _refuse_if_limited(keys, what: str = "failed sign-ins") -> None:
         waits = [limiter.retry_after(key) for limiter, key in keys]
         wait = max((w for w in waits if w is not None), default=None)
         if wait is not None:
             seconds = max(1, int(wait + 0.999))
             log.info("sign-in refused for %s s to %s", seconds, request.remote_addr)
-            raise ApiError(429, f"too many failed sign-ins: try again in {seconds} s", headers={"Retry-After": str(seconds)},
+            raise ApiError(429, f"too many {what}: try again in {seconds} s", headers={"Retry-After": str(seconds)},
                            retry_after=seconds)

@@ -189,6 +189,9 @@ def decode_frame(data: bytes):
     return inputs.decode_upload(data, "frame", max_pixels=MAX_FRAME_PIXELS, shrink=False)
 
 
+SENT_BEFORE = "these exact frames were sent before: record the movement again"
+
+
 def present_face() -> Presented:
     """The face the request shows: a burst that passed the challenge, or (liveness off) one picture."""
     gate = services().gate
@@ -219,6 +222,8 @@ def present_face() -> Presented:
     digest = burst_digest(encoded)
     if not hmac.compare_digest(digest, claimed):
         raise ApiError(400, "the frames are not the ones the digest names: send the digest of these frames")
+    if gate.burst_spent(digest):  # a look before seconds of work; the spend below is what decides
+        raise ApiError(400, SENT_BEFORE)
     looker = BurstLooker(services().analyzer, gate.poses())
     size = None
     for data in encoded:  # one decoded frame at a time; a frame too big is refused from its header
@@ -231,7 +236,7 @@ def present_face() -> Presented:
     # Spent once every frame was read (frames that are not pictures spend no 30-day tag), before the
     # judgement: of two sends of one burst at once, one finds it spent.
     if not gate.spend_burst(digest):
-        raise ApiError(400, "these exact frames were sent before: record the movement again")
+        raise ApiError(400, SENT_BEFORE)
     check = looker.check(moves, lambda index: inputs.decode_upload(encoded[index], "frame"))
     result = {**check.to_json(), "moves": [move.name for move in moves], "digest": digest}
     presented = Presented(check.embedding, check.image, check.box, result, check.embeddings)

@@ -117,10 +117,11 @@ class FaceStore(Protocol):
     def remove(self, identity_hash: str) -> Identity:
         """Delete an identity; once this returns, no file of the store holds its vectors. KeyError if absent."""
 
-    def spend(self, tag: bytes, until: float) -> bool:
+    def spend(self, tag: bytes, until: float, *, forgettable: bool = False) -> bool:
         """Record a one-time tag (a challenge's nonce, a burst's digest, a revoked session id) until the
         unix time until, durably and for every server of the installation, before returning; False when
-        it was spent already and has not expired (nothing is changed then). Kept as a keyed hash."""
+        it was spent already and has not expired (nothing is changed then). Kept as a keyed hash. A store
+        that bounds its ledger forgets forgettable tags (bursts) before any other (a revoked session)."""
 
     def is_spent(self, tag: bytes) -> bool:
         """Whether the tag was spent and has not expired yet."""

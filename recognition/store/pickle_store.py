@@ -119,9 +119,9 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
             for start in range(0, len(identities), self._segment_identities):
                 self._append(list(identities[start : start + self._segment_identities]))
 
-    def spend(self, tag: bytes, until: float) -> bool:
+    def spend(self, tag: bytes, until: float, *, forgettable: bool = False) -> bool:
         with self._writing("record a spent tag"):  # under the writer lock: never mid key rotation
-            spent = self._spent.spend(tag, until)
+            spent = self._spent.spend(tag, until, forgettable=forgettable)
             self._history.ledger = self._spent.writes  # anchored as the write ends, before the answer
             return spent
 

@@ -7,14 +7,16 @@ What it promises (the same as the PostgreSQL ledger, postgres/spent.py):
 - tags are kept as keyed hashes (HMAC under the installation secret, cut to 16 bytes), never raw: the
   file says nothing of which session or challenge was which; and the whole file is sealed with the store
   key like every `*.sealed` side file, so a key rotation re-seals it (vault.reseal_side_files);
-- expired tags are pruned at every write, and the file holds at most `limit` tags: past that, the tags
-  spent longest ago are forgotten first (a challenge's nonce, spent last and needed for seconds only,
-  is never the one dropped), with a warning;
+- expired tags are pruned at every write, and the file holds at most `limit` tags: past that, the
+  forgettable tags spent longest ago are forgotten first (bursts' digests: forgetting one lets those
+  exact frames be tried again, against a fresh challenge), and only then others (a revoked session,
+  which would open again; a challenge's nonce, spent last, is never the one dropped), with a warning. So
+  whoever floods the ledger with bursts from many addresses cannot push a signed-out session out;
 - no silent rollback: the file carries a write count (sealed with it), which the file store keeps in its
   anchor outside the data dir (anchor.py), so an older copy of the ledger, or none, put in its place to
   replay a signed-out cookie or a tried burst, is refused when the store opens.
 
-A whole rewrite per spend is fine at this scale: sign-ins are rate-limited, and 100,000 tags are 2.4 MB.
+A whole rewrite per spend is fine at this scale: sign-ins are rate-limited, and 100,000 tags are 2.5 MB.
 """
 from __future__ import annotations
 
@@ -33,11 +35,11 @@ from recognition.store.vault import StoreKey, StoreKeyError, seal, unseal
 log = logging.getLogger(__name__)
 
 FILE = "spent.sealed"
-MAGIC = b"FACESPT\x02"
+MAGIC = b"FACESPT\x03"
 COUNT = struct.Struct(">Q")  # the ledger's writes so far, before the records
 TAG_BYTES = 16  # of the keyed hash: 128 bits, no collision among any number of tags a server will see
-RECORD = struct.Struct(">16sd")  # tag hash, until (unix time)
-MAX_TAGS = 100_000  # about 2.4 MB: days of sign-ins at the rate limits' pace, and a write of a few ms
+RECORD = struct.Struct(">16sd?")  # tag hash, until (unix time), forgettable
+MAX_TAGS = 100_000  # about 2.5 MB: days of sign-ins at the rate limits' pace, and a write of a few ms
 
 
 class LedgerDamaged(ValueError):
@@ -62,7 +64,7 @@ class SpentFile:
         self._limit = limit
         self._clock = clock
         self._lock = threading.Lock()
-        self._tags: Optional[dict[bytes, float]] = None  # hash -> until, oldest spend first
+        self._tags: Optional[dict[bytes, tuple[float, bool]]] = None  # hash -> (until, forgettable), oldest first
         self._writes = 0  # how many times the file was written: what the anchor holds of it
 
     def load(self, key: StoreKey, *, set_aside_damaged: bool = True) -> int:
@@ -87,44 +89,57 @@ class SpentFile:
         anchor saw, so the older copy now in place can never pass for the newer one)."""
         with self._lock:
             tags = self._loaded(key)
-            payload = COUNT.pack(writes) + b"".join(RECORD.pack(t, u) for t, u in tags.items())
-            write_atomically(self.path, seal(key, MAGIC, payload))
-            self._writes = writes
+            self._write(key, tags, writes)
 
-    def spend(self, tag: bytes, until: float) -> bool:
+    def spend(self, tag: bytes, until: float, *, forgettable: bool = False) -> bool:
         key, secret = self._sealing()
         hashed = tag_hash(secret, tag)
         now = self._clock()
         with self._lock:
             tags = self._loaded(key)
-            if tags.get(hashed, 0.0) > now:
+            if tags.get(hashed, (0.0, False))[0] > now:
                 return False
-            kept = {t: u for t, u in tags.items() if u > now and t != hashed}
-            kept[hashed] = float(until)
+            kept = {t: held for t, held in tags.items() if held[0] > now and t != hashed}
+            kept[hashed] = (float(until), forgettable)
             if len(kept) > self._limit:
-                dropped = len(kept) - self._limit
-                log.warning("the spent ledger is full (%d tags): forgetting the %d spent longest ago", self._limit, dropped)
-                kept = dict(list(kept.items())[dropped:])
-            payload = COUNT.pack(self._writes + 1) + b"".join(RECORD.pack(t, u) for t, u in kept.items())
-            write_atomically(self.path, seal(key, MAGIC, payload))
-            self._tags, self._writes = kept, self._writes + 1
+                kept = self._forget(kept, len(kept) - self._limit)
+            self._write(key, kept, self._writes + 1)
+            self._tags = kept
             return True
 
     def is_spent(self, tag: bytes) -> bool:
         key, secret = self._sealing()
         with self._lock:
-            return self._loaded(key).get(tag_hash(secret, tag), 0.0) > self._clock()
+            return self._loaded(key).get(tag_hash(secret, tag), (0.0, False))[0] > self._clock()
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._tags or {})
 
-    def _loaded(self, key: StoreKey) -> dict[bytes, float]:
+    @staticmethod
+    def _forget(tags: dict[bytes, tuple[float, bool]], count: int) -> dict[bytes, tuple[float, bool]]:
+        """tags without count of them: the forgettable spent longest ago, then the others spent longest ago."""
+        forgettable = [t for t, (_, may) in tags.items() if may][:count]
+        others = [t for t, (_, may) in tags.items() if not may][: count - len(forgettable)]
+        log.warning("the spent ledger is full: forgetting %d burst digests and %d other tags spent longest ago",
+                    len(forgettable), len(others))
+        if others:
+            log.error("the spent ledger holds %d tags that are not bursts' (revoked sessions): the oldest are "
+                      "forgotten, and may be accepted again", len(tags) - len(forgettable))
+        dropped = set(forgettable) | set(others)
+        return {t: held for t, held in tags.items() if t not in dropped}
+
+    def _write(self, key: StoreKey, tags: dict[bytes, tuple[float, bool]], writes: int) -> None:
+        payload = COUNT.pack(writes) + b"".join(RECORD.pack(t, u, may) for t, (u, may) in tags.items())
+        write_atomically(self.path, seal(key, MAGIC, payload))
+        self._writes = writes
+
+    def _loaded(self, key: StoreKey) -> dict[bytes, tuple[float, bool]]:
         if self._tags is None:
             self._tags = self._read(key, True)
         return self._tags
 
-    def _read(self, key: StoreKey, set_aside_damaged: bool) -> dict[bytes, float]:
+    def _read(self, key: StoreKey, set_aside_damaged: bool) -> dict[bytes, tuple[float, bool]]:
         self._writes = 0
         try:
             blob = self.path.read_bytes()
@@ -134,7 +149,7 @@ class SpentFile:
             plain = unseal([key], MAGIC, blob, str(self.path))
             if len(plain) < COUNT.size or (len(plain) - COUNT.size) % RECORD.size:
                 raise ValueError(f"{self.path} holds a partial record")
-            tags = {t: u for t, u in RECORD.iter_unpack(plain[COUNT.size:])}
+            tags = {t: (u, may) for t, u, may in RECORD.iter_unpack(plain[COUNT.size:])}
             self._writes = COUNT.unpack_from(plain)[0]
             return tags
         except (ValueError, StoreKeyError) as exc:

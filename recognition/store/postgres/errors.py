@@ -3,7 +3,7 @@ else StoreWriteFailed. One translation for the store's writes and the spent ledg
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 import psycopg
 
@@ -29,3 +29,12 @@ def store_errors(action: str, location: str, drop: Callable[[], None], *, outcom
                                f"({str(exc).strip() or type(exc).__name__}){done}{away}") from exc
     except psycopg.Error as exc:
         raise StoreWriteFailed(f"could not {action}: {str(exc).strip()}{done}") from exc
+
+
+def close_quietly(conn: Optional[psycopg.Connection]) -> None:
+    """Close a connection that may be broken already (a lost server): nothing to report either way."""
+    if conn is not None:
+        try:
+            conn.close()
+        except psycopg.Error:
+            pass

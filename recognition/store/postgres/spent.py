@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 import psycopg
 
-from recognition.store.postgres.errors import store_errors
+from recognition.store.postgres.errors import close_quietly, store_errors
 from recognition.store.spent import tag_hash
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,5 @@ class SpentTable:
             return work(self._conn)
 
     def _drop(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except psycopg.Error:
-                pass
-            self._conn = None
+        close_quietly(self._conn)
+        self._conn = None

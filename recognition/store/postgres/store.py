@@ -42,7 +42,7 @@ from recognition.store.interface import (
 )
 from recognition.store.memory import StoreIndex
 from recognition.store.postgres import schema
-from recognition.store.postgres.errors import store_errors
+from recognition.store.postgres.errors import close_quietly, store_errors
 from recognition.store.postgres.follower import ChangeFollower
 from recognition.store.postgres.spent import SpentTable
 from recognition.store.changes import IdentityChanges
@@ -148,7 +148,7 @@ class PostgresStore(MemoryReads, IdentityChanges):
         self.vacuum_due.set()  # the follower VACUUMs: PostgreSQL reclaims the old (sealed) row version
         return removed
 
-    def spend(self, tag: bytes, until: float) -> bool:
+    def spend(self, tag: bytes, until: float, *, forgettable: bool = False) -> bool:  # the table has no bound
         if self.read_only:
             raise PermissionError("the store was opened read-only; cannot record a spent tag")
         return self._spent.spend(tag, until)
@@ -366,12 +366,8 @@ class PostgresStore(MemoryReads, IdentityChanges):
         return self._conn
 
     def _drop_connection(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except psycopg.Error:
-                pass
-            self._conn = None
+        close_quietly(self._conn)
+        self._conn = None
 
 
 class Transaction:
