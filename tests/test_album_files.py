@@ -27,7 +27,8 @@ def make_album(folder):
     shutil.copyfile(fixture_path("faces/obama/obama1.jpg"), folder / "obama" / "obama1.jpg")
     (folder / "biden").mkdir()
     shutil.copyfile(fixture_path("faces/biden/biden1.jpg"), folder / "biden" / "named-png.png")  # a JPEG, misnamed
-    big = cv2.resize(load_photo("obama/obama2.jpg"), (3000, 3750))  # over the largest highlighted copy
+    # over the largest highlighted copy, within a request's pixel bound (a larger one is read at a fraction)
+    big = cv2.resize(load_photo("obama/obama2.jpg"), (2400, 3000))
     for relative, image, options in [("kit/kit.webp", load_photo("kit_harington/kit1.jpg"), [cv2.IMWRITE_WEBP_QUALITY, 90]),
                                      ("rose/rose.bmp", load_photo("rose_leslie/rose1.jpg"), []),
                                      ("big/obama-big.jpg", big, [])]:

@@ -29,9 +29,6 @@ bp = Blueprint("album", __name__)
 RENDERS = "faceapp.album_renders"
 RENDER_BYTES = 32 << 20  # highlighted and scaled copies kept in memory, the least recently used forgotten first
 MAX_THUMBNAIL_SIDE = 1024
-# A copy rendered for the page is decoded within twice a request's pixel bound: a 16-megapixel phone photo
-# is read whole (a highlighted face needs its detail), a 49-megapixel PNG is refused (it took 1.4 GB).
-RENDER_PIXELS = 2 * MAX_PIXELS
 MAX_HIGHLIGHT_SIDE = 2048  # a face highlighted without a size: twice the page's preview (the original is downloadable)
 QUERY_SIDE = 1280  # a query photo is searched at the size album photos are indexed at
 
@@ -145,9 +142,9 @@ def photo():
 
 def _render(path, box: Optional[tuple], size: int) -> bytes:
     try:
-        # Within RENDER_PIXELS (album photos may be larger: indexing reads them in the background); a
-        # larger JPEG is read at a fraction, a larger PNG or HEIC is not shown.
-        shown = read_photo(path, max_side=size, max_pixels=RENDER_PIXELS)
+        # Within a request's memory bound, as a query photo is (album photos may be larger: indexing reads
+        # them in the background); a larger JPEG is read at a fraction, a larger PNG or HEIC is not shown.
+        shown = read_photo(path, max_side=size, max_pixels=MAX_PIXELS)
     except PhotoSkipped as exc:
         raise ApiError(422, f"the photo cannot be shown: {exc}")
     image = shown.image  # read_photo's own copy: drawn on in place
