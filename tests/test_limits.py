@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from tests.conftest import fixture_path, wait_until
+from tests.memory_server import MB
 from webapp import create_app
 
-MB = 1 << 20
 
 
 def test_a_model_request_that_finds_no_slot_free_gets_503_with_retry_after(services, live_server):

@@ -67,14 +67,14 @@ class BudgetedParser(HTTPRequestParser):
     """waitress's request parser, refusing a body the budget has no room for as soon as its headers
     have been read (or, chunked, as it grows)."""
 
-    def __init__(self, adj, budget: Optional[BodyBudget] = None) -> None:
+    def __init__(self, adj, budget: BodyBudget) -> None:
         super().__init__(adj)
         self.budget = budget
 
     def received(self, data: bytes) -> int:
         starting = not self.headers_finished
         consumed = super().received(data)
-        if self.budget is None or self.completed or not self.headers_finished or not (starting or self.chunked):
+        if self.completed or not self.headers_finished or not (starting or self.chunked):
             return consumed
         size = body_size(self)
         if size and self.budget.held(besides=self) + size > self.budget.limit:

@@ -117,7 +117,8 @@ SPEC = {
                             "`security: []` (the pages' shells, the sign-in routes, /health, this description); "
                             "routes that run the face model are rate limited per client and per key (429), and "
                             "answer 503 with Retry-After when the server runs as many as it may at once. JSON "
-                            "bodies are at most 64 KB (POST /faces: 2 MB), url-encoded ones 4 MB and 64 fields (413); any body "
+                            "bodies are at most 64 KB (POST /compare_embeddings: 256 KB, POST /faces: 2 MB), url-encoded ones 4 MB "
+                            "and 64 fields, multipart ones 256 parts and 4 MB a text field (413); any body "
                             "may get 503 with Retry-After while the server holds as many bodies as it may."},
     "components": {
         "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": TEXT}}},
@@ -253,7 +254,7 @@ SPEC = {
                 "properties": {"embedding1": VECTOR, "embedding2": VECTOR}}}}},
             "responses": {"200": json_answer({"type": "object", "properties": {
                 "similarity": {"type": "number"}, "match": {"type": "boolean"}, "threshold": {"type": "number"},
-                "model": TEXT}}, "the comparison"), **error_answers(400, 422)}}},
+                "model": TEXT}}, "the comparison"), **error_answers(400, 413, 422)}}},
         **ALBUM_PATHS,
         **SIGNIN_PATHS,
         **SECURITY_PATHS,

@@ -61,5 +61,5 @@ SIGNIN_PATHS = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["confirm"], "properties": {"confirm": {"const": True}}}}}},
         "responses": {"200": json_answer({"type": "object", "properties": {"deleted": TEXT}}, "deleted"),
-                      **error_answers(400, 401, 403)}}},
+                      **error_answers(400, 401, 403, 413)}}},
 }

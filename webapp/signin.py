@@ -237,7 +237,7 @@ def present_face() -> Presented:
     # judgement: of two sends of one burst at once, one finds it spent.
     if not gate.spend_burst(digest):
         raise ApiError(400, SENT_BEFORE)
-    check = looker.check(moves, lambda index: inputs.decode_upload(encoded[index], "frame"))
+    check = looker.check(moves, lambda index: decode_frame(encoded[index]))  # at the scale it was looked at
     result = {**check.to_json(), "moves": [move.name for move in moves], "digest": digest}
     presented = Presented(check.embedding, check.image, check.box, result, check.embeddings)
     if not check.passed:

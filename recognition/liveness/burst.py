@@ -81,7 +81,7 @@ class BurstLooker:
     def check(self, moves: Union[Move, Sequence[Move]], frame_at: Callable[[int], np.ndarray]) -> BurstCheck:
         """Whether the frames looked at show one person making the asked moves; frame_at(i) gives the
         i-th frame again (decoded anew) for the few that are embedded."""
-        return _check(self.looks, moves, frame_at, self.analyzer)
+        return follow_person(self.looks, judge(self.looks, moves), frame_at, self.analyzer)
 
 
 def check_burst(frames: list[np.ndarray], moves: Union[Move, Sequence[Move]], analyzer: FaceAnalyzer,
@@ -91,10 +91,6 @@ def check_burst(frames: list[np.ndarray], moves: Union[Move, Sequence[Move]], an
     for frame in frames[:MAX_FRAMES]:
         looker.look(frame)
     return looker.check(moves, frames.__getitem__)
-
-
-def _check(looks: list[FrameLook], moves, frame_at: Callable[[int], np.ndarray], analyzer: FaceAnalyzer) -> BurstCheck:
-    return follow_person(looks, judge(looks, moves), frame_at, analyzer)
 
 
 def follow_person(looks: list[FrameLook], verdict: Verdict, frame_at: Callable[[int], np.ndarray],

@@ -38,7 +38,7 @@ FILE = "spent.sealed"
 MAGIC = b"FACESPT\x03"
 COUNT = struct.Struct(">Q")  # the ledger's writes so far, before the records
 TAG_BYTES = 16  # of the keyed hash: 128 bits, no collision among any number of tags a server will see
-RECORD = struct.Struct(">16sd?")  # tag hash, until (unix time), forgettable
+RECORD = struct.Struct(f">{TAG_BYTES}sd?")  # tag hash, until (unix time), forgettable
 MAX_TAGS = 100_000  # about 2.5 MB: days of sign-ins at the rate limits' pace, and a write of a few ms
 
 

@@ -31,6 +31,14 @@ def store_errors(action: str, location: str, drop: Callable[[], None], *, outcom
         raise StoreWriteFailed(f"could not {action}: {str(exc).strip()}{done}") from exc
 
 
+def usable(conn: Optional[psycopg.Connection], connect: Callable[[], psycopg.Connection]) -> psycopg.Connection:
+    """conn if it can still be used; else it is closed and a new one made with connect()."""
+    if conn is None or conn.closed or conn.broken:
+        close_quietly(conn)
+        conn = connect()
+    return conn
+
+
 def close_quietly(conn: Optional[psycopg.Connection]) -> None:
     """Close a connection that may be broken already (a lost server): nothing to report either way."""
     if conn is not None:

@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 import psycopg
 
-from recognition.store.postgres.errors import close_quietly, store_errors
+from recognition.store.postgres.errors import close_quietly, store_errors, usable
 from recognition.store.spent import tag_hash
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,7 @@ class SpentTable:
     def _run(self, action: str, work: Callable[[psycopg.Connection], bool]) -> bool:
         with self._lock, store_errors(action, self._location, self._drop,
                                       while_away="sign-ins are refused until it is back"):
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                self._drop()
-                self._conn = self._connect()
+            self._conn = usable(self._conn, self._connect)
             return work(self._conn)
 
     def _drop(self) -> None:

@@ -42,7 +42,7 @@ from recognition.store.interface import (
 )
 from recognition.store.memory import StoreIndex
 from recognition.store.postgres import schema
-from recognition.store.postgres.errors import close_quietly, store_errors
+from recognition.store.postgres.errors import close_quietly, store_errors, usable
 from recognition.store.postgres.follower import ChangeFollower
 from recognition.store.postgres.spent import SpentTable
 from recognition.store.changes import IdentityChanges
@@ -360,9 +360,7 @@ class PostgresStore(MemoryReads, IdentityChanges):
         return key, secret
 
     def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._drop_connection()
-            self._conn = connect(self.url)
+        self._conn = usable(self._conn, lambda: connect(self.url))
         return self._conn
 
     def _drop_connection(self) -> None:
