@@ -62,7 +62,7 @@ def build(settings: config.Config):
     from recognition.album.index import IndexDamaged
     from recognition.album.library import AlbumError, AlbumLibrary
     from recognition.live.privacy import PrivacyFilter
-    from recognition.models.detector import HaarDetector
+    from recognition.models.detectors.haar import HaarDetector
     from recognition.models.weights import WeightsMissing
     from recognition.pipeline.build import build_for_request
     from recognition.store import open_store

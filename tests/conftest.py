@@ -60,7 +60,7 @@ def weights_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def detector():
-    from recognition.models.detector import HaarDetector
+    from recognition.models.detectors.haar import HaarDetector
 
     return HaarDetector()
 

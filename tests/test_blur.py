@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from recognition.live.privacy import PrivacyFilter
-from recognition.models.detector import HaarDetector
+from recognition.models.detectors.haar import HaarDetector
 from tests.conftest import load_photo, wait_until, write_clip
 from webapp import create_app
 from webapp.mjpeg_client import MjpegClient

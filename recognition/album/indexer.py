@@ -104,7 +104,7 @@ class AlbumIndexer:
         """The indexer the server and the command line use: a Haar detector and an aligner of its own
         (at album resolution, apart from live recognition's), the given model's embedder."""
         from recognition.models.aligner import LandmarkAligner
-        from recognition.models.detector import HaarDetector
+        from recognition.models.detectors.haar import HaarDetector
         from recognition.models.weights import landmark_model_path
 
         return cls(HaarDetector(detect_width=MAX_SIDE), LandmarkAligner(landmark_model_path()), embedder)

@@ -6,7 +6,7 @@ from typing import Optional, Protocol
 import numpy as np
 
 from recognition.models.aligner import LandmarkAligner
-from recognition.models.detector import HaarDetector
+from recognition.models.detectors.haar import HaarDetector
 from recognition.faces import Box, FaceObservation
 from recognition.matching.matcher import Matcher
 

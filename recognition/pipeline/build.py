@@ -6,7 +6,7 @@ from typing import Optional
 
 from recognition.models.aligner import LandmarkAligner
 from recognition.pipeline.analyzer import FaceAnalyzer
-from recognition.models.detector import HaarDetector
+from recognition.models.detectors.haar import HaarDetector
 from recognition.models.embedder_process import EmbedderProcess
 from recognition.matching.matcher import Matcher, default_threshold
 from recognition.store.interface import FaceStore

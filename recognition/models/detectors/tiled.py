@@ -1,0 +1,124 @@
+"""Searching a whole frame for faces of every size, from min_face up: in levels of square tiles.
+
+A network with a fixed input (BlazeFace: 192 px) sees faces down to about a twelfth of its input. A 1080p
+frame squeezed into 192 px loses every face under ~160 px, so the frame is cut into squares whose side
+makes min_face about that twelfth (16 x min_face), overlapping by a third so a face cut by one tile's
+edge is whole in its neighbour, and then searched again in squares three times larger, up to one square
+for the whole frame: each level finds the faces the finer one is too small to hold whole.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from recognition.faces import Box, Detection, centre_inside
+from recognition.models.detectors.blazeface import FULL_RANGE, BlazeFaceModel, iou, to_frame
+from recognition.models.detectors.confirm import FaceConfirmer
+
+TILE_PER_FACE = 16  # tile side in smallest faces: the model finds faces from 1/12 of its input, with margin
+LEVEL_STEP = 3  # each level's squares are this much larger than the finer level's
+
+
+def squares(width: int, height: int, side: int) -> list[tuple[int, int, int]]:
+    """(left, top, side) squares covering the frame, overlapping by a third of a side."""
+    if side >= max(width, height):
+        return [(0, 0, max(width, height))]
+    step = max(1, side - side // 3)
+
+    def starts(length: int) -> list[int]:
+        if length <= side:
+            return [0]
+        last = length - side
+        return sorted({min(x, last) for x in range(0, last + step, step)})
+
+    return [(x, y, side) for y in starts(height) for x in starts(width)]
+
+
+def levels(width: int, height: int, min_face: int) -> list[int]:
+    """The square sides to search, finest first, ending with one square for the whole frame."""
+    sides, side = [], TILE_PER_FACE * min_face
+    while side < max(width, height):
+        sides.append(side)
+        side *= LEVEL_STEP
+    return sides + [max(width, height)]
+
+
+def cut(image: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
+    """The square of image at (left, top), padded with black where it passes the frame's edge."""
+    height, width = image.shape[:2]
+    out = np.zeros((side, side, 3), np.uint8)
+    x0, y0, x1, y1 = max(0, left), max(0, top), min(width, left + side), min(height, top + side)
+    if x1 > x0 and y1 > y0:
+        part = image[y0:y1, x0:x1]
+        out[y0 - top : y1 - top, x0 - left : x1 - left] = part if part.ndim == 3 else part[..., None]
+    return out
+
+
+def merged(boxes: list[tuple[Box, float]], overlap: float = 0.3) -> list[Box]:
+    """One box per face found in several squares: the best scored, largest first."""
+    kept: list[Box] = []
+    for box, _ in sorted(boxes, key=lambda b: b[1], reverse=True):
+        if not any(iou(_xywh(box), _xywh(k)) >= overlap or centre_inside(box, k) or centre_inside(k, box)
+                   for k in kept):
+            kept.append(box)
+    return sorted(kept, key=lambda b: b.area, reverse=True)
+
+
+def _xywh(box: Box) -> tuple[int, int, int, int]:
+    return box.x, box.y, box.w, box.h
+
+
+def clipped(box: Box, width: int, height: int) -> Box:
+    x, y = max(0, box.x), max(0, box.y)
+    return Box(x, y, max(0, min(width, box.x + box.w) - x), max(0, min(height, box.y + box.h) - y))
+
+
+class BlazeFaceDetector:
+    """BlazeFace's full-range model over tiles. min_face: the smallest face side in pixels of the image
+    searched (smaller: more tiles, slower; 40 px costs twelve tiles and a whole-frame look on 1080p).
+    confirm: every candidate is looked at again by the short-range model (confirm.py) before it counts."""
+
+    name = "blazeface"
+
+    def __init__(self, *, min_face: int = 40, min_score: float = 0.5, confirm: bool = True) -> None:
+        self.min_face = min_face
+        self._model = BlazeFaceModel(FULL_RANGE, min_score=min_score)
+        self._confirmer = FaceConfirmer() if confirm else None
+
+    def candidates(self, image: np.ndarray) -> list[Box]:
+        """Every face-like box, not yet confirmed: what a privacy search hides (hiding a false face costs
+        nothing; missing a real one leaks it)."""
+        height, width = image.shape[:2]
+        picked = [s for side in levels(width, height, self.min_face) for s in squares(width, height, side)]
+        return self._search(image, picked)
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        found = self.candidates(image)
+        return self._confirmer.confirmed(image, found) if self._confirmer is not None else found
+
+    def detect_all(self, image: np.ndarray) -> list[Detection]:
+        return [Detection(box) for box in self.detect(image)]
+
+    def detect_profiles(self, image: np.ndarray, frontal: list[Box]) -> list[Detection]:
+        return []  # BlazeFace's own boxes include faces turned well away
+
+    def detect_near(self, image: np.ndarray, boxes: Sequence[Box], face_side: int = 80) -> list[Detection]:
+        """Each followed face looked for in one square around it, where it is about a quarter of the side."""
+        if not boxes:
+            return []
+        picked = []
+        for box in boxes:
+            side = max(4 * max(box.w, box.h), 2 * self.min_face)
+            picked.append((box.x + box.w // 2 - side // 2, box.y + box.h // 2 - side // 2, side))
+        return [Detection(box) for box in self._search(image, picked)]
+
+    def _search(self, image: np.ndarray, picked: list[tuple[int, int, int]]) -> list[Box]:
+        height, width = image.shape[:2]
+        found = []
+        for (left, top, side), faces in zip(picked, self._model.run([cut(image, *s) for s in picked])):
+            for face in faces:
+                box = clipped(to_frame(face, left, top, side)[0], width, height)
+                if box.w >= 0.6 * self.min_face and box.h > 0:
+                    found.append((box, face.score))
+        return merged(found)
