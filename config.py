@@ -53,6 +53,35 @@ class RecognitionConfig:
 
 
 @dataclass(frozen=True)
+class DetectorConfig:
+    """Which detector (recognition/models/detectors) each role uses: live recognition, the stream's
+    privacy search, and photos (uploads to the API, albums). Defaults from bench/detect_bench.py."""
+
+    live: str = "haar"
+    blur: str = "blazeface"
+    photos: str = "haar"
+    min_face: int = 40  # smallest face side (px of the original) the tiled detectors look for
+
+    ROLES = ("live", "blur", "photos")
+
+
+def _detectors(text: str) -> dict:
+    """`NAME` (every role) or `role=NAME,...` (live, blur, photos)."""
+    from recognition.models.detectors import DETECTORS
+
+    chosen = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        role, _, name = part.rpartition("=")
+        roles = [role] if role else list(DetectorConfig.ROLES)
+        if any(r not in DetectorConfig.ROLES for r in roles) or name not in DETECTORS:
+            raise argparse.ArgumentTypeError(
+                f"{part!r}: give a detector ({', '.join(DETECTORS)}), or role=detector with a role of "
+                f"{', '.join(DetectorConfig.ROLES)}")
+        chosen.update({r: name for r in roles})
+    return chosen
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     data_dir: Path = DEFAULT_DATA_DIR
     key_file: Optional[Path] = None  # None: one per data dir under the user's config folder
@@ -106,6 +135,7 @@ class Config:
     stream: StreamConfig
     albums: tuple[Path, ...] = ()  # photo folders the server may index and search (--album)
     accounts: AccountsConfig = AccountsConfig()
+    detectors: DetectorConfig = DetectorConfig()
 
 
 def default_key_path(data_dir: Path, env: Optional[Mapping[str, str]] = None) -> Path:
@@ -283,6 +313,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="look for faces the cascades miss (turned well away, very close) with dlib's CNN "
                              "detector every few seconds while something moves; it runs in its own process "
                              "[FACE_SWEEP, default on]")
+    parser.add_argument("--detector", type=_detectors, default=_detectors(env.get("FACE_DETECTOR", "")),
+                        help="face detector, of haar, blazeface, hog and mtcnn (in the model process), for every role "
+                             "or per role: live=haar,blur=blazeface,photos=haar (live recognition, the stream's "
+                             "blur, uploads and albums) [FACE_DETECTOR, default: those]")
+    parser.add_argument("--min-face", type=int, default=int(env.get("FACE_MIN_FACE", "40")),
+                        help="smallest face, in pixels of the camera's frame or the photo, that the tiled detectors "
+                             "(blazeface, hog, mtcnn) look for: smaller costs more tiles [FACE_MIN_FACE, default 40]")
     parser.add_argument("--attributes", choices=("on", "off"),
                         default="on" if env.get("FACE_ATTRIBUTES", "").lower() in ("1", "on", "true", "yes") else "off",
                         help="add age, gender and emotion, each with a confidence, to the faces the API reports "
@@ -362,6 +399,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
                                       sweep=args.sweep == "on", attributes=args.attributes == "on",
                                       deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()).expanduser()),
         store=store_config(args, env),
+        detectors=DetectorConfig(**args.detector, min_face=args.min_face),
         stream=StreamConfig(max_viewers=args.max_viewers, blur=args.blur, overlay=args.overlay,
                             width=args.stream_width),
         accounts=accounts_config(args),

@@ -57,12 +57,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     return serve(settings, *parts)
 
 
+# Albums are searched at 1280 px: group photos' faces are often 20 to 30 px there, and must be indexed too.
+ALBUM_MIN_FACE = 20
+
+
 def build(settings: config.Config):
     """The store, the analyzer (model loaded) and the listening server; None (and logged why) if one cannot be."""
     from recognition.album.index import IndexDamaged
     from recognition.album.library import AlbumError, AlbumLibrary
-    from recognition.live.privacy import PrivacyFilter
-    from recognition.models.detectors.haar import HaarDetector
     from recognition.models.weights import WeightsMissing
     from recognition.pipeline.build import build_for_request
     from recognition.store import open_store
@@ -83,31 +85,31 @@ def build(settings: config.Config):
         log.error("%s", exc)
         log.error("the server did not start and changed nothing; `python -m tools.store verify` checks the store")
         return None
-    recognition = settings.recognition
+    recognition, detectors = settings.recognition, settings.detectors
     try:
         analyzer, choice = build_for_request(recognition.model, store, recognition.weights_dir, recognition.threshold,
-                                             allow_download=not recognition.offline)
+                                             allow_download=not recognition.offline, detector=detectors.photos,
+                                             min_face=detectors.min_face)
     except (WeightsMissing, RuntimeError, ValueError) as exc:  # e.g. a model name DeepFace does not know
         log.error("%s", exc)
         store.close()
         return None
     if choice.name != recognition.model:
         log.info("model auto -> %s (%s)", choice.name, choice.reason)
-    log.info("model %s, threshold %.2f; detector Haar (%s); data in %s (%d identities)", choice.name,
-             analyzer.matcher.threshold, analyzer.detector.cascade_path.name, store.location, len(store))
+    log.info("model %s, threshold %.2f; detectors: live %s, blur %s, photos %s (faces from %d px); data in %s "
+             "(%d identities)", choice.name, analyzer.matcher.threshold, detectors.live, detectors.blur,
+             detectors.photos, detectors.min_face, store.location, len(store))
     stream = settings.stream
-    # The stream searches each frame for faces itself when it blurs them (it must not wait for recognition):
-    # a detector of its own, at a smaller size, so it neither waits for nor slows the recognition's.
-    privacy = PrivacyFilter(stream.blur, HaarDetector(detect_width=480)) if stream.blur != "none" else None
     try:
-        albums = AlbumLibrary.for_server(settings.albums, store, analyzer) if settings.albums else None
+        albums = (AlbumLibrary.for_server(settings.albums, store, analyzer, detector=detectors.photos,
+                                          min_face=ALBUM_MIN_FACE) if settings.albums else None)
     except (AlbumError, IndexDamaged) as exc:
         log.error("%s", exc)
         analyzer.embedder.stop()
         store.close()
         return None
     services = Services(store=store, analyzer=analyzer, max_viewers=stream.max_viewers, api_key=settings.server.api_key,
-                        privacy=privacy, overlay=stream.overlay, stream_width=stream.width, albums=albums,
+                        overlay=stream.overlay, stream_width=stream.width, albums=albums,
                         attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
                         gate=FaceGate(signing_secret(store), ledger=store, liveness=settings.accounts.liveness,
                                       moves=settings.accounts.moves, steps=settings.accounts.steps),
@@ -132,12 +134,16 @@ def serve(settings: config.Config, services, server) -> int:
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
     from recognition.live.attributes import TrackAttributes
+    from recognition.live.privacy import PrivacyFilter
     from recognition.live.recognizer import LiveRecognizer
+    from recognition.live.shield import FaceShield
     from recognition.live.worker import RecognitionWorker
+    from recognition.models.detectors import make_detector
     from recognition.models.sweep import FaceSweep
 
     spec = parse_source(settings.camera.source)
-    capture, sweep = None, None
+    capture, sweep, shield = None, None, None
+    detectors = settings.detectors
     if spec is None:
         log.info("source: none (API only)")
     else:
@@ -146,7 +152,15 @@ def serve(settings: config.Config, services, server) -> int:
         capture = CaptureThread(spec, services.frames, stall_timeout=settings.camera.stall_timeout).start()
         # Faces the cascades cannot see (turned well away, very close) are looked for by a CNN now and then.
         sweep = FaceSweep().start() if settings.recognition.sweep else None
-        recognizer = LiveRecognizer(services.analyzer, sweep=sweep if sweep and sweep.available else None)
+        live_detector = (services.analyzer.detector if detectors.live == detectors.photos else
+                         make_detector(detectors.live, min_face=detectors.min_face, mtcnn=services.analyzer.embedder))
+        recognizer = LiveRecognizer(services.analyzer, sweep=sweep if sweep and sweep.available else None,
+                                    detector=live_detector)
+        if settings.stream.blur != "none":
+            # The stream never searches for faces itself: this thread does, beside it, on the newest frame.
+            finder = make_detector(detectors.blur, min_face=detectors.min_face, mtcnn=services.analyzer.embedder)
+            shield = FaceShield(services.frames, finder).start()
+            services.privacy = PrivacyFilter(settings.stream.blur, shield)
         attributes = TrackAttributes(services.analyzer) if settings.recognition.attributes else None
         services.worker = RecognitionWorker(services.frames, services.analyzer, recognizer=recognizer,
                                             attributes=attributes).start()
@@ -174,6 +188,8 @@ def serve(settings: config.Config, services, server) -> int:
         server.close()  # no new request from here on; only then do the parts requests use go away
         if services.worker:
             services.worker.stop(timeout=3)
+        if shield:
+            shield.stop(timeout=3)
         if capture:
             capture.stop(timeout=3)
         if sweep:

@@ -10,8 +10,12 @@ For each scenario it prints:
 
 Scenarios: the fixture clip (640x360, 29.97 fps, 9 s looped) with Lin-Manuel Miranda enrolled; a door
 camera, 640x480 at 15 fps, showing an empty scene for 2 s and then two enrolled people side by side for
-10 s, looped; the same at 1920x1080, 25 fps (an HD camera). Costs are measured while everyone expected
-is named (the fixture clip: whatever it shows in the following seconds).
+10 s, looped; the same at 1920x1080, 25 fps (an HD camera); a street crowd at 1920x1080, 25 fps (tests/crowd.py:
+about six fixture faces 50 to 120 px tall walking towards the camera, nobody enrolled), plain and with
+--blur unknown. Costs are measured while everyone expected is named (the fixture clip: whatever it shows
+in the following seconds). For the crowd it also prints the share of faces an independent detector
+(dlib's HOG at full resolution, upsampled once) still finds in streamed frames, against the same frames
+of the clip as the camera gave them.
 --root DIR runs the server of another checkout (an older commit, say) on the same scenarios, so two
 versions can be compared in one sitting.
 
@@ -46,6 +50,7 @@ class Scenario:
     fps: float
     enroll: dict  # name -> photo (another photo than the clip shows)
     appears_at: int  # the frame of the clip where they come into view
+    env: tuple = ()  # settings of the server, as (FACE_..., value) pairs
 
 
 def scenarios(work: Path) -> list[Scenario]:
@@ -58,11 +63,17 @@ def scenarios(work: Path) -> list[Scenario]:
     door = camera_like(work / "door.avi", pair, seconds=10, fps=15, size=(640, 480), empty_for=2)
     hd = camera_like(work / "hd.avi", pair, seconds=10, fps=25, size=(1920, 1080), empty_for=2)
     two = {"Barack": "obama/obama3.jpg", "Joe": "biden/biden2.jpg"}
+    from tests.crowd import CrowdScene
+
+    crowd = CrowdScene(seed=5).write(work / "crowd.avi", 12.0)
     # In the fixture clip Lin-Manuel Miranda turns to the camera at frame 82, after 2 s of Alex Lacamoire.
     return [Scenario("fixture clip 640x360 29.97 fps, Lin enrolled", FIXTURES / "video" / "short_hamilton_clip.mp4",
                      29.97, {"Lin": "lin_manuel_miranda/lin1.png"}, appears_at=82),
             Scenario("two known people, 640x480 15 fps", door, 15.0, two, appears_at=2 * 15),
-            Scenario("two known people, 1920x1080 25 fps", hd, 25.0, two, appears_at=2 * 25)]
+            Scenario("two known people, 1920x1080 25 fps", hd, 25.0, two, appears_at=2 * 25),
+            Scenario("street crowd, 1920x1080 25 fps, nobody enrolled", crowd, 25.0, {}, appears_at=0),
+            Scenario("street crowd, 1920x1080 25 fps, nobody enrolled, --blur unknown", crowd, 25.0, {}, appears_at=0,
+                     env=(("FACE_BLUR", "unknown"),))]
 
 
 def camera_like(path: Path, picture: np.ndarray, *, seconds: float, fps: float, size: tuple[int, int],
@@ -98,18 +109,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose run.py serves")
     parser.add_argument("--seconds", type=float, default=6.0, help="how long each measurement watches")
+    parser.add_argument("--only", default="", help="run only the scenarios whose title contains this text")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="livebench-"))
     weights = provision_weights(work)
     print(f"server code: {args.root}")
     for scenario in scenarios(work):
-        measure(scenario, args.root, work, weights, args.seconds)
+        if args.only in scenario.title:
+            measure(scenario, args.root, work, weights, args.seconds)
     return 0
 
 
 def measure(scenario: Scenario, root: Path, work: Path, weights: Path, seconds: float) -> None:
     print(f"\n== {scenario.title} ==")
-    server = Server(root, scenario.clip, work / scenario.clip.stem, weights)
+    server = Server(root, scenario.clip, work / f"{scenario.clip.stem}-{len(scenario.env)}", weights)
+    server.env.update(dict(scenario.env))
     try:
         server.start()
         for name, photo in scenario.enroll.items():
@@ -117,16 +131,24 @@ def measure(scenario: Scenario, root: Path, work: Path, weights: Path, seconds: 
                 server.session.post(server.url + "/enroll", files={"image": handle}, data={"name": name},
                                     timeout=60).raise_for_status()
         names, named_after, clock = set(scenario.enroll), [], ClipClock(scenario.clip)
-        named_after.append(time_to_names(server, names, clock, scenario.appears_at))
+        if names:
+            named_after.append(time_to_names(server, names, clock, scenario.appears_at))
         cores, analysed = server.usage(seconds)
         shown = f"{analysed:.1f}" if analysed is not None else "n/a (this version does not say)"
         print(f"no viewer: {cores:.2f} cores, {shown} analysed frames/s")
         for viewers in (1, 3):
-            named_after.append(time_to_names(server, names, clock, scenario.appears_at))
-            rates, cores = watch(server, viewers, seconds)
+            if names:
+                named_after.append(time_to_names(server, names, clock, scenario.appears_at))
+            rates, cores, analysed = watch(server, viewers, seconds)
+            recognised = f"; {analysed:.1f} analysed frames/s" if analysed is not None else ""
             print(f"{viewers} viewer(s): each gets {', '.join(f'{r:.1f}' for r in rates)} fps = "
-                  f"{min(rates) / scenario.fps:.2f} of the source's {scenario.fps:g}; {cores:.2f} cores")
-        print(f"time to the first correct name after they appear: {', '.join(f'{t:.2f}' for t in named_after)} s")
+                  f"{min(rates) / scenario.fps:.2f} of the source's {scenario.fps:g}; {cores:.2f} cores{recognised}")
+        if names:
+            print(f"time to the first correct name after they appear: {', '.join(f'{t:.2f}' for t in named_after)} s")
+        else:
+            plain, streamed = faces_still_found(server, scenario.clip, clock)
+            print(f"independent detector (dlib HOG, full resolution): {streamed} faces in the streamed frames, "
+                  f"{plain} in the same frames as the camera gave them: {streamed / max(plain, 1):.3f} still found")
     finally:
         server.stop()
 
@@ -197,7 +219,41 @@ def time_to_names(server: "Server", names: set, clock: ClipClock, appears_at: in
         thread.join(5)
 
 
-def watch(server: "Server", viewers: int, seconds: float) -> tuple[list[float], float]:
+def faces_still_found(server: "Server", clip: Path, clock: ClipClock, count: int = 20) -> tuple[int, int]:
+    """(faces HOG finds in the clip's frames, faces it finds in the streamed pictures of those frames),
+    over count streamed frames a few apart."""
+    import cv2
+    import dlib
+
+    hog = dlib.get_frontal_face_detector()
+    capture, originals = cv2.VideoCapture(str(clip)), []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        originals.append(frame)
+    capture.release()
+    viewer = MjpegClient(server.url + "/streaming")
+    pictures = []
+    try:
+        for _ in range(count):
+            for _ in range(5):
+                jpeg = viewer.next_part()
+            pictures.append(jpeg)
+    finally:
+        viewer.close()
+    plain = streamed = 0
+    for jpeg in pictures:
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        original = originals[clock.frame_of(jpeg)]
+        if image.shape != original.shape:
+            image = cv2.resize(image, (original.shape[1], original.shape[0]))
+        plain += len(hog(cv2.cvtColor(original, cv2.COLOR_BGR2RGB), 1))
+        streamed += len(hog(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), 1))
+    return plain, streamed
+
+
+def watch(server: "Server", viewers: int, seconds: float) -> tuple[list[float], float, float]:
     clients = [MjpegClient(server.url + "/streaming") for _ in range(viewers)]
     counts = [0] * viewers
     stop = threading.Event()
@@ -215,14 +271,14 @@ def watch(server: "Server", viewers: int, seconds: float) -> tuple[list[float], 
         thread.start()
     time.sleep(1.0)  # let the viewers settle
     start_counts = list(counts)
-    cores, _ = server.usage(seconds)
+    cores, analysed = server.usage(seconds)
     rates = [(counts[i] - start_counts[i]) / seconds for i in range(viewers)]
     stop.set()
     for client in clients:
         client.close()
     for thread in threads:
         thread.join(5)
-    return rates, cores
+    return rates, cores, analysed
 
 
 class Server(ServerProcess):

@@ -197,28 +197,36 @@ def free_port() -> int:
 
 @pytest.fixture
 def camera_services(analyzer, store):
-    """Services with a real capture thread playing a video file and a real recognition worker."""
+    """Services with a real capture thread playing a video file and a real recognition worker; with blur
+    (unknown or all), the privacy search beside the stream too, as run.py builds it."""
     from camera.capture import CaptureThread
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
+    from recognition.live.privacy import PrivacyFilter
+    from recognition.live.shield import FaceShield
     from recognition.live.worker import RecognitionWorker
+    from recognition.models.detectors import make_detector
     from webapp.services import Services
 
     running = []
 
-    def start(source: str, **capture_options) -> Services:
+    def start(source: str, *, blur: str = "none", blur_detector: str = "blazeface", **capture_options) -> Services:
         spec = parse_source(source)
         frames = FrameBuffer(spec.label)
         capture = CaptureThread(spec, frames, **capture_options).start()
         worker = RecognitionWorker(frames, analyzer).start()
-        svc = Services(store=store, analyzer=analyzer, frames=frames, worker=worker)
-        running.append((svc, capture, worker))
+        shield = FaceShield(frames, make_detector(blur_detector)).start() if blur != "none" else None
+        svc = Services(store=store, analyzer=analyzer, frames=frames, worker=worker,
+                       privacy=PrivacyFilter(blur, shield) if shield else None)
+        running.append((svc, capture, worker, shield))
         return svc
 
     yield start
-    for svc, capture, worker in running:
+    for svc, capture, worker, shield in running:
         svc.stopping.set()
         worker.stop(timeout=5)
+        if shield is not None:
+            shield.stop(timeout=5)
         capture.stop(timeout=5)
 
 

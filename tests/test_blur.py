@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from recognition.live.privacy import PrivacyFilter
-from recognition.models.detectors.haar import HaarDetector
 from tests.conftest import load_photo, wait_until, write_clip
 from webapp import create_app
 from webapp.mjpeg_client import MjpegClient
@@ -33,8 +32,7 @@ def streamed(server, count: int = 6) -> list[np.ndarray]:
 
 def serve(camera_services, live_server, tmp_path, photo: str, blur: str):
     clip = write_clip(tmp_path / "cam.avi", [photo], seconds_each=20.0, fps=20)
-    services = camera_services(str(clip))
-    services.privacy = PrivacyFilter(blur, HaarDetector(detect_width=480))
+    services = camera_services(str(clip), blur=blur)
     return services, live_server(create_app(services))
 
 
@@ -62,7 +60,7 @@ def test_a_stranger_is_blurred_so_no_detector_finds_a_face(camera_services, live
 def test_a_known_face_stays_visible_and_all_blurs_it_too(camera_services, live_server, tmp_path, hog, analyzer):
     services, server = serve_barack_named(camera_services, live_server, tmp_path, analyzer)
     assert all(hog(image) == 1 for image in streamed(server))
-    services.privacy = PrivacyFilter("all", HaarDetector(detect_width=480))
+    services.privacy = PrivacyFilter("all", services.privacy.shield)
     assert [hog(image) for image in streamed(server)] == [0] * 6
 
 

@@ -38,6 +38,8 @@ def current_hash():
                 "model": svc.analyzer.model_name,
                 "embedder": svc.model_status(),
                 "detector": svc.analyzer.detector.name,
+                "recognition": svc.recognition_status(),
+                "privacy": svc.privacy_status(),
                 "threshold": svc.analyzer.matcher.threshold,
                 "fresh": fresh,
                 "api_key_required": bool(svc.api_key),

@@ -52,7 +52,7 @@ class JpegFeed:
         age = frame.captured_at - result.captured_at if result is not None else float("inf")
         image = frame.image
         if svc.privacy is not None and svc.privacy.active:
-            image = pixelate(image, svc.privacy.regions(image, result.faces if result else (), age))
+            image = pixelate(image, svc.privacy.regions(image, frame.captured_at, result.faces if result else (), age))
         # Boxes from a result much older than the frame would be drawn in the wrong place.
         faces = result.faces if result is not None and age <= 0.5 else ()
         image = draw_faces(image, faces, svc.overlay)

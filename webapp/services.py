@@ -102,6 +102,26 @@ class Services:
         if self.worker is not None:
             self.worker.refresh(created=created, changed=changed)
 
+    def recognition_status(self) -> dict:
+        """What live recognition manages: frames analysed a second (it drops when the machine is short;
+        the stream does not), and the faces it follows now."""
+        if self.worker is None:
+            return {"analysed_per_second": 0.0, "faces_followed": 0}
+        latest = self.worker.latest
+        return {"analysed_per_second": round(self.worker.rate(), 2),
+                "faces_followed": len(latest.faces) if latest is not None else 0}
+
+    def privacy_status(self) -> Optional[dict]:
+        """With --blur: the privacy search's detector, its searches a second, the faces it hides, and the
+        frames hidden whole because it could not vouch for them."""
+        if self.privacy is None or not self.privacy.active:
+            return None
+        shield = self.privacy.shield
+        latest = shield.latest
+        return {"blur": self.privacy.mode, "detector": shield.detector, "searches_per_second": round(shield.rate(), 2),
+                "faces_hidden": len(latest.faces) if latest is not None else 0,
+                "whole_frames": self.privacy.whole_frames}
+
     def model_status(self) -> dict:
         status = getattr(self.analyzer.embedder, "status", None)  # an in-process embedder has none
         return status.to_json() if status else {"state": "ready", "detail": "in process", "restarts": 0}

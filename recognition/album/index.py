@@ -221,9 +221,11 @@ def _entries(columns) -> list[PhotoEntry]:
     return entries
 
 
-def album_settings(model: str, detect_width: int, max_side: int) -> str:
+def album_settings(model: str, detect_width: int, max_side: int, detector: str = "haar", min_face: int = 40) -> str:
     """What made an index's vectors: another model or detector setting means another index."""
-    return f"{model}|haar-{detect_width}|{max_side}"
+    if detector == "haar":
+        return f"{model}|haar-{detect_width}|{max_side}"
+    return f"{model}|{detector}-{min_face}|{max_side}"
 
 
 def open_album_index(data_dir: Path, key: StoreKey, secret: bytes, album: Path, settings: str) -> AlbumIndex:

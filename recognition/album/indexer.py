@@ -100,14 +100,16 @@ class AlbumIndexer:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_model(cls, embedder: Embedder) -> "AlbumIndexer":
-        """The indexer the server and the command line use: a Haar detector and an aligner of its own
-        (at album resolution, apart from live recognition's), the given model's embedder."""
+    def for_model(cls, embedder: Embedder, detector: str = "haar", min_face: int = 40) -> "AlbumIndexer":
+        """The indexer the server and the command line use: a detector and an aligner of its own (at
+        album resolution, apart from live recognition's), the given model's embedder. min_face is in
+        pixels of the photo scaled to MAX_SIDE."""
         from recognition.models.aligner import LandmarkAligner
-        from recognition.models.detectors.haar import HaarDetector
+        from recognition.models.detectors import make_detector
         from recognition.models.weights import landmark_model_path
 
-        return cls(HaarDetector(detect_width=MAX_SIDE), LandmarkAligner(landmark_model_path()), embedder)
+        found_by = make_detector(detector, min_face=min_face, detect_width=MAX_SIDE, mtcnn=embedder)
+        return cls(found_by, LandmarkAligner(landmark_model_path()), embedder)
 
     def index(self, albums: Sequence[tuple[Path, AlbumIndex]], *, stop: Optional[threading.Event] = None,
               on_progress: Optional[Callable[[Progress], None]] = None) -> Progress:

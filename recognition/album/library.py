@@ -38,19 +38,21 @@ class AlbumError(Exception):
 
 class AlbumLibrary:
     @classmethod
-    def for_server(cls, folders: Sequence[Path], store, analyzer) -> "AlbumLibrary":
+    def for_server(cls, folders: Sequence[Path], store, analyzer, *, detector: str = "haar",
+                   min_face: int = 40) -> "AlbumLibrary":
         """The library of a server: indexes sealed with its store's key, faces embedded by its model
         (the same process as live recognition), found by a detector of its own at album resolution."""
         missing = [str(folder) for folder in folders if not Path(folder).is_dir()]
         if missing:
             raise AlbumError(f"album folder not found: {', '.join(missing)}")
         return cls(folders, data_dir=store.data_dir, key=store.key, secret=store.secret, model=analyzer.model_name,
-                   indexer=AlbumIndexer.for_model(analyzer.embedder), dimensions=analyzer.embedder.dimensions)
+                   indexer=AlbumIndexer.for_model(analyzer.embedder, detector, min_face),
+                   dimensions=analyzer.embedder.dimensions, detector=detector, min_face=min_face)
 
     def __init__(self, folders: Sequence[Path], *, data_dir: Path, key, secret: bytes, model: str,
-                 indexer: AlbumIndexer, dimensions: int) -> None:
+                 indexer: AlbumIndexer, dimensions: int, detector: str = "haar", min_face: int = 40) -> None:
         self.albums = album_names(folders)
-        self.settings = album_settings(model, MAX_SIDE, MAX_SIDE)
+        self.settings = album_settings(model, MAX_SIDE, MAX_SIDE, detector, min_face)
         self._indexes: dict[str, AlbumIndex] = {
             name: open_album_index(data_dir, key, secret, folder, self.settings) for name, folder in self.albums.items()}
         self.corrections = PeopleCorrections(corrections_path(data_dir), key, self.albums,

@@ -1,55 +1,69 @@
-"""Which faces of a streamed frame to pixelate: every face (`all`), or every face not confirmed as a
+"""Which parts of a streamed frame to pixelate: every face (`all`), or every face not confirmed as a
 known person (`unknown`).
 
-It fails closed. The frame is searched for faces itself, so a face that recognition has not looked at
-yet (it lags the stream) is blurred; a face counts as known only where a recent recognition result
-names someone at that place; when recognition lags too far or stops, every face is blurred.
+It fails closed. Faces are found by the privacy search (shield.py), beside the stream and independent
+of recognition; a face is left clear only where a recent recognition result names a known person at
+that place. When the search cannot vouch for a frame (none yet after a start, too far behind, a scene
+cut since) the whole frame is hidden; when recognition lags or stops, known faces are hidden too.
 """
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Optional, Protocol, Sequence
 
 import numpy as np
 
-from recognition.faces import Box, Detection, FaceObservation
+from recognition.faces import Box, FaceObservation
+from recognition.live.shield import HiddenFace
 from recognition.live.tracker import overlap
 
 BLUR_MODES = ("none", "unknown", "all")
 
 
-class FaceFinder(Protocol):
-    def detect_all(self, image: np.ndarray) -> list[Detection]: ...
+class Shield(Protocol):
+    def hidden_at(self, image: np.ndarray, captured_at: float, max_lag: float) -> Optional[list[HiddenFace]]: ...
 
 
 class PrivacyFilter:
     """trust_for: how old (seconds) a recognition result may be and still vouch for a known face; older
-    than that, known faces are blurred too. margin: how much larger than the face the blurred patch is
-    (hair, and the drift of a face that moved since it was found)."""
+    than that, known faces are hidden too. max_lag: how far (seconds) the privacy search may be behind a
+    frame before the whole frame is hidden (longer: fewer whole-frame blurs on a busy machine, at the
+    risk of a face that came in since being missed). margin: how much larger than a face recognition
+    saw the hidden patch is."""
 
-    def __init__(self, mode: str, finder: FaceFinder, *, trust_for: float = 1.0, margin: float = 0.25) -> None:
+    def __init__(self, mode: str, shield: Optional[Shield], *, trust_for: float = 1.0, max_lag: float = 0.6,
+                 margin: float = 0.3) -> None:
         if mode not in BLUR_MODES:
             raise ValueError(f"blur must be one of {', '.join(BLUR_MODES)}, not {mode!r}")
+        if mode != "none" and shield is None:
+            raise ValueError("blurring faces needs the privacy search (a FaceShield)")
         self.mode = mode
-        self._finder = finder
+        self.shield = shield
         self._trust_for = trust_for
+        self.max_lag = max_lag
         self._margin = margin
+        self.whole_frames = 0  # frames hidden whole because the search could not vouch for them
 
     @property
     def active(self) -> bool:
         return self.mode != "none"
 
-    def regions(self, image: np.ndarray, faces: Sequence[FaceObservation], result_age: float) -> list[Box]:
-        """The boxes to pixelate in image, given the latest recognition result's faces and its age."""
+    def regions(self, image: np.ndarray, captured_at: float, faces: Sequence[FaceObservation],
+                result_age: float) -> list[Box]:
+        """The boxes to pixelate in image (captured at captured_at), given the latest recognition
+        result's faces and its age."""
         if not self.active:
             return []
+        height, width = image.shape[:2]
+        hidden = self.shield.hidden_at(image, captured_at, self.max_lag)
+        if hidden is None:
+            self.whole_frames += 1
+            return [Box(0, 0, width, height)]
         recent = list(faces) if result_age <= self._trust_for else []
         known = [f.box for f in recent if f.known] if self.mode == "unknown" else []
-        boxes = [d.box for d in self._finder.detect_all(image)
-                 if not any(overlap(d.box, k) >= 0.3 for k in known)]
-        # What recognition saw and did not name is blurred even where this frame's search missed it.
-        boxes += [f.box for f in recent if self.mode == "all" or not f.known]
-        height, width = image.shape[:2]
-        return [self._grown(box, width, height) for box in boxes]
+        boxes = [h.cover for h in hidden if not any(overlap(h.face, k) >= 0.3 for k in known)]
+        # What recognition saw and did not name is hidden even where the search missed it.
+        boxes += [self._grown(f.box, width, height) for f in recent if self.mode == "all" or not f.known]
+        return boxes
 
     def _grown(self, box: Box, width: int, height: int) -> Box:
         dx, dy = int(box.w * self._margin), int(box.h * self._margin)

@@ -25,6 +25,7 @@ from recognition.live.sweeping import Sweep, SweepLook
 from recognition.live.tracker import SAME_LOOK, STILL, Sighting, Track, Tracker, signature
 from recognition.live.visitors import VisitorBook
 from recognition.live.voting import Voting, keep_unique
+from recognition.models.detectors import FaceDetector
 from recognition.models.quality import face_quality
 from recognition.pipeline.analyzer import FaceAnalyzer
 from recognition.store.gallery import gallery_of
@@ -37,8 +38,10 @@ class LiveRecognizer:
 
     def __init__(self, analyzer: FaceAnalyzer, *, recheck_after: float = 2.0, full_search_every: float = 4.0,
                  voting: Voting = Voting(), tracker: Optional[Tracker] = None,
-                 visitors: Optional[VisitorBook] = None, sweep: Optional[Sweep] = None) -> None:
+                 visitors: Optional[VisitorBook] = None, sweep: Optional[Sweep] = None,
+                 detector: Optional[FaceDetector] = None) -> None:
         self._analyzer = analyzer
+        self._detector = detector or analyzer.detector  # --detector live=...: may differ from the photos' one
         self._recheck_after = recheck_after
         self._full_search_every = full_search_every  # even when nothing seems to move: a safety net
         self._searched_at = float("-inf")
@@ -62,7 +65,7 @@ class LiveRecognizer:
         whole = moved or now - self._searched_at >= self._full_search_every
         if whole:
             self._searched_at = now
-            detections, still = [Detection(box) for box in self._analyzer.detector.detect(image)], []
+            detections, still = [Detection(box) for box in self._detector.detect(image)], []
         else:
             detections, still = self._look_near(image, tracks)
         self._tracker.join(detections, now)
@@ -70,7 +73,7 @@ class LiveRecognizer:
                if not detection.profile and self._due(track, image, now)]
         boxes = [detection.box for _, detection in due]
         embedding = self._meanwhile.submit(self._embed, image, boxes) if due and whole else None
-        later = self._analyzer.detector.detect_profiles(image, boxes_of(detections)) if whole else []
+        later = self._detector.detect_profiles(image, boxes_of(detections)) if whole else []
         if self._sweep is not None:
             later += self._sweep.add(image, now, self._tracker.tracks, detections + later)
         self._tracker.join(later, now)
@@ -102,7 +105,7 @@ class LiveRecognizer:
                      if t.look is not None and float(signature(image, t.box) @ t.look) >= STILL}
         still = [Detection(t.box, t.profile) for t in looked_for if id(t) in unchanged]
         changed = [t.box for t in looked_for if id(t) not in unchanged]
-        return still + (self._analyzer.detector.detect_near(image, changed) if changed else []), still
+        return still + (self._detector.detect_near(image, changed) if changed else []), still
 
     def _embed(self, image: np.ndarray, boxes: list) -> tuple[list[float], np.ndarray]:
         """(quality, embedding) of each face."""

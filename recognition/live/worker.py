@@ -5,6 +5,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Protocol, Sequence
 
@@ -64,6 +65,7 @@ class RecognitionWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="recognition-worker", daemon=True)
         self.analysed = 0
+        self._analysed_at: deque = deque(maxlen=256)  # monotonic times of the latest analyses, for rate()
 
     @property
     def latest(self) -> Optional[RecognitionResult]:
@@ -134,6 +136,12 @@ class RecognitionWorker:
                 log.exception("recognition failed on frame %d", frame.seq)
                 continue
             self.analysed += 1
+            self._analysed_at.append(time.monotonic())
+
+    def rate(self, window: float = 5.0) -> float:
+        """Frames analysed a second over the last window seconds: what recognition manages now."""
+        now = time.monotonic()
+        return sum(1 for at in list(self._analysed_at) if now - at <= window) / window
 
     def _estimate_attributes(self, frame, faces) -> None:
         try:

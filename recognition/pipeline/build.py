@@ -6,20 +6,22 @@ from typing import Optional
 
 from recognition.models.aligner import LandmarkAligner
 from recognition.pipeline.analyzer import FaceAnalyzer
-from recognition.models.detectors.haar import HaarDetector
+from recognition.models.detectors import make_detector
 from recognition.models.embedder_process import EmbedderProcess
 from recognition.matching.matcher import Matcher, default_threshold
 from recognition.store.interface import FaceStore
 from recognition.models.weights import AUTO, DLIB, ModelChoice, WeightsMissing, landmark_model_path, resolve_model
 
 
-def build_analyzer(store: FaceStore, model_name: str, weights_dir: Path, threshold: Optional[float] = None) -> FaceAnalyzer:
-    """Detector, aligner, embedder (model loaded now, in its own process) and matcher for model_name."""
+def build_analyzer(store: FaceStore, model_name: str, weights_dir: Path, threshold: Optional[float] = None,
+                   *, detector: str = "haar", min_face: int = 40) -> FaceAnalyzer:
+    """Detector (for photos: uploads and albums), aligner, embedder (model loaded now, in its own
+    process) and matcher for model_name."""
     embedder = EmbedderProcess(model_name, weights_dir).load()
     if threshold is None:
         threshold = default_threshold(model_name, embedder.reported_threshold)
     return FaceAnalyzer(
-        detector=HaarDetector(),
+        detector=make_detector(detector, min_face=min_face, mtcnn=embedder),
         aligner=LandmarkAligner(landmark_model_path()),
         embedder=embedder,
         matcher=Matcher(store, model_name, threshold),
@@ -33,15 +35,18 @@ def build_for_request(
     threshold: Optional[float] = None,
     *,
     allow_download: bool = True,
+    detector: str = "haar",
+    min_face: int = 40,
 ) -> tuple[FaceAnalyzer, ModelChoice]:
     """Resolve 'auto' or a named model and build it. If 'auto' chose Facenet for a download that
     then fails, fall back to Dlib rather than refuse to start; a named model that cannot load raises
     WeightsMissing."""
     choice = resolve_model(requested, weights_dir, allow_download=allow_download)
     try:
-        return build_analyzer(store, choice.name, weights_dir, threshold), choice
+        return build_analyzer(store, choice.name, weights_dir, threshold, detector=detector, min_face=min_face), choice
     except WeightsMissing as exc:
         if requested != AUTO or choice.name == DLIB:
             raise
         resolve_model(DLIB, weights_dir)  # puts the shipped Dlib weights in place
-        return build_analyzer(store, DLIB, weights_dir, threshold), ModelChoice(DLIB, str(exc))
+        return (build_analyzer(store, DLIB, weights_dir, threshold, detector=detector, min_face=min_face),
+                ModelChoice(DLIB, str(exc)))

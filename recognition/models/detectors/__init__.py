@@ -38,6 +38,10 @@ class FaceDetector(Protocol):
     def detect_near(self, image: np.ndarray, boxes: Sequence[Box], face_side: int = 80) -> list[Detection]:
         """Faces near the given boxes (where followed faces were a moment ago): a cheap look."""
 
+    def candidates(self, image: np.ndarray) -> list[Box]:
+        """Every face-like box, turned ones too, not confirmed: what the privacy search hides (hiding a
+        false face costs nothing; missing a real one leaks it)."""
+
 
 def make_detector(name: str, *, min_face: int = 40, detect_width: Optional[int] = None,
                   mtcnn: Optional[object] = None) -> FaceDetector:

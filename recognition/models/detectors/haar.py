@@ -1,4 +1,5 @@
-"""Face detection with OpenCV's Haar cascades, read from the files OpenCV itself ships."""
+"""Face detection with OpenCV's Haar cascades, read from the files OpenCV itself ships; every face it
+returns for recognition is confirmed by a second network first (confirm.py)."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +11,7 @@ import cv2
 import numpy as np
 
 from recognition.faces import Box, Detection, centre_inside
+from recognition.models.detectors.confirm import FaceConfirmer
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class HaarDetector:
         min_face: int = 36,
         detect_width: int = 640,
         verify: bool = True,
+        confirm: bool = True,
     ) -> None:
         folder = Path(folder) if folder else cascade_folder()
         self.cascade_path = folder / CASCADE_FILE
@@ -72,13 +75,26 @@ class HaarDetector:
         self._min_neighbors = min_neighbors
         self._min_face = min_face
         self._detect_width = detect_width
+        self._confirmer = FaceConfirmer() if confirm else None
+
+    def _confirmed_boxes(self, image: np.ndarray, boxes: list[Box]) -> list[Box]:
+        return self._confirmer.confirmed(image, boxes) if self._confirmer is not None else boxes
 
     def detect(self, image: np.ndarray) -> list[Box]:
         """Boxes of the frontal faces in a BGR image, largest first."""
         gray, scale = self._gray(image)
         with self._lock:
             found = self._frontal(gray, {"minSize": (self._min_face, self._min_face)})
-        return _sorted(_scaled(found, scale))
+        return self._confirmed_boxes(image, _sorted(_scaled(found, scale)))
+
+    def candidates(self, image: np.ndarray) -> list[Box]:
+        """Every face-like box, frontal or in profile, not confirmed: what a privacy search hides."""
+        gray, scale = self._gray(image)
+        bounds = {"minSize": (self._min_face, self._min_face)}
+        with self._lock:
+            frontal = _sorted(_scaled(self._frontal(gray, bounds, verify=False), scale))
+            profiles = _scaled(self._profiles(gray, bounds), scale)
+        return frontal + _sorted(_uncovered(profiles, frontal))
 
     def detect_all(self, image: np.ndarray) -> list[Detection]:
         """Frontal faces, then faces in profile that no frontal box already covers; largest first in each."""
@@ -91,7 +107,8 @@ class HaarDetector:
         gray, scale = self._gray(image)
         with self._lock:
             profiles = _scaled(self._profiles(gray, {"minSize": (self._min_face, self._min_face)}), scale)
-        return [Detection(box, profile=True) for box in _sorted(_uncovered(profiles, frontal))]
+        return [Detection(box, profile=True)
+                for box in self._confirmed_boxes(image, _sorted(_uncovered(profiles, frontal)))]
 
     def detect_near(self, image: np.ndarray, boxes: list[Box], face_side: int = 80) -> list[Detection]:
         """Faces around the given boxes (where followed faces were a moment ago), each neighbourhood

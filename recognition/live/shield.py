@@ -1,0 +1,210 @@
+"""The privacy search: beside the stream, it looks for every face in the newest frame, over and over, and
+remembers each face it found for hold_for seconds with where it was going, so the stream can hide it
+in every frame it sends, the frames between two searches included.
+
+The stream thread never searches: it asks `hidden_at` for the boxes to hide in the frame it is about to
+send, a few microseconds of arithmetic. Each remembered face is moved along its measured speed to that
+frame's time and grown by a margin for the error of that guess, so a face that moves between searches
+stays covered. A face not found again is held (still moving, its margin still growing) for hold_for
+seconds: one missed search or a turn of the head does not uncover it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Optional, Protocol, Sequence
+
+import cv2
+import numpy as np
+
+from recognition.faces import Box
+from recognition.live.tracker import overlap
+
+log = logging.getLogger(__name__)
+
+THUMB = (32, 18)  # a frame reduced to this, in grey, tells a scene cut from motion
+
+
+class FaceCandidates(Protocol):
+    name: str
+
+    def candidates(self, image: np.ndarray) -> list[Box]: ...
+
+
+class FrameLike(Protocol):
+    image: np.ndarray
+    seq: int
+    captured_at: float
+
+
+class FrameFeed(Protocol):
+    def wait_newer(self, after_seq: int, timeout: float) -> Optional[FrameLike]: ...
+
+
+@dataclass(frozen=True)
+class HeldFace:
+    box: Box  # where it was found last
+    seen_at: float  # capture time of the frame it was found in
+    speed: tuple[float, float]  # px/s of its centre, measured between two searches
+
+    def moved(self, when: float) -> Box:
+        """Where the face is guessed to be at time when, had it kept its speed."""
+        dt = max(0.0, when - self.seen_at)
+        return Box(round(self.box.x + self.speed[0] * dt), round(self.box.y + self.speed[1] * dt), self.box.w, self.box.h)
+
+    def cover(self, when: float, margin: float, width: int, height: int) -> Box:
+        """The patch that hides the face at time when: where it is guessed to be, grown by margin of its
+        side always, by as far again as it moved since (its pace may change), and by half a side per
+        second unseen (it may turn, stop or start)."""
+        dt = max(0.0, when - self.seen_at)
+        dx, dy = self.speed[0] * dt, self.speed[1] * dt
+        side = max(self.box.w, self.box.h)
+        grow_x = margin * side + abs(dx) + 0.5 * side * min(dt, 1.0)
+        grow_y = margin * side + abs(dy) + 0.5 * side * min(dt, 1.0)
+        x0 = max(0, int(self.box.x + dx - grow_x))
+        y0 = max(0, int(self.box.y + dy - grow_y))
+        x1 = min(width, int(self.box.x + self.box.w + dx + grow_x) + 1)
+        y1 = min(height, int(self.box.y + self.box.h + dy + grow_y) + 1)
+        return Box(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
+
+@dataclass(frozen=True)
+class HiddenFace:
+    face: Box  # where the face is guessed to be
+    cover: Box  # the patch to pixelate
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The faces held after one search. Immutable: the stream reads it without a lock."""
+
+    frame_seq: int
+    captured_at: float
+    thumb: np.ndarray  # the searched frame, tiny and grey
+    faces: tuple[HeldFace, ...]
+    number: int  # searches so far
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    small = cv2.resize(image, THUMB, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
+
+
+def scene_cut(a: np.ndarray, b: np.ndarray, level: float = 12.0) -> bool:
+    """Whether two thumbnails show different scenes (a cut, the camera moved, was covered or changed its
+    exposure): the mean change of a pixel (0-255) beyond level. A crowd walking through a street changes
+    it by 2 at most in a second; a cut to another street by 25."""
+    return float(cv2.absdiff(a, b).mean()) > level
+
+
+class FaceShield:
+    """hold_for: seconds a face is hidden after it was last found (longer: a face missed by a few
+    searches stays covered, at the cost of blurring a place someone left); margin: how much larger than
+    the face (in face sides) the hidden patch is, before the allowance for motion."""
+
+    def __init__(self, feed: FrameFeed, finder: FaceCandidates, *, hold_for: float = 1.0, margin: float = 0.3,
+                 poll_timeout: float = 0.5) -> None:
+        self._feed = feed
+        self._finder = finder
+        self.hold_for = hold_for
+        self.margin = margin
+        self._poll_timeout = poll_timeout
+        self._latest: Optional[SearchResult] = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="privacy-search", daemon=True)
+        self.searched = 0
+        self._started = time.monotonic()
+
+    @property
+    def latest(self) -> Optional[SearchResult]:
+        return self._latest
+
+    @property
+    def detector(self) -> str:
+        return self._finder.name
+
+    def start(self) -> "FaceShield":
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def search(self, image: np.ndarray, seq: int, captured_at: float) -> SearchResult:
+        """Search one frame and update the faces held: what the thread does with each newest frame."""
+        found = self._finder.candidates(image)
+        previous = self._latest
+        held = list(previous.faces) if previous is not None else []
+        if previous is not None and scene_cut(previous.thumb, thumbnail(image)):
+            held = []  # another scene: what was held is elsewhere now, and the new faces are all found afresh
+        faces, matched = [], set()
+        for box in found:
+            before = _nearest(box, held, captured_at, matched)
+            speed = (0.0, 0.0)
+            if before is not None:
+                matched.add(id(before))
+                dt = captured_at - before.seen_at
+                if dt > 1e-3:
+                    measured = ((_cx(box) - _cx(before.box)) / dt, (_cy(box) - _cy(before.box)) / dt)
+                    # Averaged with the last measure: a box's jitter is not a change of pace.
+                    speed = (0.5 * (measured[0] + before.speed[0]), 0.5 * (measured[1] + before.speed[1]))
+            faces.append(HeldFace(box, captured_at, speed))
+        faces += [face for face in held if id(face) not in matched and captured_at - face.seen_at <= self.hold_for]
+        result = SearchResult(seq, captured_at, thumbnail(image), tuple(faces), self.searched + 1)
+        self._latest = result
+        self.searched += 1
+        return result
+
+    def hidden_at(self, image: np.ndarray, captured_at: float, max_lag: float) -> Optional[list["HiddenFace"]]:
+        """The boxes to hide in a frame captured at captured_at, or None when the search cannot vouch for
+        it and the whole frame must be hidden: no search yet, the last one older than max_lag seconds,
+        or a scene other than the one last searched."""
+        result = self._latest
+        if result is None or captured_at - result.captured_at > max_lag:
+            return None
+        if scene_cut(result.thumb, thumbnail(image)):
+            return None
+        height, width = image.shape[:2]
+        return [HiddenFace(face.moved(captured_at), face.cover(captured_at, self.margin, width, height))
+                for face in result.faces if captured_at - face.seen_at <= self.hold_for + max_lag]
+
+    def rate(self) -> float:
+        """Searches a second since the start."""
+        return self.searched / max(1e-6, time.monotonic() - self._started)
+
+    def _run(self) -> None:
+        seq = 0
+        while not self._stop.is_set():
+            frame = self._feed.wait_newer(seq, self._poll_timeout)
+            if frame is None:
+                continue
+            seq = frame.seq
+            try:
+                self.search(frame.image, frame.seq, frame.captured_at)
+            except Exception:  # the stream hides whole frames while searches fail (max_lag), never less
+                log.exception("privacy search failed on frame %d", frame.seq)
+                self._stop.wait(0.5)
+
+
+def _nearest(box: Box, held: Sequence[HeldFace], now: float, taken: set) -> Optional[HeldFace]:
+    """The held face this box is (the most overlapping where it was guessed to be now), if any."""
+    best, best_overlap = None, 0.0
+    for face in held:
+        if id(face) in taken:
+            continue
+        score = overlap(box, face.moved(now))
+        if score > best_overlap:
+            best, best_overlap = face, score
+    return best if best_overlap >= 0.1 else None
+
+
+def _cx(box: Box) -> float:
+    return box.x + box.w / 2
+
+
+def _cy(box: Box) -> float:
+    return box.y + box.h / 2
