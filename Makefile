@@ -63,7 +63,8 @@ bench: install
 bench-accuracy: install
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/compare_accuracy.py
 
-# bench-live, bench-album, bench-store, bench-classifier, bench-attributes, bench-liveness, bench-shared_store:
+# bench-live, bench-album, bench-store, bench-classifier, bench-attributes, bench-liveness, bench-shared_store,
+# bench-detect:
 # bench/<name>_bench.py
 # (not in .PHONY: make looks for no pattern rule for a phony target)
 bench-%: install bench/%_bench.py

@@ -17,10 +17,11 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from recognition.faces import Box
+from recognition.faces import Box, centre_inside
 
 # Head-and-shoulders cut around a face box, in face sides: left, top, right, bottom.
 CUT = (0.55, 0.75, 0.55, 1.6)
+MATCH_IOU = 0.3  # loose: detectors draw a face's box differently (brows to chin, forehead to neck)
 PEOPLE = ["obama/obama1.jpg", "obama/obama3.jpg", "biden/biden1.jpg", "biden/biden2.jpg",
           "kit_harington/kit1.jpg", "rose_leslie/rose1.jpg", "rose_leslie/rose2.jpg",
           "alex_lacamoire/alex1.jpg", "lin_manuel_miranda/lin1.png", "obama/obama2.jpg"]
@@ -138,6 +139,20 @@ class CrowdScene:
         finally:
             writer.release()
         return path
+
+
+def matches(box: Box, true: Box) -> bool:
+    """Whether a detected box is this true face: they overlap by MATCH_IOU or more, or it holds the face's centre."""
+    from recognition.models.detectors.blazeface import iou
+
+    return iou(box.as_list(), true.as_list()) >= MATCH_IOU or centre_inside(true, box)
+
+
+def found_and_false(boxes: Sequence[Box], truth: Sequence[Box]) -> tuple[int, int]:
+    """(true faces some box matches, boxes that match no true face: false faces)."""
+    found = sum(any(matches(box, true) for box in boxes) for true in truth)
+    false = sum(not any(matches(box, true) for true in truth) for box in boxes)
+    return found, false
 
 
 def street(size: tuple[int, int], seed: int) -> np.ndarray:
