@@ -86,3 +86,56 @@ def test_masks_mark_faces_with_a_filled_shape_instead_of_a_box(camera_services, 
     tinted = np.abs(image[centre] - raw[centre]).mean()
     corner = np.abs(image[box.y + 2, box.x + 2] - raw[box.y + 2, box.x + 2]).mean()
     assert tinted > 30 and corner < 30  # the face is filled in; the box's corner is not drawn
+
+
+def test_a_1080p_crowd_is_hidden_in_the_stream(camera_services, live_server, tmp_path, hog):
+    """A street crowd filmed in HD (tests/crowd.py: six fixture people walking, faces 50 to 120 px) with
+    nobody enrolled and --blur unknown: HOG, upsampled once at full resolution, finds faces in the
+    camera's frames and none in what viewers receive; and the stream is not hidden whole to get there."""
+    from tests.crowd import CrowdScene
+
+    clip = CrowdScene(seed=31).write(tmp_path / "crowd.avi", 8.0)
+    services = camera_services(str(clip), blur="unknown")
+    server = live_server(create_app(services))
+    assert wait_until(lambda: services.privacy.shield.latest is not None, timeout=60)
+    plain = [services.frames.latest.image for _ in range(4) if not wait_until(lambda: False, timeout=0.3)]
+    viewer = MjpegClient(server.url + "/streaming")
+    try:
+        hidden_before = services.privacy.whole_frames
+        pictures = []
+        for _ in range(24):
+            pictures.append(viewer.next_part())
+        shown = [cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR) for jpeg in pictures[::3]]
+        hidden_whole = services.privacy.whole_frames - hidden_before
+    finally:
+        viewer.close()
+    assert sum(hog(image) for image in plain) >= 12  # about five faces in each of the camera's frames
+    assert [hog(image) for image in shown] == [0] * len(shown)
+    assert hidden_whole <= 6, f"{hidden_whole} of 24 frames hidden whole: the search could not keep up"
+
+
+def test_the_stream_keeps_every_frame_while_recognition_is_stuck(camera_services, live_server, tmp_path, analyzer):
+    """Recognition saturated (here: stuck, its detector held by the test) costs the stream nothing: a
+    viewer gets every frame the camera captures meanwhile, blurred by the privacy search, which runs
+    beside the stream and apart from recognition. Counted in frames, not timed."""
+    from webapp.stream import FEED
+
+    clip = write_clip(tmp_path / "cam.avi", ["kit_harington/kit1.jpg"], seconds_each=20.0, fps=15)
+    services = camera_services(str(clip), blur="all")
+    app = create_app(services)
+    server = live_server(app)
+    assert wait_until(lambda: services.privacy.shield.latest is not None, timeout=60)
+    feed = app.extensions[FEED]
+    with analyzer.detector._lock:  # recognition waits for the detector for as long as the test holds it
+        analysed = services.worker.analysed
+        viewer = MjpegClient(server.url + "/streaming")
+        try:
+            first = viewer.next_part() and services.frames.latest.seq
+            encoded = feed.encoded
+            parts = [viewer.next_part() for _ in range(30)]
+            captured = services.frames.latest.seq - first
+            sent = feed.encoded - encoded
+        finally:
+            viewer.close()
+        assert services.worker.analysed - analysed <= 1  # recognition did (nearly) nothing meanwhile
+    assert len(parts) == 30 and sent >= 0.95 * captured, f"{sent} frames sent of {captured} captured"

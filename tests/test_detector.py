@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from recognition.faces import Box, centre_inside
 from tests.conftest import load_photo
 
 SINGLE_FACE_PHOTOS = [
@@ -38,3 +39,45 @@ def test_large_image_boxes_are_in_original_coordinates(detector):
     doubled = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2))
     small, large = detector.detect(image)[0], detector.detect(doubled)[0]
     assert abs(large.x - 2 * small.x) <= 12 and abs(large.w - 2 * small.w) <= 16
+
+
+# Every backend of the detector seam, on the same fixture people (MTCNN, which needs the model process,
+# has its own file: tests/test_mtcnn.py; HOG too: tests/test_hog.py).
+@pytest.fixture(scope="module", params=["haar", "blazeface"])
+def backend(request):
+    from recognition.models.detectors import FaceDetector, make_detector
+
+    found = make_detector(request.param)
+    assert isinstance(found, FaceDetector) and found.name == request.param
+    return found
+
+
+@pytest.mark.parametrize("photo", SINGLE_FACE_PHOTOS)
+def test_each_backend_finds_the_one_person_of_each_portrait(backend, photo):
+    assert len(backend.detect(load_photo(photo))) == 1
+
+
+@pytest.mark.parametrize("photo", ["group/obama_and_biden.jpg", "group/kit_with_rose.jpg", "group/two_people.jpg"])
+def test_each_backend_finds_both_people_of_group_photos(backend, photo):
+    boxes = backend.detect(load_photo(photo))
+    assert len(boxes) >= 2 and boxes[0].area >= boxes[1].area
+
+
+TIE = Box(300, 175, 100, 90)  # the clip's frames 215-242: a tie in the audience, below Michelle Obama's face
+
+
+def test_the_tie_in_the_audience_is_not_a_face(detector, backend):
+    """The profile cascade takes the tie for a face turned away; the second opinion (confirm.py) does
+    not, so it is never boxed, tracked or counted. The woman in three-quarter view beside Obama is."""
+    from camera.clips import read_frames
+    from tests.conftest import CLIP, fixture_path
+
+    fixture_path("video/short_hamilton_clip.mp4")
+    frames = read_frames(CLIP, 215, 243, 3)
+    unconfirmed = [b for f in frames for b in detector.candidates(f) if centre_inside(b, TIE)]
+    assert unconfirmed, "the cascades no longer box the tie: this test no longer tests anything"
+    for found in (detector, backend):
+        assert [b for f in frames for b in found.detect(f) if centre_inside(b, TIE)] == []
+        assert [d.box for f in frames for d in found.detect_all(f) if centre_inside(d.box, TIE)] == []
+    woman = Box(135, 85, 95, 105)
+    assert sum(any(centre_inside(d.box, woman) for d in backend.detect_all(f)) for f in frames) >= len(frames) - 2
