@@ -163,7 +163,8 @@ class EmbedderProcess:
         confidence, five [x, y] keypoints) in the image's pixels. MTCNN is loaded at the first call."""
         return self.find_faces_batch([image], min_face, min_confidence)[0]
 
-    def find_faces_batch(self, images: list[np.ndarray], min_face: int, min_confidence: float = 0.9) -> list[list[tuple]]:
+    def find_faces_batch(self, images: list[np.ndarray], min_face: int,
+                         min_confidence: float = 0.9) -> list[list[tuple]]:
         """find_faces for several images in one request (one batch when they are the same size)."""
         if not images:
             return []
