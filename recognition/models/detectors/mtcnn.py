@@ -47,9 +47,9 @@ class MtcnnDetector:
     confirm: look at each candidate again in a square around it where the face is 40 px, another scale
     than the search's for all but the smallest faces. A texture that looked like a face at one scale
     rarely does at another (a patch of hair in lin1.png scores 0.97 at half size and is not found at all
-    at 40 px), while every real face of the fixtures, the clip and the crowd scene is found again; it
-    costs a second request. near_batch: the squares sent in one request (larger: fewer round trips, but
-    each holds the model process longer while embeddings wait).
+    at 40 px), while every real face of the fixture photos, of ten frames of the fixture clip and of twenty
+    of the crowd scene is found again; it costs a second request. near_batch: the squares sent in one
+    request (larger: fewer round trips, but each holds the model process longer while embeddings wait).
     """
 
     name = "mtcnn"
