@@ -41,7 +41,8 @@ class EmbedderStatus:
 
 
 def _serve(connection, model_name: str, weights_dir: str) -> None:
-    """The child: load the model once, then answer batches of chips until told to stop."""
+    """The child: load the embedding model once, then answer requests (chips to embed, and those of the
+    models loaded at their first use: attributes, MTCNN's faces) until told to stop."""
     from recognition.models.embedder import DeepFaceEmbedder, deepface_threshold
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -55,30 +56,57 @@ def _serve(connection, model_name: str, weights_dir: str) -> None:
         connection.send(("error", type(exc).__name__, str(exc)))
         return
     connection.send(("ready", embedder.input_size, embedder.dimensions, deepface_threshold(model_name)))
-    attributes = None  # age, gender and emotion models, loaded at the first request for them
+    extras: dict = {}  # the models loaded at their first request (or why they could not be)
     while True:
         try:
-            chips = connection.recv()
+            request = connection.recv()
         except EOFError:  # the parent is gone
             return
-        if chips is None:
+        if request is None:
             return
         try:
-            if isinstance(chips, tuple) and chips[0] == "attributes":
-                if attributes is None:
-                    from recognition.models.attributes import AttributeModels
-
-                    try:
-                        attributes = AttributeModels()
-                    except Exception as exc:  # loaded once: a missing package is not retried on every call
-                        attributes = exc
-                if isinstance(attributes, Exception):
-                    raise attributes
-                connection.send(("ok", attributes.estimate(chips[1])))
-            else:
-                connection.send(("ok", embedder.embed(chips)))
+            connection.send(("ok", _answer(request, embedder, extras)))
         except Exception as exc:
             connection.send(("error", type(exc).__name__, str(exc)))
+
+
+def _answer(request, embedder, extras: dict):
+    """One request: a list of chips to embed, or a tuple naming another model and its input."""
+    if not isinstance(request, tuple):
+        return embedder.embed(request)
+    if request[0] == "attributes":
+        return _extra(extras, "attributes").estimate(request[1])
+    if request[0] == "faces":
+        _, images, min_face, min_confidence = request
+        return _extra(extras, "mtcnn").find(images, min_face, min_confidence)
+    if request[0] == "faces_weights":
+        return str(_extra(extras, "mtcnn").weights)
+    raise ValueError(f"unknown request {request[0]!r}")
+
+
+def _extra(extras: dict, name: str):
+    """The model called name, loaded at its first request; a load that failed is not tried again on every
+    call (a missing package stays missing until the process restarts) but raised again."""
+    if name not in extras:
+        try:
+            extras[name] = _load_attributes() if name == "attributes" else _load_mtcnn()
+        except Exception as exc:
+            extras[name] = exc
+    if isinstance(extras[name], Exception):
+        raise extras[name]
+    return extras[name]
+
+
+def _load_attributes():
+    from recognition.models.attributes import AttributeModels
+
+    return AttributeModels()
+
+
+def _load_mtcnn():
+    from recognition.models.mtcnn_model import MtcnnModel
+
+    return MtcnnModel()
 
 
 class EmbedderProcess:
@@ -129,6 +157,23 @@ class EmbedderProcess:
     def attributes(self, chips: list) -> list:
         """Age, gender and emotion (recognition.models.attributes) of each face's AttributeChips."""
         return self._ask(("attributes", list(chips)), "estimating attributes") if chips else []
+
+    def find_faces(self, image: np.ndarray, min_face: int, min_confidence: float = 0.9) -> list[tuple]:
+        """MTCNN's faces in a BGR image (recognition.models.mtcnn_model.MtcnnModel.find): (x, y, w, h,
+        confidence, five [x, y] keypoints) in the image's pixels. MTCNN is loaded at the first call."""
+        return self.find_faces_batch([image], min_face, min_confidence)[0]
+
+    def find_faces_batch(self, images: list[np.ndarray], min_face: int,
+                         min_confidence: float = 0.9) -> list[list[tuple]]:
+        """find_faces for several images in one request (one batch when they are the same size)."""
+        if not images:
+            return []
+        return self._ask(("faces", [np.ascontiguousarray(image) for image in images], int(min_face),
+                          float(min_confidence)), "finding faces with MTCNN")
+
+    def mtcnn_weights(self) -> str:
+        """The folder the model process loaded MTCNN's weights from (loading it if it has not yet)."""
+        return self._ask(("faces_weights",), "loading MTCNN")
 
     def _ask(self, request, what: str):
         if not self._lock.acquire(timeout=self._timeout):
