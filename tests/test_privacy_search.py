@@ -86,4 +86,4 @@ def test_a_face_missed_by_one_search_stays_hidden_for_a_second(blazeface):
     assert len(followed) >= 4
     assert min(covered(face, covers) for face in followed) >= 0.98
     shield.search(empty, 80, 80 / scene.fps)  # 1.6 s after the faces were last found: let go
-    assert shield.latest.faces == ()
+    assert not any(near(held.box, scene.frame(40).faces) for held in shield.latest.faces)

@@ -21,6 +21,7 @@ import numpy as np
 
 from recognition.faces import Detection, FaceObservation
 from recognition.live.motion import MotionGate
+from recognition.live.priority import yield_to_the_stream
 from recognition.live.sweeping import Sweep, SweepLook
 from recognition.live.tracker import SAME_LOOK, STILL, Sighting, Track, Tracker, signature
 from recognition.live.visitors import VisitorBook
@@ -52,7 +53,8 @@ class LiveRecognizer:
         self._visitors = visitors or VisitorBook(analyzer.matcher.threshold)
         self._sweep = SweepLook(sweep) if sweep is not None else None  # faces the cascades miss
         # Embeds while this thread searches the rest of the frame (the model works in its own process).
-        self._meanwhile = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-meanwhile")
+        self._meanwhile = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-meanwhile",
+                                              initializer=yield_to_the_stream)
         self.embedded = 0  # faces embedded so far: what the per-track schedule saves
 
     def advance(self, image: np.ndarray, now: float) -> None:

@@ -25,6 +25,8 @@ from recognition.live.tracker import overlap
 log = logging.getLogger(__name__)
 
 THUMB = (32, 18)  # a frame reduced to this, in grey, tells a scene cut from motion
+GRID = 96  # cells across a frame in which motion since the last search is looked for
+MOTION_LEVEL = 14  # change of a cell's mean grey (0-255) that counts as motion: well above a sensor's noise
 
 
 class FaceCandidates(Protocol):
@@ -83,6 +85,7 @@ class SearchResult:
     frame_seq: int
     captured_at: float
     thumb: np.ndarray  # the searched frame, tiny and grey
+    grid: np.ndarray  # the searched frame in cells, grey: where something moved since is hidden too
     faces: tuple[HeldFace, ...]
     number: int  # searches so far
 
@@ -154,7 +157,7 @@ class FaceShield:
                     speed = (0.5 * (measured[0] + before.speed[0]), 0.5 * (measured[1] + before.speed[1]))
             faces.append(HeldFace(box, captured_at, speed))
         faces += [face for face in held if id(face) not in matched and captured_at - face.seen_at <= self.hold_for]
-        result = SearchResult(seq, captured_at, thumbnail(image), tuple(faces), self.searched + 1)
+        result = SearchResult(seq, captured_at, thumbnail(image), cells(image), tuple(faces), self.searched + 1)
         self._latest = result
         self.searched += 1
         return result
@@ -169,8 +172,13 @@ class FaceShield:
         if scene_cut(result.thumb, thumbnail(image)):
             return None
         height, width = image.shape[:2]
-        return [HiddenFace(face.moved(captured_at), face.cover(captured_at, self.margin, width, height))
+        held = [HiddenFace(face.moved(captured_at), face.cover(captured_at, self.margin, width, height))
                 for face in result.faces if captured_at - face.seen_at <= self.hold_for + max_lag]
+        # Motion is explained only by the people found in that very search: where someone held from an
+        # earlier one was, someone else may have come in.
+        found = [face.cover(captured_at, self.margin, width, height) for face in result.faces
+                 if face.seen_at == result.captured_at]
+        return held + [HiddenFace(box, box) for box in moved_since(result.grid, image, found)]
 
     def rate(self) -> float:
         """Searches a second since the start."""
@@ -188,6 +196,38 @@ class FaceShield:
             except Exception:  # the stream hides whole frames while searches fail (max_lag), never less
                 log.exception("privacy search failed on frame %d", frame.seq)
                 self._stop.wait(0.5)
+
+
+def cells(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (GRID, max(1, round(GRID * height / width))), interpolation=cv2.INTER_AREA)
+    return (cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small).astype(np.int16)
+
+
+def moved_since(searched: np.ndarray, image: np.ndarray, covers: Sequence[Box]) -> list[Box]:
+    """Where something moved since the searched frame, away from the faces held and the bodies below
+    them: someone who stepped in (from behind a pillar, through a door, at the frame's edge) since the
+    last search. Hidden until a search has looked there: a face may be in it."""
+    now = cells(image)
+    if now.shape != searched.shape:
+        return []
+    changed = (np.abs(now - searched) > MOTION_LEVEL).astype(np.uint8)
+    height, width = image.shape[:2]
+    scale = GRID / width
+    for box in covers:  # a held person walks: their head and body move, and are accounted for
+        x0, x1 = int((box.x - box.w // 4) * scale), int((box.x + box.w * 5 // 4) * scale) + 1
+        y0, y1 = int(box.y * scale), int((box.y + 4 * box.h) * scale) + 1
+        changed[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = 0
+    if not changed.any():
+        return []
+    # Grown by two cells each way: a face whose edge alone changed enough (it came in at that edge).
+    changed = cv2.dilate(changed, np.ones((5, 5), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(changed)
+    boxes = []
+    for x, y, w, h, _ in stats[1:count]:
+        left, top = int(x / scale), int(y / scale)
+        boxes.append(Box(left, top, min(width, int((x + w) / scale) + 1) - left, min(height, int((y + h) / scale) + 1) - top))
+    return boxes
 
 
 def _nearest(box: Box, held: Sequence[HeldFace], now: float, taken: set) -> Optional[HeldFace]:

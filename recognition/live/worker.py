@@ -13,6 +13,7 @@ import numpy as np
 
 from recognition.faces import FaceObservation
 from recognition.live.attributes import TrackAttributes
+from recognition.live.priority import yield_to_the_stream
 from recognition.live.recognizer import LiveRecognizer
 from recognition.models.embedder_process import EmbedderUnavailable
 from recognition.pipeline.analyzer import FaceAnalyzer
@@ -107,6 +108,7 @@ class RecognitionWorker:
             self._latest = replace(result, analysed_at=time.time(), faces=tuple(faces))
 
     def _run(self) -> None:
+        yield_to_the_stream()
         seq = 0
         while not self._stop.is_set():
             if self._recognizer.settled:  # everyone on camera is decided and nothing else moves: rest a little

