@@ -8,7 +8,8 @@ import threading
 
 log = logging.getLogger(__name__)
 
-RECOGNITION_NICENESS = 10  # CPU weight about a tenth of the stream's, the privacy search's and the requests'
+RECOGNITION_NICENESS = 10  # CPU weight about a tenth of the stream's and the requests'
+SEARCH_NICENESS = 5  # the privacy search: after the stream, before recognition (three times its weight)
 
 
 def yield_to_the_stream() -> None:
@@ -18,14 +19,20 @@ def yield_to_the_stream() -> None:
     lower_priority(os.PRIO_PROCESS, threading.get_native_id())
 
 
+def after_the_stream() -> None:
+    """For the privacy search's thread: the stream first (when the search falls behind, the stream hides
+    whole frames rather than slow down), recognition after it."""
+    lower_priority(os.PRIO_PROCESS, threading.get_native_id(), SEARCH_NICENESS)
+
+
 def lower_this_process() -> None:
     """The same for a whole process (the model process, the sweep): every thread it starts inherits it."""
     lower_priority(os.PRIO_PROCESS, 0)
 
 
-def lower_priority(which: int, who: int) -> None:
+def lower_priority(which: int, who: int, niceness: int = RECOGNITION_NICENESS) -> None:
     try:
-        if os.getpriority(which, who) < RECOGNITION_NICENESS:
-            os.setpriority(which, who, RECOGNITION_NICENESS)
+        if os.getpriority(which, who) < niceness:
+            os.setpriority(which, who, niceness)
     except (OSError, AttributeError):  # not Linux, or not allowed: recognition then shares as equals
         log.debug("recognition runs at the stream's priority")

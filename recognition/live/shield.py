@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from recognition.faces import Box
+from recognition.live.priority import after_the_stream
 from recognition.live.tracker import overlap
 
 log = logging.getLogger(__name__)
@@ -105,10 +106,13 @@ def scene_cut(a: np.ndarray, b: np.ndarray, level: float = 12.0) -> bool:
 class FaceShield:
     """hold_for: seconds a face is hidden after it was last found (longer: a face missed by a few
     searches stays covered, at the cost of blurring a place someone left); margin: how much larger than
-    the face (in face sides) the hidden patch is, before the allowance for motion."""
+    the face (in face sides) the hidden patch is, before the allowance for motion; max_rate: searches a
+    second at most (more: newcomers found sooner, and less of the frame hidden for motion between
+    searches; fewer: more CPU left to the stream and recognition)."""
 
     def __init__(self, feed: FrameFeed, finder: FaceCandidates, *, hold_for: float = 1.0, margin: float = 0.3,
-                 poll_timeout: float = 0.5) -> None:
+                 poll_timeout: float = 0.5, max_rate: float = 4.0) -> None:
+        self._gap = 1.0 / max_rate
         self._feed = feed
         self._finder = finder
         self.hold_for = hold_for
@@ -185,17 +189,19 @@ class FaceShield:
         return self.searched / max(1e-6, time.monotonic() - self._started)
 
     def _run(self) -> None:
+        after_the_stream()
         seq = 0
         while not self._stop.is_set():
             frame = self._feed.wait_newer(seq, self._poll_timeout)
             if frame is None:
                 continue
-            seq = frame.seq
+            seq, started = frame.seq, time.monotonic()
             try:
                 self.search(frame.image, frame.seq, frame.captured_at)
             except Exception:  # the stream hides whole frames while searches fail (max_lag), never less
                 log.exception("privacy search failed on frame %d", frame.seq)
                 self._stop.wait(0.5)
+            self._stop.wait(max(0.0, self._gap - (time.monotonic() - started)))
 
 
 def cells(image: np.ndarray) -> np.ndarray:

@@ -81,6 +81,10 @@ class HogDetector:
             found = self._confirmer.confirmed(image, found)
         return sorted(found, key=lambda b: b.area, reverse=True)
 
+    def candidates(self, image: np.ndarray) -> list[Box]:
+        """Every face-like box, unconfirmed: what a privacy search hides."""
+        return sorted(self._search(_gray(image), self.scale), key=lambda b: b.area, reverse=True)
+
     def detect_all(self, image: np.ndarray) -> list[Detection]:
         return [Detection(box) for box in self.detect(image)]
 
