@@ -71,14 +71,25 @@ def _detectors(text: str) -> dict:
 
     chosen = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
-        role, _, name = part.rpartition("=")
-        roles = [role] if role else list(DetectorConfig.ROLES)
+        role, equals, name = (p.strip() for p in part.rpartition("="))
+        roles = [role] if equals else list(DetectorConfig.ROLES)
         if any(r not in DetectorConfig.ROLES for r in roles) or name not in DETECTORS:
             raise argparse.ArgumentTypeError(
                 f"{part!r}: give a detector ({', '.join(DETECTORS)}), or role=detector with a role of "
                 f"{', '.join(DetectorConfig.ROLES)}")
         chosen.update({r: name for r in roles})
     return chosen
+
+
+def _min_face(text: str) -> int:
+    """A face side in pixels: below 16 no detector finds anything reliable, and the tiles would multiply."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels") from None
+    if not 16 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{value}: give a face side from 16 to 1000 pixels")
+    return value
 
 
 @dataclass(frozen=True)
@@ -313,11 +324,11 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="look for faces the cascades miss (turned well away, very close) with dlib's CNN "
                              "detector every few seconds while something moves; it runs in its own process "
                              "[FACE_SWEEP, default on]")
-    parser.add_argument("--detector", type=_detectors, default=_detectors(env.get("FACE_DETECTOR", "")),
+    parser.add_argument("--detector", type=_detectors, default=env.get("FACE_DETECTOR", ""),
                         help="face detector, of haar, blazeface, hog and mtcnn (in the model process), for every role "
                              "or per role: live=haar,blur=blazeface,photos=haar (live recognition, the stream's "
                              "blur, uploads and albums) [FACE_DETECTOR, default: those]")
-    parser.add_argument("--min-face", type=int, default=int(env.get("FACE_MIN_FACE", "40")),
+    parser.add_argument("--min-face", type=_min_face, default=env.get("FACE_MIN_FACE", "40"),
                         help="smallest face, in pixels of the camera's frame or the photo, that the tiled detectors "
                              "(blazeface, hog, mtcnn) look for: smaller costs more tiles [FACE_MIN_FACE, default 40]")
     parser.add_argument("--attributes", choices=("on", "off"),

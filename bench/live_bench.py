@@ -70,10 +70,14 @@ def scenarios(work: Path) -> list[Scenario]:
     return [Scenario("fixture clip 640x360 29.97 fps, Lin enrolled", FIXTURES / "video" / "short_hamilton_clip.mp4",
                      29.97, {"Lin": "lin_manuel_miranda/lin1.png"}, appears_at=82),
             Scenario("two known people, 640x480 15 fps", door, 15.0, two, appears_at=2 * 15),
+            Scenario("two known people, 640x480 15 fps, --blur unknown", door, 15.0, two, appears_at=2 * 15,
+                     env=(("FACE_BLUR", "unknown"),)),
             Scenario("two known people, 1920x1080 25 fps", hd, 25.0, two, appears_at=2 * 25),
             Scenario("street crowd, 1920x1080 25 fps, nobody enrolled", crowd, 25.0, {}, appears_at=0),
             Scenario("street crowd, 1920x1080 25 fps, nobody enrolled, --blur unknown", crowd, 25.0, {}, appears_at=0,
-                     env=(("FACE_BLUR", "unknown"),))]
+                     env=(("FACE_BLUR", "unknown"),)),
+            Scenario("street crowd, 1920x1080 25 fps, nobody enrolled, --blur unknown --stream-width 1280", crowd, 25.0,
+                     {}, appears_at=0, env=(("FACE_BLUR", "unknown"), ("FACE_STREAM_WIDTH", "1280")))]
 
 
 def camera_like(path: Path, picture: np.ndarray, *, seconds: float, fps: float, size: tuple[int, int],

@@ -1,16 +1,20 @@
 """Annotated JPEGs for the MJPEG stream, encoded once per frame however many viewers watch."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Optional
 
 import cv2
 
+from recognition.faces import Box
+
 from webapp.annotate import draw_faces, pixelate, placeholder
 from webapp.services import Services
 
 BOUNDARY = "frame"
+log = logging.getLogger(__name__)
 
 
 class JpegFeed:
@@ -52,7 +56,12 @@ class JpegFeed:
         age = frame.captured_at - result.captured_at if result is not None else float("inf")
         image = frame.image
         if svc.privacy is not None and svc.privacy.active:
-            image = pixelate(image, svc.privacy.regions(image, frame.captured_at, result.faces if result else (), age))
+            try:
+                regions = svc.privacy.regions(image, frame.captured_at, result.faces if result else (), age)
+            except Exception:  # fail closed: an error in the privacy part hides the whole frame
+                log.exception("the privacy filter failed on frame %d: the whole frame is hidden", frame.seq)
+                regions = [Box(0, 0, image.shape[1], image.shape[0])]
+            image = pixelate(image, regions)
         # Boxes from a result much older than the frame would be drawn in the wrong place.
         faces = result.faces if result is not None and age <= 0.5 else ()
         image = draw_faces(image, faces, svc.overlay)

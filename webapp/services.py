@@ -118,7 +118,9 @@ class Services:
             return None
         shield = self.privacy.shield
         latest = shield.latest
-        return {"blur": self.privacy.mode, "detector": shield.detector, "searches_per_second": round(shield.rate(), 2),
+        return {"blur": self.privacy.mode, "detector": shield.detector, "running": shield.running,
+                "searches_per_second": round(shield.rate(), 2),
+                "last_search_frame": latest.frame_seq if latest is not None else None,
                 "faces_hidden": len(latest.faces) if latest is not None else 0,
                 "whole_frames": self.privacy.whole_frames}
 

@@ -1,5 +1,7 @@
-"""Who gets the CPU first when the machine is short: the stream, the privacy search and the requests;
-recognition (its threads, the model process, the sweep) takes what is left."""
+"""Who gets the CPU first when the machine is short: the stream, the privacy search (which bounds itself:
+at most 4 searches a second) and the requests; recognition (its threads, the model process, the sweep)
+takes what is left. At a lower priority the privacy search fell behind the stream on a loaded machine,
+and the stream then hid whole frames."""
 from __future__ import annotations
 
 import logging
@@ -8,8 +10,7 @@ import threading
 
 log = logging.getLogger(__name__)
 
-RECOGNITION_NICENESS = 10  # CPU weight about a tenth of the stream's and the requests'
-SEARCH_NICENESS = 5  # the privacy search: after the stream, before recognition (three times its weight)
+RECOGNITION_NICENESS = 15  # CPU weight about a thirtieth of the stream's and the requests'
 
 
 def yield_to_the_stream() -> None:
@@ -17,12 +18,6 @@ def yield_to_the_stream() -> None:
     short, the stream, the privacy search and the requests run first, and recognition analyses fewer
     frames a second, never the other way round."""
     lower_priority(os.PRIO_PROCESS, threading.get_native_id())
-
-
-def after_the_stream() -> None:
-    """For the privacy search's thread: the stream first (when the search falls behind, the stream hides
-    whole frames rather than slow down), recognition after it."""
-    lower_priority(os.PRIO_PROCESS, threading.get_native_id(), SEARCH_NICENESS)
 
 
 def lower_this_process() -> None:

@@ -30,7 +30,7 @@ class PrivacyFilter:
     risk of a face that came in since being missed). margin: how much larger than a face recognition
     saw the hidden patch is."""
 
-    def __init__(self, mode: str, shield: Optional[Shield], *, trust_for: float = 1.0, max_lag: float = 0.6,
+    def __init__(self, mode: str, shield: Optional[Shield], *, trust_for: float = 0.6, max_lag: float = 1.0,
                  margin: float = 0.3) -> None:
         if mode not in BLUR_MODES:
             raise ValueError(f"blur must be one of {', '.join(BLUR_MODES)}, not {mode!r}")
@@ -60,7 +60,14 @@ class PrivacyFilter:
             return [Box(0, 0, width, height)]
         recent = list(faces) if result_age <= self._trust_for else []
         known = [f.box for f in recent if f.known] if self.mode == "unknown" else []
-        boxes = [h.cover for h in hidden if not any(overlap(h.face, k) >= 0.3 for k in known)]
+        boxes = []
+        for h in hidden:
+            # A known person's place clears one face found there, never a place where something moved.
+            vouched = next((k for k in known if h.found and overlap(h.face, k) >= 0.5), None)
+            if vouched is None:
+                boxes.append(h.cover)
+            else:
+                known.remove(vouched)
         # What recognition saw and did not name is hidden even where the search missed it.
         boxes += [self._grown(f.box, width, height) for f in recent if self.mode == "all" or not f.known]
         return boxes

@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 
 from recognition.faces import Box
-from recognition.live.priority import after_the_stream
 from recognition.live.tracker import overlap
 
 log = logging.getLogger(__name__)
@@ -54,15 +53,16 @@ class HeldFace:
 
     def moved(self, when: float) -> Box:
         """Where the face is guessed to be at time when, had it kept its speed."""
-        dt = max(0.0, when - self.seen_at)
+        dt = when - self.seen_at
         return Box(round(self.box.x + self.speed[0] * dt), round(self.box.y + self.speed[1] * dt), self.box.w, self.box.h)
 
     def cover(self, when: float, margin: float, width: int, height: int) -> Box:
         """The patch that hides the face at time when: where it is guessed to be, grown by margin of its
         side always, by as far again as it moved since (its pace may change), and by half a side per
         second unseen (it may turn, stop or start)."""
-        dt = max(0.0, when - self.seen_at)
+        dt = when - self.seen_at  # below zero for a frame captured before the search's: back in time
         dx, dy = self.speed[0] * dt, self.speed[1] * dt
+        dt = abs(dt)
         side = max(self.box.w, self.box.h)
         grow_x = margin * side + abs(dx) + 0.5 * side * min(dt, 1.0)
         grow_y = margin * side + abs(dy) + 0.5 * side * min(dt, 1.0)
@@ -77,6 +77,7 @@ class HeldFace:
 class HiddenFace:
     face: Box  # where the face is guessed to be
     cover: Box  # the patch to pixelate
+    found: bool = True  # a face the search found; False: a place where something moved (never left clear)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class SearchResult:
 
     frame_seq: int
     captured_at: float
+    size: tuple[int, int]  # the searched frame's height and width: boxes are in its pixels
     thumb: np.ndarray  # the searched frame, tiny and grey
     grid: np.ndarray  # the searched frame in cells, grey: where something moved since is hidden too
     faces: tuple[HeldFace, ...]
@@ -123,6 +125,7 @@ class FaceShield:
         self._thread = threading.Thread(target=self._run, name="privacy-search", daemon=True)
         self.searched = 0
         self._started = time.monotonic()
+        self._warned = False
 
     @property
     def latest(self) -> Optional[SearchResult]:
@@ -143,10 +146,17 @@ class FaceShield:
 
     def search(self, image: np.ndarray, seq: int, captured_at: float) -> SearchResult:
         """Search one frame and update the faces held: what the thread does with each newest frame."""
+        started = time.monotonic()
         found = self._finder.candidates(image)
+        took = time.monotonic() - started
+        if took > 0.5 and not self._warned:
+            self._warned = True
+            log.warning("a privacy search took %.2f s with %s: the stream hides whole frames while the search is "
+                        "more than a little behind; a faster --detector blur=... or a larger --min-face helps",
+                        took, self._finder.name)
         previous = self._latest
         held = list(previous.faces) if previous is not None else []
-        if previous is not None and scene_cut(previous.thumb, thumbnail(image)):
+        if previous is not None and (scene_cut(previous.thumb, thumbnail(image)) or previous.size != image.shape[:2]):
             held = []  # another scene: what was held is elsewhere now, and the new faces are all found afresh
         faces, matched = [], set()
         for box in found:
@@ -161,7 +171,8 @@ class FaceShield:
                     speed = (0.5 * (measured[0] + before.speed[0]), 0.5 * (measured[1] + before.speed[1]))
             faces.append(HeldFace(box, captured_at, speed))
         faces += [face for face in held if id(face) not in matched and captured_at - face.seen_at <= self.hold_for]
-        result = SearchResult(seq, captured_at, thumbnail(image), cells(image), tuple(faces), self.searched + 1)
+        result = SearchResult(seq, captured_at, image.shape[:2], thumbnail(image), cells(image), tuple(faces),
+                              self.searched + 1)
         self._latest = result
         self.searched += 1
         return result
@@ -173,8 +184,8 @@ class FaceShield:
         result = self._latest
         if result is None or captured_at - result.captured_at > max_lag:
             return None
-        if scene_cut(result.thumb, thumbnail(image)):
-            return None
+        if result.size != image.shape[:2] or scene_cut(result.thumb, thumbnail(image)):
+            return None  # the camera's resolution changed, or another scene: the held boxes are elsewhere
         height, width = image.shape[:2]
         held = [HiddenFace(face.moved(captured_at), face.cover(captured_at, self.margin, width, height))
                 for face in result.faces if captured_at - face.seen_at <= self.hold_for + max_lag]
@@ -182,14 +193,17 @@ class FaceShield:
         # earlier one was, someone else may have come in.
         found = [face.cover(captured_at, self.margin, width, height) for face in result.faces
                  if face.seen_at == result.captured_at]
-        return held + [HiddenFace(box, box) for box in moved_since(result.grid, image, found)]
+        return held + [HiddenFace(box, box, found=False) for box in moved_since(result.grid, image, found)]
 
     def rate(self) -> float:
         """Searches a second since the start."""
         return self.searched / max(1e-6, time.monotonic() - self._started)
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
-        after_the_stream()
         seq = 0
         while not self._stop.is_set():
             frame = self._feed.wait_newer(seq, self._poll_timeout)
@@ -215,15 +229,19 @@ def moved_since(searched: np.ndarray, image: np.ndarray, covers: Sequence[Box]) 
     them: someone who stepped in (from behind a pillar, through a door, at the frame's edge) since the
     last search. Hidden until a search has looked there: a face may be in it."""
     now = cells(image)
-    if now.shape != searched.shape:
-        return []
+    if now.shape != searched.shape:  # another camera resolution: hide it all rather than guess
+        return [Box(0, 0, image.shape[1], image.shape[0])]
     changed = (np.abs(now - searched) > MOTION_LEVEL).astype(np.uint8)
     height, width = image.shape[:2]
     scale = GRID / width
-    for box in covers:  # a held person walks: their head and body move, and are accounted for
-        x0, x1 = int((box.x - box.w // 4) * scale), int((box.x + box.w * 5 // 4) * scale) + 1
-        y0, y1 = int(box.y * scale), int((box.y + 4 * box.h) * scale) + 1
-        changed[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = 0
+    for box in covers:
+        # A found person walks: their face moves within its cover, and their body below it from about a
+        # face's height under the chin (nearer, a face sinking into the body's place would be let through).
+        changed[max(0, int(box.y * scale)) : int((box.y + box.h) * scale) + 1,
+                max(0, int(box.x * scale)) : int((box.x + box.w) * scale) + 1] = 0
+        side = box.h / 2  # the cover is about twice the face
+        changed[max(0, int((box.y + box.h + side) * scale)) : int((box.y + box.h + 4 * side) * scale) + 1,
+                max(0, int(box.x * scale)) : int((box.x + box.w) * scale) + 1] = 0
     if not changed.any():
         return []
     # Grown by two cells each way: a face whose edge alone changed enough (it came in at that edge).

@@ -1,5 +1,5 @@
-"""Face detectors behind one seam, chosen by --detector (recognition, albums, the API) and --blur-detector
-(the stream's privacy search).
+"""Face detectors behind one seam, chosen per role by --detector: live recognition, the stream's privacy
+search (blur), and photos (the API's uploads, albums).
 
 Backends: `haar` (OpenCV's cascades, frontal and profile), `blazeface` (MediaPipe's full-range model on
 OpenCV's DNN, searched in tiles so faces of 40 px in an HD frame are found), `hog` (dlib's HOG, upsampled

@@ -37,7 +37,7 @@ class FaceConfirmer:
         for box in boxes:
             side = max(8, round(CONTEXT * max(box.w, box.h)))
             squares.append((box.x + box.w // 2 - side // 2, box.y + box.h // 2 - side // 2, side))
-        answers = self._model.run([cut(image, *square) for square in squares])
+        answers = self._model.run([cut(image, *square, self._model.spec.size) for square in squares])
         return [any(_is_the_face(face, box, square) for face in faces)
                 for box, square, faces in zip(boxes, squares, answers)]
 

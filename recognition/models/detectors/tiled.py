@@ -8,8 +8,9 @@ for the whole frame: each level finds the faces the finer one is too small to ho
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
+import cv2
 import numpy as np
 
 from recognition.faces import Box, Detection, centre_inside
@@ -37,23 +38,38 @@ def squares(width: int, height: int, side: int) -> list[tuple[int, int, int]]:
     return [(x, y, side) for y in starts(height) for x in starts(width)]
 
 
+MAX_TILES = 48  # a search of a huge frame looks for larger faces rather than take seconds and gigabytes
+BATCH = 16  # squares given to the network at once: bounds the input blob's memory
+
+
 def levels(width: int, height: int, min_face: int) -> list[int]:
-    """The square sides to search, finest first, ending with one square for the whole frame."""
-    sides, side = [], TILE_PER_FACE * min_face
+    """The square sides to search, finest first, ending with one square for the whole frame. On a frame
+    so large that the finest level would need more than MAX_TILES squares, the finest level is coarser."""
+    side = TILE_PER_FACE * max(1, min_face)
+    while len(squares(width, height, side)) > MAX_TILES:
+        side = int(side * 1.25)
+    sides = []
     while side < max(width, height):
         sides.append(side)
         side *= LEVEL_STEP
     return sides + [max(width, height)]
 
 
-def cut(image: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
-    """The square of image at (left, top), padded with black where it passes the frame's edge."""
+def cut(image: np.ndarray, left: int, top: int, side: int, size: Optional[int] = None) -> np.ndarray:
+    """The square of image at (left, top), padded with black where it passes the frame's edge, scaled to
+    size x size (the network's input) as it is cut: a whole-frame square of an 8K frame never exists at
+    full size."""
+    size = size or side
     height, width = image.shape[:2]
-    out = np.zeros((side, side, 3), np.uint8)
+    out = np.zeros((size, size, 3), np.uint8)
     x0, y0, x1, y1 = max(0, left), max(0, top), min(width, left + side), min(height, top + side)
     if x1 > x0 and y1 > y0:
         part = image[y0:y1, x0:x1]
-        out[y0 - top : y1 - top, x0 - left : x1 - left] = part if part.ndim == 3 else part[..., None]
+        part = part if part.ndim == 3 else cv2.cvtColor(part, cv2.COLOR_GRAY2BGR)
+        scale = size / side
+        ox, oy = round((x0 - left) * scale), round((y0 - top) * scale)
+        w, h = max(1, min(size - ox, round((x1 - x0) * scale))), max(1, min(size - oy, round((y1 - y0) * scale)))
+        out[oy : oy + h, ox : ox + w] = cv2.resize(part, (w, h), interpolation=cv2.INTER_AREA) if scale != 1 else part[:h, :w]
     return out
 
 
@@ -84,6 +100,8 @@ class BlazeFaceDetector:
     name = "blazeface"
 
     def __init__(self, *, min_face: int = 40, min_score: float = 0.5, confirm: bool = True) -> None:
+        if min_face < 1:
+            raise ValueError(f"min_face must be a positive number of pixels, not {min_face}")
         self.min_face = min_face
         self._model = BlazeFaceModel(FULL_RANGE, min_score=min_score)
         self._confirmer = FaceConfirmer() if confirm else None
@@ -94,6 +112,11 @@ class BlazeFaceDetector:
         height, width = image.shape[:2]
         picked = [s for side in levels(width, height, self.min_face) for s in squares(width, height, side)]
         return self._search(image, picked)
+
+    def smallest_face(self, width: int, height: int) -> int:
+        """The smallest face side (px) this detector finds in a frame of that size: min_face, unless the
+        frame is so large that its tiles were made coarser (MAX_TILES)."""
+        return max(self.min_face, levels(width, height, self.min_face)[0] // TILE_PER_FACE)
 
     def detect(self, image: np.ndarray) -> list[Box]:
         found = self.candidates(image)
@@ -118,7 +141,10 @@ class BlazeFaceDetector:
     def _search(self, image: np.ndarray, picked: list[tuple[int, int, int]]) -> list[Box]:
         height, width = image.shape[:2]
         found = []
-        for (left, top, side), faces in zip(picked, self._model.run([cut(image, *s) for s in picked])):
+        size = self._model.spec.size
+        answers = [faces for start in range(0, len(picked), BATCH)
+                   for faces in self._model.run([cut(image, *s, size) for s in picked[start : start + BATCH]])]
+        for (left, top, side), faces in zip(picked, answers):
             for face in faces:
                 box = clipped(to_frame(face, left, top, side)[0], width, height)
                 if box.w >= 0.6 * self.min_face and box.h > 0:
