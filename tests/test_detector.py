@@ -42,8 +42,8 @@ def test_large_image_boxes_are_in_original_coordinates(detector):
 
 
 # Every backend of the detector seam, on the same fixture people (MTCNN, which needs the model process,
-# has its own file: tests/test_mtcnn.py; HOG too: tests/test_hog.py).
-@pytest.fixture(scope="module", params=["haar", "blazeface"])
+# has its own file: tests/test_mtcnn.py; HOG on a crowd: tests/test_hog.py).
+@pytest.fixture(scope="module", params=["haar", "blazeface", "hog"])
 def backend(request):
     from recognition.models.detectors import FaceDetector, make_detector
 
@@ -59,6 +59,8 @@ def test_each_backend_finds_the_one_person_of_each_portrait(backend, photo):
 
 @pytest.mark.parametrize("photo", ["group/obama_and_biden.jpg", "group/kit_with_rose.jpg", "group/two_people.jpg"])
 def test_each_backend_finds_both_people_of_group_photos(backend, photo):
+    """At least both: HOG and MTCNN also find a real third face in obama_and_biden.jpg (a girl at the
+    lower right, head bowed, in shadow)."""
     boxes = backend.detect(load_photo(photo))
     assert len(boxes) >= 2 and boxes[0].area >= boxes[1].area
 

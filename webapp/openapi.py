@@ -133,7 +133,13 @@ SPEC = {
         "/hash": {"get": {"summary": "who is on camera now: the largest known face's identity hash",
                           "responses": {"200": json_answer({"type": "object", "properties": {
                               "hash": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]},
-                              "faces": {"type": "array", "items": FACE}, "status": {"type": "object"}}}, "now")}}},
+                              "faces": {"type": "array", "items": FACE}, "status": {"type": "object", "properties": {
+                                  "recognition": {"type": "object", "description": "analysed_per_second (drops when "
+                                                  "the machine is short; the stream does not), faces_followed"},
+                                  "privacy": {"type": ["object", "null"], "description": "with --blur: the privacy "
+                                              "search's detector, running, searches_per_second, faces_hidden, "
+                                              "whole_frames (hidden whole: the search could not vouch for them)"}}}}},
+                              "now")}}},
         "/enroll": {"post": {
             "summary": "enroll a photo's largest face, or (without a photo) the largest unknown face on camera",
             "requestBody": {"required": False, "content": {
