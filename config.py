@@ -57,7 +57,7 @@ class DetectorConfig:
     """Which detector (recognition/models/detectors) each role uses: live recognition, the stream's
     privacy search, and photos (uploads to the API, albums). Defaults from bench/detect_bench.py."""
 
-    live: str = "haar"
+    live: str = "blazeface"
     blur: str = "blazeface"
     photos: str = "haar"
     min_face: int = 40  # smallest face side (px of the original) the tiled detectors look for
@@ -326,7 +326,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                              "[FACE_SWEEP, default on]")
     parser.add_argument("--detector", type=_detectors, default=env.get("FACE_DETECTOR", ""),
                         help="face detector, of haar, blazeface, hog and mtcnn (in the model process), for every role "
-                             "or per role: live=haar,blur=blazeface,photos=haar (live recognition, the stream's "
+                             "or per role: live=blazeface,blur=blazeface,photos=haar (live recognition, the stream's "
                              "blur, uploads and albums) [FACE_DETECTOR, default: those]")
     parser.add_argument("--min-face", type=_min_face, default=env.get("FACE_MIN_FACE", "40"),
                         help="smallest face, in pixels of the camera's frame or the photo, that the tiled detectors "

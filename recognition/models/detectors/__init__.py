@@ -14,9 +14,7 @@ import numpy as np
 
 from recognition.faces import Box, Detection
 
-DETECTORS = ("haar", "blazeface", "hog", "mtcnn")
-DEFAULT_DETECTOR = "haar"  # recognition, albums, API
-DEFAULT_BLUR_DETECTOR = "blazeface"  # the stream's privacy search: every face, fast
+DETECTORS = ("haar", "blazeface", "hog", "mtcnn")  # the defaults of each role: config.DetectorConfig
 
 
 @runtime_checkable
