@@ -1,7 +1,8 @@
 """Who gets the CPU first when the machine is short: the stream, the privacy search (which bounds itself:
-at most 4 searches a second) and the requests; recognition (its threads, the model process, the sweep)
-takes what is left. At a lower priority the privacy search fell behind the stream on a loaded machine,
-and the stream then hid whole frames."""
+at most 4 searches a second) and the requests; recognition (its threads, the model process) takes what
+is left. The CNN sweep keeps the normal priority: it bounds itself (a sweep every few seconds), and
+starved it answered too late to follow a turned face. At a lower priority the privacy search fell
+behind the stream on a loaded machine, and the stream then hid whole frames."""
 from __future__ import annotations
 
 import logging

@@ -34,10 +34,7 @@ def _serve(connection, path: str) -> None:
     """The child: load the detector once, then answer frames until told to stop."""
     import dlib
 
-    from recognition.live.priority import lower_this_process
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    lower_this_process()  # the stream and the requests first; the model takes what is left
     try:
         detector = dlib.cnn_face_detection_model_v1(path)
     except Exception as exc:
