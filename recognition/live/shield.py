@@ -90,7 +90,6 @@ class SearchResult:
     thumb: np.ndarray  # the searched frame, tiny and grey
     grid: np.ndarray  # the searched frame in cells, grey: where something moved since is hidden too
     faces: tuple[HeldFace, ...]
-    number: int  # searches so far
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
@@ -154,9 +153,9 @@ class FaceShield:
             log.warning("a privacy search took %.2f s with %s: the stream hides whole frames while the search is "
                         "more than a little behind; a faster --detector blur=... or a larger --min-face helps",
                         took, self._finder.name)
-        previous = self._latest
+        previous, thumb = self._latest, thumbnail(image)
         held = list(previous.faces) if previous is not None else []
-        if previous is not None and (scene_cut(previous.thumb, thumbnail(image)) or previous.size != image.shape[:2]):
+        if previous is not None and (scene_cut(previous.thumb, thumb) or previous.size != image.shape[:2]):
             held = []  # another scene: what was held is elsewhere now, and the new faces are all found afresh
         faces, matched = [], set()
         for box in found:
@@ -171,8 +170,7 @@ class FaceShield:
                     speed = (0.5 * (measured[0] + before.speed[0]), 0.5 * (measured[1] + before.speed[1]))
             faces.append(HeldFace(box, captured_at, speed))
         faces += [face for face in held if id(face) not in matched and captured_at - face.seen_at <= self.hold_for]
-        result = SearchResult(seq, captured_at, image.shape[:2], thumbnail(image), cells(image), tuple(faces),
-                              self.searched + 1)
+        result = SearchResult(seq, captured_at, image.shape[:2], thumb, cells(image), tuple(faces))
         self._latest = result
         self.searched += 1
         return result
@@ -187,12 +185,16 @@ class FaceShield:
         if result.size != image.shape[:2] or scene_cut(result.thumb, thumbnail(image)):
             return None  # the camera's resolution changed, or another scene: the held boxes are elsewhere
         height, width = image.shape[:2]
-        held = [HiddenFace(face.moved(captured_at), face.cover(captured_at, self.margin, width, height))
-                for face in result.faces if captured_at - face.seen_at <= self.hold_for + max_lag]
-        # Motion is explained only by the people found in that very search: where someone held from an
-        # earlier one was, someone else may have come in.
-        found = [face.cover(captured_at, self.margin, width, height) for face in result.faces
-                 if face.seen_at == result.captured_at]
+        held, found = [], []
+        for face in result.faces:
+            if captured_at - face.seen_at > self.hold_for + max_lag:
+                continue
+            hidden = HiddenFace(face.moved(captured_at), face.cover(captured_at, self.margin, width, height))
+            held.append(hidden)
+            # Motion is explained only by the people found in that very search: where someone held from
+            # an earlier one was, someone else may have come in.
+            if face.seen_at == result.captured_at:
+                found.append(hidden.cover)
         return held + [HiddenFace(box, box, found=False) for box in moved_since(result.grid, image, found)]
 
     def rate(self) -> float:
