@@ -23,7 +23,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     max_upload: int = 16 * 1024 * 1024  # bytes; bigger uploads get 413
-    api_key: Optional[str] = None  # when set, every route but the open list (webapp/auth.py) needs it in X-API-Key
+    api_key: Optional[str] = None  # when set, every route but the open list (webapp/http/auth.py) needs it in X-API-Key
     model_rate: float = 120.0  # requests a minute per client to routes that run the model (a key: 4x); 0: no limit
     model_slots: int = 0  # requests that run the model at once in the process; 0: the number of cores (at least 2)
     insecure: bool = False  # serve on a network address without an API key

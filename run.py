@@ -7,9 +7,13 @@ import logging
 import os
 import signal
 import sys
-from typing import Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
 
 import config
+
+if TYPE_CHECKING:
+    from webapp.parts import Parts
 
 log = logging.getLogger("run")
 
@@ -51,18 +55,30 @@ def main(argv: Optional[list[str]] = None) -> int:
         choice = resolve_model(recognition.model, recognition.weights_dir, allow_download=not recognition.offline)
         log.info("weights in %s; model %s: %s", recognition.weights_dir, choice.name, choice.reason)
         return 0
-    parts = build(settings)
-    if parts is None:
+    built = build(settings)
+    if built is None:
         return 2
-    return serve(settings, *parts)
+    return serve(built)
 
 
 # Albums are searched at 1280 px: group photos' faces are often 20 to 30 px there, and must be indexed too.
 ALBUM_MIN_FACE = 20
 
 
-def build(settings: config.Config):
-    """The store, the analyzer (model loaded) and the listening server; None (and logged why) if one cannot be."""
+@dataclass(frozen=True)
+class Server:
+    """Everything built, nothing started but the model process: the parts the app serves, the listening
+    server, and the threads serve() starts and stops, in the order they start."""
+
+    parts: "Parts"
+    server: Any  # waitress's server, listening
+    host: str  # as --host gave it
+    threads: tuple  # each with start() and stop(...)
+
+
+def build(settings: config.Config) -> Optional[Server]:
+    """The store, the analyzer (model loaded), the camera's threads (not started), the app and the
+    listening server; None (and logged why) if one cannot be."""
     from recognition.album.index import IndexDamaged
     from recognition.album.library import AlbumError, AlbumLibrary
     from recognition.models.weights import WeightsMissing
@@ -72,11 +88,11 @@ def build(settings: config.Config):
     from recognition.store.interface import StoreError
     from recognition.store.vault import StoreKeyError
     from webapp import create_app
-    from webapp.guard import HostNames
-    from webapp.serving import make_server
-    from webapp.services import Services, signing_secret
-    from webapp.face_gate import FaceGate
-    from webapp.throttle import ModelThrottle
+    from webapp.http.guard import HostNames
+    from webapp.http.face_gate import FaceGate
+    from webapp.http.serving import make_server
+    from webapp.http.throttle import ModelThrottle
+    from webapp.parts import Parts, signing_secret
 
     try:
         store = open_store(settings.store.data_dir, settings.store.key_path, url=settings.store.url,
@@ -115,15 +131,17 @@ def build(settings: config.Config):
         analyzer.embedder.stop()
         store.close()
         return None
-    services = Services(store=store, analyzer=analyzer, max_viewers=stream.max_viewers, api_key=settings.server.api_key,
-                        overlay=stream.overlay, stream_width=stream.width, albums=albums,
-                        attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
-                        gate=FaceGate(signing_secret(store), ledger=store, liveness=settings.accounts.liveness,
-                                      moves=settings.accounts.moves, steps=settings.accounts.steps),
-                        throttle=ModelThrottle(settings.server.model_rate, slots=settings.server.model_slots or None),
-                        public_signup=settings.accounts.public_signup)
+    camera = camera_parts(settings, analyzer, finders)
+    parts = Parts(store=store, analyzer=analyzer, frames=camera.get("frames"), worker=camera.get("worker"),
+                  privacy=camera.get("privacy"), albums=albums, max_viewers=stream.max_viewers,
+                  api_key=settings.server.api_key, overlay=stream.overlay, stream_width=stream.width,
+                  attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
+                  gate=FaceGate(signing_secret(store), ledger=store, liveness=settings.accounts.liveness,
+                                moves=settings.accounts.moves, steps=settings.accounts.steps),
+                  throttle=ModelThrottle(settings.server.model_rate, slots=settings.server.model_slots or None),
+                  public_signup=settings.accounts.public_signup)
     hosts = HostNames.for_server(settings.server.host, settings.server.allowed_hosts)
-    app = create_app(services, max_upload=settings.server.max_upload, hosts=hosts)
+    app = create_app(parts, max_upload=settings.server.max_upload, hosts=hosts)
     try:
         server = make_server(app, host=settings.server.host, port=settings.server.port,
                              max_upload=settings.server.max_upload, max_viewers=settings.stream.max_viewers,
@@ -133,7 +151,8 @@ def build(settings: config.Config):
         analyzer.embedder.stop()
         store.close()
         return None
-    return services, server, finders
+    threads = tuple(camera[name] for name in ("capture", "sweep", "shield", "worker") if camera.get(name))
+    return Server(parts, server, settings.server.host, threads + ((albums,) if albums is not None else ()))
 
 
 def live_finders(settings: config.Config, analyzer) -> dict:
@@ -152,7 +171,9 @@ def live_finders(settings: config.Config, analyzer) -> dict:
     return {"live": live, "blur": blur}
 
 
-def serve(settings: config.Config, services, server, finders: dict) -> int:
+def camera_parts(settings: config.Config, analyzer, finders: dict) -> dict:
+    """The camera's frame buffer and, built but not started, its capture thread, the CNN sweep, the
+    privacy search and the recognition worker; empty without a source (API only)."""
     from camera.capture import CaptureThread
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
@@ -164,34 +185,39 @@ def serve(settings: config.Config, services, server, finders: dict) -> int:
     from recognition.models.sweep import FaceSweep
 
     spec = parse_source(settings.camera.source)
-    capture, sweep, shield = None, None, None
     if spec is None:
         log.info("source: none (API only)")
-    else:
-        log.info("source: %s", spec.label)
-        services.frames = FrameBuffer(spec.label)
-        capture = CaptureThread(spec, services.frames, stall_timeout=settings.camera.stall_timeout).start()
-        # Faces the cascades cannot see (turned well away, very close) are looked for by a CNN now and then.
-        sweep = FaceSweep().start() if settings.recognition.sweep else None
-        recognizer = LiveRecognizer(services.analyzer, sweep=sweep if sweep and sweep.available else None,
-                                    detector=finders["live"])
-        if finders["blur"] is not None:
-            # The stream never searches for faces itself: this thread does, beside it, on the newest frame.
-            shield = FaceShield(services.frames, finders["blur"]).start()
-            services.privacy = PrivacyFilter(settings.stream.blur, shield)
-        attributes = TrackAttributes(services.analyzer) if settings.recognition.attributes else None
-        services.worker = RecognitionWorker(services.frames, services.analyzer, recognizer=recognizer,
-                                            attributes=attributes).start()
-    if services.albums is not None:
-        services.albums.start()  # indexing in the background; /album shows how far it got
+        return {}
+    log.info("source: %s", spec.label)
+    frames = FrameBuffer(spec.label)
+    built: dict = {"frames": frames,
+                   "capture": CaptureThread(spec, frames, stall_timeout=settings.camera.stall_timeout)}
+    # Faces the cascades cannot see (turned well away, very close) are looked for by a CNN now and then.
+    sweep = FaceSweep() if settings.recognition.sweep else None
+    if sweep is not None and sweep.available:
+        built["sweep"] = sweep
+    recognizer = LiveRecognizer(analyzer, sweep=built.get("sweep"), detector=finders["live"])
+    if finders["blur"] is not None:
+        # The stream never searches for faces itself: this thread does, beside it, on the newest frame.
+        built["shield"] = FaceShield(frames, finders["blur"])
+        built["privacy"] = PrivacyFilter(settings.stream.blur, built["shield"])
+    attributes = TrackAttributes(analyzer) if settings.recognition.attributes else None
+    built["worker"] = RecognitionWorker(frames, analyzer, recognizer=recognizer, attributes=attributes)
+    return built
+
+
+def serve(built: Server) -> int:
+    parts, server = built.parts, built.server
+    for thread in built.threads:  # albums index in the background; /album shows how far it got
+        thread.start()
     # What was built so far (the store's index above all: a million people) lives as long as the server;
     # kept out of the collector's sight, a full collection no longer stops every thread for a quarter second.
     gc.collect()
     gc.freeze()
-    log.info("serving on http://%s:%s (Ctrl-C to stop)", _display_host(settings.server.host), server.effective_port)
+    log.info("serving on http://%s:%s (Ctrl-C to stop)", _display_host(built.host), server.effective_port)
 
     def interrupt(signum, frame):
-        services.stopping.set()  # streams end now, so the server's threads are free to finish
+        parts.stopping.set()  # streams end now, so the server's threads are free to finish
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)  # stop as cleanly on `kill` as on Ctrl-C
@@ -202,20 +228,12 @@ def serve(settings: config.Config, services, server, finders: dict) -> int:
         pass
     finally:
         log.info("stopping")
-        services.stopping.set()
+        parts.stopping.set()
         server.close()  # no new request from here on; only then do the parts requests use go away
-        if services.worker:
-            services.worker.stop(timeout=3)
-        if shield:
-            shield.stop(timeout=3)
-        if capture:
-            capture.stop(timeout=3)
-        if sweep:
-            sweep.stop()
-        if services.albums is not None:
-            services.albums.stop(timeout=3)
-        services.analyzer.embedder.stop(timeout=3)
-        services.store.close()
+        for thread in reversed(built.threads):
+            thread.stop(timeout=3)
+        parts.analyzer.embedder.stop(timeout=3)
+        parts.store.close()
         log.info("stopped")
     return 0
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests import bomb_files as bombs  # noqa: E402
 from tests.memory_server import MB, MeasuredServer  # noqa: E402
-from webapp.signin import burst_digest  # noqa: E402
+from webapp.routes.signin import burst_digest  # noqa: E402
 
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 

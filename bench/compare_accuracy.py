@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench.parts import FIXTURES  # noqa: E402
-from webapp.serving import ServerThread as LiveServer  # noqa: E402
+from webapp.http.serving import ServerThread as LiveServer  # noqa: E402
 
 UNLABELLED = {"group", "odd"}  # the fixtures' folders of several people, or of format oddities, not of one person
 
@@ -88,13 +88,13 @@ def main() -> int:
     args = parser.parse_args()
     from bench.parts import scratch_parts
     from webapp import create_app
-    from webapp.services import Services
+    from webapp.parts import Parts
 
     _, store, analyzer = scratch_parts("faceacc-")
-    from webapp.throttle import ModelThrottle
+    from webapp.http.throttle import ModelThrottle
 
     # Hundreds of photos from one client: the model's rate limit (a defence against strangers) is off.
-    server = LiveServer(create_app(Services(store=store, analyzer=analyzer, throttle=ModelThrottle(0))))
+    server = LiveServer(create_app(Parts(store=store, analyzer=analyzer, throttle=ModelThrottle(0))))
     try:
         rows = embed_all(server.url, labelled_photos(args.faces))
         if str(args.clip) and args.clip.is_file():

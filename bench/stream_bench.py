@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench.parts import FIXTURES  # noqa: E402
-from webapp.serving import ServerThread as LiveServer  # noqa: E402
+from webapp.http.serving import ServerThread as LiveServer  # noqa: E402
 from webapp.mjpeg_client import MjpegClient  # noqa: E402
 
 CLIP = FIXTURES / "video" / "short_hamilton_clip.mp4"
@@ -113,7 +113,7 @@ def main() -> int:
         return 1
     from bench.parts import scratch_parts
     from recognition.images import decode_image
-    from webapp.stream import FEED
+    from webapp.routes.live import FEED
 
     work, store, analyzer = scratch_parts("facebench-")
     names = {}
@@ -160,12 +160,12 @@ def serve(clip: Path, store, analyzer):
     from camera.sources import parse_source
     from recognition.live.worker import RecognitionWorker
     from webapp import create_app
-    from webapp.services import Services
+    from webapp.parts import Parts
 
     frames = FrameBuffer(str(clip))
     capture = CaptureThread(parse_source(str(clip)), frames).start()
     worker = RecognitionWorker(frames, analyzer).start()
-    services = Services(store=store, analyzer=analyzer, frames=frames, worker=worker, max_viewers=16)
+    services = Parts(store=store, analyzer=analyzer, frames=frames, worker=worker, max_viewers=16)
     app = create_app(services)
     server = LiveServer(app)
     if frames.wait_newer(0, timeout=30) is None:

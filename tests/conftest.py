@@ -136,9 +136,9 @@ def analyzer(detector, aligner, embedder, store):
 
 @pytest.fixture
 def services(analyzer, store):
-    from webapp.services import Services
+    from webapp.parts import Parts
 
-    svc = Services(store=store, analyzer=analyzer)
+    svc = Parts(store=store, analyzer=analyzer)
     yield svc
     svc.stopping.set()
 
@@ -159,7 +159,7 @@ def write_clip(path: Path, photos: list[str], *, seconds_each: float, fps: float
 
 def LiveServer(app, port: int = 0):
     """The app served by waitress on 127.0.0.1 in a background thread, as run.py serves it."""
-    from webapp.serving import ServerThread
+    from webapp.http.serving import ServerThread
 
     return ServerThread(app, port=port)
 
@@ -206,17 +206,17 @@ def camera_services(analyzer, store):
     from recognition.live.shield import FaceShield
     from recognition.live.worker import RecognitionWorker
     from recognition.models.detectors import make_detector
-    from webapp.services import Services
+    from webapp.parts import Parts
 
     running = []
 
-    def start(source: str, *, blur: str = "none", blur_detector: str = "blazeface", **capture_options) -> Services:
+    def start(source: str, *, blur: str = "none", blur_detector: str = "blazeface", **capture_options) -> Parts:
         spec = parse_source(source)
         frames = FrameBuffer(spec.label)
         capture = CaptureThread(spec, frames, **capture_options).start()
         worker = RecognitionWorker(frames, analyzer).start()
         shield = FaceShield(frames, make_detector(blur_detector)).start() if blur != "none" else None
-        svc = Services(store=store, analyzer=analyzer, frames=frames, worker=worker,
+        svc = Parts(store=store, analyzer=analyzer, frames=frames, worker=worker,
                        privacy=PrivacyFilter(blur, shield) if shield else None)
         running.append((svc, capture, worker, shield))
         return svc

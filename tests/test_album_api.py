@@ -1,5 +1,6 @@
 """Album search over real HTTP, on an album of the fixture photos indexed by the real model."""
 import shutil
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -15,7 +16,8 @@ PEOPLE = {"obama": ["obama1.jpg", "obama2.jpg", "obama4.jpg"], "biden": ["biden1
 
 
 @pytest.fixture
-def album_server(tmp_path, services, live_server, analyzer):
+def album_parts(tmp_path, services, analyzer):
+    """The parts with an album of the fixture people, indexed."""
     folder = tmp_path / "Family"
     for person, photos in PEOPLE.items():
         for photo in photos:
@@ -24,11 +26,15 @@ def album_server(tmp_path, services, live_server, analyzer):
     (folder / "group").mkdir()
     shutil.copyfile(fixture_path("faces/group/obama_and_biden.jpg"), folder / "group" / "obama_and_biden.jpg")
     (tmp_path / "private.jpg").write_bytes(fixture_path("faces/obama/obama3.jpg").read_bytes())
-    services.albums = AlbumLibrary.for_server([folder], services.store, analyzer).start()
-    server = live_server(create_app(services))
-    assert wait_until(lambda: services.albums.progress.state == "ready", timeout=120)
-    yield server, folder
-    services.albums.stop()
+    parts = replace(services, albums=AlbumLibrary.for_server([folder], services.store, analyzer).start())
+    assert wait_until(lambda: parts.albums.progress.state == "ready", timeout=120)
+    yield parts
+    parts.albums.stop()
+
+
+@pytest.fixture
+def album_server(album_parts, live_server, tmp_path):
+    return live_server(create_app(album_parts)), tmp_path / "Family"
 
 
 def post_search(server, photo: str, **fields):

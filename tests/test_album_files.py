@@ -2,6 +2,7 @@
 listed and served, each with the type its bytes say; the rendered copies are held within a byte budget."""
 from __future__ import annotations
 
+from dataclasses import replace
 import shutil
 
 import cv2
@@ -55,10 +56,10 @@ def start_library(services, analyzer, folder) -> AlbumLibrary:
 def album(tmp_path, services, live_server, analyzer):
     folder = tmp_path / "Family"
     make_album(folder)
-    services.albums = start_library(services, analyzer, folder)
-    app = create_app(services)
+    parts = replace(services, albums=start_library(services, analyzer, folder))
+    app = create_app(parts)
     yield live_server(app), folder, app
-    services.albums.stop()
+    parts.albums.stop()
 
 
 def get_photo(server, photo: str, **params) -> requests.Response:
@@ -98,21 +99,23 @@ def test_only_photos_are_indexed_listed_and_served_with_their_real_type(album):
         assert answer.headers["Cross-Origin-Resource-Policy"] == "same-origin"
 
 
-def test_a_photo_replaced_by_a_page_is_neither_served_nor_listed_again(album, services, analyzer):
-    server, folder, _ = album
+def test_a_photo_replaced_by_a_page_is_neither_served_nor_listed_again(album, services, analyzer, live_server):
+    server, folder, app = album
     assert "obama/obama1.jpg" in listed(server)
     (folder / "obama" / "obama1.jpg").write_bytes(NOT_PHOTOS["holiday/fake.jpg"])
     answer = get_photo(server, "obama/obama1.jpg")  # still in the index until it is walked again
     assert answer.status_code == 404 and b"<script" not in answer.content
-    services.albums.stop()
-    services.albums = start_library(services, analyzer, folder)  # the next start walks the album again
+    app.extensions["faceapp"].albums.stop()
+    library = start_library(services, analyzer, folder)  # the next start walks the album again
+    server = live_server(create_app(replace(services, albums=library)))
     assert "obama/obama1.jpg" not in listed(server)
-    assert services.albums.progress.photos == len(PHOTOS) - 1
+    assert library.progress.photos == len(PHOTOS) - 1
     assert get_photo(server, "obama/obama1.jpg").status_code == 404
+    library.stop()
 
 
 def test_rendered_copies_are_held_within_a_byte_budget(album):
-    from webapp.album import MAX_HIGHLIGHT_SIDE, RENDERS, RenderCache
+    from webapp.routes.albums import MAX_HIGHLIGHT_SIDE, RENDERS, RenderCache
 
     server, _, app = album
     cache = app.extensions[RENDERS] = RenderCache(max_bytes=256 * 1024)

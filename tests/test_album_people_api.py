@@ -1,6 +1,7 @@
 """Correcting the albums' people over real HTTP, on the album of fixture photos indexed by the real
 model: name, link, merge, take a face out; kept sealed, and kept when the album is indexed again."""
 import shutil
+from dataclasses import replace
 
 import requests
 
@@ -8,7 +9,9 @@ import tests.test_album_api as album_api
 from recognition.album.corrections import PeopleCorrections, corrections_path
 from recognition.album.library import AlbumLibrary
 from tests.conftest import load_photo, wait_until
+from webapp import create_app
 
+album_parts = album_api.album_parts
 album_server = album_api.album_server  # the album of fixture photos, indexed by the real model
 
 
@@ -26,7 +29,8 @@ def change(server, method: str, path: str, body) -> requests.Response:
     return requests.request(method, server.url + path, json=body, timeout=30)
 
 
-def test_name_take_out_and_merge_survive_indexing_again(album_server, services, analyzer, tmp_path):
+def test_name_take_out_and_merge_survive_indexing_again(album_server, album_parts, services, analyzer, tmp_path,
+                                                         live_server):
     server, folder = album_server
     obama = person_with(listing(server), "obama/obama1.jpg")
     named = change(server, "PATCH", f"/album/people/{obama['id']}", {"name": "  Barack  "})
@@ -53,15 +57,17 @@ def test_name_take_out_and_merge_survive_indexing_again(album_server, services, 
     assert b"Barack" not in sealed and b"obama1" not in sealed
 
     # The album indexed from scratch (its index gone, as after a change of model) keeps all of it.
-    services.albums.stop()
+    album_parts.albums.stop()
     shutil.rmtree(services.store.data_dir / "albums" / next(
         p.name for p in (services.store.data_dir / "albums").iterdir() if p.is_dir()))
-    services.albums = AlbumLibrary.for_server([folder], services.store, analyzer).start()
-    assert wait_until(lambda: services.albums.progress.state == "ready", timeout=120)
+    library = AlbumLibrary.for_server([folder], services.store, analyzer).start()
+    server = live_server(create_app(replace(services, albums=library)))  # a server started again
+    assert wait_until(lambda: library.progress.state == "ready", timeout=120)
     again = person_with(listing(server), "obama/obama1.jpg")
     assert again["id"] == obama["id"] and again["name"] == "Barack"
     again_photos = {f["photo"] for f in again["faces"]}
     assert "kit_harington/kit1.jpg" in again_photos and "obama/obama4.jpg" not in again_photos
+    library.stop()
 
 
 def test_link_to_an_enrolled_identity_and_unlink_on_delete(album_server, analyzer, services):

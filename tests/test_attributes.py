@@ -1,6 +1,7 @@
 """Age, gender and emotion (--attributes, issue 11 part 3), from the packaged models, run in the model
 process, on the fixture photos over the HTTP API."""
 import io
+from dataclasses import replace
 
 import pytest
 
@@ -17,9 +18,10 @@ def frame(photo: str) -> dict:
 
 
 @pytest.fixture
-def with_attributes(services, client):
-    services.attributes = True
-    return client
+def with_attributes(services):
+    from webapp import create_app
+
+    return create_app(replace(services, attributes=True)).test_client()
 
 
 def test_gender_is_right_for_every_fixture_person_and_age_and_emotion_are_given(with_attributes):
@@ -39,12 +41,11 @@ def test_gender_is_right_for_every_fixture_person_and_age_and_emotion_are_given(
     assert checked >= 15
 
 
-def test_every_face_of_a_group_photo_gets_them_and_they_are_off_by_default(with_attributes, services):
+def test_every_face_of_a_group_photo_gets_them_and_they_are_off_by_default(with_attributes, client):
     photo = {"image": (io.BytesIO(fixture_path("faces/group/kit_with_rose.jpg").read_bytes()), "group.jpg")}
     faces = with_attributes.post("/extract_embeddings_from_image", data=photo).get_json()["embeddings"]
     assert len(faces) >= 2 and {face["gender"]["value"] for face in faces} == {"male", "female"}
-    services.attributes = False
-    body = with_attributes.post("/process-frame", data=frame("obama/obama1.jpg")).get_json()
+    body = client.post("/process-frame", data=frame("obama/obama1.jpg")).get_json()  # the same parts, without
     assert "age" not in body and not any("gender" in face for face in body["faces"])
 
 
@@ -56,14 +57,14 @@ def test_the_faces_on_camera_get_them_per_track(analyzer, store, tmp_path):
     from recognition.live.worker import RecognitionWorker
     from tests.conftest import wait_until, write_clip
     from webapp import create_app
-    from webapp.services import Services
+    from webapp.parts import Parts
 
     clip = write_clip(tmp_path / "rose.avi", ["rose_leslie/rose1.jpg"], seconds_each=8.0, fps=15)
     frames = FrameBuffer("rose")
     capture = CaptureThread(parse_source(str(clip)), frames).start()
     worker = RecognitionWorker(frames, analyzer, attributes=TrackAttributes(analyzer)).start()
     try:
-        client = create_app(Services(store=store, analyzer=analyzer, frames=frames, worker=worker)).test_client()
+        client = create_app(Parts(store=store, analyzer=analyzer, frames=frames, worker=worker)).test_client()
 
         def rose_seen():
             faces = client.get("/hash").get_json()["faces"]
@@ -79,6 +80,7 @@ def test_the_faces_on_camera_get_them_per_track(analyzer, store, tmp_path):
 
 def test_register_keeps_them_sealed_with_the_identity_and_a_delete_removes_them(with_attributes, store, services):
     from tests.conftest import stored_bytes
+    from webapp import create_app
 
     photo = {"image": (io.BytesIO(fixture_path("faces/rose_leslie/rose1.jpg").read_bytes()), "rose.jpg"),
              "name": "Rose"}
@@ -88,11 +90,11 @@ def test_register_keeps_them_sealed_with_the_identity_and_a_delete_removes_them(
     shown = with_attributes.get(f"/faces/{identity}").get_json()
     assert shown["attributes"]["gender"]["value"] == "female" and shown["name"] == "Rose"
     assert b"female" not in stored_bytes(store) and b"gender" not in stored_bytes(store)  # sealed
-    services.api_key = "k3y"  # with a key, only its holders see them (or anything else of the person)
-    assert with_attributes.get(f"/faces/{identity}").status_code == 401
-    assert with_attributes.get("/faces").status_code == 401
-    assert with_attributes.get(f"/faces/{identity}", headers={"X-API-Key": "k3y"}).get_json()["attributes"]
-    services.api_key = None
+    keyed = create_app(replace(services, attributes=True, api_key="k3y")).test_client()
+    # With a key, only its holders see them (or anything else of the person).
+    assert keyed.get(f"/faces/{identity}").status_code == 401
+    assert keyed.get("/faces").status_code == 401
+    assert keyed.get(f"/faces/{identity}", headers={"X-API-Key": "k3y"}).get_json()["attributes"]
     assert store.get(identity).attributes is not None
     assert with_attributes.patch(f"/faces/{identity}", json={"name": "Rose L."}).status_code == 200
     assert with_attributes.get(f"/faces/{identity}").get_json()["attributes"] == shown["attributes"]  # kept
@@ -105,7 +107,7 @@ def test_the_stream_shows_them_under_the_face():
     import numpy as np
 
     from recognition.faces import Box, FaceObservation
-    from webapp.annotate import attributes_label, draw_faces
+    from recognition.live.annotate import attributes_label, draw_faces
 
     traits = {"age": {"value": 33.4, "confidence": 0.6}, "gender": {"value": "female", "confidence": 0.99},
               "emotion": {"value": "happy", "confidence": 0.8}}

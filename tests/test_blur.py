@@ -1,5 +1,6 @@
 """--blur: faces pixelated in the stream, checked with an independent detector (dlib's HOG) on what
 viewers receive over real HTTP; and --overlay masks."""
+from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
@@ -61,8 +62,8 @@ def test_a_stranger_is_blurred_so_no_detector_finds_a_face(camera_services, live
 def test_a_known_face_stays_visible_and_all_blurs_it_too(camera_services, live_server, tmp_path, hog, analyzer):
     services, server = serve_barack_named(camera_services, live_server, tmp_path, analyzer)
     assert all(hog(image) == 1 for image in streamed(server))
-    services.privacy = PrivacyFilter("all", services.privacy.shield)
-    assert [hog(image) for image in streamed(server)] == [0] * 6
+    all_hidden = live_server(create_app(replace(services, privacy=PrivacyFilter("all", services.privacy.shield))))
+    assert [hog(image) for image in streamed(all_hidden)] == [0] * 6
 
 
 def test_when_recognition_stops_every_face_is_blurred(camera_services, live_server, tmp_path, hog, analyzer):
@@ -77,12 +78,10 @@ def test_when_recognition_stops_every_face_is_blurred(camera_services, live_serv
 def test_masks_mark_faces_with_a_filled_shape_instead_of_a_box(camera_services, live_server, tmp_path):
     clip = write_clip(tmp_path / "cam.avi", ["biden/biden1.jpg"], seconds_each=20.0, fps=20)
     services = camera_services(str(clip))
-    server = live_server(create_app(services))
     assert wait_until(lambda: services.worker.latest and services.worker.latest.faces, timeout=30)
     box = services.worker.latest.faces[0].box
     raw = services.frames.latest.image.astype(int)
-    services.overlay = "masks"
-    image = streamed(server, 1)[0].astype(int)
+    image = streamed(live_server(create_app(replace(services, overlay="masks"))), 1)[0].astype(int)
     centre = (slice(box.y + box.h // 3, box.y + 2 * box.h // 3), slice(box.x + box.w // 3, box.x + 2 * box.w // 3))
     tinted = np.abs(image[centre] - raw[centre]).mean()
     corner = np.abs(image[box.y + 2, box.x + 2] - raw[box.y + 2, box.x + 2]).mean()
@@ -127,7 +126,7 @@ def test_the_stream_keeps_every_frame_while_recognition_is_stuck(camera_services
     holding its detector was not enough: a still face is followed without a search) costs the stream
     nothing: a viewer gets every frame the camera captures meanwhile, blurred by the privacy search, which runs
     beside the stream and apart from recognition. Counted in frames, not timed."""
-    from webapp.stream import FEED
+    from webapp.routes.live import FEED
 
     clip = write_clip(tmp_path / "cam.avi", ["kit_harington/kit1.jpg"], seconds_each=20.0, fps=15)
     services = camera_services(str(clip), blur="all")

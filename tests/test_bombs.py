@@ -18,7 +18,7 @@ import requests
 from tests import bomb_files as bombs
 from tests.conftest import CLIP, fixture_path, wait_until
 from tests.memory_server import MB, Measured, MeasuredServer
-from webapp.signin import burst_digest
+from webapp.routes.signin import burst_digest
 
 MAX_UPLOAD = 16 * MB  # run.py's default --max-upload-mb
 BOUND = 64 * MB + MAX_UPLOAD

@@ -119,13 +119,13 @@ def test_url_source_that_drops_is_retried_until_it_returns(run_capture, tmp_path
     """A network camera: another server's MJPEG stream goes away and comes back on the same port."""
     from tests.conftest import LiveServer
     from webapp import create_app
-    from webapp.services import Services
+    from webapp.parts import Parts
 
     clip = write_clip(tmp_path / "upstream.avi", ["kit_harington/kit2.jpg"], seconds_each=1.0, fps=20)
     upstream_frames, _ = run_capture(parse_source(str(clip)))
 
     def serve(port=0):
-        services = Services(store=None, analyzer=None, frames=upstream_frames)
+        services = Parts(store=None, analyzer=None, frames=upstream_frames)
         return services, LiveServer(create_app(services), port=port)
 
     services, upstream = serve()

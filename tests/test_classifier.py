@@ -65,7 +65,7 @@ def test_trained_it_names_known_people_and_says_unknown_for_strangers(client, an
     reread = ClassifierFile(store.data_dir, store.key).get()
     query = np.stack(people["Barack"].embeddings[:1] + people["Kit"].embeddings[:1])
     assert reread.model.method == report["method"] and reread.model.predict(query) == \
-        client.application.extensions["faceapp"].classifier().get().model.predict(query)
+        client.application.extensions["faceapp"].classifier.file.get().model.predict(query)
     # Sealed: none of the vectors it holds is in the file in the clear.
     sealed = (store.data_dir / FILE).read_bytes()
     assert people["Barack"].embeddings[0].tobytes()[:64] not in sealed

@@ -2,6 +2,7 @@
 other sites' pages refused with nothing stored, the headers on every answer, and a trusted proxy."""
 from __future__ import annotations
 
+from dataclasses import replace
 import http.client
 import json
 from urllib.parse import urlsplit
@@ -12,8 +13,8 @@ import requests
 from tests.conftest import fixture_path, load_photo, stored_bytes
 from tests.test_more_photos import zipped
 from webapp import create_app
-from webapp.guard import OTHER_POLICY, PAGE_POLICY, HostNames
-from webapp.serving import ServerThread
+from webapp.http.guard import OTHER_POLICY, PAGE_POLICY, HostNames
+from webapp.http.serving import ServerThread
 
 PHOTO = "faces/obama/obama1.jpg"
 
@@ -118,10 +119,10 @@ STATE_CHANGES = [("POST", "/register", lambda: photo(), None), ("POST", "/enroll
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://localhost:1", "https://127.0.0.1"])
 def test_another_site_s_page_changes_nothing_and_uses_up_no_sign_in_attempt(services, live_server, store, barack,
                                                                            origin):
-    from webapp.face_gate import CLIENT_FAILURES, FaceGate
+    from webapp.http.face_gate import CLIENT_FAILURES, FaceGate
 
-    services.gate = FaceGate(services.signing_secret, ledger=store, liveness="off")
-    server = live_server(create_app(services))
+    server = live_server(create_app(replace(services, gate=FaceGate(services.signing_secret, ledger=store,
+                                                                     liveness="off"))))
     before = stored_bytes(store)
     for method, path, files, body in STATE_CHANGES:
         path = path.format(hash=barack.hash)
@@ -188,10 +189,10 @@ def test_every_answer_carries_the_security_headers(services, live_server):
 @pytest.fixture
 def proxied(services, store):
     """A server behind a proxy at 127.0.0.2 (Linux answers on all of 127/8), signing in with one photo."""
-    from webapp.face_gate import FaceGate
+    from webapp.http.face_gate import FaceGate
 
-    services.gate = FaceGate(services.signing_secret, ledger=store, liveness="off")
-    server = ServerThread(create_app(services), trusted_proxy="127.0.0.2")
+    gate = FaceGate(services.signing_secret, ledger=store, liveness="off")
+    server = ServerThread(create_app(replace(services, gate=gate)), trusted_proxy="127.0.0.2")
     yield server
     server.close()
 
@@ -216,7 +217,7 @@ def test_the_session_cookie_is_secure_when_the_trusted_proxy_says_https(proxied)
 
 
 def test_the_client_address_comes_from_the_trusted_proxy_only(proxied):
-    from webapp.face_gate import CLIENT_FAILURES
+    from webapp.http.face_gate import CLIENT_FAILURES
 
     def login(source: str, client: str) -> int:
         return send(proxied, "POST", "/login", headers={"X-Forwarded-For": f"198.51.100.1, {client}"},

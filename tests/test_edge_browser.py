@@ -108,7 +108,7 @@ def attack_page(app_url: str) -> str:
 # another port, the same site (ports do not make sites) but another origin.
 @pytest.mark.parametrize("attacker_host", ["127.0.0.1", "localhost"])
 def test_a_page_on_another_origin_cannot_drive_the_server(chromium, services, live_server, store, attacker_host):
-    from webapp.face_gate import CLIENT_FAILURES
+    from webapp.http.face_gate import CLIENT_FAILURES
 
     server = live_server(create_app(services))
     app_url = f"http://localhost:{urlsplit(server.url).port}"

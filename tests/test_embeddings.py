@@ -1,4 +1,5 @@
 """Embeddings in and out: /process-frame, extraction from images and videos, /compare_embeddings."""
+from dataclasses import replace
 import base64
 import io
 import json
@@ -108,9 +109,11 @@ def test_video_gives_good_frames_of_the_person_in_the_clip(client):
     assert all(face["frame"] % 15 == 0 and abs(face["time"] - face["frame"] / 29.97) < 0.01 for face in faces)
 
 
-def test_video_limits_and_bad_videos(client, services):
+def test_video_limits_and_bad_videos(services):
+    from webapp import create_app
+
     data = CLIP.read_bytes()
-    services.video_limits = VideoLimits(max_seconds=3)
+    client = create_app(replace(services, video_limits=VideoLimits(max_seconds=3))).test_client()
     response = client.post("/extract_embeddings_from_video", data={"video": (io.BytesIO(data), "clip.mp4")})
     assert response.status_code == 413 and response.get_json()["error"] == "the video lasts 9 s; the limit is 3 s"
     for bad in (b"", b"not a video" * 100, data[: len(data) // 3]):

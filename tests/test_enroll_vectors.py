@@ -1,4 +1,5 @@
 """POST /faces: people enrolled from embeddings made elsewhere, by the rules of photo enrollment."""
+from dataclasses import replace
 import numpy as np
 import pytest
 
@@ -72,8 +73,10 @@ def test_non_finite_values_are_refused(client):
     assert response.status_code == 400 and "non-finite" in response.get_json()["error"]
 
 
-def test_with_an_api_key_enrolling_vectors_needs_it(services, client):
-    services.api_key = "sesame"
+def test_with_an_api_key_enrolling_vectors_needs_it(services):
+    from webapp import create_app
+
+    client = create_app(replace(services, api_key="sesame")).test_client()
     vector = {"faces": [{"embedding": [0.1] * 128}]}
     assert client.post("/faces", json=vector).status_code == 401
     assert client.post("/faces", json=vector, headers={"X-API-Key": "sesame"}).status_code == 201

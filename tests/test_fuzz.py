@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from tests.conftest import client_at
-from webapp.openapi import SPEC
+from webapp.routes.openapi import SPEC
 
 schema = schemathesis.openapi.from_dict(SPEC).exclude(path="/streaming")  # endless by design
 
@@ -18,14 +18,14 @@ def fuzz_server(detector, aligner, embedder, tmp_path_factory):
     from recognition.matching.matcher import Matcher
     from tests.conftest import LiveServer, open_store
     from webapp import create_app
-    from webapp.services import Services
+    from webapp.parts import Parts
 
     store = open_store(tmp_path_factory.mktemp("fuzz"))
-    from webapp.throttle import ModelThrottle
+    from webapp.http.throttle import ModelThrottle
 
     # No rate limit: hundreds of cases from one address would mostly be answered 429 before their
     # input is looked at, which is what this test is about (tests/test_keys.py tests the limits).
-    services = Services(store=store, analyzer=FaceAnalyzer(detector, aligner, embedder, Matcher(store, "Dlib")),
+    services = Parts(store=store, analyzer=FaceAnalyzer(detector, aligner, embedder, Matcher(store, "Dlib")),
                         throttle=ModelThrottle(0))
     server = LiveServer(create_app(services))
     yield server

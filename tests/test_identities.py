@@ -1,4 +1,5 @@
 """Renaming, deleting for good, "not this person", and the API key that guards every change."""
+from dataclasses import replace
 import io
 
 import pytest
@@ -57,8 +58,7 @@ def test_not_this_person_stops_a_lookalike_matching(client, services):
 def keyed_client(services):
     from webapp import create_app
 
-    services.api_key = "s3cret-key"
-    return create_app(services).test_client()
+    return create_app(replace(services, api_key="s3cret-key")).test_client()
 
 
 def test_with_an_api_key_every_change_needs_it(keyed_client):

@@ -3,6 +3,7 @@ the viewer cookie that lets <img>s show the stream and album photos, the model's
 and per key, sign-up opened to the public, and /openapi.json saying all of it."""
 from __future__ import annotations
 
+from dataclasses import replace
 import re
 
 import cv2
@@ -13,11 +14,18 @@ import requests
 import tests.test_album_api as album_api
 from tests.conftest import client_at, fixture_path, load_photo
 from webapp import create_app
-from webapp.face_gate import FaceGate
+from webapp.http.face_gate import FaceGate
 
 KEY = "k3y-for-tests"
-album_server = album_api.album_server  # the album of fixture photos, indexed by the real model
-# What anyone may call with a key set, written out here rather than read from webapp/auth.py, so that
+album_parts = album_api.album_parts  # the album of fixture photos, indexed by the real model
+
+
+@pytest.fixture
+def keyed_album(album_parts, live_server):
+    """A server of the album's parts with --api-key, and its app (the same routes as the server's)."""
+    app = create_app(replace(album_parts, api_key=KEY))
+    return live_server(app), app
+# What anyone may call with a key set, written out here rather than read from webapp/http/auth.py, so that
 # opening a route is a change this test has to be told about.
 OPEN = {("GET", "/"), ("GET", "/people"), ("GET", "/albums"), ("GET", "/signup"), ("GET", "/signin"),
         ("POST", "/signin/challenge"), ("POST", "/signin/look"), ("POST", "/signin"), ("POST", "/signout"),
@@ -57,11 +65,9 @@ def call(server, method, path, *, key=None, session=None, **kwargs):
     return status, body
 
 
-def test_every_route_needs_the_key_but_the_open_list(album_server, services, analyzer):
-    server, _ = album_server
-    services.api_key = KEY
+def test_every_route_needs_the_key_but_the_open_list(keyed_album, analyzer):
+    server, app = keyed_album
     identity = analyzer.matcher.enroll(analyzer.embed(load_photo("obama/obama1.jpg"))[1][0], "Barack").hash
-    app = create_app(services)  # the same routes as the server's
     person = call(server, "GET", "/album/people", key=KEY)[1]["people"][0]["id"]
     reads = {"/album/search": f"?hash={identity}", "/album/photo": "?album=Family&photo=obama/obama1.jpg"}
     opened = set()
@@ -85,9 +91,8 @@ def test_every_route_needs_the_key_but_the_open_list(album_server, services, ana
     assert opened == OPEN
 
 
-def test_open_pages_carry_no_data_and_health_says_nothing_about_people(album_server, services, analyzer):
-    server, _ = album_server
-    services.api_key = KEY
+def test_open_pages_carry_no_data_and_health_says_nothing_about_people(keyed_album, analyzer):
+    server, _ = keyed_album
     analyzer.matcher.enroll(analyzer.embed(load_photo("obama/obama1.jpg"))[1][0], "Barack")
     for page in ("/", "/people", "/albums"):
         html = requests.get(server.url + page, timeout=10).text
@@ -96,9 +101,8 @@ def test_open_pages_carry_no_data_and_health_says_nothing_about_people(album_ser
     assert health.status_code == 200 and health.json() == {"status": "ok", "model": "ready", "camera": "none"}
 
 
-def test_the_viewer_cookie_opens_pictures_and_nothing_else(album_server, services, analyzer):
-    server, _ = album_server
-    services.api_key = KEY
+def test_the_viewer_cookie_opens_pictures_and_nothing_else(keyed_album, album_parts, services, analyzer, live_server):
+    server, _ = keyed_album
     identity = analyzer.matcher.enroll(analyzer.embed(load_photo("obama/obama1.jpg"))[1][0], "Barack").hash
     assert requests.post(server.url + "/auth/viewer", timeout=10).status_code == 401  # the key buys it
     browser = requests.Session()
@@ -125,7 +129,7 @@ def test_the_viewer_cookie_opens_pictures_and_nothing_else(album_server, service
     altered = requests.Session()
     altered.cookies.set("faceapp_viewer", f"{int(expires) + 3600}.{mac}")
     assert call(server, "GET", photo, session=altered)[0] == 401
-    services.api_key = "a-new-key"
+    server = live_server(create_app(replace(album_parts, api_key="a-new-key")))  # restarted with another key
     assert call(server, "GET", "/streaming", session=browser)[0] == 401
     assert call(server, "GET", photo, session=browser)[0] == 401
     renewed = browser.post(server.url + "/auth/viewer", headers={"X-API-Key": "a-new-key"}, timeout=10)
@@ -133,10 +137,9 @@ def test_the_viewer_cookie_opens_pictures_and_nothing_else(album_server, service
 
 
 def test_an_expired_viewer_cookie_is_refused(services, live_server):
-    from webapp import auth
+    from webapp.http import auth
 
-    services.api_key = KEY
-    app = create_app(services)
+    app = create_app(replace(services, api_key=KEY))
     server = live_server(app)
     with app.test_request_context():
         past, future = auth.viewer_token(1_000_000_000), auth.viewer_token(4_000_000_000)
@@ -155,12 +158,11 @@ class ManualClock:
 
 
 def test_model_routes_are_rate_limited_per_client_and_per_key(services, live_server):
-    from webapp.throttle import ModelThrottle
+    from webapp.http.throttle import ModelThrottle
 
     clock = ManualClock()
-    services.throttle = ModelThrottle(8, clock=clock)  # 8 a minute: a bucket of 2 per client, 8 per key
-    services.api_key = KEY
-    server = live_server(create_app(services))
+    # 8 a minute: a bucket of 2 per client, 8 per key
+    server = live_server(create_app(replace(services, throttle=ModelThrottle(8, clock=clock), api_key=KEY)))
     frame = {"frame": ("f.jpg", jpeg(load_photo("obama/obama2.jpg")), "image/jpeg")}
     blank = {"frame": ("f.jpg", jpeg(np.full((240, 320, 3), 128, np.uint8)), "image/jpeg")}
     first = client_at("127.0.0.2")
@@ -186,10 +188,10 @@ def test_model_routes_are_rate_limited_per_client_and_per_key(services, live_ser
 
 
 def test_an_ipv6_client_is_counted_by_its_64(services):
-    from webapp.throttle import ModelThrottle
+    from webapp.http.throttle import ModelThrottle
 
-    services.throttle = ModelThrottle(4, clock=ManualClock())  # a bucket of one request per client
-    client = create_app(services).test_client()
+    # A bucket of one request per client.
+    client = create_app(replace(services, throttle=ModelThrottle(4, clock=ManualClock()))).test_client()
 
     def look(address):  # an empty form: refused (400), but counted before it is looked at
         return client.post("/signin/look", data={}, environ_base={"REMOTE_ADDR": address}).status_code
@@ -201,7 +203,7 @@ def test_an_ipv6_client_is_counted_by_its_64(services):
 
 
 def test_the_default_limit_leaves_room_for_the_sign_in_page(services):
-    from webapp.throttle import ModelThrottle
+    from webapp.http.throttle import ModelThrottle
 
     clock = ManualClock()
     throttle = ModelThrottle(clock=clock)
@@ -218,12 +220,12 @@ def signup_photo(server, relative, *, key=None, **fields):
 
 
 def test_public_signup_opens_sign_up_and_nothing_else(services, live_server, analyzer):
-    services.api_key = KEY
-    services.gate = FaceGate(services.signing_secret, ledger=services.store, liveness="off")
+    services = replace(services, api_key=KEY, gate=FaceGate(services.signing_secret, ledger=services.store,
+                                                            liveness="off"))
     server = live_server(create_app(services))
     refused = signup_photo(server, "obama/obama1.jpg", name="Barack")
     assert refused.status_code == 401 and refused.json()["needs_key"]  # without --public-signup: the key
-    services.public_signup = True
+    server = live_server(create_app(replace(services, public_signup=True)))  # restarted with --public-signup
     created = signup_photo(server, "obama/obama1.jpg", name="Barack")
     assert created.status_code == 201 and created.cookies.get("faceapp_session")
     identity = created.json()["id"]
@@ -236,8 +238,8 @@ def test_public_signup_opens_sign_up_and_nothing_else(services, live_server, ana
 
 
 def test_sign_up_with_a_taken_email_answers_as_with_a_new_one(services, live_server):
-    services.gate = FaceGate(services.signing_secret, ledger=services.store, liveness="off")
-    server = live_server(create_app(services))
+    gate = FaceGate(services.signing_secret, ledger=services.store, liveness="off")
+    server = live_server(create_app(replace(services, gate=gate)))
     rose = signup_photo(server, "rose_leslie/rose1.jpg", name="Rose", email="rose@example.org")
     taken = signup_photo(server, "biden/biden1.jpg", name="Joe", email="rose@example.org")
     new = signup_photo(server, "kit_harington/kit1.jpg", name="Kit", email="kit@example.org")
@@ -249,7 +251,7 @@ def test_sign_up_with_a_taken_email_answers_as_with_a_new_one(services, live_ser
 
 
 def test_the_api_description_says_who_may_call_what(services):
-    from webapp.auth import OPEN as OPEN_ENDPOINTS
+    from webapp.http.auth import OPEN as OPEN_ENDPOINTS
 
     app = create_app(services)
     spec = app.test_client().get("/openapi.json").get_json()

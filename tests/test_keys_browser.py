@@ -1,6 +1,7 @@
 """The pages with --api-key, in real chromium: they ask for the key (again when it is wrong), then show
 the live stream and album photos through the viewer cookie, never the key in a URL."""
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -22,12 +23,11 @@ def keyed_server(camera_services, live_server, analyzer, tmp_path):
     album.mkdir()
     for photo in ("obama1.jpg", "obama2.jpg", "obama4.jpg"):
         shutil.copyfile(fixture_path(f"faces/obama/{photo}"), album / photo)
-    services.albums = AlbumLibrary.for_server([album], services.store, analyzer).start()
-    services.api_key = KEY
-    server = live_server(create_app(services))
-    assert wait_until(lambda: services.albums.progress.state == "ready", timeout=120)
+    library = AlbumLibrary.for_server([album], services.store, analyzer).start()
+    server = live_server(create_app(replace(services, albums=library, api_key=KEY)))
+    assert wait_until(lambda: library.progress.state == "ready", timeout=120)
     yield server
-    services.albums.stop()
+    library.stop()
 
 
 def test_the_pages_ask_for_the_key_then_show_the_stream_and_photos(chromium, keyed_server):

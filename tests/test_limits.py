@@ -17,7 +17,7 @@ from webapp import create_app
 
 
 def test_a_model_request_that_finds_no_slot_free_gets_503_with_retry_after(services, live_server):
-    from webapp.throttle import ModelSlots
+    from webapp.http.throttle import ModelSlots
 
     services.throttle.slots = slots = ModelSlots(1, wait=0.2)
     server = live_server(create_app(services))
@@ -39,7 +39,7 @@ def test_a_model_request_that_finds_no_slot_free_gets_503_with_retry_after(servi
 
 
 def test_slots_let_as_many_wait_as_run_and_refuse_the_rest_at_once():
-    from webapp.throttle import ModelSlots
+    from webapp.http.throttle import ModelSlots
 
     slots = ModelSlots(1, wait=0.0)
     assert slots.acquire() and not slots.acquire()  # the one waiter gives up at once (wait 0)
@@ -131,7 +131,7 @@ def test_the_model_slots_setting():
 
 def test_the_body_limits_name_real_routes_and_leave_room_for_the_largest_burst(services):
     from recognition.liveness.burst import MAX_FRAMES
-    from webapp.bodies import FORM_PARTS, LARGE_JSON
+    from webapp.http.bodies import FORM_PARTS, LARGE_JSON
 
     assert set(LARGE_JSON) <= set(create_app(services).view_functions)  # a typo would leave a route at 64 KB
     assert FORM_PARTS >= MAX_FRAMES + 8  # every frame of a burst, its token, digest, name and email

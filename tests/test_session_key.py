@@ -2,6 +2,7 @@
 the installation secret, as a copy of the data dir used to allow, opens nobody's page and deletes no one."""
 from __future__ import annotations
 
+from dataclasses import replace
 import hashlib
 import hmac
 import io
@@ -31,10 +32,10 @@ def forged_cookie(installation_secret: bytes, identity_hash: str) -> str:
 
 def serve(services, live_server, pose_model):
     from webapp import create_app
-    from webapp.face_gate import FaceGate
+    from webapp.http.face_gate import FaceGate
 
-    services.gate = FaceGate(services.signing_secret, ledger=services.store, liveness="off", pose_model=pose_model)
-    return live_server(create_app(services))
+    gate = FaceGate(services.signing_secret, ledger=services.store, liveness="off", pose_model=pose_model)
+    return live_server(create_app(replace(services, gate=gate)))
 
 
 def test_a_cookie_forged_from_the_data_dirs_secret_is_refused_and_a_genuine_one_works(services, live_server,
@@ -69,7 +70,7 @@ def test_a_cookie_forged_from_the_data_dirs_secret_is_refused_and_a_genuine_one_
 def test_sessions_hold_across_a_restart_and_end_with_a_key_rotation(tmp_path):
     """The signing key is the same each time the store opens (a restart keeps people signed in) and for
     every server that shares the store; a rotation of the store key changes it."""
-    from webapp.services import signing_secret
+    from webapp.parts import signing_secret
 
     with open_store(tmp_path) as store:
         first = signing_secret(store)

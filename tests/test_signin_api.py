@@ -1,6 +1,7 @@
 """Signing up and in with a face over HTTP, as the pages do: challenge, burst, session, my page, delete me."""
 from __future__ import annotations
 
+from dataclasses import replace
 import hashlib
 import io
 import time
@@ -20,12 +21,11 @@ def turning():
 def make_client(services, pose_model, *, liveness="challenge", moves=("right",), steps=1, session_hours=12.0):
     """A client of an app whose challenges ask for steps of moves (the clip's man turns to his right)."""
     from webapp import create_app
-    from webapp.face_gate import FaceGate
+    from webapp.http.face_gate import FaceGate
 
-    services.gate = FaceGate(services.signing_secret, ledger=services.store, liveness=liveness, moves=moves,
-                             steps=steps, pose_model=pose_model)
-    services.session_hours = session_hours
-    return create_app(services).test_client()
+    gate = FaceGate(services.signing_secret, ledger=services.store, liveness=liveness, moves=moves, steps=steps,
+                    pose_model=pose_model)
+    return create_app(replace(services, gate=gate, session_hours=session_hours)).test_client()
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_another_site_s_page_cannot_sign_in_out_or_delete(web, services, turning
 
 
 def test_an_expired_challenge_is_refused(store):
-    from webapp.challenges import ChallengeBook, ChallengeRefused
+    from recognition.liveness.challenges import ChallengeBook, ChallengeRefused
 
     now = [1000.0]
     book = ChallengeBook(b"k" * 32, ["left", "up"], store, steps=1, lifetime=30, clock=lambda: now[0])
@@ -202,7 +202,7 @@ def test_a_session_cookie_cannot_be_altered_and_expires(services, pose_model, tu
 
 
 def test_failed_sign_ins_are_slowed_per_client_and_per_email(web, analyzer):
-    from webapp.face_gate import CLIENT_FAILURES, PERSON_FAILURES
+    from webapp.http.face_gate import CLIENT_FAILURES, PERSON_FAILURES
 
     stranger = {"image": None}
     photo = fixture_path("faces/biden/biden1.jpg").read_bytes()
@@ -247,7 +247,7 @@ def test_the_api_says_the_json_login_does_no_liveness_check(web):
 
 
 def test_asking_for_challenges_again_and_again_is_slowed(web):
-    from webapp.face_gate import CHALLENGES_ASKED
+    from webapp.http.face_gate import CHALLENGES_ASKED
 
     for _ in range(CHALLENGES_ASKED):
         assert web.post("/signin/challenge", environ_base={"REMOTE_ADDR": "2001:db8::1"}).status_code == 200
@@ -261,7 +261,7 @@ def test_asking_for_challenges_again_and_again_is_slowed(web):
 def test_challenges_asked_for_all_at_once_are_all_counted(web):
     from concurrent.futures import ThreadPoolExecutor
 
-    from webapp.face_gate import CHALLENGES_ASKED
+    from webapp.http.face_gate import CHALLENGES_ASKED
 
     def ask(_):
         return web.post("/signin/challenge", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code
@@ -272,7 +272,7 @@ def test_challenges_asked_for_all_at_once_are_all_counted(web):
 
 
 def test_challenges_are_asked_for_by_post_so_no_other_site_uses_them_up(web):
-    from webapp.face_gate import CHALLENGES_ASKED
+    from webapp.http.face_gate import CHALLENGES_ASKED
 
     # Another site's page can make a browser GET this server (a link followed, an image): before, each
     # such GET was a challenge counted against every browser of the machine (all 127.0.0.1).
@@ -296,7 +296,7 @@ def test_a_burst_of_oversized_or_mismatched_frames_is_refused(web, turning):
 
 
 def test_sign_up_answers_count_toward_the_limits(web, turning):
-    from webapp.face_gate import PERSON_FAILURES
+    from webapp.http.face_gate import PERSON_FAILURES
 
     assert send_burst(web, "/signup", turning, email="man@example.org").status_code == 201
     web.post("/signout")

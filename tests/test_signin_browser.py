@@ -8,6 +8,7 @@ Chromium's fake camera playing a y4m file in a loop, a photo of the man held up 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from contextlib import contextmanager
 
 import pytest
@@ -33,11 +34,11 @@ def turning():
 
 @pytest.fixture
 def app(services, pose_model):
-    from webapp.face_gate import FaceGate
+    from webapp.http.face_gate import FaceGate
 
-    services.gate = FaceGate(services.signing_secret, ledger=services.store, liveness="challenge", moves=("left", "right"),
-                             pose_model=pose_model)
-    return create_app(services)
+    gate = FaceGate(services.signing_secret, ledger=services.store, liveness="challenge", moves=("left", "right"),
+                    pose_model=pose_model)
+    return create_app(replace(services, gate=gate))
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_a_full_ledger_forgets_the_tags_spent_longest_ago(tmp_path, key, caplog)
 
 
 def test_a_flood_of_bursts_never_pushes_a_signed_out_session_out(tmp_path, key, caplog):
-    from webapp.face_gate import FaceGate
+    from webapp.http.face_gate import FaceGate
 
     # Bursts of tiny frames from many addresses each spend a 30-day digest: past the bound, a ledger that
     # forgot the oldest tags whatever they were would let a stolen cookie of a signed-out session back in.

@@ -1,4 +1,5 @@
 """/streaming and /hash over real HTTP (waitress on 127.0.0.1), with a video file as the camera."""
+from dataclasses import replace
 import json
 import threading
 import urllib.error
@@ -11,7 +12,7 @@ import pytest
 from tests.conftest import wait_until, write_clip
 from webapp.mjpeg_client import MjpegClient
 from webapp import create_app
-from webapp.stream import FEED
+from webapp.routes.live import FEED
 
 
 def get_json(url, timeout=5.0):
@@ -102,8 +103,7 @@ def test_dead_source_hangs_neither_stream_nor_hash(camera_services, live_server,
 def single_viewer_server(camera_services, live_server, tmp_path):
     clip = write_clip(tmp_path / "cam.avi", ["obama/obama1.jpg"], seconds_each=2.0, fps=20)
     services = camera_services(str(clip))
-    services.max_viewers = 1
-    return live_server(create_app(services))
+    return live_server(create_app(replace(services, max_viewers=1)))
 
 
 def test_viewers_beyond_the_limit_get_503(single_viewer_server):
@@ -151,7 +151,7 @@ class CountingEvent(threading.Event):
 
 
 def test_without_a_camera_the_stream_sends_a_placeholder_now_and_then(services, live_server):
-    services.stopping = CountingEvent()
+    services = replace(services, stopping=CountingEvent())
     app = create_app(services)  # services has no camera: --source none
     server = live_server(app)
     viewer = MjpegClient(server.url + "/streaming", timeout=5)

@@ -6,9 +6,10 @@ import io
 from flask import Flask, Request
 from flask.json.provider import DefaultJSONProvider
 
-from webapp.errors import register_error_handlers
-from webapp.guard import HostNames
-from webapp.services import EXTENSION, Services
+from webapp.http.errors import register_error_handlers
+from webapp.http.guard import HostNames
+from webapp.current import EXTENSION
+from webapp.parts import Parts
 
 DEFAULT_MAX_UPLOAD = 16 * 1024 * 1024
 
@@ -33,11 +34,11 @@ class SafeJSON(DefaultJSONProvider):
             raise ValueError("the JSON is nested too deeply")
 
 
-def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD, hosts: HostNames = HostNames()) -> Flask:
+def create_app(parts: Parts, *, max_upload: int = DEFAULT_MAX_UPLOAD, hosts: HostNames = HostNames()) -> Flask:
     """Build the app around already-built parts; starts no thread and loads no model. hosts: the names
     it answers to besides loopback ones (HostNames.for_server from --host and --allowed-hosts)."""
-    from webapp import (accounts, album, album_people, api, auth, bodies, classifier, embeddings, guard, health,
-                        identities, openapi, sessions, signin, stream)
+    from webapp.http import auth, bodies, guard, sessions
+    from webapp.routes import albums, blueprints, live
 
     app = Flask(__name__)
     guard.install(app, hosts)  # first: Host and Origin are checked before any other hook or route
@@ -45,14 +46,13 @@ def create_app(services: Services, *, max_upload: int = DEFAULT_MAX_UPLOAD, host
     app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = max_upload
     app.json = SafeJSON(app)
-    app.extensions[EXTENSION] = services
-    stream.init_stream(app)
-    album.init_album(app)
-    app.register_blueprint(stream.bp)
-    sessions.configure(app, services.signing_secret, services.session_hours)
-    for blueprint in (api.bp, identities.bp, accounts.bp, signin.bp, embeddings.bp, album.bp, album_people.bp,
-                      classifier.bp, openapi.bp, health.bp, auth.bp):
+    app.extensions[EXTENSION] = parts
+    live.init_stream(app)
+    albums.init_album(app)
+    sessions.configure(app, parts.signing_secret, parts.session_hours)
+    for blueprint in blueprints():
         app.register_blueprint(blueprint)
+    app.register_blueprint(auth.bp)
     auth.install(app)  # with --api-key, every route not on its open list needs the key
     register_error_handlers(app)
     return app

@@ -124,14 +124,15 @@ class FaceSweep:
         return [Box(round(x / scale), round(y / scale), round(w / scale), round(h / scale))
                 for x, y, w, h, confidence in reply[1] if confidence >= self._min_confidence]
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask the child to exit, wait at most timeout, then kill it."""
         if self._connection is not None:
             try:
                 self._connection.send(None)
             except (OSError, ValueError):
                 pass
         if self._process is not None:
-            self._process.join(2.0)
+            self._process.join(timeout)
         self._kill()
 
     def _running(self) -> bool:

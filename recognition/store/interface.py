@@ -76,7 +76,7 @@ class FaceStore(Protocol):
 
     secret: bytes  # the installation secret that salts identity and email hashes
     # The store key (outside the data dir): seals the store's records and side files, and is the root of
-    # the key that signs sessions and challenges (webapp.services.signing_secret).
+    # the key that signs sessions and challenges (webapp.parts.signing_secret).
     key: "StoreKey"
 
     def gallery(self, model: str) -> Gallery:

@@ -51,7 +51,7 @@ async function send(form) {
   say(`${data.error || "that did not work"}. Try again.`, "error");
 }
 
-// What names the burst's exact frames (the server recomputes it, webapp/signin.py burst_digest): the
+// What names the burst's exact frames (the server recomputes it, webapp/routes/signin.py burst_digest): the
 // SHA-256 of each frame's length (8 bytes, big-endian) and bytes, in order.
 async function burstDigest(frames) {
   const parts = [];

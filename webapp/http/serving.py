@@ -5,7 +5,7 @@ temporary files. Uploads are face photos and the stream is faces, so both limits
 largest body we accept and the output high-water mark: nothing of a face is ever written to disk.
 A body over the limit is refused by waitress itself, before the app sees it; its answer is made
 JSON like every other error. The bodies held at once, unfinished ones included, are bounded by a
-budget (webapp/body_budget.py); connections are at most twice the threads, and one idle for
+budget (webapp/http/body_budget.py); connections are at most twice the threads, and one idle for
 CHANNEL_TIMEOUT is closed (a request being served, such as a stream viewer's, is never idle).
 
 Behind a reverse proxy (--trusted-proxy ADDR), waitress takes the scheme and the client's address from
@@ -23,12 +23,12 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask
 
-from webapp.body_budget import RETRY_AFTER, BodiesBusy, BodyBudget
-from webapp.guard import COMMON_HEADERS, OTHER_POLICY
+from webapp.http.body_budget import RETRY_AFTER, BodiesBusy, BodyBudget
+from webapp.http.guard import COMMON_HEADERS, OTHER_POLICY
 
 STREAM_HIGH_WATERMARK = 2 * 1024 * 1024  # a slow viewer skips frames beyond this instead of queueing them
 BODY_HEADROOM = 1024 * 1024  # multipart framing around an upload of the maximum size
-# Not X-Forwarded-Host: the Host the proxy sends is the one checked (webapp/guard.py). A proxy passes a
+# Not X-Forwarded-Host: the Host the proxy sends is the one checked (webapp/http/guard.py). A proxy passes a
 # client's own X-Forwarded-Host through unless told otherwise, and a rebinding page can add that header.
 PROXY_HEADERS = {"x-forwarded-for", "x-forwarded-proto"}
 # waitress's defaults are 120 s, checked every 30 s, and 100 connections. A channel idle this long
@@ -36,7 +36,7 @@ PROXY_HEADERS = {"x-forwarded-for", "x-forwarded-proto"}
 # stopped sending holds its part of the body budget for no longer than this.
 CHANNEL_TIMEOUT = 30
 CLEANUP_INTERVAL = 10
-BODIES_HELD = 4  # the body budget: this many bodies of the largest size at once (webapp/body_budget.py)
+BODIES_HELD = 4  # the body budget: this many bodies of the largest size at once (webapp/http/body_budget.py)
 
 
 def waitress_options(*, max_upload: int, max_viewers: int, trusted_proxy: Optional[str] = None) -> dict:
@@ -115,7 +115,7 @@ class ServerThread:
     def close(self, timeout: float = 5.0) -> None:
         from waitress import wasyncore
 
-        from webapp.stream import wait_for_viewers_to_leave
+        from webapp.routes.live import wait_for_viewers_to_leave
 
         services = self._app.extensions.get("faceapp")
         if services is not None:  # end open streams first, as run.py does, so no task writes to a closed server

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request
 
 from config import canonical_host, host_name
-from webapp.errors import ApiError
+from webapp.http.errors import ApiError
 
 log = logging.getLogger(__name__)
 

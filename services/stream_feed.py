@@ -1,27 +1,31 @@
-"""Annotated JPEGs for the MJPEG stream, encoded once per frame however many viewers watch."""
+"""The stream's pictures: each camera frame blurred as the privacy setting asks, marked, scaled and encoded
+to JPEG once however many viewers watch."""
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Optional
 
 import cv2
 
 from recognition.faces import Box
+from recognition.live.annotate import draw_faces, pixelate, placeholder
+from services.live import LiveView
 
-from webapp.annotate import draw_faces, pixelate, placeholder
-from webapp.services import Services
-
-BOUNDARY = "frame"
 log = logging.getLogger(__name__)
 
 
 class JpegFeed:
     """Viewers ask for "the frame after seq N"; the first to ask encodes it, the others reuse it."""
 
-    def __init__(self, services: Services, *, quality: int = 80, pause: float = 1.0) -> None:
-        self._services = services
+    def __init__(self, live: LiveView, stopping: threading.Event, *, overlay: str = "boxes",
+                 width: Optional[int] = None, quality: int = 80, pause: float = 1.0) -> None:
+        """overlay: how faces are marked (--overlay); width: the JPEG's width, None for the camera's (a
+        smaller one costs less to encode and send, and shows less)."""
+        self._live = live
+        self._stopping = stopping
+        self.overlay = overlay
+        self.width = width
         self._params = [cv2.IMWRITE_JPEG_QUALITY, quality]
         self.pause = pause  # how long a viewer waits for a frame before it gets a placeholder instead
         self._lock = threading.Lock()
@@ -33,14 +37,14 @@ class JpegFeed:
     def next_jpeg(self, after_seq: int) -> tuple[int, bytes]:
         """(seq, JPEG) of the newest frame after after_seq, or a "camera offline" picture after a
         short wait, so a viewer always gets something and never hangs."""
-        frames = self._services.frames
+        frames = self._live.frames
         if frames is None:  # API only: a placeholder now and then, not a flood of them
-            self._services.stopping.wait(self.pause)
+            self._stopping.wait(self.pause)
             frame = None
         else:
             frame = frames.wait_newer(after_seq, self.pause)
         if frame is None:
-            return after_seq, self._placeholder(self._services.camera_status()["detail"])
+            return after_seq, self._placeholder(self._live.camera_status()["detail"])
         with self._lock:
             # Another viewer may have encoded a newer frame meanwhile: serve that one instead.
             if frame.seq > self._seq:
@@ -51,24 +55,24 @@ class JpegFeed:
 
     def _picture(self, frame):
         """The frame as viewers see it: faces blurred as the privacy setting asks, then marked."""
-        svc = self._services
-        result, _ = svc.current_result(time.time())
+        live = self._live
+        result = live.now().result
         age = frame.captured_at - result.captured_at if result is not None else float("inf")
         image = frame.image
-        if svc.privacy is not None and svc.privacy.active:
+        if live.privacy is not None and live.privacy.active:
             try:
-                regions = svc.privacy.regions(image, frame.captured_at, result.faces if result else (), age)
+                regions = live.privacy.regions(image, frame.captured_at, result.faces if result else (), age)
             except Exception:  # fail closed: an error in the privacy part hides the whole frame
                 log.exception("the privacy filter failed on frame %d: the whole frame is hidden", frame.seq)
                 regions = [Box(0, 0, image.shape[1], image.shape[0])]
             image = pixelate(image, regions)
         # Boxes from a result much older than the frame would be drawn in the wrong place.
         faces = result.faces if result is not None and age <= 0.5 else ()
-        image = draw_faces(image, faces, svc.overlay)
-        if svc.stream_width and image.shape[1] > svc.stream_width:
-            scale = svc.stream_width / image.shape[1]
+        image = draw_faces(image, faces, self.overlay)
+        if self.width and image.shape[1] > self.width:
+            scale = self.width / image.shape[1]
             # Linear: a sixth of the cost of area averaging for the usual 1.5x down (1080p to 720p), alike to see.
-            image = cv2.resize(image, (svc.stream_width, round(image.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
+            image = cv2.resize(image, (self.width, round(image.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
         return image
 
     def _placeholder(self, message: str) -> bytes:
@@ -85,7 +89,3 @@ class JpegFeed:
             raise RuntimeError("JPEG encoding failed")
         return buffer.tobytes()
 
-
-def multipart_part(jpeg: bytes) -> bytes:
-    header = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-    return header + jpeg + b"\r\n"

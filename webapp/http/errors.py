@@ -7,8 +7,12 @@ from typing import Optional
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from recognition.album.corrections import StaleListing
 from recognition.models.embedder_process import EmbedderUnavailable
 from recognition.store.interface import StoreUnavailable, StoreWriteFailed
+from services.albums import AlbumQueryError, NoAlbums, NoSuchAlbumPerson
+from services.classifier import CannotClassify
+from services.people import NoSuchPerson
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,21 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
         return jsonify({"error": error.message, **error.extra}), error.status, error.headers
+
+    @app.errorhandler(NoSuchPerson)
+    @app.errorhandler(NoAlbums)
+    @app.errorhandler(NoSuchAlbumPerson)
+    def not_found(error: Exception):
+        return jsonify({"error": str(error)}), 404
+
+    @app.errorhandler(CannotClassify)
+    @app.errorhandler(StaleListing)
+    def conflict(error: Exception):
+        return jsonify({"error": str(error)}), 409
+
+    @app.errorhandler(AlbumQueryError)
+    def album_query(error: AlbumQueryError):
+        return jsonify({"error": str(error)}), error.status
 
     @app.errorhandler(StoreWriteFailed)
     def store_unwritable(error: StoreWriteFailed):

@@ -1,7 +1,7 @@
 """The sign-up and sign-in pages' JSON routes in /openapi.json (the pages themselves are HTML)."""
 from __future__ import annotations
 
-from webapp.openapi_parts import IMAGE, TEXT, error_answers, json_answer, multipart_body
+from webapp.openapi_doc.parts import IMAGE, TEXT, error_answers, json_answer, multipart_body
 
 STEP = {"type": "object", "properties": {"move": TEXT, "passed": {"type": "boolean"}, "moved": {"type": "number"}}}
 LIVENESS = {"type": "object", "description": "how the challenge went (absent with --liveness off)", "properties": {

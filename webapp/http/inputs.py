@@ -10,7 +10,6 @@ import binascii
 import io
 import math
 import re
-import time
 import unicodedata
 from typing import Optional
 
@@ -19,8 +18,8 @@ from flask import request
 
 from recognition.faces import largest
 from recognition.images import MAX_PIXELS, DecodedImage, ImageError, ImageTooLarge, decode
-from webapp.errors import ApiError
-from webapp.services import services
+from webapp.http.errors import ApiError
+from webapp.current import parts
 
 MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254
@@ -93,7 +92,7 @@ def decoded_upload(data: bytes, key: str, *, max_pixels: Optional[int] = None, s
 
 
 def largest_face(image: np.ndarray, what: str = "the image"):
-    face = largest(services().analyzer.analyze(image))
+    face = largest(parts().analyzer.analyze(image))
     if face is None:
         raise ApiError(422, f"no face was found in {what}")
     return face
@@ -106,10 +105,10 @@ def uploaded_face(key: str = "image"):
 
 def camera_face(select, missing: str):
     """The largest face on camera now that select(face) accepts; 409 with missing when there is none."""
-    svc = services()
-    if svc.worker is None:
+    live = parts().live
+    if live.worker is None:
         raise ApiError(409, "there is no camera; send a photo as multipart 'image'")
-    face = largest([f for f in svc.faces_now(time.time()) if f.embedding is not None and select(f)])
+    face = largest([f for f in live.faces_now() if f.embedding is not None and select(f)])
     if face is None:
         raise ApiError(409, missing)
     return face
@@ -143,7 +142,7 @@ def vector(value, key: str, dimensions: int) -> np.ndarray:
     if not isinstance(value, list) or not value:
         raise ApiError(400, f"'{key}' must be a non-empty list of numbers")
     if len(value) != dimensions:
-        raise ApiError(422, f"'{key}' has {len(value)} values; the {services().analyzer.model_name} model "
+        raise ApiError(422, f"'{key}' has {len(value)} values; the {parts().analyzer.model_name} model "
                             f"makes vectors of {dimensions}")
     if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
         raise ApiError(400, f"'{key}' must hold numbers only")
@@ -161,7 +160,7 @@ def vector(value, key: str, dimensions: int) -> np.ndarray:
 
 
 def identity_or_404(identity_hash: str):
-    identity = services().store.get(identity_hash)
+    identity = parts().store.get(identity_hash)
     if identity is None:
         raise ApiError(404, f"no identity {identity_hash}")
     return identity

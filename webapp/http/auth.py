@@ -18,8 +18,8 @@ from typing import Optional
 
 from flask import Blueprint, Flask, jsonify, request
 
-from webapp.errors import ApiError
-from webapp.services import services
+from webapp.http.errors import ApiError
+from webapp.current import parts
 
 HEADER = "X-API-Key"
 VIEWER_COOKIE = "faceapp_viewer"
@@ -29,9 +29,9 @@ VIEWER_SECONDS = 600  # a viewer cookie's life; the pages renew it at half that 
 # it with the key); the sign-in routes are for people signing themselves in, each checked by their own
 # session, challenge and rate limits.
 OPEN = MappingProxyType({
-    "stream.index": "the live page's shell: the stream and the lists are fetched with the key",
-    "identities.page": "the people page's shell",
-    "album.page": "the albums page's shell (album names come from the guarded GET /album)",
+    "live.index": "the live page's shell: the stream and the lists are fetched with the key",
+    "people.page": "the people page's shell",
+    "albums.page": "the albums page's shell (album names come from the guarded GET /album)",
     "signin.signup_page": "the sign-up page",
     "signin.signin_page": "the sign-in page",
     "signin.challenge": "the liveness challenge a person is asked (rate limited per client)",
@@ -46,7 +46,7 @@ OPEN = MappingProxyType({
 })
 PUBLIC_SIGNUP = "signin.signup"  # open too with --public-signup: sign-up without the key that deletes people
 # The pictures shown in <img>s: the viewer cookie opens their GET and HEAD, nothing else.
-VIEWABLE = frozenset({"stream.streaming", "album.photo"})
+VIEWABLE = frozenset({"live.streaming", "albums.photo"})
 
 bp = Blueprint("auth", __name__)
 
@@ -55,18 +55,18 @@ def install(app: Flask) -> None:
     """Guard every request of app; refuse an OPEN entry that names no route (a typo would close it)."""
     missing = sorted(name for name in {*OPEN, PUBLIC_SIGNUP, *VIEWABLE} if name not in app.view_functions)
     if missing:
-        raise RuntimeError(f"webapp.auth names endpoints the app does not have: {missing}")
+        raise RuntimeError(f"webapp.http.auth names endpoints the app does not have: {missing}")
     app.before_request(guard)
 
 
 def is_open(endpoint: Optional[str]) -> bool:
     """Whether anyone may call this endpoint on this server, key or not."""
-    return endpoint in OPEN or (endpoint == PUBLIC_SIGNUP and services().public_signup)
+    return endpoint in OPEN or (endpoint == PUBLIC_SIGNUP and parts().public_signup)
 
 
 def guard() -> None:
     """401 for a request to a guarded route without the key (or, for a picture, a valid viewer cookie)."""
-    if not services().api_key:
+    if not parts().api_key:
         return
     endpoint = request.endpoint
     if endpoint is None or is_open(endpoint):  # no such route (404, 405): nothing to guard
@@ -82,7 +82,7 @@ def guard() -> None:
 
 def given_key() -> Optional[str]:
     """The configured key when this request carries it in X-API-Key; None otherwise (or with no key set)."""
-    expected = services().api_key
+    expected = parts().api_key
     if expected and hmac.compare_digest(request.headers.get(HEADER, "").encode(), expected.encode()):
         return expected
     return None
@@ -90,7 +90,7 @@ def given_key() -> Optional[str]:
 
 def has_key() -> bool:
     """Whether this request may see what only key holders see (always, when no key is configured)."""
-    return not services().api_key or given_key() is not None
+    return not parts().api_key or given_key() is not None
 
 
 def requires_key(view):
@@ -110,7 +110,7 @@ def requires_key(view):
 
 def _viewer_mac(expires: int) -> str:
     # Keyed by the signing secret and the API key itself: a changed key voids every cookie it bought.
-    svc = services()
+    svc = parts()
     key = hmac.new(svc.signing_secret, b"faceapp viewer cookie\0" + (svc.api_key or "").encode(),
                    hashlib.sha256).digest()
     return hmac.new(key, str(expires).encode(), hashlib.sha256).hexdigest()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from webapp.services import services
+from webapp.current import parts
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
 def health():
-    svc = services()
-    return jsonify({"status": "ok", "model": svc.model_status()["state"], "camera": svc.camera_status()["state"]})
+    live = parts().live
+    return jsonify({"status": "ok", "model": live.model_status()["state"], "camera": live.camera_status()["state"]})

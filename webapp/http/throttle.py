@@ -23,10 +23,10 @@ import time
 from collections import OrderedDict
 from typing import Callable, Optional, Sequence
 
-from webapp.auth import given_key
-from webapp.errors import ApiError
-from webapp.face_gate import FaceGate
-from webapp.services import services
+from webapp.http.auth import given_key
+from webapp.http.errors import ApiError
+from webapp.http.face_gate import FaceGate
+from webapp.current import parts
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def runs_the_model(view):
     upload in its slot, so what requests decode at once is bounded too."""
     @functools.wraps(view)
     def limited(*args, **kwargs):
-        throttle = services().throttle
+        throttle = parts().throttle
         wait = throttle.admit(FaceGate.client_key(), given_key())
         if wait is not None:
             seconds = max(1, int(wait + 0.999))

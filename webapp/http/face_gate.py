@@ -14,9 +14,9 @@ from typing import Callable, Optional, Sequence
 from flask import request
 
 from recognition.liveness.pose import HeadPoseModel
-from webapp.challenges import STEPS, ChallengeBook, Ledger
-from webapp.errors import ApiError
-from webapp.rate_limit import AttemptLimiter
+from recognition.liveness.challenges import STEPS, ChallengeBook, Ledger
+from webapp.http.errors import ApiError
+from webapp.http.rate_limit import AttemptLimiter
 
 WINDOW = 300.0  # seconds over which failures are counted
 CLIENT_FAILURES = 20  # failed sign-ins per client (address) in the window: 4 a minute, far above a person's retries

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from webapp.openapi_parts import BOX, ERROR, HASH, IMAGE, TEXT, VECTOR, error_answers, json_answer, multipart_body
-from webapp.openapi_security import PATHS as SECURITY_PATHS, as_served, secure
-from webapp.openapi_signin import SIGNIN_PATHS
-from webapp.services import services
+from webapp.openapi_doc.parts import BOX, ERROR, HASH, IMAGE, TEXT, VECTOR, error_answers, json_answer, multipart_body
+from webapp.openapi_doc.security import PATHS as SECURITY_PATHS, as_served, secure
+from webapp.openapi_doc.signin import SIGNIN_PATHS
+from webapp.current import parts
 
 bp = Blueprint("openapi", __name__)
 
@@ -287,4 +287,4 @@ secure(SPEC)  # who may call what: the key, the viewer cookie, the open list, 40
 
 @bp.get("/openapi.json")
 def openapi_json():
-    return jsonify(as_served(SPEC, public_signup=services().public_signup))
+    return jsonify(as_served(SPEC, public_signup=parts().public_signup))

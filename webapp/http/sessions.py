@@ -23,7 +23,7 @@ from flask import Flask, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from recognition.store.identity import Identity
-from webapp.services import services
+from webapp.current import parts
 
 COOKIE = "faceapp_session"
 
@@ -55,7 +55,7 @@ def end() -> None:
     """Sign this browser out, and revoke its session wherever a copy of the cookie is shown."""
     sid, since = session.get("sid"), session.get("since")
     if isinstance(sid, str) and isinstance(since, (int, float)) and since + _lifetime() > time.time():
-        services().store.spend(_tag(sid), since + _lifetime())  # an expired one is refused anyway
+        parts().store.spend(_tag(sid), since + _lifetime())  # an expired one is refused anyway
     session.clear()
 
 
@@ -67,7 +67,7 @@ def signed_in() -> Optional[Identity]:
     if time.time() - since > _lifetime():
         session.clear()  # the cookie's own signature expires too; this holds even if it were kept
         return None
-    store = services().store
+    store = parts().store
     if store.is_spent(_tag(sid)):
         session.clear()
         return None

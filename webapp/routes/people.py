@@ -1,24 +1,20 @@
-"""Known identities: list, rename, delete for good, and "not this person"."""
+"""People over HTTP: the people page, list, enroll (a photo, the face on camera, or vectors), rename, more
+photos, "not this person", import a zip, and delete for good."""
 from __future__ import annotations
-
-import logging
-from dataclasses import replace
 
 import numpy as np
 from flask import Blueprint, jsonify, render_template, request
 
-from recognition.album.corrections import forget_identity as forget_album_link
-from recognition.images import MAX_PIXELS
-from recognition.pipeline.more_photos import PhotoRefused, check_photo
-from recognition.pipeline.people_import import BadZip, import_people, zip_people
-from webapp import inputs
-from webapp.auth import requires_key
-from webapp.errors import ApiError
-from webapp.services import services
-from webapp.throttle import runs_the_model
+from recognition.matching.matcher import AlreadyEnrolled
+from recognition.pipeline.people_import import BadZip, zip_people
+from services.people import PhotoNotAdded
+from webapp.current import parts
+from webapp.http import inputs
+from webapp.http.auth import requires_key
+from webapp.http.errors import ApiError
+from webapp.http.throttle import runs_the_model
 
-bp = Blueprint("identities", __name__)
-log = logging.getLogger(__name__)
+bp = Blueprint("people", __name__)
 MAX_FACES_PER_REQUEST = 1000
 MAX_PHOTOS_PER_REQUEST = 20  # each costs a detection and an embedding: about a tenth of a second
 FACE_FIELDS = {"embedding", "name"}
@@ -27,7 +23,7 @@ FACE_FIELDS = {"embedding", "name"}
 @bp.get("/people")
 def page():
     """The people page: everyone enrolled, their photo counts, rename, delete, more photos, the classifier."""
-    return render_template("people.html", model=services().analyzer.model_name)
+    return render_template("people.html", model=parts().analyzer.model_name)
 
 
 @bp.get("/faces")
@@ -35,7 +31,7 @@ def list_faces():
     """Every identity, oldest first; ?offset=&limit= pages through a large store."""
     offset = _count_argument("offset", 0)
     limit = _count_argument("limit", None)
-    summaries = services().store.summaries()
+    summaries = parts().store.summaries()
     chosen = summaries[offset:] if limit is None else summaries[offset : offset + limit]
     return jsonify({"faces": chosen, "total": len(summaries), "offset": offset})
 
@@ -53,7 +49,7 @@ def _count_argument(key: str, default):
 @requires_key
 def enroll_vectors():
     """Enroll people from embeddings made elsewhere with the same model, by the rules of photo enrollment."""
-    svc = services()
+    analyzer = parts().analyzer
     body = inputs.json_object()
     faces = body.get("faces")
     if not isinstance(faces, list) or not faces:
@@ -61,8 +57,8 @@ def enroll_vectors():
     if len(faces) > MAX_FACES_PER_REQUEST:
         raise ApiError(413, f"{len(faces)} faces in one request; send at most {MAX_FACES_PER_REQUEST} per request")
     model = body.get("model")
-    if model is not None and model != svc.analyzer.model_name:
-        raise ApiError(422, f"these vectors come from {model!r}; this server runs {svc.analyzer.model_name}, and "
+    if model is not None and model != analyzer.model_name:
+        raise ApiError(422, f"these vectors come from {model!r}; this server runs {analyzer.model_name}, and "
                             f"vectors of different models cannot be compared")
     vectors, names = [], []
     for index, item in enumerate(faces):
@@ -71,15 +67,30 @@ def enroll_vectors():
             raise ApiError(400, f"{where} must be an object with an 'embedding' (and optionally a 'name')")
         if set(item) - FACE_FIELDS:
             raise ApiError(400, f"{where} has fields this route does not take: {sorted(set(item) - FACE_FIELDS)}")
-        vectors.append(inputs.vector(item["embedding"], f"{where}.embedding", svc.analyzer.embedder.dimensions))
+        vectors.append(inputs.vector(item["embedding"], f"{where}.embedding", analyzer.embedder.dimensions))
         names.append(inputs.clean_name(item.get("name"), f"{where}.name"))
-    outcomes = svc.analyzer.matcher.enroll_many(np.vstack(vectors), names)
+    outcomes = parts().people.enroll_vectors(np.vstack(vectors), names)
     created = [{"index": i, "hash": o.created.hash, "name": o.created.name} for i, o in enumerate(outcomes) if o.created]
     existing = [{"index": i, "hash": o.existing.identity_hash, "similarity": round(o.existing.similarity, 4)}
                 for i, o in enumerate(outcomes) if o.existing]
-    if created:
-        svc.refresh_camera(created=[outcome.created for outcome in outcomes if outcome.created])
     return jsonify({"created": created, "existing": existing}), 201
+
+
+@bp.post("/enroll")
+@requires_key
+@runs_the_model
+def enroll():
+    """Enroll a face: the largest in a photo ('image'), or else the largest unknown face on camera now."""
+    name = inputs.clean_name(inputs.field("name"))
+    if "image" in request.files or "image" in request.form:
+        face = inputs.uploaded_face("image")
+    else:
+        face = inputs.camera_face(lambda f: not f.known, "there is no unknown face on camera right now")
+    try:
+        identity = parts().people.enroll(face.embedding, name)
+    except AlreadyEnrolled as exc:
+        raise ApiError(409, "this face is already enrolled", hash=exc.match.identity_hash, name=exc.match.name)
+    return jsonify({"hash": identity.hash, "name": identity.name}), 201
 
 
 @bp.get("/faces/<identity_hash>")
@@ -95,40 +106,14 @@ def rename(identity_hash: str):
     if not request.is_json and not request.form:
         raise ApiError(400, "send the new name as JSON {\"name\": ...} or a form field 'name'")
     name = inputs.clean_name(inputs.field("name"))
-    try:
-        identity = services().store.rename(identity_hash, name)
-    except KeyError:  # deleted meanwhile
-        raise ApiError(404, f"no identity {identity_hash}")
-    services().refresh_camera(changed=[identity_hash])
-    return jsonify(identity.summary())
+    return jsonify(parts().people.rename(identity_hash, name).summary())
 
 
 @bp.delete("/faces/<identity_hash>")
 @requires_key
 def delete(identity_hash: str):
-    try:
-        removed = erase(identity_hash)
-    except KeyError:
-        raise ApiError(404, f"no identity {identity_hash}")
+    removed = parts().people.erase(identity_hash)
     return jsonify({"deleted": removed.hash, "vectors_removed": len(removed.embeddings) + len(removed.rejections)})
-
-
-def erase(identity_hash: str):
-    """Delete a person for good: their identity, vectors and email binding are gone from disk when this
-    returns, and nothing else (classifier, album links, what the camera shows) still holds them.
-    KeyError when there is no such identity."""
-    svc = services()
-    removed = svc.store.remove(identity_hash)  # returns once no file holds its vectors
-    log.info("deleted identity %s", identity_hash[:12])
-    if getattr(svc.store, "data_dir", None) is not None:
-        svc.classifier().forget()  # it may hold their vectors: train again without them
-    # No album person stays linked to it, whether or not this server runs with its albums now.
-    if svc.albums is not None:
-        svc.albums.corrections.forget_identity(identity_hash)
-    elif getattr(svc.store, "data_dir", None) is not None:
-        forget_album_link(svc.store.data_dir, svc.store.key, identity_hash)
-    svc.refresh_camera(changed=[identity_hash])
-    return removed
 
 
 @bp.post("/faces/<identity_hash>/photos")
@@ -144,23 +129,15 @@ def add_photos(identity_hash: str):
         raise ApiError(400, "send the photos as multipart field 'image' (one or several files)")
     if len(uploads) > MAX_PHOTOS_PER_REQUEST:
         raise ApiError(400, f"at most {MAX_PHOTOS_PER_REQUEST} photos per request; send the rest in another")
-    checked = []
-    for number, upload in enumerate(uploads):
-        which = f"photo {number + 1} ({upload.filename or 'no name'})"
-        image = inputs.decode_upload(inputs.upload_bytes(upload), which)
-        try:
-            checked.append(check_photo(services().analyzer, identity, image))
-            # Later photos of the request are checked against this one too (the same photo twice adds once).
-            identity = replace(identity, embeddings=identity.embeddings + (checked[-1].vector,))
-        except PhotoRefused as refused:
-            status = 409 if refused.kind in ("someone-else", "duplicate", "other-model") else 422
-            raise ApiError(status, f"{which} was not added, nor any other: {refused}",
-                           **({"matches": refused.other} if refused.other else {}))
+    names = [f"photo {number + 1} ({upload.filename or 'no name'})" for number, upload in enumerate(uploads)]
+    images = [inputs.decode_upload(inputs.upload_bytes(upload), which) for upload, which in zip(uploads, names)]
     try:
-        updated = services().store.add_vectors(identity_hash, np.stack([face.vector for face in checked]))
-    except KeyError:  # deleted while the photos were being analysed
-        raise ApiError(404, f"no identity {identity_hash}")
-    services().refresh_camera(changed=[identity_hash])
+        updated, checked = parts().people.add_photos(identity, images)
+    except PhotoNotAdded as failed:
+        refused = failed.refused
+        status = 409 if refused.kind in ("someone-else", "duplicate", "other-model") else 422
+        raise ApiError(status, f"{names[failed.index]} was not added, nor any other: {refused}",
+                       **({"matches": refused.other} if refused.other else {}))
     return jsonify({**updated.summary(), "added": len(checked),
                     "photos": [{"similarity": round(f.similarity, 4), "quality": round(f.quality, 3)} for f in checked]})
 
@@ -180,9 +157,7 @@ def import_zip():
     except BadZip as exc:
         raise ApiError(400, f"'zip' cannot be imported: {exc}")
     people = [(inputs.clean_name(name, f"the folder name {name!r}") or name, photos) for name, photos in people]
-    report = import_people(people, services().analyzer, max_pixels=MAX_PIXELS)  # a request's bound, not an album's
-    updated = set(report.updated)
-    services().refresh_camera(changed=[s["hash"] for s in services().store.summaries() if s["name"] in updated])
+    report = parts().people.import_people(people)
     return jsonify({"created": report.created, "updated": report.updated, "added": report.added,
                     "skipped": [{"photo": label, "reason": reason, "detail": detail}
                                 for label, reason, detail in report.skipped]})
@@ -200,10 +175,6 @@ def not_this_person(identity_hash: str):
     else:
         face = inputs.camera_face(lambda f: f.identity_hash == identity_hash,
                                   "nobody on camera is matched to this identity right now; send a photo as 'image'")
-    try:
-        identity = services().analyzer.matcher.reject(identity_hash, face.embedding)
-    except KeyError:  # deleted while the photo was being analysed
-        raise ApiError(404, f"no identity {identity_hash}")
-    services().refresh_camera(changed=[identity_hash])
+    identity = parts().people.reject(identity_hash, face.embedding)
     return jsonify({**identity.summary(), "rejections": len(identity.rejections)})
 

@@ -17,31 +17,27 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional
 
-import cv2
 import numpy as np
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from recognition.faces import Box
 from recognition.liveness.burst import FRAMES_PER_MOVE, BurstLooker
 from recognition.liveness.judge import MIN_FRAMES
+from recognition.liveness.challenges import ChallengeRefused
 from recognition.matching.matcher import AlreadyEnrolled
-from webapp import inputs, sessions
-from webapp.accounts import NOT_RECOGNISED, email_key, enroll_account, sign_in
-from webapp.challenges import ChallengeRefused
-from webapp.errors import ApiError
-from webapp.identities import erase
-from webapp.services import services
-from webapp.throttle import runs_the_model
+from webapp.current import parts
+from webapp.http import inputs, sessions
+from webapp.http.errors import ApiError
+from webapp.http.throttle import runs_the_model
+from webapp.routes.accounts import NOT_RECOGNISED
 
 bp = Blueprint("signin", __name__)
 log = logging.getLogger(__name__)
-TOO_DARK = 60  # mean grey level of the face (0-255) below which the landmarks and the model guess
 SECONDS_PER_MOVE = 2.4  # what the page records per asked move: FRAMES_PER_MOVE frames over this
 DIGEST = re.compile(r"[0-9a-f]{64}")
 # A burst's frames, each, at the scale it was sent (413 beyond, read from its header): full HD at most (the
 # page sends 640x480). One is decoded at a time; the encoded burst is within --max-upload-mb.
 MAX_FRAME_PIXELS = 2_100_000
-TOO_SMALL = 0.14  # of the frame's width (90 px of 640): smaller faces still pass, but their landmarks are coarse
 
 
 @dataclass
@@ -63,12 +59,12 @@ class LivenessFailed(ApiError):
 
 @bp.get("/signup")
 def signup_page():
-    return render_template("face_page.html", signup=True, liveness=services().gate.liveness)
+    return render_template("face_page.html", signup=True, liveness=parts().gate.liveness)
 
 
 @bp.get("/signin")
 def signin_page():
-    return render_template("face_page.html", signup=False, liveness=services().gate.liveness)
+    return render_template("face_page.html", signup=False, liveness=parts().gate.liveness)
 
 
 @bp.get("/me")
@@ -85,7 +81,7 @@ def challenge():
     """What the page should ask for before it records: the moves in their order, and a token to send
     back with the frames. A POST: asking counts against the client's limit, and another site's page can
     make a browser send a GET (a link followed, an image) but no POST that the edge lets through."""
-    gate = services().gate
+    gate = parts().gate
     if not gate.challenged:
         return jsonify({"liveness": "off"})
     token, moves = gate.ask()
@@ -99,21 +95,9 @@ def challenge():
 def look():
     """Framing hints for the live preview: is there one face, big enough, in enough light."""
     frame = inputs.decode_upload(inputs.image_bytes("frame"), "frame")
-    boxes = services().analyzer.detector.detect(frame)
-    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    hint = None
-    if not boxes:
-        hint = ("too-dark", "too dark: face a light") if gray.mean() < TOO_DARK else ("no-face", "no face found: face the camera")
-    elif len(boxes) > 1:
-        hint = ("several", "several faces: only the person signing in should be in view")
-    else:
-        box = boxes[0]
-        if box.w < TOO_SMALL * frame.shape[1]:
-            hint = ("too-small", "the face is too small: come closer")
-        elif gray[box.y : box.y + box.h, box.x : box.x + box.w].mean() < TOO_DARK:
-            hint = ("too-dark", "the face is too dark: face a light")
-    return jsonify({"faces": len(boxes), "ok": hint is None, "hint": hint[0] if hint else None,
-                    "message": hint[1] if hint else "good: hold still"})
+    framing = parts().accounts.framing(frame)
+    return jsonify({"faces": framing.faces, "ok": framing.hint is None, "hint": framing.hint,
+                    "message": framing.message})
 
 
 @bp.post("/signup")
@@ -123,13 +107,14 @@ def signup():
     email = inputs.clean_email(inputs.field("email"))
     # Counted like a sign-in: what a sign-up answers (an email taken, a face known) must not be an
     # oracle to ask without end.
-    attempt = services().gate.begin(email_key(email))
+    accounts = parts().accounts
+    attempt = parts().gate.begin(accounts.email_key(email))
     presented = present_face()
     try:
-        identity = enroll_account(presented.embedding, presented.image, presented.box, name=name, email=email)
+        identity = accounts.register(presented.embedding, presented.image, presented.box, name=name, email=email)
     except AlreadyEnrolled:  # whoever this is can sign in instead; the page names no one
         raise ApiError(409, "this face is already registered: sign in instead")
-    services().gate.forgive(attempt)
+    parts().gate.forgive(attempt)
     sessions.start(identity)
     log.info("signed up as %s", identity.hash[:12])
     return jsonify({"id": identity.hash, "name": identity.name, "liveness": presented.liveness}), 201
@@ -139,18 +124,18 @@ def signup():
 @runs_the_model
 def signin():
     email = inputs.clean_email(inputs.field("email"))
-    gate = services().gate
-    attempt = gate.begin(email_key(email))  # counted until it succeeds
+    accounts, gate = parts().accounts, parts().gate
+    attempt = gate.begin(accounts.email_key(email))  # counted until it succeeds
     try:
         presented = present_face()
     except LivenessFailed as failure:  # a picture of someone held up counts against that someone too
-        gate.count(_whose(failure.presented))
+        gate.count(accounts.whose(failure.presented.image, failure.presented.box))
         raise
-    match = sign_in(presented.views, email)
+    match = accounts.sign_in(presented.views, email)
     if match is None:
         raise ApiError(401, NOT_RECOGNISED, liveness=presented.liveness)
     gate.check("identity:" + match.identity_hash)
-    identity = services().store.get(match.identity_hash)
+    identity = parts().store.get(match.identity_hash)
     if identity is None:  # deleted a moment ago
         raise ApiError(401, NOT_RECOGNISED, liveness=presented.liveness)
     gate.forgive(attempt)
@@ -176,10 +161,7 @@ def delete_me():
     identity = sessions.signed_in()
     if identity is None:
         raise ApiError(401, "nobody is signed in on this browser")
-    try:
-        removed = erase(identity.hash)
-    except KeyError:  # deleted meanwhile by someone else: the outcome is the same
-        removed = identity
+    removed = parts().accounts.delete(identity)
     sessions.end()
     return jsonify({"deleted": removed.hash})
 
@@ -194,7 +176,7 @@ SENT_BEFORE = "these exact frames were sent before: record the movement again"
 
 def present_face() -> Presented:
     """The face the request shows: a burst that passed the challenge, or (liveness off) one picture."""
-    gate = services().gate
+    gate = parts().gate
     if not gate.challenged:
         image = inputs.decode_upload(inputs.image_bytes("image"), "image")
         face = inputs.largest_face(image)
@@ -224,7 +206,7 @@ def present_face() -> Presented:
         raise ApiError(400, "the frames are not the ones the digest names: send the digest of these frames")
     if gate.burst_spent(digest):  # a look before seconds of work; the spend below is what decides
         raise ApiError(400, SENT_BEFORE)
-    looker = BurstLooker(services().analyzer, gate.poses())
+    looker = BurstLooker(parts().analyzer, gate.poses())
     size = None
     for data in encoded:  # one decoded frame at a time; a frame too big is refused from its header
         frame = decode_frame(data)
@@ -254,12 +236,3 @@ def burst_digest(frames: list[bytes]) -> str:
         digest.update(data)
     return digest.hexdigest()
 
-
-def _whose(presented: Presented) -> Optional[str]:
-    """The rate limits' key for the person whose face a failed burst showed, if anyone's."""
-    if presented.image is None or presented.box is None:
-        return None
-    analyzer = services().analyzer
-    chip = analyzer.aligner.chips(presented.image, [presented.box], analyzer.embedder.input_size)
-    match = analyzer.matcher.identify(analyzer.embedder.embed(chip))[0]
-    return "identity:" + match.identity_hash if match else None

@@ -24,8 +24,8 @@ from types import MappingProxyType
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from webapp.errors import ApiError
-from webapp.identities import MAX_FACES_PER_REQUEST
+from webapp.http.errors import ApiError
+from webapp.routes.people import MAX_FACES_PER_REQUEST
 
 KB, MB = 1 << 10, 1 << 20
 
@@ -46,7 +46,7 @@ JSON = JsonLimit(64 * KB, 256)  # every other JSON body: names, ids, {"confirm":
 # face is an object and a list (twice that again for brackets in names). POST /compare_embeddings takes
 # two, of up to 4,096 values (VGG-Face) written at full precision.
 LARGE_JSON = MappingProxyType({
-    "identities.enroll_vectors": JsonLimit(2 * MB, 4 * MAX_FACES_PER_REQUEST + 64, " (send fewer faces per request)"),
+    "people.enroll_vectors": JsonLimit(2 * MB, 4 * MAX_FACES_PER_REQUEST + 64, " (send fewer faces per request)"),
     "embeddings.compare_embeddings": JsonLimit(256 * KB, JSON.containers),
 })
 # A multipart text field holds a name, a token, or a photo in base64 (up to about 3 MB of photo; a file

@@ -11,7 +11,7 @@ closed without its bytes being read. A chunked body, whose length is not declare
 arrives. Requests without a body (the stream, every GET) are never refused here.
 
 What is left: whoever holds the budget with unfinished bodies makes other large bodies wait; the
-connection limit and the idle timeout (webapp/serving.py) are the rest of the defence, and a reverse
+connection limit and the idle timeout (webapp/http/serving.py) are the rest of the defence, and a reverse
 proxy that buffers bodies is the way to serve strangers at scale.
 """
 from __future__ import annotations

@@ -13,18 +13,17 @@ from collections import OrderedDict
 from typing import Optional
 
 import cv2
-import numpy as np
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, send_file
 
 from recognition.album.photos import PhotoSkipped, read_photo
 from recognition.album.walker import photo_type
-from webapp.errors import ApiError
 from recognition.images import MAX_PIXELS
-from webapp.inputs import field, identity_or_404, image_bytes
-from webapp.services import services
-from webapp.throttle import runs_the_model
+from webapp.current import parts
+from webapp.http.errors import ApiError
+from webapp.http.inputs import field, identity_or_404, image_bytes
+from webapp.http.throttle import runs_the_model
 
-bp = Blueprint("album", __name__)
+bp = Blueprint("albums", __name__)
 
 RENDERS = "faceapp.album_renders"
 RENDER_BYTES = 32 << 20  # highlighted and scaled copies kept in memory, the least recently used forgotten first
@@ -65,64 +64,52 @@ def init_album(app: Flask, max_bytes: int = RENDER_BYTES) -> None:
     app.extensions[RENDERS] = RenderCache(max_bytes)
 
 
-def library_or_404():
-    library = services().albums
-    if library is None:
-        raise ApiError(404, "no album is configured: start the server with --album DIR (FACE_ALBUM)")
-    return library
-
-
 @bp.get("/albums")
 def page():
-    """The page's shell, open without the key (webapp/auth.py): the album names and everything found in
+    """The page's shell, open without the key (webapp/http/auth.py): the album names and everything found in
     them come from the guarded JSON routes, fetched by albums.js with the key."""
-    svc = services()
-    return render_template("albums.html", model=svc.analyzer.model_name, threshold=svc.analyzer.matcher.threshold)
+    albums = parts().photo_albums
+    return render_template("albums.html", model=albums.analyzer.model_name, threshold=albums.threshold)
 
 
 @bp.get("/album")
 def album_status():
-    library = library_or_404()
+    library = parts().photo_albums.open()
     return jsonify({"albums": sorted(library.albums), **library.progress.to_json()})
 
 
 @bp.post("/album/search")
 @runs_the_model
 def search_by_photo():
-    library = library_or_404()
+    albums = parts().photo_albums
+    albums.open()  # no album: 404 before the photo is read
     image = _query_photo(image_bytes("image"))
-    threshold, which = _threshold(field("threshold")), _face_number(field("face"))
-    faces = sorted(services().analyzer.analyze(image), key=lambda f: f.box.area, reverse=True)
-    if not faces:
-        raise ApiError(422, "no face was found in the image")
-    if which >= len(faces):
-        raise ApiError(400, f"'face' is {which}, but the image has {len(faces)} face(s) (0 is the largest)")
-    matches = library.search(faces[which].embedding[None, :], threshold)
-    return jsonify({"query_faces": len(faces), "threshold": threshold, "matches": [m.to_json() for m in matches]})
+    answer = albums.search_by_photo(image, _face_number(field("face")), _threshold(field("threshold")))
+    return _search_json(answer)
 
 
 @bp.get("/album/search")
 @runs_the_model
 def search_by_identity():
-    library = library_or_404()
+    albums = parts().photo_albums
+    albums.open()
     identity_hash = request.args.get("hash")
     if not identity_hash:
         raise ApiError(400, "give the identity as ?hash=..., or POST a photo as multipart 'image'")
     identity = identity_or_404(identity_hash)
-    if identity.model != services().analyzer.model_name:
-        raise ApiError(409, f"{identity_hash} was enrolled with {identity.model}; the albums are indexed with "
-                            f"{services().analyzer.model_name}")
-    threshold = _threshold(request.args.get("threshold"))
-    matches = library.search(np.stack(identity.embeddings), threshold)
-    return jsonify({"query_faces": len(identity.embeddings), "threshold": threshold,
-                    "matches": [m.to_json() for m in matches]})
+    return _search_json(albums.search_by_identity(identity, _threshold(request.args.get("threshold"))))
+
+
+def _search_json(answer):
+    return jsonify({"query_faces": answer.query_faces, "threshold": answer.threshold,
+                    "matches": [m.to_json() for m in answer.matches]})
 
 
 @bp.get("/album/photo")
 def photo():
     """The original; with box=x,y,w,h that face highlighted (at most MAX_HIGHLIGHT_SIDE pixels); with
     size=N a JPEG at most N pixels wide or high (kept in memory only)."""
-    library = library_or_404()
+    library = parts().photo_albums.open()
     album, relative = request.args.get("album", ""), request.args.get("photo", "")
     path = library.photo_path(album, relative)
     kind = photo_type(path) if path is not None else None
@@ -173,7 +160,7 @@ def _query_photo(data: bytes):
 
 def _threshold(raw: Optional[str]) -> float:
     if raw is None or raw == "":
-        return services().analyzer.matcher.threshold
+        return parts().photo_albums.threshold
     try:
         value = float(raw)
     except ValueError:

@@ -2,14 +2,14 @@
 `security` (`[]` on the open list), its 401 and, on the routes that run the model, its 429 and 503.
 
 The tables name OpenAPI paths; tests/test_keys.py checks them against the app's own routes and
-webapp/auth.py's open list, so the description cannot drift from what the server does.
+webapp/http/auth.py's open list, so the description cannot drift from what the server does.
 """
 from __future__ import annotations
 
 import copy
 
-from webapp.auth import HEADER, VIEWER_COOKIE, VIEWER_SECONDS
-from webapp.openapi_parts import ERROR, json_answer
+from webapp.http.auth import HEADER, VIEWER_COOKIE, VIEWER_SECONDS
+from webapp.openapi_doc.parts import ERROR, json_answer
 
 SCHEMES = {
     "apiKey": {"type": "apiKey", "in": "header", "name": HEADER,

@@ -1,0 +1,101 @@
+"""What run.py builds and hands to the app, whole and frozen: the parts, the use cases made of them, and
+the web layer's settings. Views reach them through webapp.current.parts()."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
+
+from camera.frames import FrameBuffer
+from recognition.live.privacy import PrivacyFilter
+from recognition.live.worker import RecognitionWorker
+from recognition.pipeline.analyzer import FaceAnalyzer
+from recognition.pipeline.video import VideoLimits
+from recognition.store.interface import FaceStore
+from services.accounts import Accounts
+from services.albums import Albums
+from services.attributes import FaceAttributes
+from services.classifier import Classifier
+from services.live import LiveView
+from services.people import People
+from services.photos import Photos
+from webapp.http.face_gate import FaceGate
+from webapp.http.throttle import ModelThrottle
+
+if TYPE_CHECKING:
+    from recognition.album.library import AlbumLibrary
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Built once (run.py, or a test) and never changed: a different setting is a new Parts
+    (dataclasses.replace), which builds its use cases again from the same parts.
+
+    frames and worker are None when serving the API only (--source none); privacy is None without --blur;
+    albums is None without --album. gate and throttle default to their own defaults."""
+
+    store: FaceStore
+    analyzer: FaceAnalyzer
+    frames: Optional[FrameBuffer] = None
+    worker: Optional[RecognitionWorker] = None
+    privacy: Optional[PrivacyFilter] = None  # which faces the stream blurs (--blur)
+    albums: Optional["AlbumLibrary"] = None  # the photo folders searched by face (--album)
+    gate: Optional[FaceGate] = None  # the sign-in pages' challenges and rate limits
+    throttle: Optional[ModelThrottle] = None  # the model routes' rate limits
+    # A recognition result older than this is no longer "now": /hash reports no faces from it.
+    stale_after: float = 2.0
+    max_viewers: int = 8
+    api_key: Optional[str] = None  # when set, every route but webapp.http.auth.OPEN needs it in X-API-Key
+    public_signup: bool = False  # POST /signup open without the key (--public-signup)
+    overlay: str = "boxes"  # how the stream marks faces (--overlay)
+    stream_width: Optional[int] = None  # the stream's JPEG width; None: the camera's
+    video_limits: VideoLimits = field(default_factory=VideoLimits)
+    attributes: bool = False  # --attributes: age, gender and emotion with every face
+    session_hours: float = 12.0  # how long a sign-in on the pages lasts
+    stopping: threading.Event = field(default_factory=threading.Event)  # set when the server shuts down
+
+    # Derived in __post_init__ from the fields above.
+    signing_secret: bytes = field(init=False, repr=False)
+    live: LiveView = field(init=False)
+    people: People = field(init=False)
+    accounts: Accounts = field(init=False)
+    photos: Photos = field(init=False)
+    classifier: Classifier = field(init=False)
+    photo_albums: Albums = field(init=False)
+
+    def __post_init__(self) -> None:
+        from recognition.matching.trained import ClassifierFile
+
+        derived = {"signing_secret": signing_secret(self.store)}
+        if self.gate is None:
+            derived["gate"] = FaceGate(derived["signing_secret"], ledger=self.store)
+        if self.throttle is None:
+            derived["throttle"] = ModelThrottle()
+        data_dir = getattr(self.store, "data_dir", None)
+        classifier_file = ClassifierFile(data_dir, self.store.key) if data_dir is not None else None
+        live = LiveView(self.analyzer, self.frames, self.worker, self.privacy, self.stale_after)
+        attributes = FaceAttributes(self.analyzer, self.attributes)
+        people = People(self.store, self.analyzer, live, self.albums, classifier_file)
+        derived.update(live=live, people=people, accounts=Accounts(people, attributes),
+                       photos=Photos(self.analyzer, attributes, self.video_limits),
+                       classifier=Classifier(self.store, self.analyzer, attributes, classifier_file),
+                       photo_albums=Albums(self.albums, self.analyzer, self.store))
+        for name, value in derived.items():  # frozen: set once, here
+            object.__setattr__(self, name, value)
+
+
+def signing_secret(store: Optional[FaceStore]) -> bytes:
+    """The key that signs session cookies and liveness challenges, derived from the store key: a file
+    outside the data dir (or, for PostgreSQL, the key every server of the installation holds), never
+    from anything inside the data dir, so a copy of it cannot forge a session. Servers that share a
+    store (and so its key) accept each other's sessions and challenges. Rotating the key ends every
+    session and challenge. A server without a store (a stream only) signs with a random key of its own."""
+    key = getattr(store, "key", None)
+    if key is None:
+        return secrets.token_bytes(32)
+    # The installation secret, mixed in, keeps installations that were given the same key file apart.
+    return hmac.new(key.secret, b"faceapp signing key\0" + (store.secret or b""), hashlib.sha256).digest()
+

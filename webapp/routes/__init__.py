@@ -1,0 +1,13 @@
+"""The routes, one module per feature: each parses a request, calls one service (services/) and
+serialises the answer. Their OpenAPI descriptions are in webapp/routes/openapi.py, which a test holds
+to the app's URL map both ways."""
+from __future__ import annotations
+
+
+def blueprints() -> list:
+    """Every feature's blueprint, in the order they are registered."""
+    from webapp.routes import (accounts, album_people, albums, classifier, embeddings, health, live, openapi, people,
+                               signin)
+
+    return [live.bp, people.bp, accounts.bp, signin.bp, embeddings.bp, albums.bp, album_people.bp, classifier.bp,
+            openapi.bp, health.bp]

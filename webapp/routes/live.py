@@ -1,0 +1,103 @@
+"""The live camera: the page, the MJPEG stream, and /hash (who is on camera now)."""
+from __future__ import annotations
+
+import threading
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+
+from services.stream_feed import JpegFeed
+from webapp.current import parts
+from webapp.http.errors import ApiError
+
+bp = Blueprint("live", __name__)
+FEED = "faceapp.jpeg_feed"
+VIEWERS = "faceapp.viewer_slots"
+BOUNDARY = "frame"
+
+
+def init_stream(app) -> None:
+    built = app.extensions["faceapp"]
+    app.extensions[FEED] = JpegFeed(built.live, built.stopping, overlay=built.overlay, width=built.stream_width)
+    # Each viewer holds a server thread for as long as it watches; capping viewers keeps threads
+    # free for /hash and the API.
+    app.extensions[VIEWERS] = threading.BoundedSemaphore(built.max_viewers)
+
+
+@bp.get("/")
+def index():
+    return render_template("index.html", model=parts().analyzer.model_name, has_camera=parts().frames is not None)
+
+
+@bp.get("/hash")
+def current_hash():
+    """Who is on camera now: the largest known face, every face, and how the camera and model fare."""
+    live = parts().live
+    now = live.now()
+    result, best = now.result, now.best
+    return jsonify({
+        "hash": best.identity_hash if best else None,
+        "name": best.name if best else None,
+        "faces": [face.to_json() for face in now.faces],  # from this one result, so frame numbers and faces agree
+        "frame": result.frame_seq if result else None,
+        "source_frame": result.source_index if result else None,
+        "captured_at": result.captured_at if result else None,
+        "analysed_at": result.analysed_at if result else None,
+        "analysed": result.number if result else 0,
+        "status": {**live.status(now), "api_key_required": bool(parts().api_key)},
+    })
+
+
+@bp.get("/streaming")
+def streaming():
+    mimetype = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    if request.method == "HEAD":  # a probe (curl -I, an uptime check): headers only, no viewer slot
+        return Response(b"", mimetype=mimetype, headers=headers)
+    slots = current_app.extensions[VIEWERS]
+    if not slots.acquire(blocking=False):
+        raise ApiError(503, "too many viewers are watching the stream; try again later")
+    feed: JpegFeed = current_app.extensions[FEED]
+    stopping = parts().stopping
+
+    def multipart():
+        seq = 0
+        while not stopping.is_set():
+            seq, jpeg = feed.next_jpeg(seq)
+            yield multipart_part(jpeg)
+
+    response = Response(multipart(), mimetype=mimetype, headers=headers)
+    # Given back when the server closes the response, whether or not the body was ever iterated
+    # (a generator's own finally would not run if it never started).
+    response.call_on_close(_once(slots.release))
+    return response
+
+
+def multipart_part(jpeg: bytes) -> bytes:
+    header = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+    return header + jpeg + b"\r\n"
+
+
+def _once(action):
+    done = threading.Lock()
+
+    def run():
+        if done.acquire(blocking=False):
+            action()
+
+    return run
+
+
+def wait_for_viewers_to_leave(app, timeout: float) -> bool:
+    """After the parts' stopping is set: wait (at most timeout) until every stream has ended."""
+    slots, count = app.extensions[VIEWERS], app.extensions["faceapp"].max_viewers
+    deadline = time.monotonic() + timeout
+    while True:
+        taken = 0
+        while taken < count and slots.acquire(blocking=False):
+            taken += 1
+        for _ in range(taken):
+            slots.release()
+        if taken == count or time.monotonic() >= deadline:
+            return taken == count
+        time.sleep(0.05)
