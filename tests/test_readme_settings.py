@@ -30,7 +30,7 @@ class Row:
     variable: str  # "FACE_SOURCE"
     switch: bool  # the variable is shown as NAME=1: the option takes no value
     default: str  # the cell as written
-    literal_default: Optional[str]  # the default, when the cell is one quoted value the option takes
+    literal_default: Optional[str]  # the default, when the cell is one quoted value without a <placeholder>
     values: tuple[str, ...]  # every quoted word of the values cell
 
     @property
@@ -54,6 +54,7 @@ def read_table() -> list[Row]:
         found = re.fullmatch(r"`([A-Z_]+)(=1)?`", variable)
         assert found, f"a variable cell is one `NAME` (or `NAME=1` for a switch): {line}"
         literal = QUOTED.fullmatch(default)
+        literal = literal if literal and "<" not in literal.group(1) else None
         rows.append(Row(option.strip("`"), found.group(1), bool(found.group(2)), default,
                         literal.group(1) if literal else None, tuple(QUOTED.findall(values))))
     return rows
@@ -68,11 +69,11 @@ DEFAULT = parse_config([], env={})
 # Defaults the table describes rather than quotes, each with what the description means.
 KEYS = Path.home() / ".config" / "faceapp" / "keys"
 DESCRIBED: dict[str, tuple[str, Callable]] = {
-    "--data-dir": ("known_faces_db/ beside run.py", lambda c: c.store.data_dir == ROOT / "known_faces_db"),
-    "--key-file": ("~/.config/faceapp/keys/<data dir>-<id>.key",
+    "--data-dir": ("`known_faces_db/` beside run.py", lambda c: c.store.data_dir == ROOT / "known_faces_db"),
+    "--key-file": ("`~/.config/faceapp/keys/<data dir>-<id>.key`",
                    lambda c: c.store.key_path.parent == KEYS and c.store.key_path.name.startswith("known_faces_db-")
                    and c.store.key_path.suffix == ".key"),
-    "--anchor-file": ("<key file>.anchor", lambda c: c.store.anchor_path == Path(f"{c.store.key_path}.anchor")),
+    "--anchor-file": ("`<key file>.anchor`", lambda c: c.store.anchor_path == Path(f"{c.store.key_path}.anchor")),
     "--api-key": ("none", lambda c: c.server.api_key is None),
     "--allowed-hosts": ("none", lambda c: c.server.allowed_hosts == ()),
     "--trusted-proxy": ("none", lambda c: c.server.trusted_proxy is None),
