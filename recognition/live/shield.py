@@ -54,7 +54,8 @@ class HeldFace:
     def moved(self, when: float) -> Box:
         """Where the face is guessed to be at time when, had it kept its speed."""
         dt = when - self.seen_at
-        return Box(round(self.box.x + self.speed[0] * dt), round(self.box.y + self.speed[1] * dt), self.box.w, self.box.h)
+        x, y = round(self.box.x + self.speed[0] * dt), round(self.box.y + self.speed[1] * dt)
+        return Box(x, y, self.box.w, self.box.h)
 
     def cover(self, when: float, margin: float, width: int, height: int) -> Box:
         """The patch that hides the face at time when: where it is guessed to be, grown by margin of its
@@ -252,7 +253,8 @@ def moved_since(searched: np.ndarray, image: np.ndarray, covers: Sequence[Box]) 
     boxes = []
     for x, y, w, h, _ in stats[1:count]:
         left, top = int(x / scale), int(y / scale)
-        boxes.append(Box(left, top, min(width, int((x + w) / scale) + 1) - left, min(height, int((y + h) / scale) + 1) - top))
+        right, bottom = min(width, int((x + w) / scale) + 1), min(height, int((y + h) / scale) + 1)
+        boxes.append(Box(left, top, right - left, bottom - top))
     return boxes
 
 

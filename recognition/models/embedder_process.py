@@ -43,9 +43,8 @@ class EmbedderStatus:
 def _serve(connection, model_name: str, weights_dir: str) -> None:
     """The child: load the embedding model once, then answer requests (chips to embed, and those of the
     models loaded at their first use: attributes, MTCNN's faces) until told to stop."""
-    from recognition.models.embedder import DeepFaceEmbedder, deepface_threshold
-
     from recognition.live.priority import lower_this_process
+    from recognition.models.embedder import DeepFaceEmbedder, deepface_threshold
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     lower_this_process()  # the stream and the requests first; the model takes what is left

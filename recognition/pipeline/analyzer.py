@@ -5,10 +5,10 @@ from typing import Optional, Protocol
 
 import numpy as np
 
-from recognition.models.aligner import LandmarkAligner
-from recognition.models.detectors.haar import HaarDetector
 from recognition.faces import Box, FaceObservation
 from recognition.matching.matcher import Matcher
+from recognition.models.aligner import LandmarkAligner
+from recognition.models.detectors.haar import HaarDetector
 
 
 class Embedder(Protocol):

@@ -128,8 +128,8 @@ class HaarDetector:
             if region.size == 0:
                 continue
             if scale < 1.0:
-                region = cv2.resize(region, (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale))),
-                                    interpolation=cv2.INTER_AREA)
+                size = (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale)))
+                region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
             with self._lock:
                 frontal = self._frontal(region, bounds, verify=False)
                 profiles = [] if frontal else self._profiles(region, bounds)
