@@ -14,35 +14,21 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional, Protocol, Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 
+from camera.frames import FrameFeed
 from recognition.faces import Box
 from recognition.live.tracker import overlap
+from recognition.models.detectors import FaceDetector
 
 log = logging.getLogger(__name__)
 
 THUMB = (32, 18)  # a frame reduced to this, in grey, tells a scene cut from motion
 GRID = 96  # cells across a frame in which motion since the last search is looked for
 MOTION_LEVEL = 14  # change of a cell's mean grey (0-255) that counts as motion: well above a sensor's noise
-
-
-class FaceCandidates(Protocol):
-    name: str
-
-    def candidates(self, image: np.ndarray) -> list[Box]: ...
-
-
-class FrameLike(Protocol):
-    image: np.ndarray
-    seq: int
-    captured_at: float
-
-
-class FrameFeed(Protocol):
-    def wait_newer(self, after_seq: int, timeout: float) -> Optional[FrameLike]: ...
 
 
 @dataclass(frozen=True)
@@ -112,7 +98,7 @@ class FaceShield:
     second at most (more: newcomers found sooner, and less of the frame hidden for motion between
     searches; fewer: more CPU left to the stream and recognition)."""
 
-    def __init__(self, feed: FrameFeed, finder: FaceCandidates, *, hold_for: float = 1.0, margin: float = 0.3,
+    def __init__(self, feed: FrameFeed, finder: FaceDetector, *, hold_for: float = 1.0, margin: float = 0.3,
                  poll_timeout: float = 0.5, max_rate: float = 4.0) -> None:
         self._gap = 1.0 / max_rate
         self._feed = feed

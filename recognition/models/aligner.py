@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Protocol
 
 import cv2
 import numpy as np
 
 from recognition.faces import Box
+
+
+class Aligner(Protocol):
+    """Cuts aligned face chips out of an image (LandmarkAligner)."""
+
+    def landmarks(self, image: np.ndarray, box: Box) -> np.ndarray:
+        """The face's landmark points, (n, 2) in the image's pixels."""
+
+    def chips(self, image: np.ndarray, boxes: list[Box], size: int, *,
+              padding: Optional[float] = None) -> list[np.ndarray]:
+        """One size x size BGR chip per box, in the order of boxes."""
 
 
 class LandmarkAligner:

@@ -16,11 +16,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from recognition.models.weights import WeightsMissing
+
+if TYPE_CHECKING:
+    from recognition.models.attributes import AttributeChips, Attributes
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +115,8 @@ def _load_mtcnn():
 
 
 class EmbedderProcess:
-    """Same interface as DeepFaceEmbedder; the model lives in a child process started by load().
+    """The server's Embedder (recognition.models.embedder): a DeepFaceEmbedder in a child process started
+    by load().
 
     A child that dies is started again, at once the first time and then after a backoff that doubles
     from initial_backoff up to max_backoff (a model that crashes on every call is not restarted on
@@ -156,7 +160,7 @@ class EmbedderProcess:
             return np.zeros((0, self.dimensions or 0), dtype=np.float32)
         return self._ask(list(chips), "embedding")
 
-    def attributes(self, chips: list) -> list:
+    def attributes(self, chips: Sequence["AttributeChips"]) -> list["Attributes"]:
         """Age, gender and emotion (recognition.models.attributes) of each face's AttributeChips."""
         return self._ask(("attributes", list(chips)), "estimating attributes") if chips else []
 

@@ -28,7 +28,7 @@ class SegmentOpening:
     folder: Path
     key_path: Path
     read_only: bool
-    key: Optional[StoreKey]
+    key: StoreKey
     secret: bytes
     _keys: list[StoreKey]
     _history: History

@@ -73,7 +73,7 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
         self._index = StoreIndex()
         self._given_secret = secret  # the installation secret a new store takes (moved here from elsewhere)
         self._appender: Optional[segments.Appender] = None
-        self.key: Optional[StoreKey] = None
+        self.key: StoreKey  # set by _open (the key file's, or the one a rotation left pending)
         self._keys: list[StoreKey] = []  # the keys the anchor may be sealed with
         self._spent = SpentFile(self.data_dir, lambda: (self.key, self.secret))
         check_outside(self.key_path, self.data_dir)
