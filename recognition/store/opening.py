@@ -27,6 +27,7 @@ class SegmentOpening:
     data_dir: Path
     folder: Path
     key_path: Path
+    anchor_path: Path
     read_only: bool
     key: StoreKey
     secret: bytes

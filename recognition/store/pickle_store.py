@@ -111,7 +111,8 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
 
     def add_many(self, identities: Sequence[Identity]) -> None:
         with self._writing("add identities", "those written before the failure are kept"):
-            hashes, emails = set(), set()
+            hashes: set[str] = set()
+            emails: set[str] = set()
             for identity in identities:
                 self._index.check_new(identity.hash, identity.email_hash, hashes, emails)
             self._index.check_loadable(identities)

@@ -129,7 +129,8 @@ class PostgresStore(MemoryReads, IdentityChanges):
 
     def add_many(self, identities: Sequence[Identity]) -> None:
         def work(tx: "Transaction"):
-            hashes, emails = set(), set()
+            hashes: set[str] = set()
+            emails: set[str] = set()
             for identity in identities:
                 self._index.check_new(identity.hash, identity.email_hash, hashes, emails)
             self._index.check_loadable(identities)
