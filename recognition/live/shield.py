@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -89,6 +89,27 @@ def scene_cut(a: np.ndarray, b: np.ndarray, level: float = 12.0) -> bool:
     exposure): the mean change of a pixel (0-255) beyond level. A crowd walking through a street changes
     it by 2 at most in a second; a cut to another street by 25."""
     return float(cv2.absdiff(a, b).mean()) > level
+
+
+class Shield(Protocol):
+    """What the stream's privacy filter and /health use of the privacy search (FaceShield)."""
+
+    @property
+    def latest(self) -> Optional[SearchResult]:
+        """The newest search's result (None before the first)."""
+
+    @property
+    def detector(self) -> str:
+        """The name of the detector that searches."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def rate(self) -> float:
+        """Searches a second since the start."""
+
+    def hidden_at(self, image: np.ndarray, captured_at: float, max_lag: float) -> Optional[list["HiddenFace"]]:
+        """The faces to hide in a frame captured at captured_at; None when the search cannot vouch for it."""
 
 
 class FaceShield:
