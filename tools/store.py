@@ -22,7 +22,7 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 from config import add_store_arguments, store_config
 from recognition.album import corrections as album_people
@@ -41,8 +41,8 @@ class ToolError(Exception):
     pass
 
 
-def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
-    env = os.environ if env is None else env
+def main(argv: Optional[list[str]] = None, given_env: Optional[Mapping[str, str]] = None) -> int:
+    env = os.environ if given_env is None else given_env
     parser = argparse.ArgumentParser(prog="python -m tools.store", description=__doc__.split("\n\n")[0])
     add_store_arguments(parser, env)
     commands = parser.add_subparsers(dest="command", required=True)
