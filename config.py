@@ -342,7 +342,8 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="on the sign-up and sign-in pages, ask for a head movement picked at random, so a photo "
                              "or a phone held up to the camera does not sign in; off accepts one still picture "
                              "(the JSON /login never checks) [FACE_LIVENESS, default challenge]")
-    parser.add_argument("--liveness-moves", type=_moves, default=_moves(env.get("FACE_LIVENESS_MOVES", "left,right,up")),
+    parser.add_argument("--liveness-moves", type=_moves,
+                        default=_moves(env.get("FACE_LIVENESS_MOVES", "left,right,up")),
                         help="the movements the challenge picks from, comma-separated, of left, right and up "
                              "[FACE_LIVENESS_MOVES, default left,right,up]")
     parser.add_argument("--liveness-steps", type=_steps, default=_steps(env.get("FACE_LIVENESS_STEPS", "2")),
@@ -357,7 +358,8 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="pixelate faces in the stream: every face not confirmed as a known person, or all "
                              "[FACE_BLUR, default none]")
     parser.add_argument("--overlay", choices=("boxes", "masks"), default=env.get("FACE_OVERLAY", "boxes"),
-                        help="mark faces with boxes or with filled, semi-transparent masks [FACE_OVERLAY, default boxes]")
+                        help="mark faces with boxes or with filled, semi-transparent masks "
+                             "[FACE_OVERLAY, default boxes]")
     parser.add_argument("--stream-width", type=int,
                         default=int(env["FACE_STREAM_WIDTH"]) if env.get("FACE_STREAM_WIDTH") else None,
                         help="width of the stream's pictures, e.g. 1280 for a 4K camera [FACE_STREAM_WIDTH, "

@@ -53,7 +53,8 @@ def held_up(image: np.ndarray, count: int, *, swing: float = 35.0, nod: float = 
     up to sway of the frame and brought a little closer, seen in perspective by a camera whose focal
     length is focal times the frame's width (1.2 is a wide webcam lens; smaller is stronger perspective)."""
     height, width = image.shape[:2]
-    corners = np.float64([[-width / 2, -height / 2], [width / 2, -height / 2], [width / 2, height / 2], [-width / 2, height / 2]])
+    corners = np.float64([[-width / 2, -height / 2], [width / 2, -height / 2],
+                          [width / 2, height / 2], [-width / 2, height / 2]])
     frames = []
     for index in range(count):
         phase = 2 * np.pi * index / max(count, 1)

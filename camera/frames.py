@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Protocol
 
 import numpy as np
 
@@ -26,6 +26,13 @@ class CameraStatus:
 
     def to_json(self) -> dict:
         return {"state": self.state, "detail": self.detail, "source": self.source, "since": self.since}
+
+
+class FrameFeed(Protocol):
+    """Where readers (recognition, the privacy search) take the newest frame from (FrameBuffer)."""
+
+    def wait_newer(self, after_seq: int, timeout: float) -> Optional[Frame]:
+        """The latest frame if its seq is above after_seq, waiting at most timeout seconds for one."""
 
 
 class FrameBuffer:

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 from config import tool_parser, tool_recognition
 from recognition.album.index import IndexDamaged, album_settings, open_album_index
@@ -22,8 +22,8 @@ from recognition.album.indexer import MAX_SIDE, AlbumIndexer
 from tools.shell import with_store
 
 
-def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
-    env = os.environ if env is None else env
+def main(argv: Optional[list[str]] = None, given_env: Optional[Mapping[str, str]] = None) -> int:
+    env = os.environ if given_env is None else given_env
     parser = tool_parser("python -m tools.album", __doc__, env)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("index", "bring the albums' indexes up to date, with a progress bar"),

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 from config import tool_parser, tool_recognition
 from tools.shell import with_store
@@ -23,8 +23,8 @@ from tools.shell import with_store
 SHOWN_SKIPS = 20  # refused photos listed one by one; the rest are counted
 
 
-def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
-    env = os.environ if env is None else env
+def main(argv: Optional[list[str]] = None, given_env: Optional[Mapping[str, str]] = None) -> int:
+    env = os.environ if given_env is None else given_env
     parser = tool_parser("python -m tools.people", __doc__, env, threshold=True)
     commands = parser.add_subparsers(dest="command", required=True)
     command = commands.add_parser("import", help="enroll or add photos from a folder per person, with a progress bar")

@@ -22,7 +22,7 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 from config import add_store_arguments, store_config
 from recognition.album import corrections as album_people
@@ -41,8 +41,8 @@ class ToolError(Exception):
     pass
 
 
-def main(argv: Optional[list[str]] = None, env: Optional[dict] = None) -> int:
-    env = os.environ if env is None else env
+def main(argv: Optional[list[str]] = None, given_env: Optional[Mapping[str, str]] = None) -> int:
+    env = os.environ if given_env is None else given_env
     parser = argparse.ArgumentParser(prog="python -m tools.store", description=__doc__.split("\n\n")[0])
     add_store_arguments(parser, env)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -176,7 +176,8 @@ def copy_store(store: FaceStore, args, env) -> int:
     if args.target != FILE_STORE and not is_database_url(args.target):
         raise ToolError(f"{args.target!r} is neither 'file' nor a postgresql:// URL")
     url = None if args.target == FILE_STORE else args.target
-    if url == settings.url or (url is None and settings.url is None and to_dir.resolve() == settings.data_dir.resolve()):
+    same_dir = to_dir.resolve() == settings.data_dir.resolve()
+    if url == settings.url or (url is None and settings.url is None and same_dir):
         raise ToolError("the target is the store itself; name another (--to-data-dir for a file store)")
     options = {"follow": False} if url else {"anchor_path": settings.anchor_path}
     with open_store(to_dir, settings.key_path, url=url, secret=store.secret, **options) as target:
@@ -186,7 +187,8 @@ def copy_store(store: FaceStore, args, env) -> int:
         for start in range(0, len(identities), COPY_BATCH):
             target.add_many(identities[start : start + COPY_BATCH])
             print(f"copied {min(start + COPY_BATCH, len(identities))} of {len(identities)}", flush=True)
-        copied = {i.hash: (i.name, i.email_hash, i.created, len(i.embeddings), len(i.rejections)) for i in target.identities()}
+        copied = {i.hash: (i.name, i.email_hash, i.created, len(i.embeddings), len(i.rejections))
+                  for i in target.identities()}
     wanted = {i.hash: (i.name, i.email_hash, i.created, len(i.embeddings), len(i.rejections)) for i in identities}
     if copied != wanted:
         raise ToolError(f"the copy in {target.location} differs from the store ({len(copied)} of {len(wanted)} as "
@@ -201,7 +203,8 @@ def _resolve(store: FaceStore, given: str) -> str:
     given = given.strip().lower()
     matches = [i.hash for i in store.identities() if i.hash.startswith(given)] if len(given) >= 8 else []
     if len(matches) != 1:
-        raise ToolError(f"{given!r} names {len(matches) or 'no'} identities; give a unique hash prefix of 8+ characters")
+        raise ToolError(f"{given!r} names {len(matches) or 'no'} identities; "
+                        "give a unique hash prefix of 8+ characters")
     return matches[0]
 
 

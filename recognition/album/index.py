@@ -25,8 +25,8 @@ import numpy as np
 
 from recognition.store import segments
 from recognition.store.atomic import fsync_folder
-from recognition.store.records import restricted_loads
 from recognition.store.interface import StoreRejected
+from recognition.store.records import restricted_loads
 from recognition.store.vault import StoreKey, StoreKeyError, seal, unseal
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,8 @@ def _columns(entries: Sequence[PhotoEntry]) -> dict:
         "widths": [int(e.width) for e in entries],
         "heights": [int(e.height) for e in entries],
         "faces": [int(e.faces) for e in entries],
-        "boxes": np.concatenate([e.boxes for e in entries]).astype(np.float32) if entries else np.zeros((0, 4), np.float32),
+        "boxes": (np.concatenate([e.boxes for e in entries]).astype(np.float32) if entries
+                  else np.zeros((0, 4), np.float32)),
         "vectors": (np.concatenate([e.vectors for e in with_faces]).astype(np.float32)
                     if with_faces else np.zeros((0, dimensions), np.float32)),
     }

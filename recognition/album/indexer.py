@@ -22,34 +22,22 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Protocol, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from recognition.album.index import AlbumIndex, PhotoEntry, file_digest
 from recognition.album.photos import PhotoSkipped, read_photo
 from recognition.album.walker import FileState, WalkReport, walk
-from recognition.faces import Box
+from recognition.models.aligner import Aligner
+from recognition.models.detectors import FaceDetector
+from recognition.models.embedder import Embedder, chip_size
 
 log = logging.getLogger(__name__)
 
 MAX_SIDE = 1280  # album photos are scaled to this before faces are sought (and searched at this width)
 READ_AT_ONCE = 64 << 20  # a photo up to this size is read once, hashed and decoded from memory
 WORKER_TIMEOUT = 300.0  # seconds one photo may take to read and search before indexing gives up
-
-
-class FaceFinder(Protocol):
-    def detect(self, image: np.ndarray) -> list[Box]: ...
-
-
-class Aligner(Protocol):
-    def chips(self, image: np.ndarray, boxes: list[Box], size: tuple[int, int]) -> list[np.ndarray]: ...
-
-
-class Embedder(Protocol):
-    input_size: tuple[int, int]
-
-    def embed(self, chips: list[np.ndarray]) -> np.ndarray: ...
 
 
 @dataclass
@@ -87,7 +75,7 @@ class AlbumIndexer:
     (one already overlaps the two stages; a second decodes while the first detects, which pays on large
     photos; more than the cores only adds memory)."""
 
-    def __init__(self, detector: FaceFinder, aligner: Aligner, embedder: Embedder, *, batch: int = 16,
+    def __init__(self, detector: FaceDetector, aligner: Aligner, embedder: Embedder, *, batch: int = 16,
                  max_side: int = MAX_SIDE, workers: int = 2) -> None:
         self._detector = detector
         self._aligner = aligner
@@ -211,7 +199,7 @@ class AlbumIndexer:
             log.warning("album: %s could not be read", path, exc_info=True)
             return _Prepared("", skipped=("unreadable", f"{type(exc).__name__}: {exc}"))
         boxes = self._detector.detect(photo.image)
-        chips = self._aligner.chips(photo.image, boxes, self._embedder.input_size) if boxes else []
+        chips = self._aligner.chips(photo.image, boxes, chip_size(self._embedder)) if boxes else []
         height, width = photo.image.shape[:2]
         relative_boxes = np.array([[b.x / width, b.y / height, b.w / width, b.h / height] for b in boxes],
                                   dtype=np.float32).reshape(-1, 4)
@@ -229,7 +217,7 @@ class AlbumIndexer:
         if prepared.chips:
             vectors = self._embedder.embed(prepared.chips)
         else:
-            vectors = np.zeros((0, getattr(self._embedder, "dimensions", 0) or 0), np.float32)
+            vectors = np.zeros((0, self._embedder.dimensions or 0), np.float32)
         return PhotoEntry(relative, state.size, state.mtime_ns, prepared.digest, prepared.width, prepared.height,
                           prepared.boxes, np.asarray(vectors, dtype=np.float32))
 

@@ -54,7 +54,8 @@ class AlbumLibrary:
         self.albums = album_names(folders)
         self.settings = album_settings(model, MAX_SIDE, MAX_SIDE, detector, min_face)
         self._indexes: dict[str, AlbumIndex] = {
-            name: open_album_index(data_dir, key, secret, folder, self.settings) for name, folder in self.albums.items()}
+            name: open_album_index(data_dir, key, secret, folder, self.settings)
+            for name, folder in self.albums.items()}
         self.corrections = PeopleCorrections(corrections_path(data_dir), key, self.albums,
                                              self._boxes)
         self._indexer = indexer

@@ -8,19 +8,15 @@ cut since) the whole frame is hidden; when recognition lags or stops, known face
 """
 from __future__ import annotations
 
-from typing import Optional, Protocol, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from recognition.faces import Box, FaceObservation
-from recognition.live.shield import HiddenFace
+from recognition.live.shield import Shield
 from recognition.live.tracker import overlap
 
 BLUR_MODES = ("none", "unknown", "all")
-
-
-class Shield(Protocol):
-    def hidden_at(self, image: np.ndarray, captured_at: float, max_lag: float) -> Optional[list[HiddenFace]]: ...
 
 
 class PrivacyFilter:

@@ -113,7 +113,7 @@ class LiveRecognizer:
         """(quality, embedding) of each face."""
         aligner = self._analyzer.aligner
         qualities = [face_quality(image, box, aligner.landmarks(image, box)).overall for box in boxes]
-        return qualities, self._analyzer.embedder.embed(aligner.chips(image, boxes, self._analyzer.embedder.input_size))
+        return qualities, self._analyzer.embedder.embed(self._analyzer.chips(image, boxes))
 
     @property
     def settled(self) -> bool:

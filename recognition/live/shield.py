@@ -19,30 +19,16 @@ from typing import Optional, Protocol, Sequence
 import cv2
 import numpy as np
 
+from camera.frames import FrameFeed
 from recognition.faces import Box
 from recognition.live.tracker import overlap
+from recognition.models.detectors import FaceDetector
 
 log = logging.getLogger(__name__)
 
 THUMB = (32, 18)  # a frame reduced to this, in grey, tells a scene cut from motion
 GRID = 96  # cells across a frame in which motion since the last search is looked for
 MOTION_LEVEL = 14  # change of a cell's mean grey (0-255) that counts as motion: well above a sensor's noise
-
-
-class FaceCandidates(Protocol):
-    name: str
-
-    def candidates(self, image: np.ndarray) -> list[Box]: ...
-
-
-class FrameLike(Protocol):
-    image: np.ndarray
-    seq: int
-    captured_at: float
-
-
-class FrameFeed(Protocol):
-    def wait_newer(self, after_seq: int, timeout: float) -> Optional[FrameLike]: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +40,8 @@ class HeldFace:
     def moved(self, when: float) -> Box:
         """Where the face is guessed to be at time when, had it kept its speed."""
         dt = when - self.seen_at
-        return Box(round(self.box.x + self.speed[0] * dt), round(self.box.y + self.speed[1] * dt), self.box.w, self.box.h)
+        x, y = round(self.box.x + self.speed[0] * dt), round(self.box.y + self.speed[1] * dt)
+        return Box(x, y, self.box.w, self.box.h)
 
     def cover(self, when: float, margin: float, width: int, height: int) -> Box:
         """The patch that hides the face at time when: where it is guessed to be, grown by margin of its
@@ -104,6 +91,27 @@ def scene_cut(a: np.ndarray, b: np.ndarray, level: float = 12.0) -> bool:
     return float(cv2.absdiff(a, b).mean()) > level
 
 
+class Shield(Protocol):
+    """What the stream's privacy filter and /health use of the privacy search (FaceShield)."""
+
+    @property
+    def latest(self) -> Optional[SearchResult]:
+        """The newest search's result (None before the first)."""
+
+    @property
+    def detector(self) -> str:
+        """The name of the detector that searches."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def rate(self) -> float:
+        """Searches a second since the start."""
+
+    def hidden_at(self, image: np.ndarray, captured_at: float, max_lag: float) -> Optional[list["HiddenFace"]]:
+        """The faces to hide in a frame captured at captured_at; None when the search cannot vouch for it."""
+
+
 class FaceShield:
     """hold_for: seconds a face is hidden after it was last found (longer: a face missed by a few
     searches stays covered, at the cost of blurring a place someone left); margin: how much larger than
@@ -111,7 +119,7 @@ class FaceShield:
     second at most (more: newcomers found sooner, and less of the frame hidden for motion between
     searches; fewer: more CPU left to the stream and recognition)."""
 
-    def __init__(self, feed: FrameFeed, finder: FaceCandidates, *, hold_for: float = 1.0, margin: float = 0.3,
+    def __init__(self, feed: FrameFeed, finder: FaceDetector, *, hold_for: float = 1.0, margin: float = 0.3,
                  poll_timeout: float = 0.5, max_rate: float = 4.0) -> None:
         self._gap = 1.0 / max_rate
         self._feed = feed
@@ -252,7 +260,8 @@ def moved_since(searched: np.ndarray, image: np.ndarray, covers: Sequence[Box]) 
     boxes = []
     for x, y, w, h, _ in stats[1:count]:
         left, top = int(x / scale), int(y / scale)
-        boxes.append(Box(left, top, min(width, int((x + w) / scale) + 1) - left, min(height, int((y + h) / scale) + 1) - top))
+        right, bottom = min(width, int((x + w) / scale) + 1), min(height, int((y + h) / scale) + 1)
+        boxes.append(Box(left, top, right - left, bottom - top))
     return boxes
 
 

@@ -108,7 +108,7 @@ class Tracker:
             if track.misses <= self._max_misses:
                 live.append((track, detection))
         self.tracks = [track for track, _ in live]
-        self._seen: dict[int, Detection] = {}
+        self._seen = {}
         return live
 
 

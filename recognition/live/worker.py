@@ -7,10 +7,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Iterable, Optional, Protocol, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
+from camera.frames import FrameFeed
 from recognition.faces import FaceObservation
 from recognition.live.attributes import TrackAttributes
 from recognition.live.priority import yield_to_the_stream
@@ -22,17 +23,6 @@ from recognition.store.identity import Identity
 from recognition.store.interface import Match
 
 log = logging.getLogger(__name__)
-
-
-class FrameLike(Protocol):
-    image: object
-    seq: int
-    source_index: Optional[int]
-    captured_at: float
-
-
-class FrameFeed(Protocol):
-    def wait_newer(self, after_seq: int, timeout: float) -> Optional[FrameLike]: ...
 
 
 @dataclass(frozen=True)

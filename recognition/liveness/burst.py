@@ -116,7 +116,7 @@ def follow_person(looks: list[FrameLook], verdict: Verdict, frame_at: Callable[[
     chips, image = [], None
     for i in chosen:  # decoded again one at a time: only the squarest frame is kept, for the caller
         frame = frame_at(i)
-        chips.append(analyzer.aligner.chips(frame, [looks[i].box], analyzer.embedder.input_size)[0])
+        chips.append(analyzer.chips(frame, [looks[i].box])[0])
         if i == squarest:
             image = frame
     vectors = analyzer.embedder.embed(chips)

@@ -278,7 +278,8 @@ def _unlike(before: FrameLook, after: FrameLook) -> Optional[str]:
 
 def _jumped(before: Box, after: Box) -> bool:
     width = max(before.w, 1)
-    shift = np.hypot((after.x + after.w / 2) - (before.x + before.w / 2), (after.y + after.h / 2) - (before.y + before.h / 2))
+    shift = np.hypot((after.x + after.w / 2) - (before.x + before.w / 2),
+                     (after.y + after.h / 2) - (before.y + before.h / 2))
     return shift > MAX_JUMP * width or abs(after.w - before.w) > MAX_RESIZE * width
 
 

@@ -40,7 +40,8 @@ class HeadPose:
     eye_distance: float  # pixels between the eye centres: how big the face is to the landmark model
 
     def to_json(self) -> dict:
-        return {"across": round(self.across, 3), "down": round(self.down, 3), "eye_distance": round(self.eye_distance, 1)}
+        return {"across": round(self.across, 3), "down": round(self.down, 3),
+                "eye_distance": round(self.eye_distance, 1)}
 
 
 def pose_from_landmarks(points: np.ndarray) -> HeadPose:

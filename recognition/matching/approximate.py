@@ -49,7 +49,8 @@ class RowIndex:
         self.centres = self._train(vectors, lists, np.random.default_rng(seed))
         nearest = np.empty(count, dtype=np.int64)
         for start in range(0, count, BLOCK_ROWS):
-            nearest[start : start + BLOCK_ROWS] = np.argmax(vectors[start : start + BLOCK_ROWS] @ self.centres.T, axis=1)
+            block = vectors[start : start + BLOCK_ROWS]
+            nearest[start : start + BLOCK_ROWS] = np.argmax(block @ self.centres.T, axis=1)
         self._order = np.argsort(nearest, kind="stable")  # position in the grouped copy -> gallery row
         self._grouped = vectors[self._order]
         self._starts = np.concatenate([[0], np.cumsum(np.bincount(nearest, minlength=lists))])

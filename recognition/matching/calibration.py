@@ -3,8 +3,9 @@
 A person is scored by their closest vector, so every vector is one more chance for a stranger to come
 close by luck: against 10 vectors a stranger is about 10 times as likely to clear a fixed threshold as
 against one. Only distinct looks count (store/gallery.py distinct_looks): vectors 0.97 or more alike
-give a stranger one chance between them, not two. The bar therefore rises with the number of vectors, so that the chance a stranger is
-named as a given person stays what it is at one vector, however many photos that person has.
+give a stranger one chance between them, not two. The bar therefore rises with the number of vectors, so
+that the chance a stranger is named as a given person stays what it is at one vector, however many photos
+that person has.
 
 The model: a stranger's similarity to one vector is roughly normal (mean, spread); at the threshold t
 its tail is p = 1 - Φ((t - mean) / spread); the best of k vectors clears t' with about k times the

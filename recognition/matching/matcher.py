@@ -89,7 +89,8 @@ class Matcher:
                 matches[face] = Match(member.hash, member.name, score)
         return matches
 
-    def nearest(self, gallery: Gallery, embeddings: np.ndarray, *, floor: Optional[float] = None) -> list[Optional[Match]]:
+    def nearest(self, gallery: Gallery, embeddings: np.ndarray, *,
+                floor: Optional[float] = None) -> list[Optional[Match]]:
         """Each row's best match on its own (several rows may name one person): who a face already is.
         With floor, every person at that similarity or more counts, whatever their bar: "is this face
         anyone we have?" (an enrollment's duplicate check) rather than "who is this?"."""

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Protocol
 
 import cv2
 import numpy as np
 
 from recognition.faces import Box
+
+
+class Aligner(Protocol):
+    """Cuts aligned face chips out of an image (LandmarkAligner)."""
+
+    def landmarks(self, image: np.ndarray, box: Box) -> np.ndarray:
+        """The face's landmark points, (n, 2) in the image's pixels."""
+
+    def chips(self, image: np.ndarray, boxes: list[Box], size: int, *,
+              padding: Optional[float] = None) -> list[np.ndarray]:
+        """One size x size BGR chip per box, in the order of boxes."""
 
 
 class LandmarkAligner:
@@ -43,7 +54,8 @@ class LandmarkAligner:
             shape = self._predictor(gray, rect)
         return np.array([[shape.part(i).x, shape.part(i).y] for i in range(shape.num_parts)], dtype=np.float32)
 
-    def chips(self, image: np.ndarray, boxes: list[Box], size: int, *, padding: Optional[float] = None) -> list[np.ndarray]:
+    def chips(self, image: np.ndarray, boxes: list[Box], size: int, *,
+              padding: Optional[float] = None) -> list[np.ndarray]:
         """One aligned BGR chip per box, in the order of boxes (padding: this aligner's unless given)."""
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         chips = []
@@ -51,6 +63,7 @@ class LandmarkAligner:
             rect = self._dlib.rectangle(box.x, box.y, box.x + box.w, box.y + box.h)
             with self._lock:
                 shape = self._predictor(rgb, rect)
-            chip = self._dlib.get_face_chip(rgb, shape, size=size, padding=self._padding if padding is None else padding)
+            chip = self._dlib.get_face_chip(rgb, shape, size=size,
+                                            padding=self._padding if padding is None else padding)
             chips.append(cv2.cvtColor(np.asarray(chip), cv2.COLOR_RGB2BGR))
         return chips

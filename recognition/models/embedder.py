@@ -4,17 +4,44 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Protocol, Sequence
 
 import numpy as np
 
 from recognition.models.weights import WEIGHT_FILES, WeightsMissing, missing_weights_message
 
+if TYPE_CHECKING:
+    from recognition.models.attributes import AttributeChips, Attributes
+    from recognition.models.embedder_process import EmbedderStatus
+
 log = logging.getLogger(__name__)
 
 
+class Embedder(Protocol):
+    """What the server holds to embed faces (EmbedderProcess: the model in a child process). input_size and
+    dimensions are None until the model has been loaded."""
+
+    model_name: str
+    input_size: Optional[int]  # the side of the square chips the model takes, in pixels
+    dimensions: Optional[int]  # of each embedding
+
+    @property
+    def status(self) -> "EmbedderStatus":
+        """Whether the model can answer now, and if not why (shown by /health)."""
+
+    def embed(self, chips: list[np.ndarray]) -> np.ndarray:
+        """An (n, d) float32 array of unit embeddings, one row per aligned BGR chip."""
+
+    def attributes(self, chips: Sequence["AttributeChips"]) -> list["Attributes"]:
+        """Age, gender and emotion of each face, in the order of chips (AttributesMissing: no models)."""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Release the model for good; later calls fail (EmbedderUnavailable)."""
+
+
 class DeepFaceEmbedder:
-    """Turns aligned face chips into unit vectors with one DeepFace model.
+    """Turns aligned face chips into unit vectors with one DeepFace model: the part inside the model
+    process (EmbedderProcess, which is the server's Embedder, runs one in its child).
 
     The model is built on load() (not at import, not in the constructor) because TensorFlow and the
     weights take seconds to load; the same instance is then shared by every thread.
@@ -75,6 +102,14 @@ class DeepFaceEmbedder:
         rows = [r[0] if isinstance(r, list) else r for r in results] if len(chips) > 1 else [results[0]]
         vectors = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
         return normalize(vectors)
+
+
+def chip_size(embedder: Embedder) -> int:
+    """The side of the chips embedder takes; RuntimeError before its model was loaded (it is loaded when
+    the server's parts are built, so this never happens in a running server)."""
+    if embedder.input_size is None:
+        raise RuntimeError(f"the {embedder.model_name} model has not been loaded yet: call load() first")
+    return embedder.input_size
 
 
 def deepface_threshold(model_name: str) -> Optional[float]:

@@ -16,11 +16,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from recognition.models.weights import WeightsMissing
+
+if TYPE_CHECKING:
+    from recognition.models.attributes import AttributeChips, Attributes
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +46,8 @@ class EmbedderStatus:
 def _serve(connection, model_name: str, weights_dir: str) -> None:
     """The child: load the embedding model once, then answer requests (chips to embed, and those of the
     models loaded at their first use: attributes, MTCNN's faces) until told to stop."""
-    from recognition.models.embedder import DeepFaceEmbedder, deepface_threshold
-
     from recognition.live.priority import lower_this_process
+    from recognition.models.embedder import DeepFaceEmbedder, deepface_threshold
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     lower_this_process()  # the stream and the requests first; the model takes what is left
@@ -113,7 +115,8 @@ def _load_mtcnn():
 
 
 class EmbedderProcess:
-    """Same interface as DeepFaceEmbedder; the model lives in a child process started by load().
+    """The server's Embedder (recognition.models.embedder): a DeepFaceEmbedder in a child process started
+    by load().
 
     A child that dies is started again, at once the first time and then after a backoff that doubles
     from initial_backoff up to max_backoff (a model that crashes on every call is not restarted on
@@ -157,7 +160,7 @@ class EmbedderProcess:
             return np.zeros((0, self.dimensions or 0), dtype=np.float32)
         return self._ask(list(chips), "embedding")
 
-    def attributes(self, chips: list) -> list:
+    def attributes(self, chips: Sequence["AttributeChips"]) -> list["Attributes"]:
         """Age, gender and emotion (recognition.models.attributes) of each face's AttributeChips."""
         return self._ask(("attributes", list(chips)), "estimating attributes") if chips else []
 

@@ -1,31 +1,20 @@
 """The per-image pipeline: detect, align, embed, match."""
 from __future__ import annotations
 
-from typing import Optional, Protocol
-
 import numpy as np
 
-from recognition.models.aligner import LandmarkAligner
-from recognition.models.detectors.haar import HaarDetector
 from recognition.faces import Box, FaceObservation
 from recognition.matching.matcher import Matcher
-
-
-class Embedder(Protocol):
-    """Aligned BGR chips in, unit vectors out (DeepFaceEmbedder, or EmbedderProcess around it)."""
-
-    model_name: str
-    input_size: Optional[int]
-    dimensions: Optional[int]
-
-    def embed(self, chips: list[np.ndarray]) -> np.ndarray: ...
+from recognition.models.aligner import Aligner
+from recognition.models.detectors import FaceDetector
+from recognition.models.embedder import Embedder, chip_size
 
 
 class FaceAnalyzer:
     def __init__(
         self,
-        detector: HaarDetector,
-        aligner: LandmarkAligner,
+        detector: FaceDetector,
+        aligner: Aligner,
         embedder: Embedder,
         matcher: Matcher,
     ) -> None:
@@ -43,8 +32,11 @@ class FaceAnalyzer:
         boxes = self.detector.detect(image)
         if not boxes:
             return [], np.zeros((0, self.embedder.dimensions or 0), dtype=np.float32)
-        chips = self.aligner.chips(image, boxes, self.embedder.input_size)
-        return boxes, self.embedder.embed(chips)
+        return boxes, self.embedder.embed(self.chips(image, boxes))
+
+    def chips(self, image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
+        """The aligned chips of the boxes, at the size the embedding model takes."""
+        return self.aligner.chips(image, boxes, chip_size(self.embedder))
 
     def analyze(self, image: np.ndarray) -> list[FaceObservation]:
         """Every face in the image with whom it matched; two faces never share an identity."""

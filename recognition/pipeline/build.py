@@ -4,13 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from recognition.matching.matcher import Matcher, default_threshold
 from recognition.models.aligner import LandmarkAligner
-from recognition.pipeline.analyzer import FaceAnalyzer
 from recognition.models.detectors import make_detector
 from recognition.models.embedder_process import EmbedderProcess
-from recognition.matching.matcher import Matcher, default_threshold
-from recognition.store.interface import FaceStore
 from recognition.models.weights import AUTO, DLIB, ModelChoice, WeightsMissing, landmark_model_path, resolve_model
+from recognition.pipeline.analyzer import FaceAnalyzer
+from recognition.store.interface import FaceStore
 
 
 def build_analyzer(store: FaceStore, model_name: str, weights_dir: Path, threshold: Optional[float] = None,

@@ -55,7 +55,7 @@ def face_of(analyzer, image: np.ndarray, *, min_quality: float = MIN_QUALITY) ->
         raise PhotoRefused("poor", f"the face is {worst} (quality {quality.overall:.2f}, at least {min_quality} "
                                    f"is needed: size {quality.size:.2f}, sharpness {quality.sharpness:.2f}, "
                                    f"frontal {quality.frontal:.2f})")
-    return analyzer.embedder.embed(analyzer.aligner.chips(image, [box], analyzer.embedder.input_size))[0], quality.overall
+    return analyzer.embedder.embed(analyzer.chips(image, [box]))[0], quality.overall
 
 
 def check_photo(analyzer, identity: Identity, image: np.ndarray, *, min_quality: float = MIN_QUALITY) -> CheckedFace:

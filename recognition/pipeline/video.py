@@ -134,6 +134,6 @@ def _keep_good_faces(frame, index: int, fps: float, analyzer, limits: VideoLimit
     good = [(box, quality) for box, quality in graded if quality.overall >= limits.min_quality]
     if not good:
         return
-    chips = analyzer.aligner.chips(frame, [box for box, _ in good], analyzer.embedder.input_size)
+    chips = analyzer.chips(frame, [box for box, _ in good])
     for (box, quality), embedding in zip(good, analyzer.embedder.embed(chips)):
         result.faces.append(VideoFace(index, index / fps, box, quality, embedding))

@@ -69,7 +69,8 @@ class Entry:
 
     @classmethod
     def from_json(cls, raw) -> "Entry":
-        if not isinstance(raw, dict) or type(raw.get("generation")) is not int or not isinstance(raw.get("segments"), dict):
+        if (not isinstance(raw, dict) or type(raw.get("generation")) is not int
+                or not isinstance(raw.get("segments"), dict)):
             raise ValueError("not an anchor entry")
         marks = {}
         for number, (generation, link) in raw["segments"].items():
@@ -159,7 +160,8 @@ class Anchor:
             payload = json.loads(found[1])
         except ValueError:
             payload = None
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT or not isinstance(payload.get("stores"), dict):
+        if (not isinstance(payload, dict) or payload.get("format") != FORMAT
+                or not isinstance(payload.get("stores"), dict)):
             raise StoreRejected(f"the anchor {self.path} is of an unknown format")
         return payload["stores"]
 

@@ -32,7 +32,8 @@ def encode_export(identities: list[Identity], passphrase: str, secret: bytes) ->
         "identities": [store_file.to_row(i) for i in identities],
     }
     header = EXPORT_MAGIC + salt
-    return seal(derive_passphrase_key(passphrase, salt), header, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+    body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    return seal(derive_passphrase_key(passphrase, salt), header, body)
 
 
 def decode_export(data: bytes, passphrase: str, secret: bytes, what: str) -> tuple[list[Identity], bool]:

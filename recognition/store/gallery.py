@@ -33,7 +33,8 @@ class Gallery:
     rejection_owners: np.ndarray  # (r,)
     hashes: Sequence[Optional[str]]  # slot -> identity hash, None once removed (shared with the table: live)
     names: Sequence[Optional[str]]  # slot -> name (live, so a rename shows at once)
-    counts: Sequence[int] = ()  # slot -> how many distinct looks its vectors are (live; the matcher's bar rises with it)
+    # slot -> how many distinct looks its vectors are (live; the matcher's bar rises with it)
+    counts: Sequence[int] = ()
     approximate: Optional[IndexSlot] = None  # the approximate index of these rows' numbering, once one is built
 
     def vector_count(self, slot: int) -> int:

@@ -6,6 +6,7 @@ Protocol and passes the same contract tests (tests/test_store_contract.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, Sequence
 
 import numpy as np
@@ -78,6 +79,11 @@ class FaceStore(Protocol):
     # The store key (outside the data dir): seals the store's records and side files, and is the root of
     # the key that signs sessions and challenges (webapp.parts.signing_secret).
     key: "StoreKey"
+    # Where this server keeps its side files (the classifier, album indexes, links), sealed with key: the
+    # data dir for the file store, this server's own folder for a database. None for a store with no
+    # folder (one in memory only): then the features that keep files are off.
+    data_dir: Optional[Path]
+    location: str  # where the identities are, for messages and logs (a folder, or a URL without password)
 
     def gallery(self, model: str) -> Gallery:
         """An immutable snapshot of model's identities for matching; never blocks."""

@@ -138,7 +138,10 @@ class StoreIndex:
         gallery = self.gallery(model)
         known = list(find_existing(gallery, queries)) if not gallery.empty else [None] * len(candidates)
         batch = GalleryTable(queries.shape[1])  # this call's new people: a batch holds no duplicates
-        outcomes, created, hashes, emails = [], [], set(), set()
+        outcomes: list[Enrolled] = []
+        created: list[Identity] = []
+        hashes: set[str] = set()
+        emails: set[str] = set()
         for index, candidate in enumerate(candidates):
             existing = known[index]
             if existing is None and created:

@@ -14,9 +14,7 @@ from recognition.store.history import History
 from recognition.store.interface import StoreRejected
 from recognition.store.memory import StoreIndex
 from recognition.store.spent import LedgerDamaged, SpentFile
-from recognition.store.vault import (
-    StoreKey, pending_key_path, read_keys, read_or_create_key, reseal_side_files,
-)
+from recognition.store.vault import StoreKey, pending_key_path, read_keys, read_or_create_key, reseal_side_files
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +27,9 @@ class SegmentOpening:
     data_dir: Path
     folder: Path
     key_path: Path
+    anchor_path: Path
     read_only: bool
-    key: Optional[StoreKey]
+    key: StoreKey
     secret: bytes
     _keys: list[StoreKey]
     _history: History

@@ -25,17 +25,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
-
 from recognition.store import anchor, records, segments
 from recognition.store.atomic import DataDirLock
+from recognition.store.changes import IdentityChanges
 from recognition.store.history import History
 from recognition.store.identity import Identity
 from recognition.store.interface import Candidate, Enrolled, FindExisting, StoreWriteFailed
 from recognition.store.memory import StoreIndex
-from recognition.store.changes import IdentityChanges
+from recognition.store.opening import SECRET_FILE, SegmentOpening
 from recognition.store.reading import MemoryReads
 from recognition.store.spent import SpentFile
-from recognition.store.opening import SECRET_FILE, SegmentOpening
 from recognition.store.vault import StoreKey, check_outside, pending_key_path
 
 log = logging.getLogger(__name__)
@@ -74,7 +73,7 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
         self._index = StoreIndex()
         self._given_secret = secret  # the installation secret a new store takes (moved here from elsewhere)
         self._appender: Optional[segments.Appender] = None
-        self.key: Optional[StoreKey] = None
+        self.key: StoreKey  # set by _open (the key file's, or the one a rotation left pending)
         self._keys: list[StoreKey] = []  # the keys the anchor may be sealed with
         self._spent = SpentFile(self.data_dir, lambda: (self.key, self.secret))
         check_outside(self.key_path, self.data_dir)
@@ -112,7 +111,8 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
 
     def add_many(self, identities: Sequence[Identity]) -> None:
         with self._writing("add identities", "those written before the failure are kept"):
-            hashes, emails = set(), set()
+            hashes: set[str] = set()
+            emails: set[str] = set()
             for identity in identities:
                 self._index.check_new(identity.hash, identity.email_hash, hashes, emails)
             self._index.check_loadable(identities)
@@ -221,8 +221,8 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
         # One record even when nobody is left: its sealed generation is what shows a rewrite that a crash
         # kept from the anchor to be newer than it, where a segment emptied to its header would look cut off.
         generation = self._history.generation
-        link = segments.write(self.folder, number, [records.encode(groups, self.key, records.Place(generation, number))],
-                              self.secret)
+        record = records.encode(groups, self.key, records.Place(generation, number))
+        link = segments.write(self.folder, number, [record], self.secret)
         self._history.mark(number, generation, link)
         # The new file is in place: from here nothing may fail the change, or memory would disagree with it.
         if self._appender is not None and self._appender.number == number:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -110,7 +110,7 @@ class HaarDetector:
         return [Detection(box, profile=True)
                 for box in self._confirmed_boxes(image, _sorted(_uncovered(profiles, frontal)))]
 
-    def detect_near(self, image: np.ndarray, boxes: list[Box], face_side: int = 80) -> list[Detection]:
+    def detect_near(self, image: np.ndarray, boxes: Sequence[Box], face_side: int = 80) -> list[Detection]:
         """Faces around the given boxes (where followed faces were a moment ago), each neighbourhood
         scaled so the face is about face_side pixels and searched only for faces of about that size
         (it moved little since), without the second cascade's confirmation (it was confirmed when first
@@ -128,8 +128,8 @@ class HaarDetector:
             if region.size == 0:
                 continue
             if scale < 1.0:
-                region = cv2.resize(region, (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale))),
-                                    interpolation=cv2.INTER_AREA)
+                size = (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale)))
+                region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
             with self._lock:
                 frontal = self._frontal(region, bounds, verify=False)
                 profiles = [] if frontal else self._profiles(region, bounds)

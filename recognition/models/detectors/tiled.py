@@ -69,7 +69,8 @@ def cut(image: np.ndarray, left: int, top: int, side: int, size: Optional[int] =
         scale = size / side
         ox, oy = round((x0 - left) * scale), round((y0 - top) * scale)
         w, h = max(1, min(size - ox, round((x1 - x0) * scale))), max(1, min(size - oy, round((y1 - y0) * scale)))
-        out[oy : oy + h, ox : ox + w] = cv2.resize(part, (w, h), interpolation=cv2.INTER_AREA) if scale != 1 else part[:h, :w]
+        out[oy : oy + h, ox : ox + w] = (cv2.resize(part, (w, h), interpolation=cv2.INTER_AREA) if scale != 1
+                                         else part[:h, :w])
     return out
 
 

@@ -55,7 +55,8 @@ class PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8", "--no-sync")
         with open(self.data / "postgresql.conf", "a") as conf:
             # Durable as in production (fsync stays on: a kill -9 must not lose a commit); small and quiet.
-            conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.folder}'\n"
+            conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                       f"unix_socket_directories = '{self.folder}'\n"
                        "max_connections = 200\nshared_buffers = 128MB\nlog_min_messages = warning\n")
 
     def start(self) -> "PostgresServer":

@@ -36,20 +36,16 @@ from typing import Callable, Optional, Sequence
 import psycopg
 
 from recognition.store import records
+from recognition.store.changes import IdentityChanges
 from recognition.store.identity import Identity
-from recognition.store.interface import (
-    Candidate, Enrolled, FindExisting, StoreRejected, StoreUnavailable,
-)
+from recognition.store.interface import Candidate, Enrolled, FindExisting, StoreRejected, StoreUnavailable
 from recognition.store.memory import StoreIndex
 from recognition.store.postgres import schema
 from recognition.store.postgres.errors import close_quietly, store_errors, usable
 from recognition.store.postgres.follower import ChangeFollower
 from recognition.store.postgres.spent import SpentTable
-from recognition.store.changes import IdentityChanges
 from recognition.store.reading import MemoryReads
-from recognition.store.vault import (
-    KeyMissing, StoreKey, check_outside, read_or_create_key, seal, sealed_key_id, unseal,
-)
+from recognition.store.vault import KeyMissing, StoreKey, check_outside, read_or_create_key, seal, sealed_key_id, unseal
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +129,8 @@ class PostgresStore(MemoryReads, IdentityChanges):
 
     def add_many(self, identities: Sequence[Identity]) -> None:
         def work(tx: "Transaction"):
-            hashes, emails = set(), set()
+            hashes: set[str] = set()
+            emails: set[str] = set()
             for identity in identities:
                 self._index.check_new(identity.hash, identity.email_hash, hashes, emails)
             self._index.check_loadable(identities)
@@ -339,7 +336,8 @@ class PostgresStore(MemoryReads, IdentityChanges):
                 raise KeyMissing(f"no store key at {self.key_path}")
             if sealed is not None and not self.key_path.exists():
                 key_id = sealed_key_id(SECRET_MAGIC, bytes(sealed[0]))
-                raise KeyMissing(f"the store in {self.location} is sealed with key id {key_id.hex() if key_id else '?'}, "
+                raise KeyMissing(f"the store in {self.location} is sealed with key id "
+                                 f"{key_id.hex() if key_id else '?'}, "
                                  f"and there is no key at {self.key_path}: copy the key file of a server that uses "
                                  f"this database and point --key-file (FACE_KEY_FILE) at it")
             key = read_or_create_key(self.key_path, create=not self.read_only)
