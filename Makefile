@@ -8,7 +8,7 @@ TEST_REQUIREMENTS := $(RUN_REQUIREMENTS) requirements-test.txt
 RUN_STAMP := $(VENV)/.installed-run-$(shell cat $(RUN_REQUIREMENTS) | cksum | cut -d' ' -f1)
 TEST_STAMP := $(VENV)/.installed-test-$(shell cat $(TEST_REQUIREMENTS) | cksum | cut -d' ' -f1)
 # What `make lint` checks, with ruff and mypy (their settings: pyproject.toml).
-LINT_PATHS := recognition camera webapp tools config.py run.py
+LINT_PATHS := recognition camera services webapp tools config.py run.py
 FIXTURES ?= $(abspath ../shared/fixtures)
 CHROMIUM ?= /usr/bin/chromium
 # The page test drives Debian's chromium; Playwright must never fetch a browser of its own.

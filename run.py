@@ -88,8 +88,8 @@ def build(settings: config.Config) -> Optional[Server]:
     from recognition.store.interface import StoreError
     from recognition.store.vault import StoreKeyError
     from webapp import create_app
-    from webapp.http.guard import HostNames
     from webapp.http.face_gate import FaceGate
+    from webapp.http.guard import HostNames
     from webapp.http.serving import make_server
     from webapp.http.throttle import ModelThrottle
     from webapp.parts import Parts, signing_secret

@@ -12,12 +12,11 @@ import numpy as np
 
 from recognition.album.corrections import forget_identity as forget_album_link
 from recognition.images import MAX_PIXELS
-from recognition.store.interface import Enrolled
 from recognition.pipeline.analyzer import FaceAnalyzer
 from recognition.pipeline.more_photos import CheckedFace, PhotoRefused, check_photo
 from recognition.pipeline.people_import import ImportReport, Photo, import_people
 from recognition.store.identity import Identity
-from recognition.store.interface import FaceStore
+from recognition.store.interface import Enrolled, FaceStore
 from services.live import LiveView
 
 if TYPE_CHECKING:

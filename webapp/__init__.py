@@ -6,9 +6,9 @@ import io
 from flask import Flask, Request
 from flask.json.provider import DefaultJSONProvider
 
+from webapp.current import EXTENSION
 from webapp.http.errors import register_error_handlers
 from webapp.http.guard import HostNames
-from webapp.current import EXTENSION
 from webapp.parts import Parts
 
 DEFAULT_MAX_UPLOAD = 16 * 1024 * 1024

@@ -18,8 +18,8 @@ from typing import Optional
 
 from flask import Blueprint, Flask, jsonify, request
 
-from webapp.http.errors import ApiError
 from webapp.current import parts
+from webapp.http.errors import ApiError
 
 HEADER = "X-API-Key"
 VIEWER_COOKIE = "faceapp_viewer"

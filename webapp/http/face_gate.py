@@ -13,8 +13,8 @@ from typing import Callable, Optional, Sequence
 
 from flask import request
 
-from recognition.liveness.pose import HeadPoseModel
 from recognition.liveness.challenges import STEPS, ChallengeBook, Ledger
+from recognition.liveness.pose import HeadPoseModel
 from webapp.http.errors import ApiError
 from webapp.http.rate_limit import AttemptLimiter
 

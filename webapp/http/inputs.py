@@ -18,8 +18,8 @@ from flask import request
 
 from recognition.faces import largest
 from recognition.images import MAX_PIXELS, DecodedImage, ImageError, ImageTooLarge, decode
-from webapp.http.errors import ApiError
 from webapp.current import parts
+from webapp.http.errors import ApiError
 
 MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254

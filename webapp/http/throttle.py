@@ -23,10 +23,10 @@ import time
 from collections import OrderedDict
 from typing import Callable, Optional, Sequence
 
+from webapp.current import parts
 from webapp.http.auth import given_key
 from webapp.http.errors import ApiError
 from webapp.http.face_gate import FaceGate
-from webapp.current import parts
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,18 @@ from __future__ import annotations
 
 def blueprints() -> list:
     """Every feature's blueprint, in the order they are registered."""
-    from webapp.routes import (accounts, album_people, albums, classifier, embeddings, health, live, openapi, people,
-                               signin)
+    from webapp.routes import (
+        accounts,
+        album_people,
+        albums,
+        classifier,
+        embeddings,
+        health,
+        live,
+        openapi,
+        people,
+        signin,
+    )
 
     return [live.bp, people.bp, accounts.bp, signin.bp, embeddings.bp, albums.bp, album_people.bp, classifier.bp,
             openapi.bp, health.bp]

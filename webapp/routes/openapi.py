@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from webapp.current import parts
 from webapp.openapi_doc.parts import BOX, ERROR, HASH, IMAGE, TEXT, VECTOR, error_answers, json_answer, multipart_body
 from webapp.openapi_doc.security import PATHS as SECURITY_PATHS, as_served, secure
 from webapp.openapi_doc.signin import SIGNIN_PATHS
-from webapp.current import parts
 
 bp = Blueprint("openapi", __name__)
 

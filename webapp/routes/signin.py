@@ -22,8 +22,8 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from recognition.faces import Box
 from recognition.liveness.burst import FRAMES_PER_MOVE, BurstLooker
-from recognition.liveness.judge import MIN_FRAMES
 from recognition.liveness.challenges import ChallengeRefused
+from recognition.liveness.judge import MIN_FRAMES
 from recognition.matching.matcher import AlreadyEnrolled
 from webapp.current import parts
 from webapp.http import inputs, sessions
