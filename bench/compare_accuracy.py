@@ -94,7 +94,7 @@ def main() -> int:
     from webapp.http.throttle import ModelThrottle
 
     # Hundreds of photos from one client: the model's rate limit (a defence against strangers) is off.
-    server = LiveServer(create_app(Parts(store=store, analyzer=analyzer, throttle=ModelThrottle(0))))
+    server = LiveServer(create_app(Parts.build(store=store, analyzer=analyzer, throttle=ModelThrottle(0))))
     try:
         rows = embed_all(server.url, labelled_photos(args.faces))
         if str(args.clip) and args.clip.is_file():

@@ -165,7 +165,7 @@ def serve(clip: Path, store, analyzer):
     frames = FrameBuffer(str(clip))
     capture = CaptureThread(parse_source(str(clip)), frames).start()
     worker = RecognitionWorker(frames, analyzer).start()
-    services = Parts(store=store, analyzer=analyzer, frames=frames, worker=worker, max_viewers=16)
+    services = Parts.build(store=store, analyzer=analyzer, frames=frames, worker=worker, max_viewers=16)
     app = create_app(services)
     server = LiveServer(app)
     if frames.wait_newer(0, timeout=30) is None:

@@ -138,7 +138,7 @@ def analyzer(detector, aligner, embedder, store):
 def services(analyzer, store):
     from webapp.parts import Parts
 
-    svc = Parts(store=store, analyzer=analyzer)
+    svc = Parts.build(store=store, analyzer=analyzer)
     yield svc
     svc.stopping.set()
 
@@ -216,7 +216,7 @@ def camera_services(analyzer, store):
         capture = CaptureThread(spec, frames, **capture_options).start()
         worker = RecognitionWorker(frames, analyzer).start()
         shield = FaceShield(frames, make_detector(blur_detector)).start() if blur != "none" else None
-        svc = Parts(store=store, analyzer=analyzer, frames=frames, worker=worker,
+        svc = Parts.build(store=store, analyzer=analyzer, frames=frames, worker=worker,
                        privacy=PrivacyFilter(blur, shield) if shield else None)
         running.append((svc, capture, worker, shield))
         return svc

@@ -64,7 +64,7 @@ def test_the_faces_on_camera_get_them_per_track(analyzer, store, tmp_path):
     capture = CaptureThread(parse_source(str(clip)), frames).start()
     worker = RecognitionWorker(frames, analyzer, attributes=TrackAttributes(analyzer)).start()
     try:
-        client = create_app(Parts(store=store, analyzer=analyzer, frames=frames, worker=worker)).test_client()
+        client = create_app(Parts.build(store=store, analyzer=analyzer, frames=frames, worker=worker)).test_client()
 
         def rose_seen():
             faces = client.get("/hash").get_json()["faces"]

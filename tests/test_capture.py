@@ -125,7 +125,7 @@ def test_url_source_that_drops_is_retried_until_it_returns(run_capture, tmp_path
     upstream_frames, _ = run_capture(parse_source(str(clip)))
 
     def serve(port=0):
-        services = Parts(store=None, analyzer=None, frames=upstream_frames)
+        services = Parts.build(store=None, analyzer=None, frames=upstream_frames)
         return services, LiveServer(create_app(services), port=port)
 
     services, upstream = serve()

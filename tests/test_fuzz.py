@@ -25,7 +25,7 @@ def fuzz_server(detector, aligner, embedder, tmp_path_factory):
 
     # No rate limit: hundreds of cases from one address would mostly be answered 429 before their
     # input is looked at, which is what this test is about (tests/test_keys.py tests the limits).
-    services = Parts(store=store, analyzer=FaceAnalyzer(detector, aligner, embedder, Matcher(store, "Dlib")),
+    services = Parts.build(store=store, analyzer=FaceAnalyzer(detector, aligner, embedder, Matcher(store, "Dlib")),
                         throttle=ModelThrottle(0))
     server = LiveServer(create_app(services))
     yield server

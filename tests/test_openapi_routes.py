@@ -20,7 +20,7 @@ PATH_NAMES = {"identity_hash": "hash", "person_id": "id"}  # the URL map's varia
 
 @pytest.fixture(scope="module")
 def app():
-    return create_app(Parts(store=None, analyzer=None))
+    return create_app(Parts.build(store=None, analyzer=None))
 
 
 def url_map(app) -> dict[tuple[str, str], str]:

@@ -149,7 +149,7 @@ def test_a_tried_token_is_refused_after_a_restart(tmp_path, analyzer, pose_model
 
     def server(store):
         gate = FaceGate(store.secret, ledger=store, moves=("right",), steps=1, pose_model=pose_model)
-        return live_server(create_app(Parts(store=store, analyzer=analyzer, gate=gate)))
+        return live_server(create_app(Parts.build(store=store, analyzer=analyzer, gate=gate)))
 
     folder = tmp_path / "restarted"
     store = open_store(folder)
@@ -175,7 +175,7 @@ def test_a_token_tried_at_one_server_is_refused_by_another_on_the_same_database(
     url = postgres.new_database()
     stores = [PostgresStore(url, tmp_path / name, tmp_path / "keys" / "store.key") for name in ("a", "b")]
     try:
-        a, b = [live_server(create_app(Parts(store=store, analyzer=analyzer, gate=FaceGate(
+        a, b = [live_server(create_app(Parts.build(store=store, analyzer=analyzer, gate=FaceGate(
             store.secret, ledger=store, moves=("right",), steps=1, pose_model=pose_model)))) for store in stores]
         token = requests.post(f"{a.url}/signin/challenge", timeout=10).json()["token"]
         signed_up = post_burst(a.url, turning, token, name="Turning man")

@@ -35,16 +35,16 @@ class Parts:
     (dataclasses.replace), which builds its use cases again from the same parts.
 
     frames and worker are None when serving the API only (--source none); privacy is None without --blur;
-    albums is None without --album. gate and throttle default to their own defaults."""
+    albums is None without --album. Parts.build gives gate and throttle their defaults."""
 
     store: FaceStore
     analyzer: FaceAnalyzer
+    gate: FaceGate  # the sign-in pages' challenges and rate limits
+    throttle: ModelThrottle  # the model routes' rate limits
     frames: Optional[FrameBuffer] = None
     worker: Optional[RecognitionWorker] = None
     privacy: Optional[PrivacyFilter] = None  # which faces the stream blurs (--blur)
     albums: Optional["AlbumLibrary"] = None  # the photo folders searched by face (--album)
-    gate: Optional[FaceGate] = None  # the sign-in pages' challenges and rate limits
-    throttle: Optional[ModelThrottle] = None  # the model routes' rate limits
     # A recognition result older than this is no longer "now": /hash reports no faces from it.
     stale_after: float = 2.0
     max_viewers: int = 8
@@ -69,11 +69,7 @@ class Parts:
     def __post_init__(self) -> None:
         from recognition.matching.trained import ClassifierFile
 
-        derived = {"signing_secret": signing_secret(self.store)}
-        if self.gate is None:
-            derived["gate"] = FaceGate(derived["signing_secret"], ledger=self.store)
-        if self.throttle is None:
-            derived["throttle"] = ModelThrottle()
+        derived: dict[str, object] = {"signing_secret": signing_secret(self.store)}
         data_dir = getattr(self.store, "data_dir", None)
         classifier_file = ClassifierFile(data_dir, self.store.key) if data_dir is not None else None
         live = LiveView(self.analyzer, self.frames, self.worker, self.privacy, self.stale_after)
@@ -85,6 +81,14 @@ class Parts:
                        photo_albums=Albums(self.albums, self.analyzer, self.store))
         for name, value in derived.items():  # frozen: set once, here
             object.__setattr__(self, name, value)
+
+    @classmethod
+    def build(cls, store: FaceStore, analyzer: FaceAnalyzer, *, gate: Optional[FaceGate] = None,
+              throttle: Optional[ModelThrottle] = None, **options) -> "Parts":
+        """Parts with the default sign-in gate (its challenges signed with the store's key, its spent
+        tags kept in the store) and the default model rate limits, unless given."""
+        return cls(store=store, analyzer=analyzer, gate=gate or FaceGate(signing_secret(store), ledger=store),
+                   throttle=throttle or ModelThrottle(), **options)
 
 
 def signing_secret(store: Optional[FaceStore]) -> bytes:
