@@ -72,7 +72,8 @@ class Accounts:
             matches = [matcher.verify(identity, vector) for vector in embeddings] if identity else []
         best = max((match for match in matches if match is not None), key=lambda match: match.similarity, default=None)
         # One view of many that happens to resemble someone is not them: two views must agree (one photo: one).
-        agreeing = sum(1 for match in matches if match is not None and best and match.identity_hash == best.identity_hash)
+        agreeing = sum(1 for match in matches
+                       if match is not None and best and match.identity_hash == best.identity_hash)
         return best if best is not None and agreeing >= min(2, len(embeddings)) else None
 
     def whose(self, image: Optional[np.ndarray], box: Optional[Box]) -> Optional[str]:
@@ -80,8 +81,7 @@ class Accounts:
         if image is None or box is None:
             return None
         analyzer = self.people.analyzer
-        chip = analyzer.aligner.chips(image, [box], analyzer.embedder.input_size)
-        match = analyzer.matcher.identify(analyzer.embedder.embed(chip))[0]
+        match = analyzer.matcher.identify(analyzer.embedder.embed(analyzer.chips(image, [box])))[0]
         return "identity:" + match.identity_hash if match else None
 
     def framing(self, frame: np.ndarray) -> FramingHint:

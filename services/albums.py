@@ -70,14 +70,18 @@ class Albums:
             raise AlbumQueryError(422, "no face was found in the image")
         if face >= len(faces):
             raise AlbumQueryError(400, f"'face' is {face}, but the image has {len(faces)} face(s) (0 is the largest)")
-        return SearchAnswer(len(faces), threshold, library.search(faces[face].embedding[None, :], threshold))
+        embedding = faces[face].embedding
+        if embedding is None:  # analyze() embeds every face it returns
+            raise RuntimeError("a face of the query photo has no embedding")
+        return SearchAnswer(len(faces), threshold, library.search(embedding[None, :], threshold))
 
     def search_by_identity(self, identity: Identity, threshold: float) -> SearchAnswer:
         library = self.open()
         if identity.model != self.analyzer.model_name:
             raise AlbumQueryError(409, f"{identity.hash} was enrolled with {identity.model}; the albums are indexed "
                                        f"with {self.analyzer.model_name}")
-        return SearchAnswer(len(identity.embeddings), threshold, library.search(np.stack(identity.embeddings), threshold))
+        return SearchAnswer(len(identity.embeddings), threshold, library.search(np.stack(identity.embeddings),
+                                                                                threshold))
 
     # The albums' people.
 

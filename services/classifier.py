@@ -62,7 +62,7 @@ class Classifier:
         fingerprint = self._fingerprint(model_name)
         people = [i for i in self.store.identities() if i.model == model_name]
         try:
-            model, report = train([i.hash for i in people], [list(i.embeddings) for i in people],
+            model, report = train([i.hash for i in people], [np.stack(i.embeddings) for i in people],
                                   self.analyzer.matcher.required)
         except NotEnoughPeople as exc:
             raise CannotClassify(str(exc))

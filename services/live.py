@@ -72,7 +72,7 @@ class LiveView:
     def privacy_status(self) -> Optional[dict]:
         """With --blur: the privacy search's detector, its searches a second, the faces it hides, and the
         frames hidden whole because it could not vouch for them."""
-        if self.privacy is None or not self.privacy.active:
+        if self.privacy is None or not self.privacy.active or self.privacy.shield is None:
             return None
         shield = self.privacy.shield
         latest = shield.latest

@@ -33,7 +33,11 @@ class Photos:
 
     @property
     def dimensions(self) -> int:
-        return self.analyzer.embedder.dimensions
+        """The length of the model's vectors (known once the model is loaded, which the server waits for)."""
+        dimensions = self.analyzer.embedder.dimensions
+        if dimensions is None:
+            raise RuntimeError("the embedding model is not loaded: its vectors' length is not known yet")
+        return dimensions
 
     def faces(self, image: np.ndarray) -> tuple[list[FaceObservation], list[dict]]:
         """Every face with whom it matched, and (with --attributes) each one's age, gender and emotion."""

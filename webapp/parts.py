@@ -70,7 +70,7 @@ class Parts:
         from recognition.matching.trained import ClassifierFile
 
         derived: dict[str, object] = {"signing_secret": signing_secret(self.store)}
-        data_dir = getattr(self.store, "data_dir", None)
+        data_dir = self.store.data_dir if self.store is not None else None
         classifier_file = ClassifierFile(data_dir, self.store.key) if data_dir is not None else None
         live = LiveView(self.analyzer, self.frames, self.worker, self.privacy, self.stale_after)
         attributes = FaceAttributes(self.analyzer, self.attributes)
@@ -97,9 +97,9 @@ def signing_secret(store: Optional[FaceStore]) -> bytes:
     from anything inside the data dir, so a copy of it cannot forge a session. Servers that share a
     store (and so its key) accept each other's sessions and challenges. Rotating the key ends every
     session and challenge. A server without a store (a stream only) signs with a random key of its own."""
-    key = getattr(store, "key", None)
-    if key is None:
+    if store is None:
         return secrets.token_bytes(32)
+    key = store.key
     # The installation secret, mixed in, keeps installations that were given the same key file apart.
     return hmac.new(key.secret, b"faceapp signing key\0" + (store.secret or b""), hashlib.sha256).digest()
 

@@ -83,7 +83,7 @@ def check_body() -> None:
 
 
 def check_json(length: int) -> None:
-    limit = LARGE_JSON.get(request.endpoint, JSON)
+    limit = LARGE_JSON.get(request.endpoint or "", JSON)
     if length > limit.bytes:
         raise ApiError(413, f"a JSON body may be at most {_size(limit.bytes)} here (this one is {_size(length)})"
                             + limit.hint)

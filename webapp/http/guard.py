@@ -69,8 +69,7 @@ class HostNames:
         wildcard = host.strip() in WILDCARDS
         if not wildcard:
             names.add(canonical_host(host))
-        names.discard(None)
-        return cls(frozenset(names), any_address=wildcard)
+        return cls(frozenset(name for name in names if name is not None), any_address=wildcard)
 
     def allows(self, host_header: str) -> bool:
         name = host_name(host_header)

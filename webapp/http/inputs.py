@@ -51,15 +51,22 @@ def json_object() -> dict:
     return body
 
 
-def image_bytes(key: str, *, required: bool = True) -> Optional[bytes]:
-    """The bytes of an image sent as a multipart file, or as a base64 string (or data URL) in that field."""
+def image_bytes(key: str) -> bytes:
+    """The bytes of an image sent as a multipart file, or as a base64 string (or data URL) in that field;
+    400 when there is none."""
+    data = optional_image_bytes(key)
+    if data is None:
+        raise ApiError(400, f"send the image as multipart field '{key}' (a file, or a base64 string)")
+    return data
+
+
+def optional_image_bytes(key: str) -> Optional[bytes]:
+    """image_bytes, or None when the request has no such field."""
     upload = request.files.get(key)
     if upload is not None:
         return upload_bytes(upload)
     text = request.form.get(key)
     if text is None:
-        if required:
-            raise ApiError(400, f"send the image as multipart field '{key}' (a file, or a base64 string)")
         return None
     try:
         return base64.b64decode(DATA_URL_PREFIX.sub("", text.strip()), validate=True)

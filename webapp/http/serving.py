@@ -18,9 +18,8 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from waitress import create_server
 from waitress.channel import HTTPChannel
-from waitress.server import BaseWSGIServer
+from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
 
 from webapp.http.body_budget import RETRY_AFTER, BodiesBusy, BodyBudget
@@ -68,13 +67,15 @@ class JsonErrorTask(ErrorTask):
     {"error": "..."}."""
 
     def execute(self):
-        error = self.request.error
+        # types-waitress calls request the Error; it is the parser, which holds the Error (waitress reads it so).
+        error = self.request.error  # type: ignore[attr-defined]
+        headers: list = self.response_headers  # type: ignore[assignment]  # a list at run time, waitress appends to it
         self.status = f"{error.code} {error.reason}"
         body = json.dumps({"error": f"{error.reason}: {error.body}"}).encode()
-        self.response_headers.extend([("Content-Type", "application/json"), *COMMON_HEADERS,
+        headers.extend([("Content-Type", "application/json"), *COMMON_HEADERS,
                                       ("Content-Security-Policy", OTHER_POLICY)])
         if isinstance(error, BodiesBusy):
-            self.response_headers.append(("Retry-After", str(RETRY_AFTER)))
+            headers.append(("Retry-After", str(RETRY_AFTER)))
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -85,7 +86,7 @@ class JsonErrorChannel(HTTPChannel):
 
     def __init__(self, server, sock, addr, adj, map=None):
         super().__init__(server, sock, addr, adj, map=map)
-        self.parser_class = server.body_budget.parser_class
+        self.parser_class = getattr(server, "body_budget").parser_class  # set on each listener by make_server
 
 
 def make_server(app, *, host: str, port: int, max_upload: int, max_viewers: int, trusted_proxy: Optional[str] = None):
@@ -95,7 +96,7 @@ def make_server(app, *, host: str, port: int, max_upload: int, max_viewers: int,
     budget = BodyBudget(BODIES_HELD * (max_upload + BODY_HEADROOM), sockets)
     for listener in [d for d in sockets.values() if isinstance(d, BaseWSGIServer)]:  # one per address listened on
         listener.channel_class = JsonErrorChannel
-        listener.body_budget = budget
+        setattr(listener, "body_budget", budget)  # read by each of its channels (JsonErrorChannel)
     return server
 
 

@@ -54,7 +54,8 @@ SIGNIN_PATHS = {
                       **error_answers(400, 401, 403, 413, 415, 422, 429)}}},
     "/me": {"get": {"summary": "the signed-in person's page: name, hash, registration, sign out, delete me",
                     "responses": {**PAGE, "302": {"description": "nobody is signed in: to /signin"}}}},
-    "/signout": {"post": {"summary": "end this browser's session and revoke it: a copy of its cookie opens nothing after",
+    "/signout": {"post": {"summary": "end this browser's session and revoke it: a copy of its cookie opens nothing "
+                                     "after",
                           "responses": {"200": json_answer({"type": "object"}, "signed out"), **error_answers(403)}}},
     "/me/delete": {"post": {
         "summary": "erase the signed-in person for good: identity, vectors and email binding",

@@ -113,7 +113,7 @@ def photo():
     album, relative = request.args.get("album", ""), request.args.get("photo", "")
     path = library.photo_path(album, relative)
     kind = photo_type(path) if path is not None else None
-    if kind is None:  # the index holds it, but the file is no longer a photo: not served either
+    if path is None or kind is None:  # the index holds it, but the file is no longer a photo: not served either
         raise ApiError(404, f"no photo {relative!r} in album {album!r}")
     box, size = _box(request.args.get("box")), _size(request.args.get("size"))
     if box is None and size is None:

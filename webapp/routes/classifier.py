@@ -25,7 +25,8 @@ def predict_face():
     key = "file" if "file" in request.files or "file" in request.form else "image"
     decoded = inputs.decoded_upload(inputs.image_bytes(key), key)
     prediction = parts().classifier.predict(decoded.image)
-    faces = [{"name": face.identity.name if face.identity else None, "hash": face.identity.hash if face.identity else None,
+    faces = [{"name": face.identity.name if face.identity else None,
+              "hash": face.identity.hash if face.identity else None,
               "probability": round(face.probability, 4), "known": face.identity is not None,
               "box": decoded.original(face.box).as_list(), **face.attributes}  # in the photo's own pixels
              for face in prediction.faces]

@@ -1,6 +1,8 @@
 """/openapi.json: every route, its inputs and its answers, for client generators and the fuzz test."""
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from flask import Blueprint, jsonify
 
 from webapp.current import parts
@@ -44,7 +46,7 @@ PERSON_ID = {"name": "id", "in": "path", "required": True, "schema": TEXT,
              "description": "a person's id as GET /album/people lists it (stable once named or corrected)"}
 
 
-def _json_body(properties: dict, required: tuple = ()) -> dict:
+def _json_body(properties: dict, required: Sequence[str] = ()) -> dict:
     return {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "properties": properties, "required": list(required)}}}}
 
@@ -62,7 +64,8 @@ ALBUM_PATHS = {
                            "skipped": {"type": "integer"}}}, "progress"), **error_answers(404)}}},
     "/album/search": {
         "post": {"summary": "the album photos a face is in: the largest face of the photo, or the one named by 'face'",
-                 "requestBody": multipart_body({"image": IMAGE, "threshold": {"type": "string", "description": THRESHOLD},
+                 "requestBody": multipart_body({"image": IMAGE, "threshold": {"type": "string",
+                                                                              "description": THRESHOLD},
                                             "face": {"type": "string", "description": "0 is the largest face"}},
                                            ["image"]),
                  "responses": {"200": MATCHES, **error_answers(400, 404, 413, 415, 422)}},
@@ -94,7 +97,8 @@ ALBUM_PATHS = {
         "post": {"summary": "this face is not the person: it leaves the group for good",
                  "requestBody": _json_body({"album": TEXT, "photo": TEXT, "face": {"type": "integer"}},
                                            ["album", "photo", "face"]),
-                 "responses": {"200": json_answer(PERSON, "the person without the face"), **error_answers(400, 401, 404, 409)}}},
+                 "responses": {"200": json_answer(PERSON, "the person without the face"), **error_answers(400, 401,
+                                                                                                          404, 409)}}},
     "/album/photo": {"get": {
         "summary": "an indexed album photo: the original (its type read from its bytes: JPEG, PNG, WebP, BMP or "
                    "HEIC), or a JPEG with 'box' highlighted (at most 2048 pixels) and at most 'size' pixels",
@@ -106,7 +110,7 @@ ALBUM_PATHS = {
 }
 
 
-SPEC = {
+SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "Live face recognition", "version": "1.0",
              "description": "Embeddings only, never images. Errors are JSON {\"error\": \"...\"} with a 4xx status. "
@@ -117,7 +121,8 @@ SPEC = {
                             "`security: []` (the pages' shells, the sign-in routes, /health, this description); "
                             "routes that run the face model are rate limited per client and per key (429), and "
                             "answer 503 with Retry-After when the server runs as many as it may at once. JSON "
-                            "bodies are at most 64 KB (POST /compare_embeddings: 256 KB, POST /faces: 2 MB), url-encoded ones 4 MB "
+                            "bodies are at most 64 KB (POST /compare_embeddings: 256 KB, POST /faces: 2 MB), "
+                            "url-encoded ones 4 MB "
                             "and 64 fields, multipart ones 256 parts and 4 MB a text field (413); any body "
                             "may get 503 with Retry-After while the server holds as many bodies as it may."},
     "components": {
@@ -145,7 +150,8 @@ SPEC = {
             "requestBody": {"required": False, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "properties": {"image": IMAGE, "name": TEXT}}},
                 "application/json": {"schema": {"type": "object", "properties": {"name": TEXT}}}}},
-            "responses": {"201": json_answer({"type": "object", "properties": {"hash": TEXT, "name": {"type": ["string", "null"]}}},
+            "responses": {"201": json_answer({"type": "object", "properties": {"hash": TEXT,
+                                                                               "name": {"type": ["string", "null"]}}},
                                        "enrolled"), **error_answers(400, 401, 409, 413, 415, 422)}}},
         "/faces": {
             "get": {"summary": "every known identity (no vectors), oldest first; offset and limit page through",
@@ -169,7 +175,8 @@ SPEC = {
                          "existing": {"type": "array", "items": {"type": "object", "properties": {
                              "index": {"type": "integer"}, "hash": TEXT, "similarity": {"type": "number"}}}}}},
                          "what was enrolled, and which faces were already someone"),
-                         **error_answers(400, 401, 413, 422), "503": json_answer(ERROR, "the store cannot be written")}}},
+                         **error_answers(400, 401, 413, 422), "503": json_answer(ERROR,
+                                                                                 "the store cannot be written")}}},
         "/faces/{hash}": {
             "parameters": [HASH],
             "get": {"summary": "one identity, with the age, gender and emotion kept at registration (--attributes)",
@@ -204,7 +211,8 @@ SPEC = {
                      "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                          "type": "object", "properties": {"image": {"type": "array", "items": IMAGE}},
                          "required": ["image"]}}}},
-                     "responses": {"200": json_answer(IDENTITY, "added"), **error_answers(400, 401, 404, 409, 413, 415, 422)}}},
+                     "responses": {"200": json_answer(IDENTITY, "added"), **error_answers(400, 401, 404, 409, 413,
+                                                                                          415, 422)}}},
         "/people/import": {"post": {
             "summary": "a zip with a folder of photos per person (Name/photo.jpg): enrolled, or given the photos",
             "requestBody": multipart_body({"zip": {"type": "string", "format": "binary"}}, ["zip"]),
@@ -217,12 +225,14 @@ SPEC = {
             "post": {"summary": "record a face (a photo, or the one on camera) as not this person",
                      "requestBody": {"required": False, "content": {"multipart/form-data": {"schema": {
                          "type": "object", "properties": {"image": IMAGE}}}}},
-                     "responses": {"200": json_answer(IDENTITY, "recorded"), **error_answers(400, 401, 404, 409, 413, 415, 422)}}},
+                     "responses": {"200": json_answer(IDENTITY, "recorded"), **error_answers(400, 401, 404, 409, 413,
+                                                                                             415, 422)}}},
         "/register": {"post": {
             "summary": "register the photo's face; the email is kept only as a keyed hash, bound to one identity "
                        "only: an email bound already is not bound again, and the answer is the same (no oracle)",
             "requestBody": multipart_body({"image": IMAGE, "email": TEXT, "name": TEXT}, ["image"]),
-            "responses": {"201": json_answer({"type": "object", "properties": {"id": TEXT, "name": {"type": ["string", "null"]}}},
+            "responses": {"201": json_answer({"type": "object", "properties": {"id": TEXT, "name": {"type": ["string",
+                                                                                                             "null"]}}},
                                        "registered"), **error_answers(400, 401, 409, 413, 415, 422)}}},
         "/login": {"post": {
             "summary": "log in with a new photo (and, optionally, the email registered with)",
@@ -235,10 +245,12 @@ SPEC = {
                 **error_answers(400, 401, 413, 415, 422, 429)}}},
         "/process-frame": {"post": {
             "summary": "identify the largest face in a frame (a file or a base64 string in 'frame')",
-            "requestBody": multipart_body({"frame": {"type": "string", "description": "image file or base64"}}, ["frame"]),
+            "requestBody": multipart_body({"frame": {"type": "string", "description": "image file or base64"}},
+                                          ["frame"]),
             "responses": {"200": json_answer({"type": "object", "properties": {
                 "hash": {"type": ["string", "null"]}, "coords": BOX, "embedding": VECTOR,
-                "faces": {"type": "array", "items": FACE}}}, "the largest face"), **error_answers(400, 413, 415, 422)}}},
+                "faces": {"type": "array", "items": FACE}}}, "the largest face"), **error_answers(400, 413, 415,
+                                                                                                  422)}}},
         "/extract_embeddings_from_image": {"post": {
             "summary": "one embedding per face in the image (an empty list when there is none)",
             "requestBody": multipart_body({"image": IMAGE}, ["image"]),

@@ -67,10 +67,11 @@ def enroll_vectors():
             raise ApiError(400, f"{where} must be an object with an 'embedding' (and optionally a 'name')")
         if set(item) - FACE_FIELDS:
             raise ApiError(400, f"{where} has fields this route does not take: {sorted(set(item) - FACE_FIELDS)}")
-        vectors.append(inputs.vector(item["embedding"], f"{where}.embedding", analyzer.embedder.dimensions))
+        vectors.append(inputs.vector(item["embedding"], f"{where}.embedding", parts().photos.dimensions))
         names.append(inputs.clean_name(item.get("name"), f"{where}.name"))
     outcomes = parts().people.enroll_vectors(np.vstack(vectors), names)
-    created = [{"index": i, "hash": o.created.hash, "name": o.created.name} for i, o in enumerate(outcomes) if o.created]
+    created = [{"index": i, "hash": o.created.hash, "name": o.created.name} for i,
+               o in enumerate(outcomes) if o.created]
     existing = [{"index": i, "hash": o.existing.identity_hash, "similarity": round(o.existing.similarity, 4)}
                 for i, o in enumerate(outcomes) if o.existing]
     return jsonify({"created": created, "existing": existing}), 201
@@ -136,10 +137,13 @@ def add_photos(identity_hash: str):
     except PhotoNotAdded as failed:
         refused = failed.refused
         status = 409 if refused.kind in ("someone-else", "duplicate", "other-model") else 422
-        raise ApiError(status, f"{names[failed.index]} was not added, nor any other: {refused}",
-                       **({"matches": refused.other} if refused.other else {}))
+        message = f"{names[failed.index]} was not added, nor any other: {refused}"
+        if refused.other:  # the person it matches better
+            raise ApiError(status, message, matches=refused.other)
+        raise ApiError(status, message)
     return jsonify({**updated.summary(), "added": len(checked),
-                    "photos": [{"similarity": round(f.similarity, 4), "quality": round(f.quality, 3)} for f in checked]})
+                    "photos": [{"similarity": round(f.similarity, 4), "quality": round(f.quality,
+                                                                                       3)} for f in checked]})
 
 
 @bp.post("/people/import")
@@ -169,7 +173,7 @@ def import_zip():
 def not_this_person(identity_hash: str):
     """Record a face (a photo, or the one on camera now) as "not this person", so it stops matching."""
     inputs.identity_or_404(identity_hash)
-    data = inputs.image_bytes("image", required=False)
+    data = inputs.optional_image_bytes("image")
     if data is not None:
         face = inputs.largest_face(inputs.decode_upload(data, "image"), "the photo")
     else:

@@ -44,17 +44,19 @@ MAX_FRAME_PIXELS = 2_100_000
 class Presented:
     """The face a person showed: its embedding, the frame it was in and where, and how the challenge went."""
 
-    embedding: Optional[np.ndarray]  # the one to enroll
-    image: Optional[np.ndarray]
-    box: Optional[Box]
+    embedding: np.ndarray  # the one to enroll
+    image: np.ndarray
+    box: Box
+    views: np.ndarray  # every embedded view of the face, to recognise it by
     liveness: Optional[dict] = None
-    views: Optional[np.ndarray] = None  # every embedded view of the face, to recognise it by
 
 
 class LivenessFailed(ApiError):
-    def __init__(self, presented: Presented, reason: str) -> None:
-        super().__init__(422, reason, liveness=presented.liveness)
-        self.presented = presented
+    """A burst that did not pass; image and box: the face it showed, if one was found."""
+
+    def __init__(self, reason: str, liveness: dict, image: Optional[np.ndarray], box: Optional[Box]) -> None:
+        super().__init__(422, reason, liveness=liveness)
+        self.image, self.box = image, box
 
 
 @bp.get("/signup")
@@ -129,7 +131,7 @@ def signin():
     try:
         presented = present_face()
     except LivenessFailed as failure:  # a picture of someone held up counts against that someone too
-        gate.count(accounts.whose(failure.presented.image, failure.presented.box))
+        gate.count(accounts.whose(failure.image, failure.box))
         raise
     match = accounts.sign_in(presented.views, email)
     if match is None:
@@ -180,7 +182,7 @@ def present_face() -> Presented:
     if not gate.challenged:
         image = inputs.decode_upload(inputs.image_bytes("image"), "image")
         face = inputs.largest_face(image)
-        return Presented(face.embedding, image, face.box, views=face.embedding[None])
+        return Presented(face.embedding, image, face.box, face.embedding[None])
     if "image" in request.files or "image" in request.form:
         raise ApiError(400, "this server asks for a live head movement (--liveness challenge): a photo cannot sign "
                             "in or up; use the camera")
@@ -221,10 +223,11 @@ def present_face() -> Presented:
         raise ApiError(400, SENT_BEFORE)
     check = looker.check(moves, lambda index: decode_frame(encoded[index]))  # at the scale it was looked at
     result = {**check.to_json(), "moves": [move.name for move in moves], "digest": digest}
-    presented = Presented(check.embedding, check.image, check.box, result, check.embeddings)
     if not check.passed:
-        raise LivenessFailed(presented, check.reason)
-    return presented
+        raise LivenessFailed(check.reason, result, check.image, check.box)
+    if check.embedding is None or check.image is None or check.box is None or check.embeddings is None:
+        raise RuntimeError("a burst passed without the face it showed")
+    return Presented(check.embedding, check.image, check.box, check.embeddings, result)
 
 
 def burst_digest(frames: list[bytes]) -> str:
