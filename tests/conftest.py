@@ -102,7 +102,7 @@ def open_store(folder: Path, **options):
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL server of the test run's own (Debian's, installed by `make postgres`)."""
-    from recognition.store.postgres.cluster import PostgresMissing, PostgresServer
+    from tests.support.postgres_server import PostgresMissing, PostgresServer
 
     try:
         server = PostgresServer().start()
@@ -152,14 +152,14 @@ def client(services):
 
 def write_clip(path: Path, photos: list[str], *, seconds_each: float, fps: float = 20.0, size=(640, 480)) -> Path:
     """A short video made of fixture photos: a camera that shows these people."""
-    from camera.clips import write_clip as write_images
+    from tests.support.clips import write_clip as write_images
 
     return write_images(path, [load_photo(p) for p in photos], seconds_each=seconds_each, fps=fps, size=size)
 
 
 def LiveServer(app, port: int = 0):
     """The app served by waitress on 127.0.0.1 in a background thread, as run.py serves it."""
-    from webapp.serving import ServerThread
+    from tests.support.server_thread import ServerThread
 
     return ServerThread(app, port=port)
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camera.clips import letterbox
+from tests.support.clips import letterbox
 from tests.conftest import IN_CI, load_photo, wait_until, write_clip
 from webapp import create_app
 

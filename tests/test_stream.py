@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import wait_until, write_clip
-from webapp.mjpeg_client import MjpegClient
+from tests.support.mjpeg_client import MjpegClient
 from webapp import create_app
 from webapp.stream import FEED
 
