@@ -17,6 +17,8 @@ from tests.support.clips import letterbox
 from tests.conftest import IN_CI, load_photo, wait_until, write_clip
 from webapp import create_app
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox (tests may run as root in a container), and nothing that reaches the network by itself.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -6,6 +6,8 @@ from tests.support.clips import letterbox, write_y4m
 from tests.conftest import fixture_path, load_photo
 from webapp import create_app
 
+pytestmark = pytest.mark.browser
+
 chromium = page_browser.chromium  # headless Debian chromium
 
 

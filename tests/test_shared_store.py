@@ -17,6 +17,8 @@ from tests.support.postgres_server import PostgresServer
 from tests.conftest import wait_until as wait_for
 from tests.test_store_contract import MODEL, near, unit
 
+pytestmark = pytest.mark.postgres
+
 SEEN_WITHIN = 1.0  # the promise: a change on one server reaches the others within a second
 
 

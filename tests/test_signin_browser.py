@@ -19,6 +19,8 @@ from tests.footage import held_up_frames, kit_person, moves_footage, person, pin
 from tests.test_signin_api import send_burst
 from webapp import create_app
 
+pytestmark = pytest.mark.browser
+
 chromium = page_browser.chromium
 TIMEOUT_MS = 60_000  # a sign-in: 1.2 s to get ready, 4.8 s of frames, then the check (the model may be warming up)
 # Tries a person gets, as one would retry (bench/liveness_bench.py measures how often one try passes:
