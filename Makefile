@@ -14,7 +14,10 @@ CHROMIUM ?= /usr/bin/chromium
 # The page test drives Debian's chromium; Playwright must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install install-test browser postgres weights run test lint bench bench-accuracy clean
+FAST_TIER := not slow and not browser and not postgres
+EMBEDDINGS_CACHE := .cache/embeddings
+
+.PHONY: install install-test browser postgres weights run test test-fast lint bench bench-accuracy clean
 
 # What runs the server (make run); install-test adds what tests, lints and benchmarks it.
 install: $(RUN_STAMP)
@@ -68,8 +71,17 @@ ifeq ($(wildcard /usr/lib/postgresql/*/bin/initdb),)
 	$(call apt_install,postgresql,the shared-store tests)
 endif
 
+# The whole suite, CI's truth: every chip goes to the real model, and an answer recorded for the fast
+# tier that differs from it fails the run.
 test: install-test browser postgres
-	FACE_FIXTURES=$(FIXTURES) $(PY) -m pytest
+	FACE_FIXTURES=$(FIXTURES) FACE_EMBEDDINGS=verify $(PY) -m pytest
+
+# Logic and routes in under a minute, without TensorFlow: the real model's embeddings of the fixtures,
+# recorded in $(EMBEDDINGS_CACHE) by the first run (which starts the model process once), and manual clocks.
+test-fast: install-test
+	@[ -n "$$(ls $(EMBEDDINGS_CACHE)/*/vectors.bin 2>/dev/null)" ] || echo "make: the embedding cache \
+	$(EMBEDDINGS_CACHE) is empty: this first run starts the model process once to fill it; later runs never start it"
+	FACE_FIXTURES=$(FIXTURES) $(PY) -m pytest -m "$(FAST_TIER)"
 
 lint: install-test
 	$(PY) -m ruff check $(LINT_PATHS)

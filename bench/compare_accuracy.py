@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench.parts import FIXTURES  # noqa: E402
-from webapp.http.serving import ServerThread as LiveServer  # noqa: E402
+from tests.support.server_thread import ServerThread as LiveServer  # noqa: E402
 
 UNLABELLED = {"group", "odd"}  # the fixtures' folders of several people, or of format oddities, not of one person
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench.parts import FIXTURES  # noqa: E402
-from camera.clips import read_frames  # noqa: E402
+from tests.support.clips import read_frames  # noqa: E402
 from recognition.faces import Box  # noqa: E402
 from recognition.models.detectors import make_detector  # noqa: E402
 from tests.crowd import CrowdScene, found_and_false  # noqa: E402

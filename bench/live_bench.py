@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.parts import FIXTURES, ServerProcess, provision_weights  # noqa: E402
-from webapp.mjpeg_client import MjpegClient  # noqa: E402
+from tests.support.mjpeg_client import MjpegClient  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -104,7 +104,7 @@ def camera_like(path: Path, picture: np.ndarray, *, seconds: float, fps: float, 
 
 
 def _fit(image, size):
-    from camera.clips import letterbox
+    from tests.support.clips import letterbox
 
     return letterbox(image, size)
 

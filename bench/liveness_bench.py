@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bench.compare_accuracy import labelled_photos  # noqa: E402
 from bench.liveness_baseline import old_judge  # noqa: E402
 from bench.parts import FIXTURES, scratch_parts  # noqa: E402
-from camera.clips import face_centred, held_up, letterbox, read_frames  # noqa: E402
+from tests.support.clips import face_centred, held_up, letterbox, read_frames  # noqa: E402
 from recognition.liveness import burst, judge  # noqa: E402
 from recognition.liveness.burst import BurstLooker, check_burst, follow_person  # noqa: E402
 from recognition.liveness.judge import LIFT, MOVES, TURN  # noqa: E402

@@ -47,7 +47,7 @@ def main() -> int:
     if args.measure:
         print(json.dumps(measure(*args.measure)))
         return 0
-    from recognition.store.postgres.cluster import PostgresServer
+    from tests.support.postgres_server import PostgresServer
 
     work = Path(tempfile.mkdtemp(prefix="sharedbench-"))
     database = PostgresServer().start() if "postgresql" in args.backends else None

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench.parts import FIXTURES  # noqa: E402
-from webapp.http.serving import ServerThread as LiveServer  # noqa: E402
-from webapp.mjpeg_client import MjpegClient  # noqa: E402
+from tests.support.server_thread import ServerThread as LiveServer  # noqa: E402
+from tests.support.mjpeg_client import MjpegClient  # noqa: E402
 
 CLIP = FIXTURES / "video" / "short_hamilton_clip.mp4"
 ENROLL = {"Lin": "lin_manuel_miranda/lin1.png", "Alex": "alex_lacamoire/alex1.jpg", "Obama": "obama/obama1.jpg",
@@ -57,7 +57,7 @@ PHOTO_SEGMENTS = ["kit_harington/kit1.jpg", "obama/obama2.jpg", "biden/biden2.jp
 
 def photo_scenario(folder: Path) -> Scenario:
     """Other photos of two enrolled people between two strangers, 2 s each, as a camera would show them."""
-    from camera.clips import write_clip
+    from tests.support.clips import write_clip
     from recognition.images import decode_image
 
     photos = [decode_image((FIXTURES / "faces" / p).read_bytes()) for p in PHOTO_SEGMENTS]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +19,10 @@ FIXTURES = fixtures_dir()
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 CLIP = FIXTURES / "video" / "short_hamilton_clip.mp4"
 MODEL = "Dlib"
+EMBEDDINGS_CACHE = ROOT / ".cache" / "embeddings"
+RECORDED = pytest.StashKey()  # the session's RecordedEmbedder, for the summary and the fast tier's check
+WARM = pytest.StashKey()
+PROBLEMS = pytest.StashKey()  # whether the embedding cache held answers when the session began
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -33,10 +38,59 @@ def fixture_path(relative: str) -> Path:
 
 
 def pytest_sessionstart(session) -> None:
+    from tests.support.recorded_embedder import versions_key
+
+    session.config.stash[WARM] = (EMBEDDINGS_CACHE / versions_key(MODEL) / "vectors.bin").is_file()
     if IN_CI and not FIXTURES.is_dir():
         pytest.exit(f"CI=true and the face fixtures are missing at {FIXTURES}: the tests that need real faces "
                     f"would all be skipped. Put ../shared/fixtures beside the clone or set {FIXTURES_SETTING}.",
                     returncode=1)
+
+
+# Tests that use these fixtures get these markers whatever their file says: the real model process or a
+# server that loads it (weights_dir), a live camera thread, a PostgreSQL server of their own.
+MARKED_BY_FIXTURE = {"model_process": "slow", "weights_dir": "slow", "camera_services": "slow",
+                     "postgres": "postgres"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        for fixture, marker in MARKED_BY_FIXTURE.items():
+            if fixture in item.fixturenames:
+                item.add_marker(marker)
+
+
+def fast_tier(config) -> bool:
+    """Whether this run leaves out the slow tests (make test-fast): it must then never import TensorFlow."""
+    return "not slow" in (config.option.markexpr or "")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The fast tier's promise, checked: no TensorFlow in this process, and a warm cache starts no model."""
+    if not fast_tier(session.config):
+        return
+    problems = []
+    if "tensorflow" in sys.modules:
+        problems.append("the fast tier imported TensorFlow in the test process")
+    recorded = session.config.stash.get(RECORDED, None)
+    whole = session.config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    if recorded is not None and recorded.started_model and session.config.stash[WARM] and whole:
+        problems.append(f"the embedding cache was warm, yet {recorded.misses} chip(s) were not in it and the "
+                        "model process was started (they are recorded now; a test whose chips change on "
+                        "every run belongs in the slow tier)")
+    session.config.stash[PROBLEMS] = problems
+    if problems:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    recorded = config.stash.get(RECORDED, None)
+    if recorded is not None:
+        terminalreporter.write_line(
+            f"embeddings: {recorded.hits} chip(s) answered from the cache in {recorded.cache_folder}, "
+            f"{recorded.misses} computed by the model process now (started: {'yes' if recorded.started_model else 'no'})")
+    for problem in config.stash.get(PROBLEMS, []):
+        terminalreporter.write_line(f"FAST TIER: {problem}", red=True)
 
 
 def load_photo(relative: str) -> np.ndarray:
@@ -46,16 +100,22 @@ def load_photo(relative: str) -> np.ndarray:
     return decode_image(fixture_path("faces/" + relative).read_bytes())
 
 
-@pytest.fixture(scope="session")
-def weights_dir(tmp_path_factory) -> Path:
-    """A DeepFace home of the test run's own, so tests never depend on (or write to) the user's."""
+def provision_weights(tmp_path_factory) -> Path:
+    """A DeepFace home of the test run's own, so tests never depend on (or write to) the user's; made at
+    the first call."""
     from recognition.models.weights import provision_dlib_weights
 
-    home = tmp_path_factory.mktemp("deepface-home")
-    os.environ["DEEPFACE_HOME"] = str(home)
+    home = tmp_path_factory.getbasetemp() / "deepface-home"
     weights = home / ".deepface" / "weights"
-    provision_dlib_weights(weights)
+    if not weights.is_dir():
+        provision_dlib_weights(weights)
+    os.environ["DEEPFACE_HOME"] = str(home)
     return weights
+
+
+@pytest.fixture(scope="session")
+def weights_dir(tmp_path_factory) -> Path:
+    return provision_weights(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -74,13 +134,24 @@ def aligner():
 
 
 @pytest.fixture(scope="session")
-def embedder(weights_dir):
-    """The model in its own process, as the server runs it."""
+def embedder(request, tmp_path_factory):
+    """The real model's embeddings of each chip, recorded in .cache/embeddings/ (tests/support/
+    recorded_embedder.py): the model process, as the server runs it, starts at the first chip not yet
+    recorded; a warm cache never starts it (nor TensorFlow)."""
     from recognition.models.embedder_process import EmbedderProcess
+    from tests.support.recorded_embedder import RecordedEmbedder
 
-    process = EmbedderProcess(MODEL, weights_dir).load()
-    yield process
-    process.stop()
+    recorded = RecordedEmbedder.in_folder(EMBEDDINGS_CACHE, MODEL,
+                                          lambda: EmbedderProcess(MODEL, provision_weights(tmp_path_factory)).load())
+    request.config.stash[RECORDED] = recorded
+    yield recorded
+    recorded.stop()
+
+
+@pytest.fixture(scope="session")
+def model_process(embedder):
+    """The model process itself, for what only it can do or show (restarts, attributes, MTCNN)."""
+    return embedder.model()
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +173,7 @@ def open_store(folder: Path, **options):
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL server of the test run's own (Debian's, installed by `make postgres`)."""
-    from recognition.store.postgres.cluster import PostgresMissing, PostgresServer
+    from tests.support.postgres_server import PostgresMissing, PostgresServer
 
     try:
         server = PostgresServer().start()
@@ -152,14 +223,14 @@ def client(services):
 
 def write_clip(path: Path, photos: list[str], *, seconds_each: float, fps: float = 20.0, size=(640, 480)) -> Path:
     """A short video made of fixture photos: a camera that shows these people."""
-    from camera.clips import write_clip as write_images
+    from tests.support.clips import write_clip as write_images
 
     return write_images(path, [load_photo(p) for p in photos], seconds_each=seconds_each, fps=fps, size=size)
 
 
 def LiveServer(app, port: int = 0):
     """The app served by waitress on 127.0.0.1 in a background thread, as run.py serves it."""
-    from webapp.http.serving import ServerThread
+    from tests.support.server_thread import ServerThread
 
     return ServerThread(app, port=port)
 

@@ -24,7 +24,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from camera.clips import face_centred, held_up, read_frames
+from tests.support.clips import face_centred, held_up, read_frames
 from tests.conftest import fixture_path, load_photo
 
 CLIP = "video/short_hamilton_clip.mp4"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cv2
 
-from camera.clips import letterbox
+from tests.support.clips import letterbox
 from tests.footage import REACTION, Person, ping_pong
 
 SCRIPT = Path(__file__).with_name("prompted_camera.js")

@@ -6,6 +6,8 @@ import tests.test_album_api as album_api
 import tests.test_page_browser as page_browser
 from tests.conftest import fixture_path
 
+pytestmark = pytest.mark.browser
+
 album_server = album_api.album_server  # the album of fixture photos, indexed by the real model
 chromium = page_browser.chromium  # headless Debian chromium
 

@@ -8,6 +8,8 @@ import pytest
 from recognition.models.attributes import EMOTIONS
 from tests.conftest import fixture_path
 
+pytestmark = pytest.mark.slow
+
 # Who the fixture people are (public figures): the gender the model should give each.
 GENDERS = {"obama": "male", "biden": "male", "kit_harington": "male", "rose_leslie": "female",
            "alex_lacamoire": "male", "lin_manuel_miranda": "male"}

@@ -9,7 +9,7 @@ import requests
 from recognition.live.privacy import PrivacyFilter
 from tests.conftest import load_photo, wait_until, write_clip
 from webapp import create_app
-from webapp.mjpeg_client import MjpegClient
+from tests.support.mjpeg_client import MjpegClient
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ import requests
 from tests.conftest import ROOT, fixture_path, free_port, open_store, wait_until
 from tests.test_store import PlantedPayload
 
+pytestmark = pytest.mark.slow
+
 WRITER = textwrap.dedent("""
     import random, sys, numpy as np
     from recognition.store.identity import Identity
@@ -45,7 +47,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(params=["file", "postgresql"])
+@pytest.fixture(params=["file", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request) -> str:
     return request.param if request.param == "file" else request.getfixturevalue("postgres").new_database()
 

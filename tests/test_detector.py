@@ -71,7 +71,7 @@ TIE = Box(300, 175, 100, 90)  # the clip's frames 215-242: a tie in the audience
 def test_the_tie_in_the_audience_is_not_a_face(detector, backend):
     """The profile cascade takes the tie for a face turned away; the second opinion (confirm.py) does
     not, so it is never boxed, tracked or counted. The woman in three-quarter view beside Obama is."""
-    from camera.clips import read_frames
+    from tests.support.clips import read_frames
     from tests.conftest import CLIP, fixture_path
 
     fixture_path("video/short_hamilton_clip.mp4")

@@ -14,7 +14,7 @@ from tests.conftest import fixture_path, load_photo, stored_bytes
 from tests.test_more_photos import zipped
 from webapp import create_app
 from webapp.http.guard import OTHER_POLICY, PAGE_POLICY, HostNames
-from webapp.http.serving import ServerThread
+from tests.support.server_thread import ServerThread
 
 PHOTO = "faces/obama/obama1.jpg"
 

@@ -17,6 +17,8 @@ from tests.conftest import fixture_path
 from tests.test_more_photos import zipped
 from webapp import create_app
 
+pytestmark = pytest.mark.browser
+
 chromium = page_browser.chromium  # headless Debian chromium
 
 ATTACK = """<!doctype html>

@@ -14,24 +14,26 @@ from recognition.models.embedder import DeepFaceEmbedder, normalize
 from recognition.models.embedder_process import EmbedderProcess, EmbedderUnavailable
 from tests.conftest import ROOT, load_photo
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
-def chips(detector, aligner, embedder):
+def chips(detector, aligner, model_process):
     image = load_photo("group/obama_and_biden.jpg")
-    return aligner.chips(image, detector.detect(image), embedder.input_size)
+    return aligner.chips(image, detector.detect(image), model_process.input_size)
 
 
-def test_child_process_gives_the_same_embeddings_as_in_process(chips, embedder, weights_dir):
+def test_child_process_gives_the_same_embeddings_as_in_process(chips, model_process, weights_dir):
     in_process = DeepFaceEmbedder("Dlib", weights_dir).load().embed(chips)
     assert in_process.shape == (2, 128)
-    assert np.allclose(embedder.embed(chips), in_process, atol=1e-5)
+    assert np.allclose(model_process.embed(chips), in_process, atol=1e-5)
 
 
-def test_batch_rows_are_unit_and_distinct_people_differ(chips, embedder):
-    vectors = embedder.embed(chips)
+def test_batch_rows_are_unit_and_distinct_people_differ(chips, model_process):
+    vectors = model_process.embed(chips)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert float(vectors[0] @ vectors[1]) < 0.91
-    assert embedder.embed([]).shape == (0, 128)
+    assert model_process.embed([]).shape == (0, 128)
 
 
 def test_a_killed_child_is_started_again(chips, weights_dir):

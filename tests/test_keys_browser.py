@@ -10,6 +10,8 @@ from recognition.album.library import AlbumLibrary
 from tests.conftest import fixture_path, wait_until, write_clip
 from webapp import create_app
 
+pytestmark = pytest.mark.browser
+
 chromium = page_browser.chromium  # headless Debian chromium
 KEY = "open-sesame"
 

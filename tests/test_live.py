@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camera.clips import letterbox
+from tests.support.clips import letterbox
 from recognition.live.recognizer import LiveRecognizer
 from tests.conftest import fixture_path, load_photo, wait_until, write_clip
 from tests.test_store import opened_plaintexts as opened_records

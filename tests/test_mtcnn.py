@@ -17,14 +17,16 @@ from recognition.models.embedder_process import EmbedderProcess
 from tests.conftest import MODEL, ROOT, load_photo
 from tests.test_detector import SINGLE_FACE_PHOTOS
 
+pytestmark = pytest.mark.slow
+
 GROUP_PHOTOS = ["group/obama_and_biden.jpg", "group/kit_with_rose.jpg", "group/two_people.jpg"]
 CHILD_SITE = ROOT / "tests" / "child_site"  # sitecustomize.py: conditions put on a model process
 UNROUTABLE = "http://127.0.0.1:9"  # the discard port: nothing answers there
 
 
 @pytest.fixture(scope="module")
-def mtcnn(embedder) -> FaceDetector:
-    return make_detector("mtcnn", mtcnn=embedder)
+def mtcnn(model_process) -> FaceDetector:
+    return make_detector("mtcnn", mtcnn=model_process)
 
 
 def mtcnn_package() -> Path:
@@ -74,10 +76,10 @@ def test_both_people_found_in_group_photos(mtcnn, detector, photo):
     assert [b.area for b in boxes] == sorted((b.area for b in boxes), reverse=True)  # largest first
 
 
-def test_a_candidate_not_found_again_closer_is_no_face(mtcnn, embedder):
+def test_a_candidate_not_found_again_closer_is_no_face(mtcnn, model_process):
     image = load_photo("lin_manuel_miranda/lin1.png")  # at half size, a patch of his hair scores 0.97
     assert len(mtcnn.candidates(image)) == 2 and len(mtcnn.detect(image)) == 1
-    assert len(MtcnnDetector(embedder, confirm=False).detect(image)) == 2
+    assert len(MtcnnDetector(model_process, confirm=False).detect(image)) == 2
 
 
 def test_blank_image_has_no_face(mtcnn):

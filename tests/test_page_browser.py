@@ -13,9 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
-from camera.clips import letterbox
+from tests.support.clips import letterbox
 from tests.conftest import IN_CI, load_photo, wait_until, write_clip
 from webapp import create_app
+
+pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox (tests may run as root in a container), and nothing that reaches the network by itself.

@@ -2,9 +2,11 @@
 import pytest
 
 import tests.test_page_browser as page_browser
-from camera.clips import letterbox, write_y4m
+from tests.support.clips import letterbox, write_y4m
 from tests.conftest import fixture_path, load_photo
 from webapp import create_app
+
+pytestmark = pytest.mark.browser
 
 chromium = page_browser.chromium  # headless Debian chromium
 

@@ -13,9 +13,11 @@ from recognition.store.interface import StoreRejected, StoreUnavailable
 from recognition.store.postgres import schema
 from recognition.store.postgres.store import PostgresStore
 from recognition.store.vault import KeyMissing
-from recognition.store.postgres.cluster import PostgresServer
+from tests.support.postgres_server import PostgresServer
 from tests.conftest import wait_until as wait_for
 from tests.test_store_contract import MODEL, near, unit
+
+pytestmark = pytest.mark.postgres
 
 SEEN_WITHIN = 1.0  # the promise: a change on one server reaches the others within a second
 

@@ -9,8 +9,10 @@ import pytest
 import requests
 
 from tests.conftest import fixture_path, free_port, wait_until
-from recognition.store.postgres.cluster import PostgresServer
+from tests.support.postgres_server import PostgresServer
 from tests.test_crash import kill_9, server_env, start_server, wait_serving
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 WITHIN = 1.0  # seconds: the promise for an enrollment or a delete to reach the other servers
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import fixture_path, load_photo, stored_bytes
 from tests.footage import KIT_LEFT, held_up_frames, moves_footage, posed_frames, turning_frames
+from tests.support.clock import ManualClock
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +19,20 @@ def turning():
     return turning_frames()
 
 
-def make_client(services, pose_model, *, liveness="challenge", moves=("right",), steps=1, session_hours=12.0):
-    """A client of an app whose challenges ask for steps of moves (the clip's man turns to his right)."""
+def make_client(services, pose_model, *, liveness="challenge", moves=("right",), steps=1, session_hours=12.0,
+                clock=None):
+    """A client of an app whose challenges ask for steps of moves (the clip's man turns to his right); with
+    clock, its sessions keep that time."""
     from webapp import create_app
+    from webapp.http import sessions
     from webapp.http.face_gate import FaceGate
 
     gate = FaceGate(services.signing_secret, ledger=services.store, liveness=liveness, moves=moves, steps=steps,
                     pose_model=pose_model)
-    return create_app(replace(services, gate=gate, session_hours=session_hours)).test_client()
+    app = create_app(replace(services, gate=gate, session_hours=session_hours))
+    if clock is not None:
+        app.config[sessions.CLOCK] = clock
+    return app.test_client()
 
 
 @pytest.fixture
@@ -185,17 +192,18 @@ def test_delete_me_erases_the_person_their_vectors_and_email(web, services, turn
 
 
 def test_a_session_cookie_cannot_be_altered_and_expires(services, pose_model, turning):
-    web = make_client(services, pose_model, session_hours=3 / 3600)  # a session of three seconds
+    clock = ManualClock()
+    web = make_client(services, pose_model, session_hours=3 / 3600, clock=clock)  # a session of three seconds
     assert send_burst(web, "/signup", turning).status_code == 201
     cookie = web.get_cookie("faceapp_session")
-    time.sleep(1.0)
+    clock.advance(1.0)
     assert web.get("/me").status_code == 200
     assert web.get_cookie("faceapp_session").value == cookie.value  # using it does not renew it
     web.set_cookie("faceapp_session", cookie.value[:-3] + "abc")
     assert web.get("/me").status_code == 302  # a signature that does not hold is nobody
     web.set_cookie("faceapp_session", cookie.value)
     assert web.get("/me").status_code == 200
-    time.sleep(2.5)
+    clock.advance(2.5)
     assert web.get("/me").status_code == 302
     web.set_cookie("faceapp_session", cookie.value)  # a copy kept past its expiry is refused by the server
     assert web.get("/me").status_code == 302

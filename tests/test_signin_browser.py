@@ -14,11 +14,13 @@ from contextlib import contextmanager
 import pytest
 
 import tests.test_page_browser as page_browser
-from camera.clips import letterbox, write_y4m
+from tests.support.clips import letterbox, write_y4m
 from tests import prompted_camera
 from tests.footage import held_up_frames, kit_person, moves_footage, person, ping_pong, turning_frames
 from tests.test_signin_api import send_burst
 from webapp import create_app
+
+pytestmark = pytest.mark.browser
 
 chromium = page_browser.chromium
 TIMEOUT_MS = 60_000  # a sign-in: 1.2 s to get ready, 4.8 s of frames, then the check (the model may be warming up)

@@ -51,7 +51,7 @@ class PostgresBackend:
                              chunk_identities=8)  # small chunks: rollovers happen in tests
 
 
-BACKENDS = [PickleBackend, PostgresBackend]
+BACKENDS = [PickleBackend, pytest.param(PostgresBackend, marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=BACKENDS, ids=lambda backend: backend.name)

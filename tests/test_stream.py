@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import wait_until, write_clip
-from webapp.mjpeg_client import MjpegClient
+from tests.support.mjpeg_client import MjpegClient
 from webapp import create_app
 from webapp.routes.live import FEED
 

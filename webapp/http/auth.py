@@ -12,14 +12,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import time
 from types import MappingProxyType
 from typing import Optional
 
 from flask import Blueprint, Flask, jsonify, request
 
-from webapp.current import parts
 from webapp.http.errors import ApiError
+from webapp.current import parts
+from webapp.http.sessions import now
 
 HEADER = "X-API-Key"
 VIEWER_COOKIE = "faceapp_viewer"
@@ -123,7 +123,7 @@ def viewer_token(expires: int) -> str:
 
 def viewer_allowed() -> bool:
     expires, _, mac = request.cookies.get(VIEWER_COOKIE, "").partition(".")
-    if not (expires.isascii() and expires.isdigit() and len(expires) <= 12) or int(expires) <= time.time():
+    if not (expires.isascii() and expires.isdigit() and len(expires) <= 12) or int(expires) <= now():
         return False
     return hmac.compare_digest(mac.encode(), _viewer_mac(int(expires)).encode())
 
@@ -132,7 +132,7 @@ def viewer_allowed() -> bool:
 def buy_viewer_cookie():
     """With the key in X-API-Key (checked by the guard), a cookie that lets this browser's <img>s show
     the stream and album photos for VIEWER_SECONDS; HttpOnly, SameSite=Strict, Secure over HTTPS."""
-    expires = int(time.time()) + VIEWER_SECONDS
+    expires = int(now()) + VIEWER_SECONDS
     response = jsonify({"expires_in": VIEWER_SECONDS})
     response.set_cookie(VIEWER_COOKIE, viewer_token(expires), max_age=VIEWER_SECONDS, path="/", httponly=True,
                         samesite="Strict", secure=request.is_secure)
