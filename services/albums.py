@@ -31,9 +31,11 @@ class AlbumQueryError(ValueError):
 
 
 class NoSuchAlbumPerson(LookupError):
-    def __init__(self, person_id: str) -> None:
-        super().__init__(f"no person {person_id!r} in the albums (ids change until a person is named or "
-                         "corrected: list them again with GET /album/people)")
+    """No such person in the albums (or no such face in that person): 404."""
+
+    def __init__(self, person_id: str, message: Optional[str] = None) -> None:
+        super().__init__(message or f"no person {person_id!r} in the albums (ids change until a person is named or "
+                                    "corrected: list them again with GET /album/people)")
 
 
 @dataclass(frozen=True)
@@ -99,19 +101,32 @@ class Albums:
         """The person after a change; when nothing is left of it (its faces all moved), an empty one."""
         return self.open().person(person_id, self.threshold) or Person(person_id, ())
 
-    def label(self, person: Person, **changes) -> None:
-        """name= names the person (None: no name); identity= links it to an enrolled identity (None: unlinks)."""
-        self.open().corrections.label(person, **changes)
+    def label(self, person_id: str, **changes) -> Person:
+        """name= names the person (None: no name); identity= links it to an enrolled identity (None:
+        unlinks). The person after the change."""
+        self.open().corrections.label(self.person(person_id), **changes)
+        return self.person_after_change(person_id)
 
-    def merge(self, source: Person, target: Person) -> None:
+    def merge(self, person_id: str, into: str) -> Person:
+        """This person is the one named by into, which keeps its id and name: that one after the merge."""
+        if into == person_id:
+            raise AlbumQueryError(400, "a person cannot be merged into itself")
+        source, target = self.person(person_id), self.person(into)
         self.open().corrections.merge(source, target)
+        return self.person_after_change(into)
 
-    def take_out(self, person: Person, face: FaceRef) -> None:
+    def take_out(self, person_id: str, face: FaceRef) -> Person:
+        """This face is not the person: it leaves the group for good. The person after."""
+        person = self.person(person_id)
+        if face not in person.faces:
+            raise NoSuchAlbumPerson(person_id, f"face {face.face} of {face.album}/{face.photo} is not in person "
+                                               f"{person_id}")
         self.open().corrections.take_out(person, face)
+        return self.person_after_change(person_id)
 
-    def forget(self, person: Person) -> None:
+    def forget(self, person_id: str) -> None:
         """Forget what was said about this person; its faces go back to the automatic grouping."""
-        self.open().corrections.forget(person)
+        self.open().corrections.forget(self.person(person_id))
 
     def describe(self, person: Person) -> dict:
         """A person as the API shows it: named by its own name, or else by the identity it is linked to."""

@@ -83,8 +83,7 @@ class LiveView:
                 "whole_frames": self.privacy.whole_frames}
 
     def model_status(self) -> dict:
-        status = getattr(self.analyzer.embedder, "status", None)  # an in-process embedder has none
-        return status.to_json() if status else {"state": "ready", "detail": "in process", "restarts": 0}
+        return self.analyzer.embedder.status.to_json()
 
     def camera_status(self) -> dict:
         if self.frames is None:

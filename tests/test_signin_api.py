@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import replace
 import hashlib
 import io
-import time
 
 import cv2
 import pytest
