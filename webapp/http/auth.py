@@ -17,8 +17,8 @@ from typing import Optional
 
 from flask import Blueprint, Flask, jsonify, request
 
-from webapp.http.errors import ApiError
 from webapp.current import parts
+from webapp.http.errors import ApiError
 from webapp.http.sessions import now
 
 HEADER = "X-API-Key"
