@@ -229,11 +229,12 @@ def canonical_host(name: str) -> Optional[str]:
 def _hosts(text: str) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     parsed = {name: canonical_host(name) or host_name(name) for name in names}  # "::1" or "[::1]:8080" alike
-    bad = [name for name, host in parsed.items() if host is None]
+    hosts = {name: host for name, host in parsed.items() if host is not None}
+    bad = [name for name in parsed if name not in hosts]
     if bad:
         raise argparse.ArgumentTypeError(f"not host names: {', '.join(map(repr, bad))} (give names or addresses, "
                                          "comma-separated, without a scheme)")
-    return tuple(dict.fromkeys(parsed.values()))
+    return tuple(dict.fromkeys(hosts.values()))
 
 
 def _address(text: str) -> str:

@@ -58,12 +58,12 @@ class _Reader:
     """Reads at offsets of bytes or of a seekable file, a few bytes at a time."""
 
     def __init__(self, source: Source) -> None:
+        self._source: Union[memoryview, BinaryIO]  # the bytes, or the file read from _start on
         if isinstance(source, (bytes, bytearray, memoryview)):
-            self._data, self._file = memoryview(source).cast("B"), None
-            self.size = len(self._data)
+            self._source, self._start = memoryview(source).cast("B"), 0
+            self.size = len(self._source)
         else:
-            self._data, self._file = None, source
-            self._start = source.tell()
+            self._source, self._start = source, source.tell()
             self.size = source.seek(0, 2) - self._start
 
     def at(self, offset: int, count: int) -> bytes:
@@ -71,10 +71,10 @@ class _Reader:
         if offset < 0 or offset >= self.size or count <= 0:
             return b""
         count = min(count, self.size - offset)
-        if self._data is not None:
-            return bytes(self._data[offset:offset + count])
-        self._file.seek(self._start + offset)
-        return self._file.read(count)
+        if isinstance(self._source, memoryview):
+            return bytes(self._source[offset:offset + count])
+        self._source.seek(self._start + offset)
+        return self._source.read(count)
 
     def exactly(self, offset: int, count: int, what: str) -> bytes:
         data = self.at(offset, count)
@@ -83,8 +83,8 @@ class _Reader:
         return data
 
     def restore(self) -> None:
-        if self._file is not None:
-            self._file.seek(self._start)
+        if not isinstance(self._source, memoryview):
+            self._source.seek(self._start)
 
 
 def accepted(formats=FORMATS) -> str:

@@ -107,8 +107,8 @@ class PeopleCorrections:
             label = labels.get(person_id)
             if label is None and len(faces) < 2:
                 continue  # what is left of an unmarked group after its faces moved away
-            faces = tuple(sorted(set(faces), key=lambda f: (f.album, f.photo, f.face)))
-            shown.append(Person(person_id, faces, name=label.name if label else None,
+            ordered = tuple(sorted(set(faces), key=lambda f: (f.album, f.photo, f.face)))
+            shown.append(Person(person_id, ordered, name=label.name if label else None,
                                 identity=label.identity if label else None))
         shown.sort(key=lambda p: (-len(p.faces), p.id))
         return shown
@@ -224,14 +224,17 @@ class PeopleCorrections:
         if boxes is None or face.face >= len(boxes):
             raise StaleListing(f"{face.album}/{face.photo} has no face {face.face} now: the album changed since it "
                                "was listed; list the people again")
-        return Mark(self._folders[face.album], face.photo, tuple(round(float(v), 5) for v in boxes[face.face]))
+        x, y, w, h = (round(float(v), 5) for v in boxes[face.face])
+        return Mark(self._folders[face.album], face.photo, (x, y, w, h))
 
     def _locate(self, marked: Iterable[tuple[Mark, str]]) -> list[tuple[FaceRef, str]]:
         """The faces these marks are on now, with their person; marks whose face is gone are left out."""
         found = []
         for mark, person in marked:
             album = self._names.get(mark.folder)
-            boxes = self._boxes_of(album, mark.photo) if album is not None else None
+            if album is None:
+                continue
+            boxes = self._boxes_of(album, mark.photo)
             if boxes is None or not len(boxes):
                 continue
             overlaps = _iou(np.asarray(mark.box, np.float32), boxes)
@@ -311,7 +314,8 @@ def _mark(row: Sequence) -> Mark:
     folder, photo, *box = row
     if not isinstance(folder, str) or not isinstance(photo, str) or len(box) != 4:
         raise ValueError("a face mark is not (folder, photo, x, y, w, h)")
-    return Mark(folder, photo, tuple(float(v) for v in box))
+    x, y, w, h = (float(v) for v in box)
+    return Mark(folder, photo, (x, y, w, h))
 
 
 def _text(value) -> Optional[str]:

@@ -116,13 +116,18 @@ class AlbumIndex:
 
     def compact(self) -> None:
         """Rewrite the index as one record of what it holds now (atomically)."""
+        self._rewrite()
+
+    def _rewrite(self) -> segments.Appender:
+        """compact(), returning the appender that continues the rewritten file."""
         self.close()
         body = self._seal({"put": _columns(list(self.entries.values()))})
         link = segments.write(self.folder, SEGMENT, [body], self._secret)
-        self._appender = segments.Appender(self.folder, SEGMENT, self._secret,
-                                           length=segments.segment_path(self.folder, SEGMENT).stat().st_size,
-                                           last_link=link)
+        self._appender = appender = segments.Appender(
+            self.folder, SEGMENT, self._secret, length=segments.segment_path(self.folder, SEGMENT).stat().st_size,
+            last_link=link)
         self.records = 1
+        return appender
 
     def close(self) -> None:
         if self._appender is not None:
@@ -149,9 +154,10 @@ class AlbumIndex:
                                            last_link=content.last_link)
 
     def _append(self, change: dict) -> None:
-        if self._appender is None or self._appender.broken:
-            self.compact()  # a failed append left the file unsure: start again from memory
-        self._appender.append(self._seal(change))
+        appender = self._appender
+        if appender is None or appender.broken:
+            appender = self._rewrite()  # a failed append left the file unsure: start again from memory
+        appender.append(self._seal(change))
         self.records += 1
 
     def _seal(self, change: dict) -> bytes:

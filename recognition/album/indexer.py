@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import BinaryIO, Callable, Generator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -64,7 +64,8 @@ class _Prepared:
     skipped: Optional[tuple[str, str]] = None  # (reason, detail)
     width: int = 0
     height: int = 0
-    boxes: Optional[np.ndarray] = None  # (n, 4) x, y, w, h as fractions of the photo's size
+    # (n, 4) x, y, w, h as fractions of the photo's size; none for a photo skipped or kept
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     chips: list = field(default_factory=list)
 
 
@@ -148,7 +149,7 @@ class AlbumIndexer:
             album_index.put(pending)
 
     def _prepared(self, folder: Path, album_index: AlbumIndex, listing: dict[str, FileState],
-                  stop) -> Iterator[tuple[str, FileState, Optional[PhotoEntry], Optional[_Prepared]]]:
+                  stop) -> Generator[tuple[str, FileState, Optional[PhotoEntry], Optional[_Prepared]], None, None]:
         """Each photo of the listing, in order, with its faces found (None when it is unchanged): the next
         photos are read and searched in worker threads while this thread waits for the model process."""
         window: deque[tuple[str, FileState, Optional[PhotoEntry], Optional[Future]]] = deque()
@@ -182,6 +183,7 @@ class AlbumIndexer:
     def _prepare(self, path: Path, state: FileState, known: Optional[PhotoEntry]) -> _Prepared:
         """In a worker thread: the photo read once (hashed from the same bytes), its faces found and
         aligned; the photo kept as it was when only its mtime changed. Never raises for a bad photo."""
+        source: Union[Path, BinaryIO]
         try:
             if state.size > READ_AT_ONCE:  # hashed and decoded from the file: not all of it in memory
                 digest, source = file_digest(path), path
@@ -212,6 +214,8 @@ class AlbumIndexer:
             report.skip(prepared.skipped[0], folder / relative, prepared.skipped[1])
             return None
         if prepared.kept:
+            if known is None:  # _prepare keeps only a photo it knew
+                raise RuntimeError(f"{folder / relative} was kept unchanged but has no index entry")
             return replace(known, size=state.size, mtime_ns=state.mtime_ns)
         self._update(read=self.progress.read + 1)
         if prepared.chips:

@@ -100,7 +100,8 @@ class AlbumLibrary:
     def _grouping(self, threshold: float) -> tuple[list[Person], list[FaceRef]]:
         with self._lock:
             if self._grouped is None or self._grouped[0] != (self._changes, threshold):
-                vectors, refs = [], []
+                vectors: list[np.ndarray] = []
+                refs: list[FaceRef] = []
                 for name, index in self._indexes.items():
                     for entry in index.snapshot():
                         if entry.faces and entry.vectors.shape[1] == self._dimensions:

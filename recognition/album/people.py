@@ -91,7 +91,8 @@ def group_people(vectors: np.ndarray, refs: Sequence[FaceRef], threshold: float,
     members: dict[int, list[int]] = {}
     for i in range(count):
         members.setdefault(root(i), []).append(i)
-    people, alone = [], []
+    people: list[Person] = []
+    alone: list[FaceRef] = []
     for group in members.values():
         if len(group) < 2:
             alone.extend(refs[i] for i in group)

@@ -28,7 +28,8 @@ class FaceMatrix:
     """Every face of the given albums, ready to search."""
 
     def __init__(self, albums: Sequence[tuple[str, Sequence[PhotoEntry]]], dimensions: int) -> None:
-        rows, owners = [], []
+        rows: list[np.ndarray] = []
+        owners: list[tuple[str, PhotoEntry, int]] = []  # (album, photo, face) of each row
         for name, entries in albums:
             for entry in entries:
                 if entry.faces and entry.vectors.shape[1] == dimensions:

@@ -74,6 +74,8 @@ def placeholder(message: str, size: tuple[int, int] = (640, 360)) -> np.ndarray:
     """A dark frame saying why there is no picture."""
     width, height = size
     canvas = np.full((height, width, 3), 32, dtype=np.uint8)
-    cv2.putText(canvas, "camera offline", (24, height // 2 - 10), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (220, 220, 220), 2, cv2.LINE_AA)
-    cv2.putText(canvas, message[:70], (24, height // 2 + 30), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (170, 170, 170), 1, cv2.LINE_AA)
+    cv2.putText(canvas, "camera offline", (24, height // 2 - 10), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (220, 220, 220), 2,
+                cv2.LINE_AA)
+    cv2.putText(canvas, message[:70], (24, height // 2 + 30), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (170, 170, 170), 1,
+                cv2.LINE_AA)
     return canvas

@@ -31,13 +31,14 @@ class TrackAttributes:
         on_camera = {face.track for face in faces}
         self._known = {track: known for track, known in self._known.items() if track in on_camera}
         self._tried = {track: when for track, when in self._tried.items() if track in on_camera}
-        due = [face for face in faces if face.track is not None and not face.profile
+        due = [(face.track, face) for face in faces if face.track is not None and not face.profile
                and now - self._tried.get(face.track, float("-inf")) >= self._every]
         if not due:
             return None
-        face = min(due, key=lambda f: self._known.get(f.track, (float("-inf"),))[0])
-        self._tried[face.track] = now  # a failure is not retried on the next frame
+        estimated_at = {track: when for track, (when, _) in self._known.items()}
+        track, face = min(due, key=lambda pair: estimated_at.get(pair[0], float("-inf")))
+        self._tried[track] = now  # a failure is not retried on the next frame
         estimated = self._analyzer.embedder.attributes(attribute_chips(self._analyzer.aligner, image, [face.box]))
         if estimated:
-            self._known[face.track] = (now, estimated[0])
-        return face.track
+            self._known[track] = (now, estimated[0])
+        return track

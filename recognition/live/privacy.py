@@ -49,6 +49,8 @@ class PrivacyFilter:
         result's faces and its age."""
         if not self.active:
             return []
+        if self.shield is None:  # __init__ refuses any mode but "none" without one
+            raise RuntimeError("blurring faces needs the privacy search (a FaceShield)")
         height, width = image.shape[:2]
         hidden = self.shield.hidden_at(image, captured_at, self.max_lag)
         if hidden is None:

@@ -67,7 +67,7 @@ class LiveRecognizer:
         whole = moved or now - self._searched_at >= self._full_search_every
         if whole:
             self._searched_at = now
-            detections, still = [Detection(box) for box in self._detector.detect(image)], []
+            detections, still = [Detection(box) for box in self._detector.detect(image)], list[Detection]()
         else:
             detections, still = self._look_near(image, tracks)
         self._tracker.join(detections, now)

@@ -165,7 +165,8 @@ class FaceShield:
         held = list(previous.faces) if previous is not None else []
         if previous is not None and (scene_cut(previous.thumb, thumb) or previous.size != image.shape[:2]):
             held = []  # another scene: what was held is elsewhere now, and the new faces are all found afresh
-        faces, matched = [], set()
+        faces: list[HeldFace] = []
+        matched: set[int] = set()  # id() of the held faces found again
         for box in found:
             before = _nearest(box, held, captured_at, matched)
             speed = (0.0, 0.0)

@@ -49,9 +49,11 @@ class SweepLook:
         """Detections to add to this frame's: the faces a finished sweep found that none of detections
         covers, and the faces the sweep found before, where they are followed to."""
         extra, self._fresh = [], {}
-        found = self._sweep.collect()
+        found, sent = self._sweep.collect(), self._sent
         for box in found or []:
-            look = picture(self._sent, box)
+            if sent is None:  # maybe_submit keeps the frame of every sweep it submits
+                raise RuntimeError("a face sweep answered, but the frame it looked at was not kept")
+            look = picture(sent, box)
             now_box = follow(image, box, look)  # where that face is by now
             if now_box is None or any(overlap(now_box, d.box) >= self._same_face or centre_inside(now_box, d.box)
                                       for d in detections):
@@ -61,12 +63,12 @@ class SweepLook:
         if found is not None:
             self._sent = None
         for track in tracks:
-            look = self._looks.get(track.id)
-            if track.swept_at is None or now - track.swept_at > self._hold_for or look is None:
+            held_look = self._looks.get(track.id)
+            if track.swept_at is None or now - track.swept_at > self._hold_for or held_look is None:
                 continue
             if any(overlap(track.box, d.box) >= self._same_face for d in detections + extra):
                 continue
-            followed = follow(image, track.box, look)
+            followed = follow(image, track.box, held_look)
             if followed is not None:
                 extra.append(Detection(followed, profile=True))
         return extra

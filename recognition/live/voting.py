@@ -76,20 +76,20 @@ def _after_last(sightings: Sequence, identity_hash: str) -> list:
 
 def keep_unique(tracks: Sequence[Track], decided: dict[int, Optional[Match]]) -> dict[int, Optional[Match]]:
     """Two tracks never share an identity: the one that held it already keeps it, else the closer match."""
-    holders: dict[str, Track] = {}
+    holders: dict[str, tuple[Track, Match]] = {}  # identity -> the track holding it, and its match
     for track in tracks:
         match = decided.get(track.id)
         if match is None:
             continue
         rival = holders.get(match.identity_hash)
-        if rival is None or _stronger(track, match, rival, decided[rival.id]):
-            holders[match.identity_hash] = track
-    winners = {holder.id for holder in holders.values()}
+        if rival is None or _stronger(track, match, *rival):
+            holders[match.identity_hash] = (track, match)
+    winners = {holder.id for holder, _ in holders.values()}
     return {track_id: (match if track_id in winners else None) for track_id, match in decided.items()}
 
 
 def _stronger(track: Track, match: Match, rival: Track, rival_match: Match) -> bool:
     held, rival_held = track.identity is not None, rival.identity is not None
     if held != rival_held:
-        return held and track.identity.identity_hash == match.identity_hash
+        return track.identity is not None and track.identity.identity_hash == match.identity_hash
     return match.similarity > rival_match.similarity

@@ -88,11 +88,14 @@ class RecognitionWorker:
             changed = set(changed)
             for index, face in enumerate(faces):
                 if face.identity_hash in changed:
+                    if face.embedding is None:  # a face is matched by its embedding: a known one has one
+                        raise RuntimeError(f"the known face of track {face.track} has no embedding to check again")
                     faces[index] = _matched(face, matcher.recheck(face.identity_hash, face.embedding))
-            unknown = [index for index, face in enumerate(faces) if not face.known and face.embedding is not None]
+            unknown = [(index, face.embedding) for index, face in enumerate(faces)
+                       if not face.known and face.embedding is not None]
             if created and unknown:
-                matches = matcher.assign(gallery_of(list(created)), np.stack([faces[i].embedding for i in unknown]))
-                for index, match in zip(unknown, matches):
+                matches = matcher.assign(gallery_of(list(created)), np.stack([embedding for _, embedding in unknown]))
+                for (index, _), match in zip(unknown, matches):
                     if match is not None:
                         faces[index] = _matched(faces[index], match)
             self._latest = replace(result, analysed_at=time.time(), faces=tuple(faces))
@@ -120,7 +123,7 @@ class RecognitionWorker:
                         frame.seq, frame.source_index, frame.captured_at, time.time(), tuple(faces), self.analysed + 1
                     )
                 if self._attributes is not None:  # after publishing: shown from the next result on
-                    self._estimate_attributes(frame, faces)
+                    self._estimate_attributes(self._attributes, frame, faces)
             except EmbedderUnavailable as exc:  # restarting with backoff: its status says so, in /hash too
                 log.debug("frame %d not analysed: %s", frame.seq, exc)
                 continue
@@ -135,9 +138,9 @@ class RecognitionWorker:
         now = time.monotonic()
         return sum(1 for at in list(self._analysed_at) if now - at <= window) / window
 
-    def _estimate_attributes(self, frame, faces) -> None:
+    def _estimate_attributes(self, attributes: TrackAttributes, frame, faces) -> None:
         try:
-            self._attributes.update(frame.image, faces, frame.captured_at)
+            attributes.update(frame.image, faces, frame.captured_at)
         except Exception as exc:  # attributes are extra: recognition goes on without them
             log.warning("age, gender and emotion not estimated on frame %d: %s", frame.seq, exc)
 

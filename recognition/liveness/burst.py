@@ -97,16 +97,17 @@ def follow_person(looks: list[FrameLook], verdict: Verdict, frame_at: Callable[[
                   analyzer: FaceAnalyzer) -> BurstCheck:
     """After the judge: whether the frames it followed are one person (by the embedding model)."""
     usable = [i for i, look in enumerate(looks) if look.faces == 1 and look.pose is not None]
-    squarest = min(usable, key=lambda i: abs(looks[i].pose.across)) if usable else None
+    squarest = min(usable, key=lambda i: abs(looks[i].known_pose.across)) if usable else None
     if not verdict.passed:  # which face it was still matters (failures are counted against its person)
         return BurstCheck(verdict, box=None if squarest is None else looks[squarest].box, frame=squarest,
                           image=None if squarest is None else frame_at(squarest))
     # Far-turned faces embed poorly (two frames of one head at 50 degrees can fall below the threshold),
     # so the person is followed through the frames turned less than that: those while the head moves
     # (where a swap would be; spread out beyond MAX_CHAIN) and some spread over the rest.
-    squarest = min(verdict.followed, key=lambda i: abs(looks[i].pose.across))  # not a frame the judge left out
-    facing = [i for i in verdict.followed if abs(looks[i].pose.across) <= MAX_EMBEDDED_TURN]
-    moving = [i for i in facing if verdict.start <= i <= verdict.end]
+    squarest = min(verdict.followed, key=lambda i: abs(looks[i].known_pose.across))  # not one the judge left out
+    facing = [i for i in verdict.followed if abs(looks[i].known_pose.across) <= MAX_EMBEDDED_TURN]
+    start, end = verdict.span()
+    moving = [i for i in facing if start <= i <= end]
     moving = moving[:: -(-len(moving) // MAX_CHAIN)] if moving else []
     chosen = sorted({squarest, *moving, *facing[:: max(1, len(facing) // (CHAIN - 1))], *facing[-1:]})
     if len(chosen) < MIN_VIEWS:
@@ -116,7 +117,7 @@ def follow_person(looks: list[FrameLook], verdict: Verdict, frame_at: Callable[[
     chips, image = [], None
     for i in chosen:  # decoded again one at a time: only the squarest frame is kept, for the caller
         frame = frame_at(i)
-        chips.append(analyzer.chips(frame, [looks[i].box])[0])
+        chips.append(analyzer.chips(frame, [looks[i].known_box])[0])
         if i == squarest:
             image = frame
     vectors = analyzer.embedder.embed(chips)

@@ -53,7 +53,8 @@ class ChallengeBook:
         if not 1 <= steps <= MAX_STEPS:
             raise ValueError(f"a challenge asks for 1 to {MAX_STEPS} moves, not {steps}")
         if steps > 1 and len(set(moves)) < 2:
-            raise ValueError(f"{steps} moves in a row need at least two kinds of move to choose from, not {list(moves)}")
+            raise ValueError(f"{steps} moves in a row need at least two kinds of move to choose from, "
+                             f"not {list(moves)}")
         self.moves = tuple(dict.fromkeys(moves))
         self.steps = steps
         self.lifetime = lifetime

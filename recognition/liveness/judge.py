@@ -24,7 +24,7 @@ Whether the faces are one person is the burst's own check (burst.py), with the e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
@@ -89,6 +89,27 @@ class FrameLook:
     box: Optional[Box] = None
     pose: Optional[HeadPose] = None
 
+    # A usable frame (one face, its pose read) has both; these say so where only usable frames are read.
+    @property
+    def known_box(self) -> Box:
+        if self.box is None:
+            raise ValueError(f"this frame shows {self.faces} faces and no box: it is not usable")
+        return self.box
+
+    @property
+    def known_pose(self) -> HeadPose:
+        if self.pose is None:
+            raise ValueError(f"this frame shows {self.faces} faces and no pose: it is not usable")
+        return self.pose
+
+
+class Span(NamedTuple):
+    """Where a passed move began, ended and went furthest (indices into the usable frames)."""
+
+    start: int
+    end: int
+    peak: int
+
 
 @dataclass(frozen=True)
 class Step:
@@ -100,6 +121,12 @@ class Step:
     start: Optional[int] = None  # index into the usable frames: the facing frame it began from ...
     end: Optional[int] = None  # ... and where it went furthest (or came back, when a next move follows)
     peak: Optional[int] = None  # where it went furthest
+
+    def span(self) -> Span:
+        """Where a passed move began, ended and went furthest: it has all three."""
+        if self.start is None or self.end is None or self.peak is None:
+            raise ValueError(f"the move {self.move!r} has no start, end or peak frame: it did not pass")
+        return Span(self.start, self.end, self.peak)
 
     def to_json(self) -> dict:
         return {"move": self.move, "passed": self.passed, "moved": round(self.moved, 3)}
@@ -117,6 +144,12 @@ class Verdict:
     steps: tuple[Step, ...] = ()
     followed: tuple[int, ...] = ()  # the frames (indices into the burst) the face was followed through
 
+    def span(self) -> tuple[int, int]:
+        """(start, end) of a passed verdict, which has both."""
+        if self.start is None or self.end is None:
+            raise ValueError(f"a verdict with no start and end frame did not pass ({self.reason})")
+        return self.start, self.end
+
     def to_json(self) -> dict:
         return {"passed": self.passed, "reason": self.reason, "moved": round(self.moved, 3),
                 "needed": self.needed, "usable_frames": self.usable, "steps": [s.to_json() for s in self.steps]}
@@ -132,13 +165,13 @@ def judge(looks: list[FrameLook], moves: Union[Move, Sequence[Move]]) -> Verdict
     if len(usable) < MIN_FRAMES:
         return Verdict(False, "the face was not seen in enough frames: face the camera in good light",
                        usable=len(usable))
-    if np.median([looks[i].pose.eye_distance for i in usable]) < MIN_EYE_DISTANCE:
+    if np.median([looks[i].known_pose.eye_distance for i in usable]) < MIN_EYE_DISTANCE:
         return Verdict(False, "the face is too small: come closer to the camera", usable=len(usable))
     usable, problem = _followed(looks, usable)
     if problem is not None:
         return Verdict(False, problem, usable=len(usable))
-    raw_across = np.array([looks[i].pose.across for i in usable])
-    raw_down = np.array([looks[i].pose.down for i in usable])
+    raw_across = np.array([looks[i].known_pose.across for i in usable])
+    raw_down = np.array([looks[i].known_pose.down for i in usable])
     across, down = _smoothed(raw_across, ASKED_WINDOW), _smoothed(raw_down, ASKED_WINDOW)
     facing = np.abs(across) <= FACING
     if not facing.any():
@@ -150,15 +183,15 @@ def judge(looks: list[FrameLook], moves: Union[Move, Sequence[Move]]) -> Verdict
         steps.append(step)
         if not step.passed:
             return _refused(move, step, number, len(moves), steps, usable)
-        cursor = step.end
+        cursor = step.span().end
     unasked = _unasked(moves, steps, _smoothed(raw_across, UNASKED_WINDOW), _smoothed(raw_down, UNASKED_WINDOW))
     if unasked is not None:
         return Verdict(False, f"the head made a move that was not asked ({unasked}): make only the asked moves, "
-                              "facing the camera between them", usable=len(usable), start=usable[steps[0].start],
+                              "facing the camera between them", usable=len(usable), start=usable[steps[0].span().start],
                        steps=tuple(steps))
     weakest = min(steps, key=lambda s: s.moved / MOVES[s.move].needed)
     return Verdict(True, "moved as asked", weakest.moved, MOVES[weakest.move].needed, len(usable),
-                   usable[steps[0].start], usable[steps[-1].end], tuple(steps), tuple(usable))
+                   usable[steps[0].span().start], usable[steps[-1].span().end], tuple(steps), tuple(usable))
 
 
 def _find(move: Move, across: np.ndarray, down: np.ndarray, facing: np.ndarray, cursor: int, *,
@@ -204,9 +237,10 @@ def _unasked(moves: Sequence[Move], steps: list[Step], across: np.ndarray, down:
             + looks_up(down, across, least=UNASKED * LIFT, facing=FACING, steady=TURN / 2))
     furthest = []  # where the asked turns went furthest
     for move, step in zip(moves, steps):
-        mine = [e for e in made if e.axis == move.axis and e.sign == move.sign and e.peak >= step.start]
+        span = step.span()
+        mine = [e for e in made if e.axis == move.axis and e.sign == move.sign and e.peak >= span.start]
         if mine:
-            own = min(mine, key=lambda e: abs(e.peak - step.peak))
+            own = min(mine, key=lambda e: abs(e.peak - span.peak))
             made = [e for e in made if e not in mine or e.peak > own.peak]
             furthest += [own.peak] if move.axis == "across" else []
     # dlib's chin rises as a head turns furthest: a look up that peaks there is the turn's (and no look up
@@ -269,9 +303,9 @@ def _followed(looks: list[FrameLook], usable: list[int]) -> tuple[list[int], Opt
 
 def _unlike(before: FrameLook, after: FrameLook) -> Optional[str]:
     """Why after cannot be the head of before a frame later, or None."""
-    if _jumped(before.box, after.box):
+    if _jumped(before.known_box, after.known_box):
         return "the face jumped between frames: keep one face in view, and move the head rather than the camera"
-    if abs(after.pose.across - before.pose.across) > MAX_STEP:
+    if abs(after.known_pose.across - before.known_pose.across) > MAX_STEP:
         return "the face turned faster than a head turns: turn smoothly, and show no pictures"
     return None
 

@@ -118,10 +118,10 @@ class Matcher:
         # Someone already enrolled at the plain threshold is a duplicate, however many vectors they have.
         outcomes = self.store.enroll(self.model_name, batch,
                                      lambda gallery, queries: self.nearest(gallery, queries, floor=self.threshold))
-        created = sum(1 for outcome in outcomes if outcome.created)
+        created = [outcome.created for outcome in outcomes if outcome.created]
         if created:
-            log.info("enrolled %d new identities%s", created,
-                     f" ({outcomes[0].created.hash[:12]})" if len(outcomes) == 1 else "")
+            log.info("enrolled %d new identities%s", len(created),
+                     f" ({created[0].hash[:12]})" if len(outcomes) == 1 else "")
         return outcomes
 
     def enroll(self, embedding: np.ndarray, name: Optional[str] = None, email_hash: Optional[str] = None,
@@ -130,6 +130,8 @@ class Matcher:
         outcome = self.enroll_many(np.asarray(embedding)[np.newaxis, :], [name], [email_hash], [attributes])[0]
         if outcome.existing is not None:
             raise AlreadyEnrolled(outcome.existing)
+        if outcome.created is None:  # the store sets exactly one of the two
+            raise RuntimeError("the store neither enrolled the face nor said whom it matched")
         return outcome.created
 
     def verify(self, identity: Identity, embedding: np.ndarray) -> Optional[Match]:

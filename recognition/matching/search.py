@@ -28,13 +28,13 @@ def candidates(gallery: Gallery, queries: np.ndarray, threshold: float, *,
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     index = gallery.approximate.ready if approximate and gallery.approximate is not None else None
     covered = min(index.rows, len(gallery.vectors)) if index is not None else 0
-    if covered:
+    if covered and index is not None:  # covered is 0 without an index
         for query, rows in enumerate(index.propose(queries)):
             rows = rows[rows < covered]
             _keep(found[query], gallery.owners[rows], gallery.vectors[rows] @ queries[query], threshold)
     tail = gallery.vectors[covered:] if covered < len(gallery.vectors) else None  # rows the index does not cover
     for start, block in _score_blocks(tail, queries) if tail is not None else ():
-        for query in np.nonzero(block.max(axis=1) >= threshold)[0]:
+        for query in np.nonzero(block.max(axis=1) >= threshold)[0].tolist():
             rows = np.nonzero(block[query] >= threshold)[0]
             _keep(found[query], gallery.owners[covered + start + rows], block[query, rows], threshold)
     if len(gallery.rejections):

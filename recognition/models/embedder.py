@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class DeepFaceEmbedder:
         self.model_name = model_name
         self._weights_dir = Path(weights_dir)
         self._model = None
-        self._represent = None
+        self._represent: Optional[Callable[..., Any]] = None  # DeepFace.represent, once loaded
         self._lock = threading.Lock()
         self.input_size: Optional[int] = None
         self.dimensions: Optional[int] = None
@@ -89,9 +89,11 @@ class DeepFaceEmbedder:
         """An (n, d) float32 array of unit embeddings, one row per BGR chip."""
         if not chips:
             return np.zeros((0, self.dimensions or 0), dtype=np.float32)
-        self.load()
+        represent = self.load()._represent
+        if represent is None:  # load() sets it or raises
+            raise RuntimeError(f"DeepFace {self.model_name} was not loaded")
         with self._lock:  # one inference at a time: the model is shared and the machine has 2 cores
-            results = self._represent(
+            results = represent(
                 img_path=list(chips),
                 model_name=self.model_name,
                 detector_backend="skip",

@@ -8,18 +8,19 @@ process never imports DeepFace (nor TensorFlow): the child also reports the mode
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import signal
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from recognition.models.child import Child
 from recognition.models.weights import WeightsMissing
 
 if TYPE_CHECKING:
@@ -134,8 +135,7 @@ class EmbedderProcess:
         self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
         self._clock = clock
         self._lock = threading.Lock()
-        self._process: Optional[multiprocessing.process.BaseProcess] = None
-        self._connection = None
+        self._child: Optional[Child] = None  # while the model process runs
         self._closed = False
         self._backoff = 0.0  # the first restart after a success is immediate
         self._next_start = 0.0
@@ -148,10 +148,15 @@ class EmbedderProcess:
     def status(self) -> EmbedderStatus:
         return self._status
 
+    @property
+    def _process(self) -> Optional[BaseProcess]:
+        """The running model process, if any (tests signal it)."""
+        return None if self._child is None else self._child.process
+
     def load(self) -> "EmbedderProcess":
         """Start the child and load the model now (WeightsMissing or RuntimeError says why it cannot)."""
         with self._lock:
-            if self._process is None or not self._process.is_alive():
+            if self._child is None or not self._child.process.is_alive():
                 self._start()
         return self
 
@@ -185,17 +190,17 @@ class EmbedderProcess:
         if not self._lock.acquire(timeout=self._timeout):
             raise EmbedderUnavailable(f"the model process is busy (no answer within {self._timeout:.0f}s)")
         try:
-            self._ensure_running()
+            child = self._ensure_running()
             try:
-                with self._deadline():  # a child that stops reading must not hold the model for ever
-                    self._connection.send(request)
-                reply = self._receive()
+                with self._deadline(child):  # a child that stops reading must not hold the model for ever
+                    child.connection.send(request)
+                reply = self._receive(child)
             except (OSError, EOFError, RuntimeError) as exc:
                 self._crashed(str(exc))
                 raise EmbedderUnavailable(f"the model process failed: {exc}") from None
             self._backoff = 0.0
             if self._status.state != "ready":
-                self._set_status("ready", f"{self.model_name} in process {self._process.pid}")
+                self._set_status("ready", f"{self.model_name} in process {child.process.pid}")
         finally:
             self._lock.release()
         if reply[0] != "ok":
@@ -208,12 +213,13 @@ class EmbedderProcess:
         self._closed = True
         got_lock = self._lock.acquire(timeout=timeout)
         try:
-            process, connection = self._process, self._connection
-            if process is None:
+            child = self._child
+            if child is None:
                 return
+            process = child.process
             if got_lock:
                 try:
-                    connection.send(None)
+                    child.connection.send(None)
                 except OSError:
                     pass
                 process.join(timeout)
@@ -224,39 +230,41 @@ class EmbedderProcess:
                 process.kill()
                 process.join(timeout)
             if got_lock:
-                connection.close()
-                self._process = None
+                child.connection.close()
+                self._child = None
             self._set_status("stopped", "the server is shutting down")
         finally:
             if got_lock:
                 self._lock.release()
 
-    def _ensure_running(self) -> None:
+    def _ensure_running(self) -> Child:
         if self._closed:
             raise EmbedderUnavailable("the server is shutting down")
-        if self._process is not None and self._process.is_alive():
-            return
-        if self._process is not None:
-            self._crashed(f"the model process exited (code {self._process.exitcode})")
+        if self._child is not None and self._child.process.is_alive():
+            return self._child
+        if self._child is not None:
+            self._crashed(f"the model process exited (code {self._child.process.exitcode})")
         wait = self._next_start - self._clock()
         if wait > 0:
             raise EmbedderUnavailable(f"{self._status.detail}; next start in {wait:.1f}s")
         try:
-            self._start()
+            child = self._start()
         except (WeightsMissing, RuntimeError, OSError) as exc:
             self._crashed(f"restarting the model process failed: {exc}")
             raise EmbedderUnavailable(str(exc)) from None
-        self._set_status("ready", f"{self.model_name} in process {self._process.pid} (restarted)",
+        self._set_status("ready", f"{self.model_name} in process {child.process.pid} (restarted)",
                          restarts=self._status.restarts + 1)
+        return child
 
     def _crashed(self, reason: str) -> None:
         """Forget a dead (or hung) child and schedule the next start with backoff."""
-        if self._process is not None:
-            if self._process.is_alive():
-                self._process.kill()  # a hung child may be stopped: SIGTERM would wait for ever
-            self._process.join(5)
-            self._connection.close()
-            self._process = None
+        child = self._child
+        if child is not None:
+            if child.process.is_alive():
+                child.process.kill()  # a hung child may be stopped: SIGTERM would wait for ever
+            child.process.join(5)
+            child.connection.close()
+            self._child = None
         if self._closed:
             self._set_status("stopped", "the server is shutting down")
             return
@@ -269,34 +277,30 @@ class EmbedderProcess:
         self._status = EmbedderStatus(state, detail, self._status.restarts if restarts is None else restarts,
                                       time.time())
 
-    def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")  # fork would copy the server's threads and locks
-        parent, child = context.Pipe()
-        process = context.Process(
-            target=_serve, args=(child, self.model_name, str(self._weights_dir)), name="embedder", daemon=True
-        )
-        process.start()
-        child.close()
-        self._process, self._connection = process, parent
+    def _start(self) -> Child:
+        child = Child.spawn(_serve, (self.model_name, str(self._weights_dir)), name="embedder")
+        process = child.process
+        self._child = child  # stop() may end it while the model loads
         try:
-            reply = self._receive(self._load_timeout)
+            reply = self._receive(child, self._load_timeout)
         except RuntimeError:
-            self._process, self._connection = None, None
+            self._child = None
             raise
         if reply[0] != "ready":
             process.join(5)
-            parent.close()
-            self._process, self._connection = None, None
+            child.connection.close()
+            self._child = None
             message = f"{reply[1]}: {reply[2]}"
             raise WeightsMissing(reply[2]) if reply[1] == "WeightsMissing" else RuntimeError(message)
         _, self.input_size, self.dimensions, self.reported_threshold = reply
         self._set_status("ready", f"{self.model_name} in process {process.pid}")
         log.info("embedding model %s runs in process %d", self.model_name, process.pid)
+        return child
 
     @contextmanager
-    def _deadline(self) -> Iterator[None]:
+    def _deadline(self, child: Child) -> Iterator[None]:
         """Kill the child if what follows outlasts the timeout; the pipe then fails and the call with it."""
-        timer = threading.Timer(self._timeout, self._process.kill)
+        timer = threading.Timer(self._timeout, child.process.kill)
         timer.daemon = True
         timer.start()
         try:
@@ -304,14 +308,14 @@ class EmbedderProcess:
         finally:
             timer.cancel()
 
-    def _receive(self, timeout: Optional[float] = None):
+    def _receive(self, child: Child, timeout: Optional[float] = None):
         timeout = self._timeout if timeout is None else timeout
-        if not self._connection.poll(timeout):
-            self._process.kill()
-            self._process.join(5)
+        if not child.connection.poll(timeout):
+            child.process.kill()
+            child.process.join(5)
             raise RuntimeError(f"the embedding process did not answer within {timeout:.0f}s")
         try:
-            with self._deadline():  # the answer may stop halfway
-                return self._connection.recv()
+            with self._deadline(child):  # the answer may stop halfway
+                return child.connection.recv()
         except EOFError:
-            raise RuntimeError(f"the embedding process exited (code {self._process.exitcode})") from None
+            raise RuntimeError(f"the embedding process exited (code {child.process.exitcode})") from None

@@ -41,7 +41,11 @@ def _package_folder(name: str) -> Path:
         raise MtcnnMissing(f"the package {name!r} is not installed and is needed for {REQUIRED[name]}: run "
                            "'make install' (requirements.txt pins mtcnn, lz4 and joblib) or use another --detector")
     locations = list(spec.submodule_search_locations or [])
-    return Path(locations[0]) if locations else Path(spec.origin).parent
+    if locations:
+        return Path(locations[0])
+    if spec.origin is None:
+        raise MtcnnMissing(f"the package {name!r} has no files to load {REQUIRED[name]} from")
+    return Path(spec.origin).parent
 
 
 def weights_folder() -> Path:

@@ -9,7 +9,6 @@ collect() the faces later, when they are ready. The live loop asks now and then 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import signal
 import time
 from typing import Optional
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from recognition.faces import Box
+from recognition.models.child import Child
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,7 @@ class FaceSweep:
         self._width = width
         self._min_confidence = min_confidence
         self._timeout = timeout
-        self._process = None
-        self._connection = None
+        self._child: Optional[Child] = None  # while the detector's process runs
         self._pending: Optional[tuple[float, float]] = None  # (scale, submitted at) of the sweep in flight
         self._path = model_path()
         if self._path is None:
@@ -81,7 +80,7 @@ class FaceSweep:
 
     def start(self) -> "FaceSweep":
         """Start the child now (it takes a second or two), not at the first frame that needs it."""
-        if self._path is not None and not self._running():
+        if self._path is not None and self._running() is None:
             self._start()
         return self
 
@@ -89,13 +88,14 @@ class FaceSweep:
         """Start a sweep of image unless one is in flight (or the detector is unavailable)."""
         if self._path is None or self._pending is not None:
             return False
-        if not self._running() and not self._start():
+        child = self._running() or self._start()
+        if child is None:
             return False
         scale = min(1.0, self._width / image.shape[1])
         small = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
                            interpolation=cv2.INTER_AREA) if scale < 1.0 else image
         try:
-            self._connection.send(np.ascontiguousarray(small[:, :, ::-1]))  # dlib wants RGB
+            child.connection.send(np.ascontiguousarray(small[:, :, ::-1]))  # dlib wants RGB
         except (OSError, ValueError) as exc:
             log.warning("face sweep process failed: %s", exc)
             self._kill()
@@ -108,9 +108,12 @@ class FaceSweep:
         if self._pending is None:
             return None
         scale, submitted = self._pending
+        child = self._child
+        if child is None:  # _kill forgets the sweep in flight with the child
+            raise RuntimeError("a face sweep is in flight but its process is gone")
         try:
-            ready = self._connection.poll(0)
-            reply = self._connection.recv() if ready else None
+            ready = child.connection.poll(0)
+            reply = child.connection.recv() if ready else None
         except (OSError, EOFError) as exc:
             log.warning("face sweep process failed: %s", exc)
             self._kill()
@@ -126,24 +129,23 @@ class FaceSweep:
 
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the child to exit, wait at most timeout, then kill it."""
-        if self._connection is not None:
+        if self._child is not None:
             try:
-                self._connection.send(None)
+                self._child.connection.send(None)
             except (OSError, ValueError):
                 pass
-        if self._process is not None:
-            self._process.join(timeout)
+            self._child.process.join(timeout)
         self._kill()
 
-    def _running(self) -> bool:
-        return self._process is not None and self._process.is_alive()
+    def _running(self) -> Optional[Child]:
+        """The child, if it is alive."""
+        return self._child if self._child is not None and self._child.process.is_alive() else None
 
-    def _start(self) -> bool:
-        context = multiprocessing.get_context("spawn")  # fork would copy the server's threads and locks
-        parent, child = context.Pipe()
-        process = context.Process(target=_serve, args=(child, self._path), name="face-sweep", daemon=True)
-        process.start()
-        child.close()
+    def _start(self) -> Optional[Child]:
+        """Start the child and wait until its detector is loaded; None (and the sweep is not used) if it
+        cannot be."""
+        started = Child.spawn(_serve, (self._path,), name="face-sweep")
+        process, parent = started.process, started.connection
         try:
             state, detail = parent.recv() if parent.poll(self._timeout * 3) else ("error", "no answer")
         except EOFError:
@@ -153,15 +155,15 @@ class FaceSweep:
             log.warning("face sweep unavailable (%s): it is not used", detail)
             process.join(1.0)
             self._path = None
-            return False
-        self._process, self._connection = process, parent
-        return True
+            return None
+        self._child = started
+        return started
 
     def _kill(self) -> None:
         self._pending = None
-        if self._process is not None and self._process.is_alive():
-            self._process.kill()
-            self._process.join(1.0)
-        if self._connection is not None:
-            self._connection.close()
-        self._process, self._connection = None, None
+        child, self._child = self._child, None
+        if child is not None:
+            if child.process.is_alive():
+                child.process.kill()
+                child.process.join(1.0)
+            child.connection.close()

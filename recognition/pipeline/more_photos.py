@@ -51,7 +51,7 @@ def face_of(analyzer, image: np.ndarray, *, min_quality: float = MIN_QUALITY) ->
     quality = face_quality(image, box, analyzer.aligner.landmarks(image, box))
     if quality.overall < min_quality:
         parts = {"too small": quality.size, "blurred": quality.sharpness, "turned away": quality.frontal}
-        worst = min(parts, key=parts.get)
+        worst = min(parts, key=parts.__getitem__)
         raise PhotoRefused("poor", f"the face is {worst} (quality {quality.overall:.2f}, at least {min_quality} "
                                    f"is needed: size {quality.size:.2f}, sharpness {quality.sharpness:.2f}, "
                                    f"frontal {quality.frontal:.2f})")

@@ -107,8 +107,8 @@ def zip_people(data: bytes) -> list[tuple[str, list[Photo]]]:
     return sorted(people.items())
 
 
-def import_people(people: list[tuple[str, list[Photo]]], analyzer, *, on_photo: Optional[Callable[[str], None]] = None,
-                  max_pixels: int = ALBUM_PIXELS) -> ImportReport:
+def import_people(people: list[tuple[str, list[Photo]]], analyzer, *,
+                  on_photo: Optional[Callable[[str], object]] = None, max_pixels: int = ALBUM_PIXELS) -> ImportReport:
     """max_pixels: the largest photo read (a larger JPEG is read at a fraction; a larger PNG, WebP or
     HEIC is skipped as too-large, from its header). An upload (POST /people/import) passes a
     request's bound, recognition.images.MAX_PIXELS; python -m tools.people, run by the operator on

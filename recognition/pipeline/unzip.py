@@ -13,6 +13,7 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import Union
 
 CHUNK = 256 * 1024  # bytes inflated at a time: what one step can cost, whatever the zip claims
 METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
@@ -62,25 +63,26 @@ def unpack(data: memoryview, member: zipfile.ZipInfo, budget: Budget, limit: int
         budget.spend(declared, name, limit)
         out = bytes(packed)
     else:
-        inflater, out = zlib.decompressobj(-zlib.MAX_WBITS), bytearray()
+        inflater, inflated = zlib.decompressobj(-zlib.MAX_WBITS), bytearray()
         try:
             for start in range(0, len(packed), CHUNK):
-                pending = packed[start:start + CHUNK]
+                pending: Union[memoryview, bytes] = packed[start:start + CHUNK]
                 while pending and not inflater.eof:
                     piece = inflater.decompress(pending, CHUNK)  # never more than CHUNK out of one call
                     pending = inflater.unconsumed_tail
-                    out += piece
+                    inflated += piece
                     budget.spend(len(piece), name, limit)
-                    if len(out) > declared:
+                    if len(inflated) > declared:
                         raise ZipRefused(f"{name} cannot be unpacked: it unpacks to more than the {declared} "
                                          "bytes it declares")
                 if inflater.eof:
                     break
         except zlib.error as exc:
             raise ZipRefused(f"{name} cannot be unpacked: it is damaged ({exc})")
-        if not inflater.eof or len(out) != declared:
-            raise ZipRefused(f"{name} cannot be unpacked: it ends after {len(out)} of the {declared} bytes it declares")
-        out = bytes(out)
+        if not inflater.eof or len(inflated) != declared:
+            raise ZipRefused(f"{name} cannot be unpacked: it ends after {len(inflated)} of the {declared} bytes it "
+                             "declares")
+        out = bytes(inflated)
     if zlib.crc32(out) != member.CRC:
         raise ZipRefused(f"{name} cannot be unpacked: it is damaged (its CRC-32 is wrong)")
     return out

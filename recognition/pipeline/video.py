@@ -75,7 +75,8 @@ def extract_from_video(data: bytes, analyzer, limits: VideoLimits) -> VideoExtra
     # Decoded from memory, never from a temporary file. OpenCV does not keep the stream alive itself:
     # the reference here must outlive the capture, or FFmpeg reads freed memory (a segfault, seen).
     stream = io.BytesIO(data)
-    capture = cv2.VideoCapture(stream, cv2.CAP_FFMPEG, [])
+    # OpenCV reads from any object with read() and seek(); its stubs accept only its own cv2.IStreamReader.
+    capture = cv2.VideoCapture(stream, cv2.CAP_FFMPEG, [])  # type: ignore[call-overload]
     try:
         if not capture.isOpened():
             raise VideoError("the data is not a readable video (MP4, AVI, MKV or WebM expected)")

@@ -101,7 +101,7 @@ def _mp4(view: memoryview) -> list[tuple[int, int]]:
             continue
         media = _child(view, body, end, counter, b"mdia")
         handler = media and _child(view, *media, counter, b"hdlr")
-        if handler is None or _field(view, handler[0] + 8, ">4s", "hdlr box")[0] != b"vide":
+        if media is None or handler is None or _field(view, handler[0] + 8, ">4s", "hdlr box")[0] != b"vide":
             continue  # sound, subtitles, timecodes...
         header = _child(view, body, end, counter, b"tkhd")
         if header is not None:  # its width and height are 16.16 fixed point, after version 0 or 1 fields

@@ -5,6 +5,7 @@ import fcntl
 import os
 import threading
 from pathlib import Path
+from typing import Optional, TextIO
 
 LOCK_FILE = ".lock"
 
@@ -60,7 +61,7 @@ class DataDirLock:
 
     def __init__(self, folder: Path) -> None:
         self.path = Path(folder) / LOCK_FILE
-        self._handle = None
+        self._handle: Optional[TextIO] = None  # the lock file, open while the lock is held
 
     def acquire(self) -> "DataDirLock":
         handle = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), "r+")

@@ -40,7 +40,7 @@ def is_raw(path: Path) -> bool:
         return False
 
 
-def read_or_create(path: Path, keys: list[StoreKey], key: Optional[StoreKey], *, needed: bool, create: bool,
+def read_or_create(path: Path, keys: list[StoreKey], key: StoreKey, *, needed: bool, create: bool,
                    given: Optional[bytes] = None) -> bytes:
     """The installation secret at path, unsealed with whichever of keys sealed it.
 

@@ -100,11 +100,12 @@ class StoreIndex:
     def groups(self, segment: int, changes: dict[str, Optional[Identity]]) -> list[Group]:
         """A segment's identities by column, straight from memory, with changes applied (None: removed)."""
         by_model: dict[str, list[Meta]] = {}
-        changed = []
+        changed: list[Identity] = []
         for identity_hash in self.residents(segment):
             if identity_hash in changes:
-                if changes[identity_hash] is not None:
-                    changed.append(changes[identity_hash])
+                identity = changes[identity_hash]
+                if identity is not None:
+                    changed.append(identity)
             else:
                 meta = self.meta[identity_hash]
                 by_model.setdefault(meta.model, []).append(meta)

@@ -14,7 +14,14 @@ from recognition.store.history import History
 from recognition.store.interface import StoreRejected
 from recognition.store.memory import StoreIndex
 from recognition.store.spent import LedgerDamaged, SpentFile
-from recognition.store.vault import StoreKey, pending_key_path, read_keys, read_or_create_key, reseal_side_files
+from recognition.store.vault import (
+    KeyMissing,
+    StoreKey,
+    pending_key_path,
+    read_keys,
+    read_or_create_key,
+    reseal_side_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +60,10 @@ class SegmentOpening:
         keys = read_keys(self.key_path, str(self.folder)) if signed or installation.is_sealed(secret_path) else [
             read_or_create_key(self.key_path, create=not self.read_only)]
         pending = next((k for k in keys if k.path == pending_key_path(self.key_path)), None)
-        self.key = next((k for k in keys if k.path == self.key_path), pending)
+        key = next((k for k in keys if k.path == self.key_path), pending)
+        if key is None:  # read_keys reads only these two paths, and raises when neither is there
+            raise KeyMissing(f"no store key at {self.key_path}")
+        self.key = key
         self._keys = keys
         entry = self._history.read(keys)  # before any segment (history.py says why)
         if entry is not None and not self._accept_restore and installation.is_raw(secret_path):
@@ -101,7 +111,7 @@ class SegmentOpening:
         try:
             writes = self._spent.load(self.key, set_aside_damaged=not anchored and not self.read_only)
         except LedgerDamaged as exc:
-            if anchored and not self._accept_restore:
+            if entry is not None and entry.ledger > 0 and not self._accept_restore:  # anchored
                 raise StoreRejected(anchor.refusal(self.folder, self.anchor_path, entry,
                                                    f"the spent ledger cannot be read ({exc})"))
             log.warning("%s; taken as empty", exc)
@@ -186,6 +196,8 @@ class SegmentOpening:
         log.info("the store key is now %s", self.key.fingerprint)
 
     def _swap_in_key(self, new_key: StoreKey) -> None:
+        if new_key.path is None:  # a rotation writes the new key to its pending path first
+            raise ValueError("the new store key has no file to move into place")
         os.replace(new_key.path, self.key_path)
         fsync_folder(self.key_path.parent)
         self.key = StoreKey(new_key.secret, self.key_path)

@@ -206,12 +206,13 @@ class PickleStore(MemoryReads, IdentityChanges, SegmentOpening):
             return appender
         if appender is not None:
             self._rewrite(appender.number, {})  # closed from now on: one record opens faster than many
-            self._appender.close()
+            if self._appender is not None:  # reopened by the rewrite (unless that failed, and said so)
+                self._appender.close()
             self._appender = None
         number = max(self._index.segments, default=0) + 1
         segments.create_folder(self.folder)
-        self._appender = segments.Appender.create(self.folder, number, self.secret)
-        self._history.mark(number, 0, self._appender.last_link)
+        self._appender = appender = segments.Appender.create(self.folder, number, self.secret)
+        self._history.mark(number, 0, appender.last_link)
         self._index.segments[number] = set()
         return self._appender
 

@@ -22,7 +22,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 from recognition.store.atomic import fsync_folder, write_atomically
 
@@ -96,7 +96,8 @@ def decode(data: bytes, number: int, secret: bytes, what: str, *, last: bool = T
     if found != number:
         raise SegmentDamaged(f"{what} says it is segment {found}, not {number} (renamed or swapped)")
     link = _first_link(secret, data[: HEADER.size])
-    bodies, offset, links = [], HEADER.size, [link]
+    bodies: list[bytes] = []
+    offset, links = HEADER.size, [link]
     while offset < len(data):
         end_of_length = offset + LENGTH.size
         length = LENGTH.unpack_from(data, offset)[0] if end_of_length <= len(data) else None
@@ -159,7 +160,7 @@ class Appender:
         self._link = last_link
         self._length = length
         self.broken = False  # an append failed midway: the segment must be rewritten before the next one
-        self._handle = os.open(self.path, os.O_WRONLY)
+        self._handle: Optional[int] = os.open(self.path, os.O_WRONLY)  # None once closed
         if os.fstat(self._handle).st_size != length:  # a torn tail from a crash: cut it off first
             os.ftruncate(self._handle, length)
             os.fsync(self._handle)
@@ -172,18 +173,21 @@ class Appender:
     def append(self, body: bytes) -> None:
         if len(body) > MAX_RECORD_BYTES:
             raise ValueError("record too large")
+        handle = self._handle
+        if handle is None:
+            raise ValueError(f"{self.path} was closed: nothing can be appended to it")
         length = LENGTH.pack(len(body))
         link = _link(self._secret, self._link, length, body)
         record = length + body + link
         try:
-            written = os.pwrite(self._handle, record, self._length)
+            written = os.pwrite(handle, record, self._length)
             if written != len(record):
                 raise OSError(f"short write to {self.path} ({written} of {len(record)} bytes)")
-            os.fsync(self._handle)
+            os.fsync(handle)
         except BaseException:
             # Leave the file as it was, so the next record chains onto the last acknowledged one.
             try:
-                os.ftruncate(self._handle, self._length)
+                os.ftruncate(handle, self._length)
             except OSError:
                 self.broken = True
             raise

@@ -59,9 +59,11 @@ def make_detector(name: str, *, min_face: int = 40, detect_width: Optional[int] 
 
         return HogDetector(min_face=min_face)
     if name == "mtcnn":
-        from recognition.models.detectors.mtcnn import MtcnnDetector
+        from recognition.models.detectors.mtcnn import MtcnnDetector, RunsMtcnn
 
         if mtcnn is None:
             raise ValueError("the mtcnn detector runs in the model process: pass it as mtcnn=")
+        if not isinstance(mtcnn, RunsMtcnn):
+            raise ValueError(f"mtcnn= must be the model process that runs MTCNN, not {type(mtcnn).__name__}")
         return MtcnnDetector(mtcnn, min_face=min_face)
     raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, not {name!r}")

@@ -137,9 +137,9 @@ def weighted_suppression(found: list[Found], overlap: float = 0.3) -> list[Found
         found = [f for f in found if iou(f.box, best.box) < overlap]
         weights = np.array([f.score for f in same])
         weights = weights / weights.sum()
-        box = tuple(float(v) for v in np.average([f.box for f in same], axis=0, weights=weights))
+        x, y, w, h = (float(v) for v in np.average([f.box for f in same], axis=0, weights=weights))
         points = np.average([f.keypoints for f in same], axis=0, weights=weights)
-        kept.append(Found(box, points, best.score))
+        kept.append(Found((x, y, w, h), points, best.score))
     return kept
 
 

@@ -12,7 +12,7 @@ another scale, and kept if found there too (MtcnnDetector's confirm).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import Protocol, Sequence, runtime_checkable
 
 import cv2
 import numpy as np
@@ -20,15 +20,24 @@ import numpy as np
 from recognition.faces import Box, Detection, centre_inside
 from recognition.models.detectors.tiled import clipped, cut, merged
 
-if TYPE_CHECKING:
-    from recognition.models.embedder_process import EmbedderProcess
-
 # px: the side the smallest face asked for is scaled down to before MTCNN looks. Its P-Net sees faces from
 # 12 px; mtcnn 1.0.0 fails when asked for faces over ~24 px (mtcnn_model.SAFE_MIN_FACE), so larger
 # min_face values are met by scaling the image down, which also keeps large frames cheap.
 MTCNN_FACE = 20
 NEAR_FACE = 2 * MTCNN_FACE  # px at most: a followed face's side in its square, so it is still found at half that
 NEAR_SQUARE = 3  # a followed face's square, in face sides: room for the face to have moved
+
+
+@runtime_checkable
+class RunsMtcnn(Protocol):
+    """What MtcnnDetector asks of the model process (EmbedderProcess), where MTCNN's networks run."""
+
+    def find_faces(self, image: np.ndarray, min_face: int, min_confidence: float = 0.9) -> list[tuple]:
+        """MTCNN's faces in a BGR image: (x, y, w, h, confidence, five [x, y] keypoints)."""
+
+    def find_faces_batch(self, images: list[np.ndarray], min_face: int,
+                         min_confidence: float = 0.9) -> list[list[tuple]]:
+        """find_faces for several images in one request."""
 
 
 class MtcnnDetector:
@@ -54,7 +63,7 @@ class MtcnnDetector:
 
     name = "mtcnn"
 
-    def __init__(self, process: "EmbedderProcess", *, min_face: int = 40, min_confidence: float = 0.9,
+    def __init__(self, process: RunsMtcnn, *, min_face: int = 40, min_confidence: float = 0.9,
                  near_confidence: float = 0.8, confirm: bool = True, near_batch: int = 8) -> None:
         self.min_face = min_face
         self.min_confidence = min_confidence

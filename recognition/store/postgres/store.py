@@ -31,7 +31,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import psycopg
 
@@ -72,8 +72,16 @@ def where(url: str) -> str:
         parts = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         return "the database URL given"
-    return f"postgresql://{parts.get('user', '') + '@' if parts.get('user') else ''}{parts.get('host', 'localhost')}" \
+    user = parts.get("user")
+    return f"postgresql://{f'{user}@' if user else ''}{parts.get('host', 'localhost')}" \
            f":{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+def _row(row: Optional[tuple[Any, ...]], what: str) -> tuple[Any, ...]:
+    """A row the schema guarantees (the log head's only row, the secret just written), or a clear error."""
+    if row is None:
+        raise RuntimeError(f"the database has no {what}: its tables were altered outside this server")
+    return row
 
 
 class PostgresStore(MemoryReads, IdentityChanges):
@@ -179,7 +187,7 @@ class PostgresStore(MemoryReads, IdentityChanges):
         """Apply the changes other servers committed since memory's last (the follower's connection)."""
         with conn.transaction(), conn.cursor(binary=True) as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one moment of the log
-            head = cursor.execute("SELECT seq FROM faceapp_head").fetchone()[0]
+            head = _row(cursor.execute("SELECT seq FROM faceapp_head").fetchone(), "change log head")[0]
             seen = self._seen
             if head <= seen:
                 return
@@ -237,7 +245,8 @@ class PostgresStore(MemoryReads, IdentityChanges):
                               while_away="recognition goes on; changes are accepted again once it is back"):
                 conn = self._connection()
                 with conn.transaction(), conn.cursor(binary=True) as cursor:
-                    head = cursor.execute("SELECT seq FROM faceapp_head FOR UPDATE").fetchone()[0]
+                    head = _row(cursor.execute("SELECT seq FROM faceapp_head FOR UPDATE").fetchone(),
+                                "change log head")[0]
                     if head > self._seen:
                         self._apply(self._read_changes(cursor, self._seen, head), head)
                     tx = Transaction(cursor, head)
@@ -322,7 +331,7 @@ class PostgresStore(MemoryReads, IdentityChanges):
     def _load(self, conn: psycopg.Connection) -> None:
         with conn.transaction(), conn.cursor(binary=True) as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            self._seen = cursor.execute("SELECT seq FROM faceapp_head").fetchone()[0]
+            self._seen = _row(cursor.execute("SELECT seq FROM faceapp_head").fetchone(), "change log head")[0]
             self._read_all(cursor, self._index)
         self._index.publish()
 
@@ -347,7 +356,8 @@ class PostgresStore(MemoryReads, IdentityChanges):
                 secret = given or secrets.token_bytes(32)
                 conn.execute("INSERT INTO faceapp_settings (name, value) VALUES ('secret', %s) ON CONFLICT DO NOTHING",
                              (seal(key, SECRET_MAGIC, secret),))
-                sealed = conn.execute("SELECT value FROM faceapp_settings WHERE name = 'secret'").fetchone()
+                sealed = _row(conn.execute("SELECT value FROM faceapp_settings WHERE name = 'secret'").fetchone(),
+                              "installation secret just written")
             try:
                 secret = unseal([key], SECRET_MAGIC, bytes(sealed[0]), f"the installation secret in {self.location}")
             except ValueError as exc:
