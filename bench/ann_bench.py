@@ -19,7 +19,9 @@ direction (Dlib's vectors lie in a cone: unrelated people are at about 0.45 simi
 person's own part. Queries are other sightings of stored rows at similarities 0.93-0.99 (the
 threshold's neighbourhood, as bench/shared_store_bench.py asks). `--data random` uses that bench's
 uniform random rows instead.
-Run: make bench-ann   (or .venv/bin/python bench/ann_bench.py --sizes 100000 1000000)
+Run: make bench-ann   (installs requirements-bench.txt: usearch; or, with it installed,
+     .venv/bin/python bench/ann_bench.py --sizes 100000 1000000 --kinds numpy usearch-f16)
+Findings: docs/benchmarks-index.md.
 """
 from __future__ import annotations
 
@@ -130,7 +132,7 @@ def build(kind: str, vectors: np.ndarray):
         from recognition.matching.approximate import RowIndex
 
         return RowIndex(vectors)
-    from recognition.matching.hnsw import HnswIndex
+    from bench.hnsw_index import HnswIndex
 
     return HnswIndex(vectors, dtype=kind.split("-")[1])
 
@@ -147,7 +149,7 @@ def measure(kind: str, folder: Path) -> dict:
     from recognition.store.gallery import Gallery
 
     vectors, queries, truth = (np.load(folder / f"{name}.npy") for name in ("vectors", "queries", "truth"))
-    found: dict = {"rows": len(vectors)}
+    found: dict = {"rows": len(vectors), "load": os.getloadavg()[0]}
     rss_before = status("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM from here on: the build's peak
     cpu, started = time.process_time(), time.monotonic()
@@ -189,7 +191,7 @@ def rebuild(kind: str, vectors: np.ndarray, stop: threading.Event) -> None:
     if kind == "numpy":
         build(kind, vectors)
         return
-    from recognition.matching.hnsw import HnswIndex
+    from bench.hnsw_index import HnswIndex
 
     index = HnswIndex(vectors[:CHUNK], dtype=kind.split("-")[1])
     for start in range(CHUNK, len(vectors), CHUNK):
@@ -235,7 +237,8 @@ def ms(values: list[float], q: float) -> float:
 
 
 def report(kind: str, f: dict) -> None:
-    print(f"   {kind:12} recall top-1 {f['recall1']:.4f}, top-10 {f['recall10']:.4f}; "
+    print(f"   {kind:12} (load average {f['load']:.1f} as it started)")
+    print(f"   {'':12} recall top-1 {f['recall1']:.4f}, top-10 {f['recall10']:.4f}; "
           f"identify p50 {ms(f['identify'], .5):.2f} ms, p95 {ms(f['identify'], .95):.2f} ms "
           f"(exact search p95 {ms(f['exact'], .95):.1f} ms)")
     print(f"   {'':12} build {f['build_s']:.1f} s ({f['build_cpu_s']:.1f} s of CPU); index {f['index_mb']:.0f} MB, "

@@ -1,5 +1,7 @@
 """usearch's HNSW graph over a gallery's rows, offering what approximate.RowIndex offers (rows,
-propose()), so search.py can score its proposals exactly in the same way."""
+propose()), so search.py scores its proposals exactly in the same way. Benchmarks only (ann_bench.py):
+docs/benchmarks-index.md says why the server keeps the numpy index. usearch comes from
+requirements-bench.txt, which `make bench-ann` installs."""
 from __future__ import annotations
 
 import numpy as np
