@@ -243,7 +243,8 @@ def report(kind: str, f: dict) -> None:
           f"(exact search p95 {ms(f['exact'], .95):.1f} ms)")
     print(f"   {'':12} build {f['build_s']:.1f} s ({f['build_cpu_s']:.1f} s of CPU); index {f['index_mb']:.0f} MB, "
           f"resident +{f['rss_growth_mb']:.0f} MB (peak +{f['peak_growth_mb']:.0f} MB)")
-    print(f"   {'':12} beside a rebuild ({f['beside_build_s']:.1f} s, at most {BESIDE_S:.0f} s): identify p50 {ms(f['beside_build'], .5):.2f} ms, "
+    print(f"   {'':12} beside a rebuild ({f['beside_build_s']:.1f} s, at most {BESIDE_S:.0f} s): "
+          f"identify p50 {ms(f['beside_build'], .5):.2f} ms, "
           f"p95 {ms(f['beside_build'], .95):.2f} ms over {len(f['beside_build'])} faces", end="")
     if "beside_add" in f:
         print(f"; beside adding 1/16 more ({f['beside_add_s']:.1f} s): p50 {ms(f['beside_add'], .5):.2f} ms, "
