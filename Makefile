@@ -17,7 +17,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 FAST_TIER := not slow and not browser and not postgres
 EMBEDDINGS_CACHE := .cache/embeddings
 
-.PHONY: install install-test browser postgres weights run test test-fast lint bench bench-accuracy clean
+.PHONY: install install-test browser postgres weights run test test-fast lint bench bench-accuracy bench-requirements clean
 
 # What runs the server (make run); install-test adds what tests, lints and benchmarks it.
 install: $(RUN_STAMP)
@@ -95,11 +95,17 @@ bench-accuracy: install-test
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/compare_accuracy.py
 
 # bench-live, bench-album, bench-store, bench-classifier, bench-attributes, bench-liveness, bench-shared_store,
-# bench-detect:
+# bench-detect, bench-ann:
 # bench/<name>_bench.py
 # (not in .PHONY: make looks for no pattern rule for a phony target)
 bench-%: install-test bench/%_bench.py
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/$*_bench.py
+
+# What only a benchmark needs (usearch, measured against the numpy index; the server never imports it).
+# bench-ann has no recipe of its own: this adds a prerequisite and the pattern rule above still runs it.
+bench-requirements: install
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+bench-ann: bench-requirements
 
 clean:
 	rm -rf $(VENV) .pytest_cache
