@@ -48,9 +48,29 @@ def pytest_sessionstart(session) -> None:
 
 
 # Tests that use these fixtures get these markers whatever their file says: the real model process or a
-# server that loads it (weights_dir), a live camera thread, a PostgreSQL server of their own.
-MARKED_BY_FIXTURE = {"model_process": "slow", "weights_dir": "slow", "camera_services": "slow",
+# server that loads it (weights_dir), a live camera thread, an album indexed first, a PostgreSQL server of their own.
+MARKED_BY_FIXTURE = {"model_process": "slow", "weights_dir": "slow", "camera_services": "slow", "album_parts": "slow",
                      "postgres": "postgres"}
+
+
+# Whole files that take seconds a test even with recorded embeddings (measured with --durations on this
+# 2-core machine): they run in make test, not in the fast tier, which must stay under a minute.
+SLOW_FILES = {
+    "test_liveness.py": "poses of every frame of the liveness footage",
+    "test_signin_api.py": "bursts of camera frames through the liveness judge",
+    "test_signin_replay.py": "bursts of camera frames through the liveness judge",
+    "test_detector.py": "every detector backend over the fixture photos and the crowd",
+    "test_hog.py": "dlib's HOG over the crowd",
+    "test_fuzz.py": "schemathesis over real HTTP",
+    "test_album_api.py": "an album indexed first", "test_album_files.py": "an album indexed first",
+    "test_album_photos.py": "an album indexed first", "test_album_people_api.py": "an album indexed first",
+    "test_album_indexer.py": "an album indexed first",
+    "test_live.py": "clips played through live recognition", "test_strangers.py": "clips through live recognition",
+    "test_sweep.py": "the CNN sweep's child process", "test_privacy.py": "clips through the privacy search",
+    "test_privacy_search.py": "the privacy search over the crowd",
+    "test_approximate.py": "k-means over large galleries",
+    "test_capture.py": "files played as cameras, at their own frame rate",
+}
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -58,6 +78,8 @@ def pytest_collection_modifyitems(config, items) -> None:
         for fixture, marker in MARKED_BY_FIXTURE.items():
             if fixture in item.fixturenames:
                 item.add_marker(marker)
+        if item.path.name in SLOW_FILES:
+            item.add_marker("slow")
 
 
 def fast_tier(config) -> bool:
