@@ -104,10 +104,7 @@ def test_frames_that_are_not_pictures_spend_no_digest(web, services, turning, an
 def test_one_burst_sent_twice_at_once_passes_once(services, pose_model, turning, live_server):
     # The digest is spent before the judgement: of two sends of one burst at the same time, one finds
     # it spent (and the other passes), however long the judgement takes.
-    from webapp import create_app
-
-    make_client(services, pose_model)  # the gate asks for "right", once
-    server = live_server(create_app(services))
+    server = live_server(make_client(services, pose_model).application)  # the gate asks for "right", once
     tokens = [requests.post(f"{server.url}/signin/challenge", timeout=10).json()["token"] for _ in range(2)]
     with ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(lambda token: post_burst(server.url, turning, token), tokens))
