@@ -259,6 +259,27 @@ def _slots(text: str) -> int:
     return int(text)
 
 
+def _one_of(*choices: str):
+    """A type for a choice option. argparse checks choices only on the command line; as a type, the
+    check also covers the variable's value, which reaches the parser as a string default."""
+    def check(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)}, not {text!r}")
+        return text
+
+    return check
+
+
+def _on_off(text: str) -> str:
+    """on or off; the variable also takes 1, true, yes and 0, false, no."""
+    word = text.strip().lower()
+    if word in ("on", "1", "true", "yes"):
+        return "on"
+    if word in ("off", "0", "false", "no"):
+        return "off"
+    raise argparse.ArgumentTypeError(f"on or off, not {text!r}")
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "") not in ("", "0")
 
@@ -286,8 +307,7 @@ def tool_parser(prog: str, doc: str, env: Mapping[str, str], *, threshold: bool 
     parser.add_argument("--model", default=env.get("FACE_MODEL", "auto"),
                         help="embedding model, as for run.py [FACE_MODEL, default auto]")
     if threshold:
-        parser.add_argument("--threshold", type=float, default=float(env["FACE_THRESHOLD"])
-                            if env.get("FACE_THRESHOLD") else None,
+        parser.add_argument("--threshold", type=float, default=env.get("FACE_THRESHOLD") or None,
                             help="matching threshold, as for run.py [FACE_THRESHOLD, default the model's]")
     return parser
 
@@ -308,20 +328,20 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Live face recognition with an MJPEG stream and a /hash API.")
     parser.add_argument("--source", default=env.get("FACE_SOURCE", "0"),
                         help="webcam index, video file, stream URL, or 'none' for API only [FACE_SOURCE, default 0]")
-    parser.add_argument("--stall-timeout", type=float, default=float(env.get("FACE_STALL_TIMEOUT", "5")),
+    parser.add_argument("--stall-timeout", type=float, default=env.get("FACE_STALL_TIMEOUT", "5"),
                         help="seconds without a frame before the camera counts as stalled and is reopened "
                              "[FACE_STALL_TIMEOUT, default 5]")
     parser.add_argument("--host", default=env.get("FACE_HOST", "127.0.0.1"), help="[FACE_HOST, default 127.0.0.1]")
-    parser.add_argument("--port", type=int, default=int(env.get("FACE_PORT", "8080")), help="[FACE_PORT, default 8080]")
+    parser.add_argument("--port", type=int, default=env.get("FACE_PORT", "8080"), help="[FACE_PORT, default 8080]")
     add_store_arguments(parser, env)
     parser.add_argument("--model", default=env.get("FACE_MODEL", "auto"),
                         help="embedding model: auto (Facenet if its weights are available, else Dlib), "
                              "Facenet, Dlib, or another DeepFace model [FACE_MODEL, default auto]")
-    parser.add_argument("--threshold", type=float,
-                        default=float(env["FACE_THRESHOLD"]) if env.get("FACE_THRESHOLD") else None,
+    parser.add_argument("--threshold", type=float, default=env.get("FACE_THRESHOLD") or None,
                         help="cosine similarity needed to call two faces the same person; higher means fewer "
                              "false accepts and more false rejects [FACE_THRESHOLD, default per model]")
-    parser.add_argument("--sweep", choices=("on", "off"), default=env.get("FACE_SWEEP", "on"),
+    parser.add_argument("--sweep", type=_one_of("on", "off"), choices=("on", "off"),
+                        default=env.get("FACE_SWEEP", "on"),
                         help="look for faces the cascades miss (turned well away, very close) with dlib's CNN "
                              "detector every few seconds while something moves; it runs in its own process "
                              "[FACE_SWEEP, default on]")
@@ -332,40 +352,43 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--min-face", type=_min_face, default=env.get("FACE_MIN_FACE", "40"),
                         help="smallest face, in pixels of the camera's frame or the photo, that the tiled detectors "
                              "(blazeface, hog, mtcnn) look for: smaller costs more tiles [FACE_MIN_FACE, default 40]")
-    parser.add_argument("--attributes", choices=("on", "off"),
-                        default="on" if env.get("FACE_ATTRIBUTES", "").lower() in ("1", "on", "true", "yes") else "off",
+    parser.add_argument("--attributes", type=_on_off, choices=("on", "off"),
+                        default=env.get("FACE_ATTRIBUTES") or "off",
                         help="add age, gender and emotion, each with a confidence, to the faces the API reports "
                              "[FACE_ATTRIBUTES=1, default off]")
     parser.add_argument("--album", action="append", type=Path, default=None,
                         help="a photo folder to index and search by face; repeat for several [FACE_ALBUM, several "
                              f"separated by '{os.pathsep}']")
-    parser.add_argument("--liveness", choices=("challenge", "off"), default=env.get("FACE_LIVENESS", "challenge"),
+    parser.add_argument("--liveness", type=_one_of("challenge", "off"), choices=("challenge", "off"),
+                        default=env.get("FACE_LIVENESS", "challenge"),
                         help="on the sign-up and sign-in pages, ask for a head movement picked at random, so a photo "
                              "or a phone held up to the camera does not sign in; off accepts one still picture "
                              "(the JSON /login never checks) [FACE_LIVENESS, default challenge]")
     parser.add_argument("--liveness-moves", type=_moves,
-                        default=_moves(env.get("FACE_LIVENESS_MOVES", "left,right,up")),
+                        default=env.get("FACE_LIVENESS_MOVES", "left,right,up"),
                         help="the movements the challenge picks from, comma-separated, of left, right and up "
                              "[FACE_LIVENESS_MOVES, default left,right,up]")
-    parser.add_argument("--liveness-steps", type=_steps, default=_steps(env.get("FACE_LIVENESS_STEPS", "2")),
+    parser.add_argument("--liveness-steps", type=_steps, default=env.get("FACE_LIVENESS_STEPS", "2"),
                         help="movements per challenge (1 to 4), asked in a random order, never one twice in a row: "
                              "one recording of a person then answers fewer challenges (with left,right,up and 2: "
                              "one in six), but each adds 2.4 s to a sign-in [FACE_LIVENESS_STEPS, default 2]")
-    parser.add_argument("--session-hours", type=_positive, default=float(env.get("FACE_SESSION_HOURS", "12")),
+    parser.add_argument("--session-hours", type=_positive, default=env.get("FACE_SESSION_HOURS", "12"),
                         help="how long a sign-in on the pages lasts [FACE_SESSION_HOURS, default 12]")
-    parser.add_argument("--max-viewers", type=int, default=int(env.get("FACE_MAX_VIEWERS", "8")),
+    parser.add_argument("--max-viewers", type=int, default=env.get("FACE_MAX_VIEWERS", "8"),
                         help="stream viewers served at once [FACE_MAX_VIEWERS, default 8]")
-    parser.add_argument("--blur", choices=("none", "unknown", "all"), default=env.get("FACE_BLUR", "none"),
+    parser.add_argument("--blur", type=_one_of("none", "unknown", "all"), choices=("none", "unknown", "all"),
+                        default=env.get("FACE_BLUR", "none"),
                         help="pixelate faces in the stream: every face not confirmed as a known person, or all "
                              "[FACE_BLUR, default none]")
-    parser.add_argument("--overlay", choices=("boxes", "masks"), default=env.get("FACE_OVERLAY", "boxes"),
+    parser.add_argument("--overlay", type=_one_of("boxes", "masks"), choices=("boxes", "masks"),
+                        default=env.get("FACE_OVERLAY", "boxes"),
                         help="mark faces with boxes or with filled, semi-transparent masks "
                              "[FACE_OVERLAY, default boxes]")
     parser.add_argument("--stream-width", type=int,
-                        default=int(env["FACE_STREAM_WIDTH"]) if env.get("FACE_STREAM_WIDTH") else None,
+                        default=env.get("FACE_STREAM_WIDTH") or None,
                         help="width of the stream's pictures, e.g. 1280 for a 4K camera [FACE_STREAM_WIDTH, "
                              "default the camera's]")
-    parser.add_argument("--max-upload-mb", type=float, default=float(env.get("FACE_MAX_UPLOAD_MB", "16")),
+    parser.add_argument("--max-upload-mb", type=float, default=env.get("FACE_MAX_UPLOAD_MB", "16"),
                         help="largest upload accepted, in MB; bigger ones get 413 [FACE_MAX_UPLOAD_MB, default 16]")
     parser.add_argument("--offline", action="store_true", default=_flag(env, "FACE_OFFLINE"),
                         help="never try to download model weights [FACE_OFFLINE=1]")
