@@ -208,8 +208,6 @@ def camera_parts(settings: config.Config, analyzer, finders: dict) -> dict:
 
 def serve(built: Server) -> int:
     parts, server = built.parts, built.server
-    for thread in built.threads:  # albums index in the background; /album shows how far it got
-        thread.start()
     # What was built so far (the store's index above all: a million people) lives as long as the server;
     # kept out of the collector's sight, a full collection no longer stops every thread for a quarter second.
     gc.collect()
@@ -223,6 +221,8 @@ def serve(built: Server) -> int:
     signal.signal(signal.SIGTERM, interrupt)  # stop as cleanly on `kill` as on Ctrl-C
     signal.signal(signal.SIGINT, interrupt)  # even where a shell started us with SIGINT ignored
     try:
+        for thread in built.threads:  # albums index in the background; /album shows how far it got
+            thread.start()
         server.run()  # on Ctrl-C / SIGTERM: stops accepting, waits (5 s at most) for requests in flight
     except KeyboardInterrupt:
         pass

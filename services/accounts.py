@@ -15,7 +15,7 @@ from recognition.faces import Box
 from recognition.store.identity import Identity
 from recognition.store.interface import EmailTaken, Match
 from services.attributes import FaceAttributes
-from services.people import People
+from services.people import NoSuchPerson, People
 
 TOO_DARK = 60  # mean grey level of the face (0-255) below which the landmarks and the model guess
 TOO_SMALL = 0.14  # of the frame's width (90 px of 640): smaller faces still pass, but their landmarks are coarse
@@ -105,5 +105,5 @@ class Accounts:
         """Erase a signed-in person for good; deleted meanwhile by someone else is the same outcome."""
         try:
             return self.people.erase(identity.hash)
-        except KeyError:
+        except NoSuchPerson:
             return identity

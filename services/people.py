@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -50,19 +50,13 @@ class PhotoNotAdded(Exception):
 class People:
     """The enrolled people and every place that holds something of them: the store, the classifier (it
     may hold their vectors), the albums' links, and what the camera shows. classifier is None for a
-    store that keeps no data dir (PostgreSQL)."""
+    store that keeps no data dir."""
 
     store: FaceStore
     analyzer: FaceAnalyzer
     live: LiveView
     albums: Optional["AlbumLibrary"] = None
     classifier: Optional["ClassifierFile"] = None
-
-    def get(self, identity_hash: str) -> Identity:
-        identity = self.store.get(identity_hash)
-        if identity is None:
-            raise NoSuchPerson(identity_hash)
-        return identity
 
     def enroll(self, embedding: np.ndarray, name: Optional[str], *, email_hash: Optional[str] = None,
                attributes: Optional[str] = None) -> Identity:
@@ -87,10 +81,11 @@ class People:
         self.live.refresh(changed=[identity_hash])
         return identity
 
-    def add_photos(self, identity: Identity, images: Sequence[np.ndarray]) -> tuple[Identity, list[CheckedFace]]:
+    def add_photos(self, identity: Identity, images: Iterable[np.ndarray]) -> tuple[Identity, list[CheckedFace]]:
         """More photos of this person: each face is checked (quality, and that it is this person rather
         than someone else) and only then are all their vectors added at once. PhotoNotAdded names the
-        first refused photo, and then none is added."""
+        first refused photo, and then none is added. images may be a generator: each photo is then
+        decoded as it is checked, so a request holds one decoded photo at a time, not all of them."""
         checked: list[CheckedFace] = []
         for index, image in enumerate(images):
             try:

@@ -124,3 +124,13 @@ def test_a_zip_of_a_folder_per_person_is_imported_over_http(client, analyzer):
         refused = client.post("/people/import", data={"zip": (io.BytesIO(bad), "bad.zip")})
         assert refused.status_code == 400 and why in refused.get_json()["error"], refused.get_json()
     assert client.post("/people/import").status_code == 400
+
+
+def test_photos_are_decoded_one_at_a_time_and_a_refusal_stops_the_rest(client, analyzer):
+    """A request holds one decoded photo at a time: the first refused photo answers, and the photos after it
+    are never decoded (here the second is no picture at all, which would answer 415 had it been read)."""
+    obama = enroll(analyzer, "obama/obama1.jpg", "Barack")
+    enroll(analyzer, "biden/biden1.jpg", "Joe")
+    refused = client.post(f"/faces/{obama.hash}/photos",
+                          data={"image": [photo_file("biden/biden2.jpg"), (io.BytesIO(b"not a picture"), "x.jpg")]})
+    assert refused.status_code == 409 and "photo 1 (biden2.jpg)" in refused.get_json()["error"], refused.get_json()

@@ -88,9 +88,11 @@ class RecognitionWorker:
             changed = set(changed)
             for index, face in enumerate(faces):
                 if face.identity_hash in changed:
-                    if face.embedding is None:  # a face is matched by its embedding: a known one has one
-                        raise RuntimeError(f"the known face of track {face.track} has no embedding to check again")
-                    faces[index] = _matched(face, matcher.recheck(face.identity_hash, face.embedding))
+                    # A face is named by its embedding, so a known one has one; without, it cannot be
+                    # vouched for again and is shown unknown (a delete must never fail here).
+                    embedding = face.embedding
+                    recheck = matcher.recheck(face.identity_hash, embedding) if embedding is not None else None
+                    faces[index] = _matched(face, recheck)
             unknown = [(index, face.embedding) for index, face in enumerate(faces)
                        if not face.known and face.embedding is not None]
             if created and unknown:

@@ -1,6 +1,6 @@
 """The fast tier's embedder: the real model's answers, recorded once and looked up by the chip's bytes.
 
-The Embedder seam (recognition/pipeline/analyzer.py) is answered from a cache of what the real model
+The Embedder seam (recognition/models/embedder.py) is answered from a cache of what the real model
 process returned for each aligned face chip, keyed by a SHA-256 of the chip's shape and bytes. A chip
 not yet in the cache is sent to the real model process (started at the first miss, once per test run)
 and its answer is appended, so the first run fills the cache and later runs never start TensorFlow.

@@ -1,7 +1,7 @@
 """Who is signed in on the pages: a signed cookie, and nothing kept on the server beyond the store.
 
 The cookie holds the identity hash, when the sign-in happened and a random session id, signed with a
-key derived from the store key (services.signing_secret: outside the data dir, so neither a copied
+key derived from the store key (webapp.parts.signing_secret: outside the data dir, so neither a copied
 cookie can be altered nor a copy of the data dir forge one; one from another installation is refused;
 a key rotation ends every session). It is HttpOnly (no script reads it), SameSite=Lax (other sites'
 forms and scripts do not send it), Secure whenever the request came over HTTPS, and expires after the
@@ -12,6 +12,7 @@ of the installation.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -38,6 +39,7 @@ def now() -> float:
     return current_app.config.get(CLOCK, time.time)()
 
 
+@functools.lru_cache(maxsize=8)  # one class per clock, not one per request (the GC is frozen in run.py)
 def _signer_on(clock: Clock) -> type[TimestampSigner]:
     class ClockedSigner(TimestampSigner):
         def get_timestamp(self) -> int:  # the signature's timestamp and its age check

@@ -131,7 +131,8 @@ def add_photos(identity_hash: str):
     if len(uploads) > MAX_PHOTOS_PER_REQUEST:
         raise ApiError(400, f"at most {MAX_PHOTOS_PER_REQUEST} photos per request; send the rest in another")
     names = [f"photo {number + 1} ({upload.filename or 'no name'})" for number, upload in enumerate(uploads)]
-    images = [inputs.decode_upload(inputs.upload_bytes(upload), which) for upload, which in zip(uploads, names)]
+    # One decoded photo at a time: each is checked before the next is decoded (a refusal stops there).
+    images = (inputs.decode_upload(inputs.upload_bytes(upload), which) for upload, which in zip(uploads, names))
     try:
         updated, checked = parts().people.add_photos(identity, images)
     except PhotoNotAdded as failed:
