@@ -8,6 +8,7 @@ from tests.conftest import fixture_path
 
 pytestmark = pytest.mark.browser
 
+album_parts = album_api.album_parts
 album_server = album_api.album_server  # the album of fixture photos, indexed by the real model
 chromium = page_browser.chromium  # headless Debian chromium
 

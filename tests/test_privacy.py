@@ -17,6 +17,18 @@ IMAGE_SIGNATURES = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n", "numpy
 PEOPLE = ["obama/obama1.jpg", "biden/biden1.jpg", "kit_harington/kit1.jpg"]
 
 
+@pytest.fixture
+def analyzer(detector, aligner, model_process, store):
+    """With the model process itself as the embedder, as the server runs: what lands on disk is then the
+    server's alone (the recorded embedder of the other tests writes its recording in .cache/, which would
+    stand between the server and this check)."""
+    from recognition.matching.matcher import Matcher
+    from recognition.pipeline.analyzer import FaceAnalyzer
+    from tests.conftest import MODEL
+
+    return FaceAnalyzer(detector, aligner, model_process, Matcher(store, MODEL))
+
+
 def big_png(relative: str) -> bytes:
     """A photo upscaled to several MB: well past Werkzeug's and waitress's spill-to-disk sizes."""
     image = load_photo(relative)
