@@ -40,6 +40,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from shared_store_bench import timed  # noqa: E402  (bench/ is the script's own folder on sys.path)
+
 DIMS, THRESHOLD = 128, 0.93
 QUERIES, TIMED = 1000, 300
 BESIDE_S, CHUNK = 30.0, 16384  # seconds of searching beside a rebuild; rows an HNSW rebuild adds at once
@@ -214,15 +216,6 @@ def beside(search, work) -> tuple[list[float], float]:
     stop.set()
     thread.join()
     return seconds, took[0]
-
-
-def timed(action, count: int) -> list[float]:
-    seconds = []
-    for _ in range(count):
-        started = time.perf_counter()
-        action()
-        seconds.append(time.perf_counter() - started)
-    return seconds
 
 
 def status(field: str) -> int:
