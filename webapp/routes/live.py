@@ -7,7 +7,7 @@ import time
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from services.stream_feed import JpegFeed
-from webapp.current import parts
+from webapp.current import EXTENSION, parts
 from webapp.http.errors import ApiError
 
 bp = Blueprint("live", __name__)
@@ -17,7 +17,7 @@ BOUNDARY = "frame"
 
 
 def init_stream(app) -> None:
-    built = app.extensions["faceapp"]
+    built = app.extensions[EXTENSION]
     app.extensions[FEED] = JpegFeed(built.live, built.stopping, overlay=built.overlay, width=built.stream_width)
     # Each viewer holds a server thread for as long as it watches; capping viewers keeps threads
     # free for /hash and the API.
@@ -90,7 +90,7 @@ def _once(action):
 
 def wait_for_viewers_to_leave(app, timeout: float) -> bool:
     """After the parts' stopping is set: wait (at most timeout) until every stream has ended."""
-    slots, count = app.extensions[VIEWERS], app.extensions["faceapp"].max_viewers
+    slots, count = app.extensions[VIEWERS], app.extensions[EXTENSION].max_viewers
     deadline = time.monotonic() + timeout
     while True:
         taken = 0
