@@ -44,16 +44,27 @@ def test_faces_are_boxed_in_the_stream(camera_services, live_server, tmp_path):
     server = live_server(create_app(services))
     assert wait_until(lambda: services.worker.latest and services.worker.latest.faces, timeout=20)
     box = services.worker.latest.faces[0].box
+    raw = services.frames.latest.image
+
+    def orange_along_top_edge(image) -> float:
+        edge = image[box.y + 1, box.x + 5 : box.x + box.w - 5].astype(int)
+        return np.abs(edge - [40, 160, 255]).sum(axis=1).mean()
+
+    # A frame is only marked when its analysis is fresh (boxes from a result more than half a second older
+    # than the frame would sit in the wrong place), and on a loaded machine a few frames in a row may go
+    # unmarked; on a still face the box must show on a frame within a few seconds.
     viewer = MjpegClient(server.url + "/streaming")
     try:
-        image = decode(viewer.next_part())
+        distances = []
+        for _ in range(60):
+            distances.append(orange_along_top_edge(decode(viewer.next_part())))
+            if distances[-1] < 90:
+                break
     finally:
         viewer.close()
-    raw = services.frames.latest.image
     # The unknown-face colour (orange) is drawn along the box's top edge in the streamed picture only.
-    edge = image[box.y + 1, box.x + 5 : box.x + box.w - 5].astype(int)
-    assert np.abs(edge - [40, 160, 255]).sum(axis=1).mean() < 90
-    assert np.abs(raw[box.y + 1, box.x + 5 : box.x + box.w - 5].astype(int) - [40, 160, 255]).sum(axis=1).mean() > 90
+    assert min(distances) < 90, distances
+    assert orange_along_top_edge(raw) > 90
 
 
 def test_several_viewers_each_get_every_frame_and_each_frame_is_encoded_once(camera_services, live_server, tmp_path):
