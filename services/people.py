@@ -17,7 +17,7 @@ from recognition.pipeline.more_photos import CheckedFace, PhotoRefused, check_ph
 from recognition.pipeline.people_import import ImportReport, Photo, import_people
 from recognition.store.identity import Identity
 from recognition.store.interface import Enrolled, FaceStore
-from services.live import LiveView
+from services.cameras import Cameras
 
 if TYPE_CHECKING:
     from recognition.album.library import AlbumLibrary
@@ -49,12 +49,12 @@ class PhotoNotAdded(Exception):
 @dataclass(frozen=True)
 class People:
     """The enrolled people and every place that holds something of them: the store, the classifier (it
-    may hold their vectors), the albums' links, and what the camera shows. classifier is None for a
+    may hold their vectors), the albums' links, and what the cameras show. classifier is None for a
     store that keeps no data dir."""
 
     store: FaceStore
     analyzer: FaceAnalyzer
-    live: LiveView
+    cameras: Cameras  # what they show is brought up to date with each change
     albums: Optional["AlbumLibrary"] = None
     classifier: Optional["ClassifierFile"] = None
 
@@ -62,7 +62,7 @@ class People:
                attributes: Optional[str] = None) -> Identity:
         """A new identity for this face; AlreadyEnrolled when it is someone's already."""
         identity = self.analyzer.matcher.enroll(embedding, name, email_hash=email_hash, attributes=attributes)
-        self.live.refresh(created=[identity])
+        self.cameras.refresh(created=[identity])
         return identity
 
     def enroll_vectors(self, vectors: np.ndarray, names: Sequence[Optional[str]]) -> list[Enrolled]:
@@ -70,7 +70,7 @@ class People:
         outcomes = self.analyzer.matcher.enroll_many(vectors, names)
         created = [outcome.created for outcome in outcomes if outcome.created]
         if created:
-            self.live.refresh(created=created)
+            self.cameras.refresh(created=created)
         return outcomes
 
     def rename(self, identity_hash: str, name: Optional[str]) -> Identity:
@@ -78,7 +78,7 @@ class People:
             identity = self.store.rename(identity_hash, name)
         except KeyError:
             raise NoSuchPerson(identity_hash)
-        self.live.refresh(changed=[identity_hash])
+        self.cameras.refresh(changed=[identity_hash])
         return identity
 
     def add_photos(self, identity: Identity, images: Iterable[np.ndarray]) -> tuple[Identity, list[CheckedFace]]:
@@ -98,7 +98,7 @@ class People:
             updated = self.store.add_vectors(identity.hash, np.stack([face.vector for face in checked]))
         except KeyError:  # deleted while the photos were being analysed
             raise NoSuchPerson(identity.hash)
-        self.live.refresh(changed=[identity.hash])
+        self.cameras.refresh(changed=[identity.hash])
         return updated, checked
 
     def import_people(self, people: list[tuple[str, list[Photo]]]) -> ImportReport:
@@ -106,7 +106,7 @@ class People:
         enrolled under that name; every photo checked as add_photos checks it."""
         report = import_people(people, self.analyzer, max_pixels=MAX_PIXELS)  # a request's bound, not an album's
         updated = set(report.updated)
-        self.live.refresh(changed=[s["hash"] for s in self.store.summaries() if s["name"] in updated])
+        self.cameras.refresh(changed=[s["hash"] for s in self.store.summaries() if s["name"] in updated])
         return report
 
     def reject(self, identity_hash: str, embedding: np.ndarray) -> Identity:
@@ -115,7 +115,7 @@ class People:
             identity = self.analyzer.matcher.reject(identity_hash, embedding)
         except KeyError:
             raise NoSuchPerson(identity_hash)
-        self.live.refresh(changed=[identity_hash])
+        self.cameras.refresh(changed=[identity_hash])
         return identity
 
     def erase(self, identity_hash: str) -> Identity:
@@ -133,5 +133,5 @@ class People:
             self.albums.corrections.forget_identity(identity_hash)
         elif self.store.data_dir is not None:
             forget_album_link(self.store.data_dir, self.store.key, identity_hash)
-        self.live.refresh(changed=[identity_hash])
+        self.cameras.refresh(changed=[identity_hash])
         return removed

@@ -126,14 +126,12 @@ def test_the_stream_keeps_every_frame_while_recognition_is_stuck(camera_services
     holding its detector was not enough: a still face is followed without a search) costs the stream
     nothing: a viewer gets every frame the camera captures meanwhile, blurred by the privacy search, which runs
     beside the stream and apart from recognition. Counted in frames, not timed."""
-    from webapp.routes.live import FEED
-
     clip = write_clip(tmp_path / "cam.avi", ["kit_harington/kit1.jpg"], seconds_each=20.0, fps=15)
     services = camera_services(str(clip), blur="all")
     app = create_app(services)
     server = live_server(app)
     assert wait_until(lambda: services.privacy.shield.latest is not None, timeout=60)
-    feed = app.extensions[FEED]
+    feed = services.camera().feed
     with services.worker._swap:  # recognition cannot publish, so analyses nothing more, while the test holds it
         analysed = services.worker.analysed
         viewer = MjpegClient(server.url + "/streaming")

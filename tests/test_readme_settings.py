@@ -80,6 +80,7 @@ DESCRIBED: dict[str, tuple[str, Callable]] = {
     "--threshold": ("per model", lambda c: c.recognition.threshold is None),
     "--stream-width": ("the camera's", lambda c: c.stream.width is None),
     "--album": ("none", lambda c: c.albums == ()),
+    "--camera": ("none", lambda c: c.camera.cameras == ()),
     "DEEPFACE_HOME": ("your home folder", lambda c: c.recognition.deepface_home == Path.home()),
 }
 
@@ -90,7 +91,7 @@ WRONG = {
     "--trusted-proxy": "proxy.lan", "--threshold": "high", "--max-viewers": "many", "--blur": "some",
     "--detector": "yolo", "--min-face": "15", "--overlay": "emoji", "--stream-width": "wide",
     "--attributes": "maybe", "--liveness": "on", "--liveness-moves": "down", "--liveness-steps": "5",
-    "--session-hours": "0", "--sweep": "yes",
+    "--session-hours": "0", "--sweep": "yes", "--camera": "Door=0", "--recognition-cores": "-1",
 }
 # Options whose value the parser takes as any text: a folder, a file, a name or a key is only known to be
 # wrong when the server uses it (--model: when the model is built; --log-level: when logging is set up).

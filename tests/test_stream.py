@@ -12,7 +12,6 @@ import pytest
 from tests.conftest import wait_until, write_clip
 from tests.support.mjpeg_client import MjpegClient
 from webapp import create_app
-from webapp.routes.live import FEED
 
 
 def get_json(url, timeout=5.0):
@@ -74,7 +73,7 @@ def test_several_viewers_each_get_every_frame_and_each_frame_is_encoded_once(cam
     server = live_server(app)
     viewers = [MjpegClient(server.url + "/streaming") for _ in range(3)]
     counts = [0] * len(viewers)
-    feed = app.extensions[FEED]
+    feed = services.camera().feed
     seq_before, encoded_before = services.frames.latest.seq if services.frames.latest else 0, feed.encoded
 
     def watch(index):
@@ -172,7 +171,7 @@ def test_without_a_camera_the_stream_sends_a_placeholder_now_and_then(services, 
         viewer.close()
     assert decode(parts[0]).shape == (360, 640, 3)
     # Each placeholder follows a wait of the feed's pause: a trickle, not a busy loop flooding the client.
-    assert len(services.stopping.waits) >= 2 and set(services.stopping.waits) == {app.extensions[FEED].pause}
+    assert len(services.stopping.waits) >= 2 and set(services.stopping.waits) == {services.camera().feed.pause}
 
 
 def test_head_requests_take_no_viewer_place(single_viewer_server):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from camera.frames import FrameBuffer
+from camera.specs import FIRST_CAMERA, CameraSpec
 from recognition.live.privacy import PrivacyFilter
 from recognition.live.worker import RecognitionWorker
 from recognition.pipeline.analyzer import FaceAnalyzer
@@ -18,10 +19,12 @@ from recognition.store.interface import FaceStore
 from services.accounts import Accounts
 from services.albums import Albums
 from services.attributes import FaceAttributes
+from services.cameras import Camera, Cameras
 from services.classifier import Classifier
 from services.live import LiveView
 from services.people import People
 from services.photos import Photos
+from services.stream_feed import JpegFeed
 from webapp.http.face_gate import FaceGate
 from webapp.http.throttle import ModelThrottle
 
@@ -34,13 +37,15 @@ class Parts:
     """Built once (run.py, or a test) and never changed: a different setting is a new Parts
     (dataclasses.replace), which builds its use cases again from the same parts.
 
-    frames and worker are None when serving the API only (--source none); privacy is None without --blur;
+    cameras: the cameras watched (run.py builds them); without, frames, worker and privacy are one
+    camera's parts (tests build them so), and without those either the server serves the API only.
     albums is None without --album. Parts.build gives gate and throttle their defaults."""
 
     store: FaceStore
     analyzer: FaceAnalyzer
     gate: FaceGate  # the sign-in pages' challenges and rate limits
     throttle: ModelThrottle  # the model routes' rate limits
+    cameras: Cameras = field(default_factory=Cameras)
     frames: Optional[FrameBuffer] = None
     worker: Optional[RecognitionWorker] = None
     privacy: Optional[PrivacyFilter] = None  # which faces the stream blurs (--blur)
@@ -59,7 +64,7 @@ class Parts:
 
     # Derived in __post_init__ from the fields above.
     signing_secret: bytes = field(init=False, repr=False)
-    live: LiveView = field(init=False)
+    no_camera: Camera = field(init=False, repr=False)  # what /streaming and /hash answer with no camera
     people: People = field(init=False)
     accounts: Accounts = field(init=False)
     photos: Photos = field(init=False)
@@ -72,15 +77,35 @@ class Parts:
         derived: dict[str, object] = {"signing_secret": signing_secret(self.store)}
         data_dir = self.store.data_dir if self.store is not None else None
         classifier_file = ClassifierFile(data_dir, self.store.key) if data_dir is not None else None
-        live = LiveView(self.analyzer, self.frames, self.worker, self.privacy, self.stale_after)
+        no_camera = self._camera(CameraSpec(FIRST_CAMERA, "none"), None, None, None)
+        cameras = self.cameras
+        if self.frames is not None:  # the one-camera shorthand: made again on each replace(), settings and all
+            cameras = Cameras([self._camera(CameraSpec(FIRST_CAMERA, self.frames.status.source), self.frames,
+                                            self.worker, self.privacy)])
         attributes = FaceAttributes(self.analyzer, self.attributes)
-        people = People(self.store, self.analyzer, live, self.albums, classifier_file)
-        derived.update(live=live, people=people, accounts=Accounts(people, attributes),
+        people = People(self.store, self.analyzer, cameras, self.albums, classifier_file)
+        derived.update(cameras=cameras, no_camera=no_camera, people=people, accounts=Accounts(people, attributes),
                        photos=Photos(self.analyzer, attributes, self.video_limits),
                        classifier=Classifier(self.store, self.analyzer, attributes, classifier_file),
                        photo_albums=Albums(self.albums, self.analyzer, self.store))
         for name, value in derived.items():  # frozen: set once, here
             object.__setattr__(self, name, value)
+
+    def _camera(self, spec: CameraSpec, frames, worker, privacy) -> Camera:
+        view = LiveView(self.analyzer, frames, worker, privacy, self.stale_after)
+        return Camera(spec, view, JpegFeed(view, self.stopping, overlay=self.overlay, width=self.stream_width))
+
+    def camera(self, name: Optional[str] = None) -> Camera:
+        """The camera of that name (NoSuchCamera if none); without a name the first, which /streaming and
+        /hash answer for, or with no camera at all a stand-in whose stream and status say so."""
+        if name is not None:
+            return self.cameras.get(name)
+        return self.cameras.first or self.no_camera
+
+    @property
+    def live(self) -> LiveView:
+        """The first camera's view (see camera())."""
+        return self.camera().view
 
     @classmethod
     def build(cls, store: FaceStore, analyzer: FaceAnalyzer, *, gate: Optional[FaceGate] = None,

@@ -12,11 +12,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from camera.specs import BLUR_MODES
 from recognition.faces import Box, FaceObservation
 from recognition.live.shield import Shield
 from recognition.live.tracker import overlap
-
-BLUR_MODES = ("none", "unknown", "all")
 
 
 class PrivacyFilter:

@@ -20,6 +20,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from recognition.faces import Detection, FaceObservation
+from recognition.live.budget import IDLE, NEWCOMER, RECHECK
 from recognition.live.motion import MotionGate
 from recognition.live.priority import yield_to_the_stream
 from recognition.live.sweeping import Sweep, SweepLook
@@ -123,6 +124,18 @@ class LiveRecognizer:
         is then noticed in the very next frame."""
         seen = [t for t in self._tracker.tracks if t.misses == 0]
         return bool(seen) and not self._moved and all(self._decided(t) for t in seen)
+
+    @property
+    def urgency(self) -> int:
+        """What analysing the next frame is for, when cameras share the cores (budget.py): a face not
+        yet decided, or movement in a scene with nobody followed (someone may be coming in), comes
+        first; then re-checking the people named; an empty, still scene last."""
+        seen = [t for t in self._tracker.tracks if t.misses == 0]
+        if any(not self._decided(t) for t in seen):
+            return NEWCOMER
+        if seen:
+            return RECHECK
+        return NEWCOMER if self._moved else IDLE
 
     def observe(self) -> list[FaceObservation]:
         """Decide each track's identity from its sightings and describe the faces on screen. A track

@@ -10,6 +10,7 @@ Faces found this way count as turned away: reported, blurred, never embedded, ne
 """
 from __future__ import annotations
 
+import threading
 from typing import Optional, Protocol, Sequence
 
 import cv2
@@ -26,6 +27,66 @@ class Sweep(Protocol):
     def submit(self, image: np.ndarray) -> bool: ...
 
     def collect(self) -> Optional[list[Box]]: ...
+
+
+class SharedSweep:
+    """One sweep process for every camera: each camera sees it through its own turn (for_camera), busy
+    while any camera's sweep is in flight, and collects only the answers to its own frames."""
+
+    def __init__(self, sweep: Sweep) -> None:
+        self._sweep = sweep
+        self._lock = threading.Lock()
+        self._owner: Optional[object] = None  # the turn whose frame the sweep in flight is looking at
+
+    def for_camera(self) -> "SweepTurn":
+        return SweepTurn(self)
+
+    def busy(self) -> bool:
+        return self._sweep.busy
+
+    def submit(self, turn: object, image: np.ndarray) -> bool:
+        with self._lock:
+            if self._owner is None and self._sweep.busy:  # a removed camera's sweep: its answer goes unread
+                self._sweep.collect()
+            if self._sweep.busy or not self._sweep.submit(image):
+                return False
+            self._owner = turn
+            return True
+
+    def collect(self, turn: object) -> Optional[list[Box]]:
+        with self._lock:
+            if self._owner is not turn:
+                return None
+            found = self._sweep.collect()
+            if not self._sweep.busy:  # answered, or given up on: the next camera may ask
+                self._owner = None
+            return found
+
+    def release(self, turn: object) -> None:
+        """A camera goes away: the sweep it may have in flight is no longer anyone's."""
+        with self._lock:
+            if self._owner is turn:
+                self._owner = None
+
+
+class SweepTurn:
+    """One camera's view of a SharedSweep, with the Sweep protocol's three members."""
+
+    def __init__(self, shared: SharedSweep) -> None:
+        self._shared = shared
+
+    @property
+    def busy(self) -> bool:
+        return self._shared.busy()
+
+    def submit(self, image: np.ndarray) -> bool:
+        return self._shared.submit(self, image)
+
+    def collect(self) -> Optional[list[Box]]:
+        return self._shared.collect(self)
+
+    def close(self) -> None:
+        self._shared.release(self)
 
 
 class SweepLook:

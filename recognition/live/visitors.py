@@ -6,6 +6,7 @@ were last seen, gone on restart. An id is random, so it says nothing about the f
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -22,7 +23,9 @@ class _Visitor:
 
 
 class VisitorBook:
-    """threshold: cosine similarity at which two unknown faces count as the same stranger (the matcher's:
+    """One book for every camera, so a stranger walking from one camera to the next keeps one id.
+
+    threshold: cosine similarity at which two unknown faces count as the same stranger (the matcher's:
     lower would merge different strangers, higher would give one stranger several ids). ttl: seconds
     after which a visitor not seen is forgotten."""
 
@@ -33,12 +36,17 @@ class VisitorBook:
         self._limit = limit
         self._clock = clock
         self._visitors: list[_Visitor] = []
+        self._lock = threading.Lock()  # each camera's worker thread writes in it
 
     def __len__(self) -> int:
         return len(self._visitors)
 
     def visitor_for(self, embedding: np.ndarray, quality: float) -> str:
         """The id of the stranger this face is (a new one if nobody recent is close enough)."""
+        with self._lock:
+            return self._visitor_for(embedding, quality)
+
+    def _visitor_for(self, embedding: np.ndarray, quality: float) -> str:
         now = self._clock()
         self._visitors = [v for v in self._visitors if now - v.last_seen <= self._ttl]
         match = self._closest(embedding)

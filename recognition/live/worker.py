@@ -14,6 +14,7 @@ import numpy as np
 from camera.frames import FrameFeed
 from recognition.faces import FaceObservation
 from recognition.live.attributes import TrackAttributes
+from recognition.live.budget import RecognitionBudget
 from recognition.live.priority import yield_to_the_stream
 from recognition.live.recognizer import LiveRecognizer
 from recognition.models.embedder_process import EmbedderUnavailable
@@ -43,7 +44,10 @@ class RecognitionWorker:
 
     def __init__(self, feed: FrameFeed, analyzer: FaceAnalyzer, *, poll_timeout: float = 0.5,
                  recognizer: Optional[LiveRecognizer] = None, settled_rate: float = 5.0,
-                 attributes: Optional[TrackAttributes] = None) -> None:
+                 attributes: Optional[TrackAttributes] = None, budget: Optional[RecognitionBudget] = None,
+                 name: str = "camera") -> None:
+        """budget: the cores this camera's recognition shares with the other cameras' (None: its own
+        thread, unshared); name: the camera's, in the thread's name and the log."""
         self._settled_gap = 1.0 / settled_rate  # frames analysed per second while the scene is settled
         self._feed = feed
         self._analyzer = analyzer
@@ -51,10 +55,12 @@ class RecognitionWorker:
         self._changes: queue.SimpleQueue = queue.SimpleQueue()  # store changes, for the thread to apply
         self._poll_timeout = poll_timeout
         self._attributes = attributes  # age, gender, emotion per track (--attributes)
+        self._budget = budget
+        self.name = name
         self._latest: Optional[RecognitionResult] = None
         self._swap = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="recognition-worker", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"recognition-{name}", daemon=True)
         self.analysed = 0
         self._analysed_at: deque = deque(maxlen=256)  # monotonic times of the latest analyses, for rate()
 
@@ -113,17 +119,16 @@ class RecognitionWorker:
                 continue
             seq = frame.seq
             try:
-                self._recognizer.advance(frame.image, frame.captured_at)
-                # Changes and publishing happen under one lock with refresh(), so an enrollment made
-                # while this frame was being embedded is never overwritten by a stale "unknown".
-                with self._swap:
-                    self._apply_changes()
-                    faces = self._recognizer.observe()
-                    if self._attributes is not None:
-                        faces = self._attributes.attach(faces)
-                    self._latest = RecognitionResult(
-                        frame.seq, frame.source_index, frame.captured_at, time.time(), tuple(faces), self.analysed + 1
-                    )
+                if self._budget is None:
+                    faces = self._analyse(frame)
+                else:
+                    with self._budget.turn(self._recognizer.urgency, timeout=self._poll_timeout * 2) as granted:
+                        if not granted:  # other cameras' turns: a newer frame is taken next time
+                            continue
+                        # The newest frame by now: the wait for a turn may have been long.
+                        frame = self._feed.wait_newer(seq - 1, 0) or frame
+                        seq = frame.seq
+                        faces = self._analyse(frame)
                 if self._attributes is not None:  # after publishing: shown from the next result on
                     self._estimate_attributes(self._attributes, frame, faces)
             except EmbedderUnavailable as exc:  # restarting with backoff: its status says so, in /hash too
@@ -134,6 +139,20 @@ class RecognitionWorker:
                 continue
             self.analysed += 1
             self._analysed_at.append(time.monotonic())
+
+    def _analyse(self, frame):
+        self._recognizer.advance(frame.image, frame.captured_at)
+        # Changes and publishing happen under one lock with refresh(), so an enrollment made while this
+        # frame was being embedded is never overwritten by a stale "unknown".
+        with self._swap:
+            self._apply_changes()
+            faces = self._recognizer.observe()
+            if self._attributes is not None:
+                faces = self._attributes.attach(faces)
+            self._latest = RecognitionResult(
+                frame.seq, frame.source_index, frame.captured_at, time.time(), tuple(faces), self.analysed + 1
+            )
+        return faces
 
     def rate(self, window: float = 5.0) -> float:
         """Frames analysed a second over the last window seconds: what recognition manages now."""

@@ -7,10 +7,12 @@ from typing import Optional
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from camera.specs import CameraSpecError
 from recognition.album.corrections import StaleListing
 from recognition.models.embedder_process import EmbedderUnavailable
 from recognition.store.interface import StoreUnavailable, StoreWriteFailed
 from services.albums import AlbumQueryError, NoAlbums, NoSuchAlbumPerson
+from services.cameras import CameraExists, CannotAddCamera, NoSuchCamera
 from services.classifier import CannotClassify
 from services.people import NoSuchPerson
 
@@ -34,13 +36,20 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NoSuchPerson)
     @app.errorhandler(NoAlbums)
     @app.errorhandler(NoSuchAlbumPerson)
+    @app.errorhandler(NoSuchCamera)
     def not_found(error: Exception):
         return jsonify({"error": str(error)}), 404
 
     @app.errorhandler(CannotClassify)
     @app.errorhandler(StaleListing)
+    @app.errorhandler(CameraExists)
+    @app.errorhandler(CannotAddCamera)
     def conflict(error: Exception):
         return jsonify({"error": str(error)}), 409
+
+    @app.errorhandler(CameraSpecError)
+    def bad_camera(error: CameraSpecError):
+        return jsonify({"error": str(error)}), 400
 
     @app.errorhandler(AlbumQueryError)
     def album_query(error: AlbumQueryError):

@@ -10,6 +10,7 @@ def blueprints() -> list:
         accounts,
         album_people,
         albums,
+        cameras,
         classifier,
         embeddings,
         health,
@@ -19,5 +20,5 @@ def blueprints() -> list:
         signin,
     )
 
-    return [live.bp, people.bp, accounts.bp, signin.bp, embeddings.bp, albums.bp, album_people.bp, classifier.bp,
-            openapi.bp, health.bp]
+    return [live.bp, cameras.bp, people.bp, accounts.bp, signin.bp, embeddings.bp, albums.bp, album_people.bp,
+            classifier.bp, openapi.bp, health.bp]

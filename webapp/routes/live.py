@@ -1,8 +1,10 @@
-"""The live camera: the page, the MJPEG stream, and /hash (who is on camera now)."""
+"""The live cameras: the page, each camera's MJPEG stream, and /hash (who is on a camera now). Without a
+camera's name, /streaming and /hash answer for the first camera, as they did when a server had one."""
 from __future__ import annotations
 
 import threading
 import time
+from typing import Optional
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
@@ -11,14 +13,12 @@ from webapp.current import EXTENSION, parts
 from webapp.http.errors import ApiError
 
 bp = Blueprint("live", __name__)
-FEED = "faceapp.jpeg_feed"
 VIEWERS = "faceapp.viewer_slots"
 BOUNDARY = "frame"
 
 
 def init_stream(app) -> None:
     built = app.extensions[EXTENSION]
-    app.extensions[FEED] = JpegFeed(built.live, built.stopping, overlay=built.overlay, width=built.stream_width)
     # Each viewer holds a server thread for as long as it watches; capping viewers keeps threads
     # free for /hash and the API.
     app.extensions[VIEWERS] = threading.BoundedSemaphore(built.max_viewers)
@@ -26,13 +26,14 @@ def init_stream(app) -> None:
 
 @bp.get("/")
 def index():
-    return render_template("index.html", model=parts().analyzer.model_name, has_camera=parts().frames is not None)
+    return render_template("index.html", model=parts().analyzer.model_name, cameras=parts().cameras.names)
 
 
 @bp.get("/hash")
-def current_hash():
-    """Who is on camera now: the largest known face, every face, and how the camera and model fare."""
-    live = parts().live
+@bp.get("/hash/<camera>")
+def current_hash(camera: Optional[str] = None):
+    """Who is on a camera now: the largest known face, every face, and how the camera and model fare."""
+    live = parts().camera(camera).view
     now = live.now()
     result, best = now.result, now.best
     return jsonify({
@@ -44,12 +45,16 @@ def current_hash():
         "captured_at": result.captured_at if result else None,
         "analysed_at": result.analysed_at if result else None,
         "analysed": result.number if result else 0,
+        "camera": parts().camera(camera).name,
         "status": {**live.status(now), "api_key_required": bool(parts().api_key)},
     })
 
 
 @bp.get("/streaming")
-def streaming():
+@bp.get("/streaming/<camera>")
+def streaming(camera: Optional[str] = None):
+    watched = parts().camera(camera)  # an unknown camera: 404 before a viewer slot is taken
+    feed: JpegFeed = watched.feed
     mimetype = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     if request.method == "HEAD":  # a probe (curl -I, an uptime check): headers only, no viewer slot
@@ -57,12 +62,11 @@ def streaming():
     slots = current_app.extensions[VIEWERS]
     if not slots.acquire(blocking=False):
         raise ApiError(503, "too many viewers are watching the stream; try again later")
-    feed: JpegFeed = current_app.extensions[FEED]
     stopping = parts().stopping
 
     def multipart():
         seq = 0
-        while not stopping.is_set():
+        while not stopping.is_set() and not watched.removed.is_set():
             seq, jpeg = feed.next_jpeg(seq)
             yield multipart_part(jpeg)
 

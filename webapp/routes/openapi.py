@@ -6,6 +6,7 @@ from typing import Any, Sequence
 from flask import Blueprint, jsonify
 
 from webapp.current import parts
+from webapp.openapi_doc.cameras import camera_paths
 from webapp.openapi_doc.parts import BOX, ERROR, HASH, IMAGE, TEXT, VECTOR, error_answers, json_answer, multipart_body
 from webapp.openapi_doc.security import PATHS as SECURITY_PATHS, as_served, secure
 from webapp.openapi_doc.signin import SIGNIN_PATHS
@@ -294,6 +295,7 @@ for _path, _method in STORE_WRITES:
                                   "nothing was changed"))
 
 
+SPEC["paths"].update(camera_paths(SPEC["paths"]))
 secure(SPEC)  # who may call what: the key, the viewer cookie, the open list, 401 and 429
 
 

@@ -1,0 +1,75 @@
+"""One budget of cores for recognition across every camera, and the order in which cameras get them.
+
+Each camera's worker asks for a turn before it analyses a frame and gives it back after. At most
+`cores` analyses run at once; when more cameras wait, the most urgent goes first: a camera with a new
+or undecided face, then one with people to re-check, then one with nobody in view. Cameras of the
+same urgency take turns in the order they asked, so none starves. The streams never ask: they run
+beside recognition at a higher priority (priority.py), so a short machine analyses fewer frames a
+second on every camera, and every stream keeps its rate.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+# What a camera's next frame is for, most urgent first.
+NEWCOMER, RECHECK, IDLE = 0, 1, 2
+URGENCIES = {NEWCOMER: "newcomer", RECHECK: "recheck", IDLE: "idle"}
+
+
+class RecognitionBudget:
+    def __init__(self, cores: int) -> None:
+        if cores < 1:
+            raise ValueError("recognition needs at least one core")
+        self.cores = cores
+        self._lock = threading.Condition()
+        self._running = 0
+        self._waiting: list[tuple[int, int]] = []  # (urgency, ticket) of each camera waiting, in no order
+        self._tickets = itertools.count()
+        self.granted: Counter = Counter()  # turns given so far, by urgency name: what the scheduler did
+        self.busy_seconds = 0.0  # time spent in turns, all cameras: cores used = its growth / wall time
+
+    @contextmanager
+    def turn(self, urgency: int, *, timeout: Optional[float] = None) -> Iterator[bool]:
+        """Waits for a core (at most timeout seconds; None: as long as it takes) and holds it for the
+        with-block; yields False, holding nothing, when the wait timed out."""
+        granted = self._acquire(urgency, timeout)
+        started = time.monotonic()
+        try:
+            yield granted
+        finally:
+            if granted:
+                self._release(time.monotonic() - started)
+
+    def _acquire(self, urgency: int, timeout: Optional[float]) -> bool:
+        ticket = (urgency, next(self._tickets))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._waiting.append(ticket)
+            try:
+                while self._running >= self.cores or min(self._waiting) != ticket:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        return False
+                    self._lock.wait(left)
+                self._running += 1
+                self.granted[URGENCIES.get(urgency, str(urgency))] += 1
+                return True
+            finally:
+                self._waiting.remove(ticket)
+                self._lock.notify_all()  # the next in line may be someone else now
+
+    def _release(self, held: float) -> None:
+        with self._lock:
+            self._running -= 1
+            self.busy_seconds += held
+            self._lock.notify_all()
+
+    def status(self) -> dict:
+        with self._lock:
+            return {"cores": self.cores, "running": self._running, "waiting": len(self._waiting),
+                    "turns": dict(self.granted)}

@@ -1,0 +1,77 @@
+"""How a camera's parts are made from its spec: capture, privacy search, recognition worker and stream,
+around what every camera shares (one model process, one sweep process, one visitor book, one budget
+of cores)."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from camera.capture import CaptureThread
+from camera.frames import FrameBuffer
+from camera.sources import parse_source
+from camera.specs import CameraSpec
+from recognition.live.attributes import TrackAttributes
+from recognition.live.budget import RecognitionBudget
+from recognition.live.privacy import PrivacyFilter
+from recognition.live.recognizer import LiveRecognizer
+from recognition.live.shield import FaceShield
+from recognition.live.sweeping import SharedSweep
+from recognition.live.visitors import VisitorBook
+from recognition.live.worker import RecognitionWorker
+from recognition.models.detectors import FaceDetector
+from recognition.pipeline.analyzer import FaceAnalyzer
+from services.cameras import Camera
+from services.live import LiveView
+from services.stream_feed import JpegFeed
+
+
+@dataclass(frozen=True)
+class StreamDefaults:
+    """The server's stream settings, which a camera's spec may override."""
+
+    blur: str = "none"
+    overlay: str = "boxes"
+    width: Optional[int] = None
+
+
+@dataclass
+class CameraBuilder:
+    """detector(role) makes a detector for one camera ("live" or "blur"): each camera's threads get their
+    own, since a detector's network is not safe to share between threads."""
+
+    analyzer: FaceAnalyzer
+    stopping: threading.Event
+    detector: Callable[[str], FaceDetector]
+    budget: Optional[RecognitionBudget] = None
+    visitors: Optional[VisitorBook] = None
+    sweep: Optional[SharedSweep] = None
+    stream: StreamDefaults = StreamDefaults()
+    stall_timeout: float = 5.0
+    attributes: bool = False
+    stale_after: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.visitors is None:  # one book for all cameras: a stranger keeps one id from camera to camera
+            self.visitors = VisitorBook(self.analyzer.matcher.threshold)
+
+    def __call__(self, spec: CameraSpec) -> Camera:
+        source = parse_source(spec.source)
+        if source is None:
+            raise ValueError(f"camera {spec.name!r} has no source")
+        frames = FrameBuffer(source.label)
+        capture = CaptureThread(source, frames, stall_timeout=self.stall_timeout)
+        blur = spec.blur or self.stream.blur
+        shield = FaceShield(frames, self.detector("blur")) if blur != "none" else None
+        turn = self.sweep.for_camera() if self.sweep is not None else None
+        recognizer = LiveRecognizer(self.analyzer, sweep=turn, detector=self.detector("live"),
+                                    visitors=self.visitors)
+        attributes = TrackAttributes(self.analyzer) if self.attributes else None
+        worker = RecognitionWorker(frames, self.analyzer, recognizer=recognizer, attributes=attributes,
+                                   budget=self.budget, name=spec.name)
+        privacy = PrivacyFilter(blur, shield) if shield is not None else None
+        view = LiveView(self.analyzer, frames, worker, privacy, self.stale_after)
+        feed = JpegFeed(view, self.stopping, overlay=spec.overlay or self.stream.overlay,
+                        width=spec.stream_width or self.stream.width)
+        threads = tuple(thread for thread in (capture, shield, worker) if thread is not None)
+        return Camera(spec, view, feed, threads, on_stop=turn.close if turn is not None else lambda: None)
