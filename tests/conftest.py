@@ -49,8 +49,8 @@ def pytest_sessionstart(session) -> None:
 
 # Tests that use these fixtures get these markers whatever their file says: the real model process or a
 # server that loads it (weights_dir), a live camera thread, an album indexed first, a PostgreSQL server of their own.
-MARKED_BY_FIXTURE = {"model_process": "slow", "weights_dir": "slow", "camera_services": "slow", "album_parts": "slow",
-                     "postgres": "postgres"}
+MARKED_BY_FIXTURE = {"model_process": "slow", "weights_dir": "slow", "camera_services": "slow", "cameras_rig": "slow",
+                     "album_parts": "slow", "postgres": "postgres"}
 
 
 # Whole files that take seconds a test even with recorded embeddings (measured with --durations on this
@@ -321,6 +321,23 @@ def camera_services(analyzer, store):
         if shield is not None:
             shield.stop(timeout=5)
         capture.stop(timeout=5)
+
+
+@pytest.fixture
+def cameras_rig(analyzer, store):
+    """Parts watching several cameras (name -> video file) from one server, as run.py builds them."""
+    from tests.support.camera_rig import camera_rig, stop_rig
+
+    running = []
+
+    def start(cameras: dict, **options):
+        parts = camera_rig(store, analyzer, cameras, **options)
+        running.append(parts)
+        return parts
+
+    yield start
+    for parts in running:
+        stop_rig(parts)
 
 
 def client_at(address: str):

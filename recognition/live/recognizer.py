@@ -51,7 +51,7 @@ class LiveRecognizer:
         self._moved = True
         self._voting = voting
         self._tracker = tracker or Tracker()
-        self._visitors = visitors or VisitorBook(analyzer.matcher.threshold)
+        self._visitors = visitors if visitors is not None else VisitorBook(analyzer.matcher.threshold)
         self._sweep = SweepLook(sweep) if sweep is not None else None  # faces the cascades miss
         # Embeds while this thread searches the rest of the frame (the model works in its own process).
         self._meanwhile = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-meanwhile",

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import time
 import urllib.request
+from typing import Optional
 
 
 class MjpegClient:
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self.response = urllib.request.urlopen(url, timeout=timeout)
+    def __init__(self, url: str, timeout: float = 10.0, headers: Optional[dict] = None) -> None:
+        self.response = urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=timeout)
         self.content_type = self.response.headers["Content-Type"]
         self._buffer = b""
 
