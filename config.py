@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
-from camera.specs import FIRST_CAMERA, CameraSpec, CameraSpecError, cameras_from, parse_camera
+from camera.specs import FIRST_CAMERA, CameraSpec, CameraSpecError, cameras_from
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = HERE / "known_faces_db"
