@@ -145,3 +145,39 @@ def test_pressing_a_and_typing_a_name_enrolls_the_face_on_camera(page, server):
     assert [face["name"] for face in faces] == ["Barack"]
     # The page's next poll of /hash now names him on camera.
     expect(page.locator("#now li.known")).to_contain_text("Barack", timeout=RECOGNITION_TIMEOUT_MS)
+
+
+def test_the_page_shows_every_camera_small_and_enrolls_from_the_one_shown_large(chromium, cameras_rig, live_server,
+                                                                                  analyzer, tmp_path):
+    """Two cameras: both as tiles saying who is on them, one large; a click on the other tile shows it
+    large, and 'a' then enrolls the face of that camera, not the first's."""
+    from playwright.sync_api import expect
+
+    barack = analyzer.matcher.enroll(analyzer.embed(load_photo("obama/obama1.jpg"))[1][0], "Barack").hash
+    door = write_clip(tmp_path / "door.avi", ["obama/obama2.jpg"], seconds_each=4.0, fps=15, size=SIZE)
+    garden = write_clip(tmp_path / "garden.avi", ["kit_harington/kit1.jpg"], seconds_each=4.0, fps=15, size=SIZE)
+    server = live_server(create_app(cameras_rig({"door": str(door), "garden": str(garden)})))
+    with browser_tab(chromium) as tab:
+        tab.on("dialog", lambda dialog: dialog.accept("Kit"))
+        tab.goto(server.url + "/")
+        tiles = tab.locator("#cameras figure")
+        expect(tiles).to_have_count(2)
+        expect(tab.locator('#cameras figure[data-camera="door"] figcaption')).to_contain_text(
+            "Barack", timeout=RECOGNITION_TIMEOUT_MS)
+        expect(tab.locator('#cameras figure[data-camera="garden"] figcaption')).to_contain_text(
+            "1 unknown", timeout=RECOGNITION_TIMEOUT_MS)
+        tab.wait_for_function("() => [...document.querySelectorAll('#cameras img')].every((i) => i.naturalWidth > 0)")
+        expect(tab.locator("#shown")).to_have_text("door")
+        expect(tab.locator("#now li.known")).to_contain_text("Barack", timeout=RECOGNITION_TIMEOUT_MS)
+        tab.locator('#cameras figure[data-camera="garden"]').click()
+        expect(tab.locator("#shown")).to_have_text("garden")
+        assert tab.locator("img#stream").get_attribute("src").endswith("/streaming/garden")
+        expect(tab.locator("#now li.unknown")).to_have_count(1, timeout=RECOGNITION_TIMEOUT_MS)
+        tab.keyboard.press("a")
+        expect(tab.locator("#outcome")).to_contain_text("Enrolled Kit", timeout=RECOGNITION_TIMEOUT_MS)
+        expect(tab.locator('#cameras figure[data-camera="garden"] figcaption')).to_contain_text(
+            "Kit", timeout=RECOGNITION_TIMEOUT_MS)
+    names = {face["name"]: face["hash"] for face in get_json(server.url + "/faces")["faces"]}
+    assert set(names) == {"Barack", "Kit"} and names["Barack"] == barack
+    on_garden = get_json(server.url + "/hash/garden")
+    assert on_garden["name"] == "Kit" and get_json(server.url + "/hash/door")["name"] == "Barack"

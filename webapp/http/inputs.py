@@ -111,8 +111,9 @@ def uploaded_face(key: str = "image"):
 
 
 def camera_face(select, missing: str):
-    """The largest face on camera now that select(face) accepts; 409 with missing when there is none."""
-    live = parts().live
+    """The largest face that select(face) accepts on the camera the request names ('camera'; the first
+    without), now; 409 with missing when there is none, 404 for a camera there is not."""
+    live = parts().camera(field("camera")).view
     if live.worker is None:
         raise ApiError(409, "there is no camera; send a photo as multipart 'image'")
     face = largest([f for f in live.faces_now() if f.embedding is not None and select(f)])

@@ -150,10 +150,11 @@ SPEC: dict[str, Any] = {
             "summary": "enroll a photo's largest face, or (without a photo) the largest unknown face on camera",
             "requestBody": {"required": False, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "properties": {"image": IMAGE, "name": TEXT}}},
-                "application/json": {"schema": {"type": "object", "properties": {"name": TEXT}}}}},
+                "application/json": {"schema": {"type": "object", "properties": {
+                    "name": TEXT, "camera": {**TEXT, "description": "the camera to enroll from (the first without)"}}}}}},
             "responses": {"201": json_answer({"type": "object", "properties": {"hash": TEXT,
                                                                                "name": {"type": ["string", "null"]}}},
-                                       "enrolled"), **error_answers(400, 401, 409, 413, 415, 422)}}},
+                                       "enrolled"), **error_answers(400, 401, 404, 409, 413, 415, 422)}}},
         "/faces": {
             "get": {"summary": "every known identity (no vectors), oldest first; offset and limit page through",
                     "parameters": [{"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},

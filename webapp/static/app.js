@@ -1,11 +1,16 @@
-// Polls /hash for who is on camera, lists enrolled people, and enrolls on the 'a' key. With --api-key
-// every read needs the key (changes.js asks for it once); the stream's <img> needs a viewer cookie.
+// Shows one camera large (its stream) and every camera small (a picture a second, who is on it); polls
+// /hash/<camera> for who is on the camera shown, lists enrolled people, and enrolls on the 'a' key from
+// the camera shown. With --api-key every read needs the key (changes.js asks for it once); the
+// pictures' <img>s need a viewer cookie.
 "use strict";
 
 const statusLine = document.getElementById("status");
 const nowList = document.getElementById("now");
 const enrolledList = document.getElementById("enrolled");
 const outcome = document.getElementById("outcome");
+const tiles = document.getElementById("cameras");
+const shownTitle = document.getElementById("shown");
+let shown = shownTitle ? shownTitle.dataset.camera : null; // the camera shown large
 
 function fillList(list, items, empty) {
   list.replaceChildren();
@@ -27,7 +32,8 @@ function shortHash(hash) { return hash ? hash.slice(0, 10) : ""; }
 
 async function refreshNow() {
   try {
-    const { response, data } = await readJSON("/hash");
+    if (!shown) return;
+    const { response, data } = await readJSON(`/hash/${encodeURIComponent(shown)}`);
     if (!response.ok) {
       statusLine.textContent = data.error || `the server answered ${response.status}`;
       return;
@@ -65,7 +71,7 @@ function show(message, ok) {
 async function enrollFromCamera() {
   const name = window.prompt("Name for this face (optional):", "");
   if (name === null) return; // cancelled
-  const { response, data } = await sendChange("/enroll", { name });
+  const { response, data } = await sendChange("/enroll", { name, camera: shown });
   if (response.status === 201) {
     show(`Enrolled ${data.name || "a new face"} as ${shortHash(data.hash)}`, true);
     refreshEnrolled();
@@ -83,13 +89,59 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+function showLarge(name) {
+  const stream = document.getElementById("stream");
+  if (!stream || name === shown) return;
+  shown = name;
+  shownTitle.textContent = name;
+  shownTitle.dataset.camera = name;
+  stream.src = `/streaming/${encodeURIComponent(name)}`; // the old stream's connection closes
+  fillList(nowList, [], "…");
+  refreshNow();
+}
+
+// One tile per camera: its newest picture, its name, its state and who is on it; cameras added or
+// removed at run time come and go with the next poll.
+async function refreshTiles() {
+  if (!tiles) return;
+  const { response, data } = await readJSON("/cameras");
+  if (!response.ok) return;
+  const names = data.cameras.map((camera) => camera.name);
+  for (const tile of [...tiles.children]) {
+    if (!names.includes(tile.dataset.camera)) tile.remove();
+  }
+  for (const camera of data.cameras) {
+    let tile = tiles.querySelector(`figure[data-camera="${CSS.escape(camera.name)}"]`);
+    if (!tile) {
+      tile = document.createElement("figure");
+      tile.dataset.camera = camera.name;
+      const img = document.createElement("img");
+      img.alt = `camera ${camera.name}`;
+      const caption = document.createElement("figcaption");
+      tile.append(img, caption);
+      tile.addEventListener("click", () => showLarge(camera.name));
+      tiles.append(tile);
+    }
+    tile.classList.toggle("shown", camera.name === shown);
+    tile.classList.toggle("failing", camera.camera.state !== "live");
+    const who = camera.people.map((p) => p.name || shortHash(p.hash));
+    const unknown = camera.faces - camera.people.length;
+    if (unknown > 0) who.push(unknown === 1 ? "1 unknown" : `${unknown} unknown`);
+    tile.querySelector("figcaption").textContent = `${camera.name} · ` +
+      (camera.camera.state === "live" ? (who.join(", ") || "nobody") : `${camera.camera.state}: ${camera.camera.detail}`);
+    tile.querySelector("img").src = `/cameras/${encodeURIComponent(camera.name)}/snapshot?at=${Date.now()}`;
+  }
+}
+
 async function start() {
   const stream = document.getElementById("stream");
   // The stream first: with a key, its prompt comes once, and the lists below then read with it.
   if (stream) await showPicture(stream, stream.dataset.src, 1000);
   refreshNow();
   refreshEnrolled();
+  refreshTiles();
   setInterval(refreshNow, 500);
+  setInterval(refreshTiles, 1000);
 }
 
 start();
