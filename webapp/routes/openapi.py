@@ -151,7 +151,8 @@ SPEC: dict[str, Any] = {
             "requestBody": {"required": False, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "properties": {"image": IMAGE, "name": TEXT}}},
                 "application/json": {"schema": {"type": "object", "properties": {
-                    "name": TEXT, "camera": {**TEXT, "description": "the camera to enroll from (the first without)"}}}}}},
+                    "name": TEXT,
+                    "camera": {**TEXT, "description": "the camera to enroll from (the first without)"}}}}}},
             "responses": {"201": json_answer({"type": "object", "properties": {"hash": TEXT,
                                                                                "name": {"type": ["string", "null"]}}},
                                        "enrolled"), **error_answers(400, 401, 404, 409, 413, 415, 422)}}},
