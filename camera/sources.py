@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -31,15 +32,21 @@ class SourceSpec:
 
     @property
     def label(self) -> str:
-        """How the source is shown (status, log, /cameras): a URL's user name and password left out."""
+        """How the source is shown (status, log, /cameras, the offline picture): a URL by its scheme,
+        host and port only, since user names, passwords and tokens hide in every other part of one
+        (userinfo, path, query) depending on the camera's maker."""
         if self.kind == WEBCAM:
             return f"webcam {self.target}"
         if self.kind == URL:
-            scheme, _, rest = self.target.partition("://")
-            authority, slash, path = rest.partition("/")
-            if "@" in authority:
-                return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
+            return shown_url(self.target)
         return self.target
+
+
+def shown_url(url: str) -> str:
+    """scheme://host[:port], then "/…" when anything else was left out."""
+    scheme, _, rest = url.partition("://")
+    host = re.split(r"[/?#]", rest.rpartition("@")[2])[0]  # after the last @: a password may hold a '/'
+    return f"{scheme}://{host}{'/…' if host != rest else ''}"
 
 
 def parse_source(text: str) -> Optional[SourceSpec]:

@@ -45,7 +45,7 @@ def _choice(options: tuple[str, ...]):
 def _width(what: str, value: Any) -> int:
     try:
         width = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise CameraSpecError(f"{what} must be a whole number of pixels, not {value!r}") from None
     if isinstance(value, bool) or not 64 <= width <= 7680:
         raise CameraSpecError(f"{what} must be between 64 and 7680 pixels, not {value!r}")
@@ -59,8 +59,9 @@ OPTIONS = {"blur": ("blur", _choice(BLUR_MODES)), "stream-width": ("stream_width
 
 def check_name(name: Any) -> str:
     if not isinstance(name, str) or not NAME.fullmatch(name):
+        # The text is not repeated: a name forgotten before a URL would show the URL's password.
         raise CameraSpecError("a camera's name is 1 to 32 characters: lower-case letters, digits, '-' and '_', "
-                              f"starting with a letter or digit; not {name!r}")
+                              "starting with a letter or digit")
     return name
 
 
@@ -78,7 +79,7 @@ def parse_camera(text: str) -> CameraSpec:
     only where a known option's name and '=' follow it, so a URL may hold commas of its own."""
     name, sep, rest = text.partition("=")
     if not sep:
-        raise CameraSpecError(f"a camera is NAME=SOURCE[,option=value...], not {text!r}")
+        raise CameraSpecError("a camera is NAME=SOURCE[,option=value...]: its name is missing")
     options_at = re.compile(r",(?=(?:" + "|".join(map(re.escape, OPTIONS)) + r")=)")
     source, *options = options_at.split(rest)
     given: dict[str, str] = {}

@@ -71,6 +71,8 @@ class Camera:
         if self.started:
             for thread in reversed(self.threads):
                 thread.stop(timeout=timeout)
+        if self.worker is not None:
+            self.worker.close()
         self.on_stop()
 
     def describe(self) -> dict:
@@ -99,6 +101,7 @@ class Cameras:
         self._build = build
         self.budget = budget  # the cores their recognition shares (None: each camera's worker runs unshared)
         self._lock = threading.Lock()  # adds and removes, one at a time
+        self._adding: set[str] = set()  # names reserved by adds under way
         self._running = False
 
     def __len__(self) -> int:
@@ -136,17 +139,26 @@ class Cameras:
 
     def add(self, spec: CameraSpec) -> Camera:
         """Build, start (when the others run) and list a camera; the others are not touched."""
-        with self._lock:
-            if spec.name in self._cameras:
+        with self._lock:  # the name is reserved here; building happens outside, holding up no one
+            if spec.name in self._cameras or spec.name in self._adding:
                 raise CameraExists(spec.name)
-            if len(self._cameras) >= MAX_CAMERAS:
+            if len(self._cameras) + len(self._adding) >= MAX_CAMERAS:
                 raise CannotAddCamera(f"this server watches {MAX_CAMERAS} cameras at most")
             if self._build is None:
                 raise CannotAddCamera("this server was not started to add cameras")
-            camera = self._build(spec)
-            if self._running:
-                camera.start()
-            self._cameras[spec.name] = camera
+            self._adding.add(spec.name)
+        try:
+            try:
+                camera = self._build(spec)
+            except (RuntimeError, ValueError, OSError) as exc:  # a detector that cannot load, say
+                raise CannotAddCamera(f"camera {spec.name!r} cannot be built: {exc}") from exc
+            with self._lock:
+                if self._running:
+                    camera.start()
+                self._cameras[spec.name] = camera
+        finally:
+            with self._lock:
+                self._adding.discard(spec.name)
         log.info("camera %s added: %s", spec.name, camera.view.camera_status()["source"])
         return camera
 

@@ -53,6 +53,21 @@ class JpegFeed:
                 self.encoded += 1
             return self._seq, self._jpeg
 
+    def snapshot(self) -> bytes:
+        """The newest picture as viewers see it, at once: a camera that is not live now shows why (never
+        the last frame it gave, which may show whoever was in view when it failed)."""
+        frames = self._live.frames
+        frame = frames.latest if frames is not None else None
+        status = self._live.camera_status()
+        if frame is None or status["state"] != "live":
+            return self._placeholder(status["detail"])
+        with self._lock:
+            if frame.seq > self._seq:
+                self._jpeg = self._encode(self._picture(frame))
+                self._seq = frame.seq
+                self.encoded += 1
+            return self._jpeg
+
     def _picture(self, frame):
         """The frame as viewers see it: faces blurred as the privacy setting asks, then marked."""
         live = self._live

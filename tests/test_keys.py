@@ -100,7 +100,8 @@ def test_open_pages_carry_no_data_and_health_says_nothing_about_people(keyed_alb
         html = requests.get(server.url + page, timeout=10).text
         assert "Family" not in html and "Barack" not in html and 'src="/streaming"' not in html
     health = requests.get(server.url + "/health", timeout=10)
-    assert health.status_code == 200 and health.json() == {"status": "ok", "model": "ready", "camera": "none"}
+    assert health.status_code == 200 and health.json() == {"status": "ok", "model": "ready", "camera": "none",
+                                                                  "cameras": {}}
 
 
 def test_the_viewer_cookie_opens_pictures_and_nothing_else(keyed_album, album_parts, services, analyzer, live_server):

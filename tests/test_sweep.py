@@ -51,3 +51,40 @@ def test_the_sweep_finds_alex_lacamoire_in_profile_and_the_track_follows_him(ana
 def test_without_a_sweep_he_is_not_reported(analyzer):
     seen = play_in_real_time(LiveRecognizer(analyzer), clip_frames(22, 52), 22)
     assert not any(seen.values())
+
+
+def test_one_sweep_shared_by_cameras_answers_each_its_own_frame(sweep):
+    """Cameras share the sweep process: while one camera's frame is swept the others wait; an answer goes
+    to the camera that sent the frame even when another camera collects it (asking for its own sweep),
+    and a camera that went away holds nobody up."""
+    from recognition.live.sweeping import SharedSweep
+    from tests.conftest import load_photo
+    from tests.support.clips import letterbox
+
+    shared = SharedSweep(sweep)
+    door, hall, gone = shared.for_camera(), shared.for_camera(), shared.for_camera()
+    face = letterbox(load_photo("obama/obama2.jpg"), (640, 480))  # one the CNN finds at its 320 px
+    empty = face * 0 + 90  # a grey wall: no face
+    assert door.submit(face)
+    assert door.busy and hall.busy and not hall.submit(empty)  # one sweep at a time, whoever asks
+    assert hall.collect() is None  # not the hall's frame
+    # The hall keeps asking; once the door's answer is in, the hall's ask collects it for the door.
+    assert wait_for(lambda: hall.submit(empty), timeout=20)
+    door_found, hall_found = door.collect(), wait_for(hall.collect, timeout=20)
+    assert len(door_found) == 1 and 100 < door_found[0].w < 300, door_found
+    assert hall_found == []
+    # A camera removed with its sweep in flight: the next camera to ask gets the sweep all the same.
+    assert gone.submit(face)
+    gone.close()
+    assert wait_for(lambda: door.submit(empty), timeout=20)
+    assert wait_for(door.collect, timeout=20) == []
+
+
+def wait_for(action, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = action()
+        if result is not None and result is not False:
+            return result
+        time.sleep(0.05)
+    return None

@@ -2,10 +2,13 @@
 
 Each camera's worker asks for a turn before it analyses a frame and gives it back after. At most
 `cores` analyses run at once; when more cameras wait, the most urgent goes first: a camera with a new
-or undecided face, then one with people to re-check, then one with nobody in view. Cameras of the
-same urgency take turns in the order they asked, so none starves. The streams never ask: they run
-beside recognition at a higher priority (priority.py), so a short machine analyses fewer frames a
-second on every camera, and every stream keeps its rate.
+or undecided face (or movement where nobody is followed yet), then one with people to re-check, then
+one whose empty scene is due a full search. Waiting makes a camera more urgent (a level every
+`promote_after` seconds), so a crowd that always has newcomers cannot keep a door waiting for long:
+when turns are long, cameras end up taking them in turn. An empty, still scene asks for no turn at
+all: it costs a motion check (QUIET). The streams never ask: they run beside recognition at a higher
+priority (priority.py), so a short machine analyses fewer frames a second on every camera, and every
+stream keeps its rate.
 """
 from __future__ import annotations
 
@@ -16,28 +19,30 @@ from collections import Counter
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
-# What a camera's next frame is for, most urgent first.
-NEWCOMER, RECHECK, IDLE = 0, 1, 2
-URGENCIES = {NEWCOMER: "newcomer", RECHECK: "recheck", IDLE: "idle"}
+# What a camera's next frame is for, most urgent first; QUIET needs no turn.
+NEWCOMER, RECHECK, IDLE, QUIET = 0, 1, 2, 3
+URGENCIES = {NEWCOMER: "newcomer", RECHECK: "recheck", IDLE: "idle", QUIET: "quiet"}
 
 
 class RecognitionBudget:
-    def __init__(self, cores: int) -> None:
+    def __init__(self, cores: int, *, promote_after: float = 0.25) -> None:
         if cores < 1:
             raise ValueError("recognition needs at least one core")
         self.cores = cores
+        self._promote_after = promote_after
         self._lock = threading.Condition()
         self._running = 0
-        self._waiting: list[tuple[int, int]] = []  # (urgency, ticket) of each camera waiting, in no order
+        self._waiting: list[tuple[int, float, int]] = []  # (urgency, asked at, ticket) of each camera waiting
         self._tickets = itertools.count()
         self.granted: Counter = Counter()  # turns given so far, by urgency name: what the scheduler did
         self.busy_seconds = 0.0  # time spent in turns, all cameras: cores used = its growth / wall time
 
     @contextmanager
-    def turn(self, urgency: int, *, timeout: Optional[float] = None) -> Iterator[bool]:
+    def turn(self, urgency: int, *, since: Optional[float] = None, timeout: Optional[float] = None) -> Iterator[bool]:
         """Waits for a core (at most timeout seconds; None: as long as it takes) and holds it for the
-        with-block; yields False, holding nothing, when the wait timed out."""
-        granted = self._acquire(urgency, timeout)
+        with-block; yields False, holding nothing, when the wait timed out. since: when this camera
+        first asked (time.monotonic()), so a wait that timed out and asks again keeps its seniority."""
+        granted = self._acquire(urgency, time.monotonic() if since is None else since, timeout)
         started = time.monotonic()
         try:
             yield granted
@@ -45,13 +50,19 @@ class RecognitionBudget:
             if granted:
                 self._release(time.monotonic() - started)
 
-    def _acquire(self, urgency: int, timeout: Optional[float]) -> bool:
-        ticket = (urgency, next(self._tickets))
+    def _next(self) -> tuple[int, float, int]:
+        """The waiting camera to go next: the most urgent, counting a level for every promote_after
+        seconds waited; the longest waiting of equals."""
+        now = time.monotonic()
+        return min(self._waiting, key=lambda t: (t[0] - (now - t[1]) / self._promote_after, t[1], t[2]))
+
+    def _acquire(self, urgency: int, asked_at: float, timeout: Optional[float]) -> bool:
+        ticket = (urgency, asked_at, next(self._tickets))
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             self._waiting.append(ticket)
             try:
-                while self._running >= self.cores or min(self._waiting) != ticket:
+                while self._running >= self.cores or self._next() != ticket:
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
                         return False

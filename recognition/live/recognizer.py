@@ -20,7 +20,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from recognition.faces import Detection, FaceObservation
-from recognition.live.budget import IDLE, NEWCOMER, RECHECK
+from recognition.live.budget import IDLE, NEWCOMER, QUIET, RECHECK
 from recognition.live.motion import MotionGate
 from recognition.live.priority import yield_to_the_stream
 from recognition.live.sweeping import Sweep, SweepLook
@@ -49,6 +49,7 @@ class LiveRecognizer:
         self._searched_at = float("-inf")
         self._motion = MotionGate()
         self._moved = True
+        self._looked: Optional[tuple[int, bool]] = None  # (id of a frame, whether it moved), from urgency_of
         self._voting = voting
         self._tracker = tracker or Tracker()
         self._visitors = visitors if visitors is not None else VisitorBook(analyzer.matcher.threshold)
@@ -63,7 +64,11 @@ class LiveRecognizer:
         searched, the faces to embed are sent to the model as soon as the frontal faces are known, and
         the profile search runs while the model works: a newcomer is named that much sooner."""
         tracks = self._tracker.tracks
-        moved = self._motion.moved(image, [track.box for track in tracks])
+        looked, self._looked = self._looked, None
+        if looked is not None and looked[0] == id(image):
+            moved = looked[1]
+        else:  # a newer frame than urgency_of saw: what moved in either counts
+            moved = self._moved_in(image) or (looked is not None and looked[1])
         self._moved = moved
         whole = moved or now - self._searched_at >= self._full_search_every
         if whole:
@@ -99,6 +104,9 @@ class LiveRecognizer:
             track.signature = signature(image, detection.box)
         self.embedded += len(due)
 
+    def close(self) -> None:
+        self._meanwhile.shutdown(wait=False)
+
     def _look_near(self, image: np.ndarray, tracks: Sequence[Track]) -> tuple[list[Detection], list[Detection]]:
         """(detections, the part of them that are unchanged faces left where they were). Nothing new can
         have come in: only the followed faces are looked for (the sweep's are the sweep's to follow),
@@ -125,17 +133,28 @@ class LiveRecognizer:
         seen = [t for t in self._tracker.tracks if t.misses == 0]
         return bool(seen) and not self._moved and all(self._decided(t) for t in seen)
 
-    @property
-    def urgency(self) -> int:
-        """What analysing the next frame is for, when cameras share the cores (budget.py): a face not
-        yet decided, or movement in a scene with nobody followed (someone may be coming in), comes
-        first; then re-checking the people named; an empty, still scene last."""
-        seen = [t for t in self._tracker.tracks if t.misses == 0]
+    def _moved_in(self, image: np.ndarray) -> bool:
+        return self._motion.moved(image, [track.box for track in self._tracker.tracks])
+
+    def urgency_of(self, image: np.ndarray, now: float) -> int:
+        """What analysing this frame is for, when cameras share the cores (budget.py): a face not yet
+        decided, or movement in a scene with nobody followed (someone may be coming in), comes first;
+        then re-checking the people named; then an empty scene's full search now and then. An empty,
+        still scene between those searches is QUIET: advance() then only checks for motion (done here
+        already), which needs no turn."""
+        tracks = self._tracker.tracks
+        seen = [t for t in tracks if t.misses == 0]
         if any(not self._decided(t) for t in seen):
             return NEWCOMER
         if seen:
             return RECHECK
-        return NEWCOMER if self._moved else IDLE
+        if tracks:  # faces missed in the last frame: looked for again near where they were
+            return RECHECK
+        moved = self._moved_in(image)
+        self._looked = (id(image), moved)
+        if moved:
+            return NEWCOMER
+        return IDLE if now - self._searched_at >= self._full_search_every else QUIET
 
     def observe(self) -> list[FaceObservation]:
         """Decide each track's identity from its sightings and describe the faces on screen. A track

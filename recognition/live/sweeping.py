@@ -31,40 +31,70 @@ class Sweep(Protocol):
 
 class SharedSweep:
     """One sweep process for every camera: each camera sees it through its own turn (for_camera), busy
-    while any camera's sweep is in flight, and collects only the answers to its own frames."""
+    while any camera's sweep is in flight, and collects only the answers to its own frames. Any camera
+    asking for a sweep first collects the one in flight for whoever sent it (kept for them), so a
+    camera that stalled, was starved or was removed never holds the sweep for the others."""
 
     def __init__(self, sweep: Sweep) -> None:
         self._sweep = sweep
         self._lock = threading.Lock()
         self._owner: Optional[object] = None  # the turn whose frame the sweep in flight is looking at
+        self._submitting = False  # a turn is handing a frame over (a restarted child can take seconds)
+        self._answers: dict[int, tuple[object, list[Box]]] = {}  # id(turn) -> (turn, faces found for it)
 
     def for_camera(self) -> "SweepTurn":
         return SweepTurn(self)
 
     def busy(self) -> bool:
-        return self._sweep.busy
+        return self._owner is not None or self._submitting or self._sweep.busy
 
     def submit(self, turn: object, image: np.ndarray) -> bool:
         with self._lock:
-            if self._owner is None and self._sweep.busy:  # a removed camera's sweep: its answer goes unread
-                self._sweep.collect()
-            if self._sweep.busy or not self._sweep.submit(image):
+            if self._submitting:
                 return False
-            self._owner = turn
-            return True
+            self._collect_for_owner()
+            if self._owner is not None or self._sweep.busy:
+                return False
+            self._owner, self._submitting = turn, True
+        submitted = False
+        try:  # outside the lock: a child started again here may take seconds, and nobody waits on it
+            submitted = self._sweep.submit(image)
+            return submitted
+        finally:
+            with self._lock:
+                self._submitting = False
+                if not submitted:
+                    self._owner = None
 
     def collect(self, turn: object) -> Optional[list[Box]]:
         with self._lock:
-            if self._owner is not turn:
+            kept = self._answers.pop(id(turn), None)
+            if kept is not None:
+                return kept[1]
+            if self._owner is not turn or self._submitting:
                 return None
             found = self._sweep.collect()
-            if not self._sweep.busy:  # answered, or given up on: the next camera may ask
+            if not self._sweep.busy:  # answered, or given up on (its own timeout): the next camera may ask
                 self._owner = None
             return found
 
+    def _collect_for_owner(self) -> None:
+        """Under the lock: take the answer of the sweep in flight, if it came, and keep it for its owner
+        (dropped when the owner went away)."""
+        if not self._sweep.busy:
+            return
+        found = self._sweep.collect()
+        if self._sweep.busy:
+            return
+        if found is not None and self._owner is not None:
+            self._answers[id(self._owner)] = (self._owner, found)
+        self._owner = None
+
     def release(self, turn: object) -> None:
-        """A camera goes away: the sweep it may have in flight is no longer anyone's."""
+        """A camera goes away: the sweep it may have in flight (read and dropped at the next ask), and an
+        answer kept for it, are no one's."""
         with self._lock:
+            self._answers.pop(id(turn), None)
             if self._owner is turn:
                 self._owner = None
 

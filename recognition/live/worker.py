@@ -14,7 +14,7 @@ import numpy as np
 from camera.frames import FrameFeed
 from recognition.faces import FaceObservation
 from recognition.live.attributes import TrackAttributes
-from recognition.live.budget import RecognitionBudget
+from recognition.live.budget import QUIET, RecognitionBudget
 from recognition.live.priority import yield_to_the_stream
 from recognition.live.recognizer import LiveRecognizer
 from recognition.models.embedder_process import EmbedderUnavailable
@@ -77,6 +77,10 @@ class RecognitionWorker:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def close(self) -> None:
+        """After stop: let go of what the recognizer holds (its embedding thread)."""
+        self._recognizer.close()
+
     def refresh(self, created: Sequence[Identity] = (), changed: Iterable[str] = ()) -> None:
         """Bring the latest faces up to date with a change to the store at once, so that readers do not
         see a just-enrolled person as unknown (or a renamed one by the old name) until the next frame
@@ -111,6 +115,7 @@ class RecognitionWorker:
     def _run(self) -> None:
         yield_to_the_stream()
         seq = 0
+        asked: Optional[float] = None  # when this camera first asked for the turn it waits for
         while not self._stop.is_set():
             if self._recognizer.settled:  # everyone on camera is decided and nothing else moves: rest a little
                 self._stop.wait(self._settled_gap)
@@ -119,12 +124,16 @@ class RecognitionWorker:
                 continue
             seq = frame.seq
             try:
-                if self._budget is None:
+                budget = self._budget
+                urgency = self._recognizer.urgency_of(frame.image, frame.captured_at) if budget is not None else QUIET
+                if budget is None or urgency == QUIET:  # no budget to share, or nothing but the motion check
                     faces = self._analyse(frame)
                 else:
-                    with self._budget.turn(self._recognizer.urgency, timeout=self._poll_timeout * 2) as granted:
+                    asked = asked or time.monotonic()
+                    with budget.turn(urgency, since=asked, timeout=self._poll_timeout * 2) as granted:
                         if not granted:  # other cameras' turns: a newer frame is taken next time
                             continue
+                        asked = None
                         # The newest frame by now: the wait for a turn may have been long.
                         frame = self._feed.wait_newer(seq - 1, 0) or frame
                         seq = frame.seq

@@ -34,9 +34,11 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 PATHS = {
     "/health": {"get": {
-        "summary": "whether the server is up: the model process's and the camera's state, nothing about people",
+        "summary": "whether the server is up: the model process's state, the first camera's and how many cameras "
+                   "are in each state; nothing about people",
         "responses": {"200": json_answer({"type": "object", "properties": {
-            "status": {"const": "ok"}, "model": {"type": "string"}, "camera": {"type": "string"}}}, "up")}}},
+            "status": {"const": "ok"}, "model": {"type": "string"}, "camera": {"type": "string"},
+            "cameras": {"type": "object", "additionalProperties": {"type": "integer"}}}}, "up")}}},
     "/auth/viewer": {"post": {
         "summary": "a viewer cookie for this browser's <img>s (the stream, album photos), bought with the key",
         "description": f"Sets {VIEWER_COOKIE} (HttpOnly, SameSite=Strict, Path=/, Secure over HTTPS), signed and "

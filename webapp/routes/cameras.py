@@ -43,7 +43,7 @@ def remove_camera(camera: str):
 @bp.get("/cameras/<camera>/snapshot")
 def snapshot(camera: str):
     """The camera's newest picture as its viewers see it (blurred and marked alike), one JPEG."""
-    _, jpeg = parts().camera(camera).feed.next_jpeg(0)
+    jpeg = parts().camera(camera).feed.snapshot()
     return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
 
 

@@ -2,6 +2,8 @@
 so it says nothing about people (no names, no faces, no camera source, no counts)."""
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import Blueprint, jsonify
 
 from webapp.current import parts
@@ -11,5 +13,9 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/health")
 def health():
-    live = parts().live
-    return jsonify({"status": "ok", "model": live.model_status()["state"], "camera": live.camera_status()["state"]})
+    built = parts()
+    live = built.live
+    states = Counter(camera.view.camera_status()["state"] for camera in built.cameras)
+    # "camera": the first camera's state, as before; "cameras": how many are in each state (no names).
+    return jsonify({"status": "ok", "model": live.model_status()["state"], "camera": live.camera_status()["state"],
+                    "cameras": dict(states)})

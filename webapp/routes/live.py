@@ -33,7 +33,8 @@ def index():
 @bp.get("/hash/<camera>")
 def current_hash(camera: Optional[str] = None):
     """Who is on a camera now: the largest known face, every face, and how the camera and model fare."""
-    live = parts().camera(camera).view
+    watched = parts().camera(camera)  # looked up once: cameras may come and go meanwhile
+    live = watched.view
     now = live.now()
     result, best = now.result, now.best
     return jsonify({
@@ -45,7 +46,7 @@ def current_hash(camera: Optional[str] = None):
         "captured_at": result.captured_at if result else None,
         "analysed_at": result.analysed_at if result else None,
         "analysed": result.number if result else 0,
-        "camera": parts().camera(camera).name,
+        "camera": watched.name,
         "status": {**live.status(now), "api_key_required": bool(parts().api_key)},
     })
 
