@@ -200,15 +200,22 @@ def run(label: str, servers: list[Server], seconds: float) -> tuple[dict, float,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="how long each measurement watches")
+    parser.add_argument("--cores", default="", help="--recognition-cores for the one server (default: its own)")
+    parser.add_argument("--one-only", action="store_true", help="measure the one server only")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="camerasbench-"))
     weights = provision_weights(work)
     watched = cameras(work)
     print(f"{len(watched)} cameras: {', '.join(f'{c.name} ({c.fps:g} fps)' for c in watched)}; "
           f"{args.seconds:g} s measured with one viewer each")
-    one = run("one server", [Server(work, "one", watched, weights)], args.seconds)
-    apart = run("separate servers", [Server(work, f"apart-{c.name}", [c], weights) for c in watched], args.seconds)
-    report(watched, {"one server": one, "separate servers": apart})
+    server = Server(work, "one", watched, weights)
+    if args.cores:
+        server.env["FACE_RECOGNITION_CORES"] = args.cores
+    results = {f"one server{f', {args.cores} cores' if args.cores else ''}": run("one", [server], args.seconds)}
+    if not args.one_only:
+        results["separate servers"] = run("apart", [Server(work, f"apart-{c.name}", [c], weights) for c in watched],
+                                          args.seconds)
+    report(watched, results)
     return 0
 
 
@@ -230,6 +237,8 @@ def report(watched: list[Camera], results: dict) -> None:
         print(f"{label}: {cores:.2f} cores, {held:.0f} MB held at most; the worst viewer gets {worst:.2f} of its "
               f"source; names after appearing: median {statistics.median(all_named) if all_named else float('nan'):.2f} s, "
               f"max {max(all_named) if all_named else float('nan'):.2f} s over {len(all_named)} appearances")
+    if len(labels) < 2:
+        return
     one, apart = results[labels[0]], results[labels[1]]
     print(f"memory: {one[2]:.0f} MB against {apart[2]:.0f} MB ({one[2] / apart[2]:.2f}x); cores: {one[1]:.2f} "
           f"against {apart[1]:.2f}")

@@ -50,6 +50,9 @@ class CameraBuilder:
     stall_timeout: float = 5.0
     attributes: bool = False
     stale_after: float = 2.0
+    # Faces a camera embeds per turn at most when cameras share the model: a crowd's turn stays short, so
+    # a door's newcomer waits for a few embeddings, not twenty (the rest are embedded in later turns).
+    max_embeds: Optional[int] = 4
 
     def __post_init__(self) -> None:
         if self.visitors is None:  # one book for all cameras: a stranger keeps one id from camera to camera
@@ -65,7 +68,7 @@ class CameraBuilder:
         shield = FaceShield(frames, self.detector("blur")) if blur != "none" else None
         turn = self.sweep.for_camera() if self.sweep is not None else None
         recognizer = LiveRecognizer(self.analyzer, sweep=turn, detector=self.detector("live"),
-                                    visitors=self.visitors)
+                                    visitors=self.visitors, max_embeds=self.max_embeds)
         attributes = TrackAttributes(self.analyzer) if self.attributes else None
         worker = RecognitionWorker(frames, self.analyzer, recognizer=recognizer, attributes=attributes,
                                    budget=self.budget, name=spec.name)

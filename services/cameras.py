@@ -155,7 +155,7 @@ class Cameras:
             with self._lock:
                 if self._running:
                     camera.start()
-                self._cameras[spec.name] = camera
+                self._cameras = {**self._cameras, spec.name: camera}  # readers hold the old dict, unchanged
         finally:
             with self._lock:
                 self._adding.discard(spec.name)
@@ -165,9 +165,10 @@ class Cameras:
     def remove(self, name: str, timeout: float = 3.0) -> None:
         """Stop a camera and forget it; the others go on."""
         with self._lock:
-            camera = self._cameras.pop(name, None)
+            camera = self._cameras.get(name)
             if camera is None:
                 raise NoSuchCamera(name)
+            self._cameras = {other: kept for other, kept in self._cameras.items() if other != name}
         camera.removed.set()
         camera.stop(timeout)
         log.info("camera %s removed", name)

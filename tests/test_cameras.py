@@ -193,3 +193,27 @@ def test_a_url_camera_never_shows_its_password(cameras_rig, live_server, capsys)
         except SystemExit:
             pass
         assert "hunter2" not in capsys.readouterr().err
+
+
+def test_a_crowd_embeds_a_few_faces_a_turn_the_least_seen_first(analyzer):
+    """Cameras share one model: a crowd's turn embeds at most max_embeds faces, the undecided and least
+    seen first, so a door's newcomer waits for a few embeddings, not twenty, and no face of the crowd
+    is left out for long."""
+    from recognition.live.recognizer import LiveRecognizer
+    from recognition.models.detectors import make_detector
+    from tests.crowd import CrowdScene
+
+    scene = CrowdScene(seed=5)
+    recognizer = LiveRecognizer(analyzer, detector=make_detector("blazeface"), max_embeds=2)
+    per_turn, seen_for = [], {}
+    for index, frame in enumerate(scene.frames(12, step=2)):
+        before = recognizer.embedded
+        recognizer.advance(frame.image, index * 2 / scene.fps)
+        recognizer.observe()
+        per_turn.append(recognizer.embedded - before)
+        for track in recognizer._tracker.tracks:
+            seen_for[track.id] = (seen_for.get(track.id, (0, track))[0] + (track.misses == 0), track)
+    assert max(per_turn) == 2 and sum(per_turn) >= 16, per_turn
+    followed = [track for frames, track in seen_for.values() if frames >= 4]
+    assert len(followed) > 2, "the crowd shows more faces than one turn embeds"
+    assert all(track.sightings or track.swept_at is not None for track in followed)

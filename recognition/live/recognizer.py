@@ -41,10 +41,14 @@ class LiveRecognizer:
     def __init__(self, analyzer: FaceAnalyzer, *, recheck_after: float = 2.0, full_search_every: float = 4.0,
                  voting: Voting = Voting(), tracker: Optional[Tracker] = None,
                  visitors: Optional[VisitorBook] = None, sweep: Optional[Sweep] = None,
-                 detector: Optional[FaceDetector] = None) -> None:
+                 detector: Optional[FaceDetector] = None, max_embeds: Optional[int] = None) -> None:
         self._analyzer = analyzer
         self._detector = detector or analyzer.detector  # --detector live=...: may differ from the photos' one
         self._recheck_after = recheck_after
+        # Faces embedded per frame at most (None: every face due). Cameras that share the model take turns,
+        # and a crowd's turn must not hold a door's newcomer for the time of twenty embeddings: the faces
+        # left out are due again in the next frame, the undecided and least seen first.
+        self._max_embeds = max_embeds
         self._full_search_every = full_search_every  # even when nothing seems to move: a safety net
         self._searched_at = float("-inf")
         self._motion = MotionGate()
@@ -79,6 +83,9 @@ class LiveRecognizer:
         self._tracker.join(detections, now)
         due = [(track, detection) for track, detection in self._tracker.joined()
                if not detection.profile and self._due(track, image, now)]
+        if self._max_embeds is not None and len(due) > self._max_embeds:
+            due.sort(key=lambda pair: (self._decided(pair[0]), len(pair[0].sightings)))
+            due = due[: self._max_embeds]
         boxes = [detection.box for _, detection in due]
         embedding = self._meanwhile.submit(self._embed, image, boxes) if due and whole else None
         later = self._detector.detect_profiles(image, boxes_of(detections)) if whole else []
