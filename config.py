@@ -39,7 +39,7 @@ class CameraConfig:
     source: str = "0"  # webcam index, file, URL, or "none": the one camera when --camera is not given
     stall_timeout: float = 5.0  # seconds without a frame before a "live" source counts as stalled
     cameras: tuple[CameraSpec, ...] = ()  # --camera NAME=SOURCE,...: when given, these instead of --source
-    recognition_cores: int = 0  # cores recognition shares across the cameras; 0: all but one, at least one
+    recognition_cores: int = 0  # analyses at once across the cameras; 0: one per core (the streams still come first)
 
     @property
     def watched(self) -> tuple[CameraSpec, ...]:
@@ -50,7 +50,7 @@ class CameraConfig:
 
     @property
     def cores(self) -> int:
-        return self.recognition_cores or max(1, (os.cpu_count() or 2) - 1)
+        return self.recognition_cores or max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -298,7 +298,7 @@ class _CameraList(argparse.Action):
 
 def _cores(text: str) -> int:
     if not (text.strip().isascii() and text.strip().isdigit()) or int(text) > 256:
-        raise argparse.ArgumentTypeError(f"a number of cores (0: all but one) is needed, not {text!r}")
+        raise argparse.ArgumentTypeError(f"a number of cores (0: every core) is needed, not {text!r}")
     return int(text)
 
 
@@ -379,7 +379,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                              "[FACE_CAMERAS, cameras separated by ';']")
     parser.add_argument("--recognition-cores", type=_cores, default=env.get("FACE_RECOGNITION_CORES", "0"),
                         help="cores recognition shares across all cameras (the streams always come first); "
-                             "0: all but one, at least one [FACE_RECOGNITION_CORES, default 0]")
+                             "0: one per core of the machine [FACE_RECOGNITION_CORES, default 0]")
     parser.add_argument("--stall-timeout", type=float, default=env.get("FACE_STALL_TIMEOUT", "5"),
                         help="seconds without a frame before the camera counts as stalled and is reopened "
                              "[FACE_STALL_TIMEOUT, default 5]")
