@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.live_bench import _children, _fit, camera_like  # noqa: E402
+from bench.live_bench import _children, _fit, camera_like, cpu_seconds  # noqa: E402
 from bench.parts import FIXTURES, ServerProcess, provision_weights  # noqa: E402
 from tests.support.mjpeg_client import MjpegClient  # noqa: E402
 
@@ -100,19 +100,6 @@ class Server(ServerProcess):
 
     def now(self, camera: str) -> dict:
         return self.session.get(f"{self.url}/hash/{camera}", timeout=10).json()
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    from bench.live_bench import TICKS
-
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / TICKS
-    return total
 
 
 def resident_mb(pids: list[int]) -> float:

@@ -306,14 +306,19 @@ class Server(ServerProcess):
         return self.session.get(self.url + "/hash", timeout=10).json().get("analysed")
 
     def _cpu(self) -> float:
-        total = 0.0
-        for pid in [self.process.pid] + _children(self.process.pid):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / TICKS
-        return total
+        return cpu_seconds([self.process.pid] + _children(self.process.pid))
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user and system) the processes have used so far; one gone meanwhile counts nothing."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
 
 
 def _children(pid: int) -> list[int]:

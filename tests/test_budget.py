@@ -96,3 +96,30 @@ def test_never_more_analyses_at_once_than_cores():
     for thread in threads:
         thread.join(10)
     assert most[0] == 2 and budget.status()["running"] == 0 and budget.status()["turns"] == {"newcomer": 25}
+
+
+def test_a_camera_that_used_much_core_lately_waits_behind_one_that_used_little():
+    """A crowd whose frames take long goes after a door whose newcomer takes a few milliseconds, though
+    both have newcomers and the crowd asked first."""
+    budget, order = RecognitionBudget(1, promote_after=0.25, memory=5.0), []
+    with budget.turn(NEWCOMER, camera="crowd"):
+        time.sleep(0.6)  # the crowd's last frame: 0.6 s of core, two levels and more
+    holder = held(budget, 0.2)
+    crowd = ask_as(budget, "crowd", order)
+    waiting(budget, 1)
+    time.sleep(0.05)
+    door = ask_as(budget, "door", order)
+    for thread in (holder, crowd, door):
+        thread.join(5)
+    assert order == ["door", "crowd"]
+
+
+def ask_as(budget, camera, order):
+    def run():
+        with budget.turn(NEWCOMER, camera=camera, timeout=10) as granted:
+            assert granted
+            order.append(camera)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread

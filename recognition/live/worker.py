@@ -130,7 +130,7 @@ class RecognitionWorker:
                     faces = self._analyse(frame)
                 else:
                     asked = asked or time.monotonic()
-                    with budget.turn(urgency, since=asked, timeout=self._poll_timeout * 2) as granted:
+                    with budget.turn(urgency, camera=self.name, since=asked, timeout=self._poll_timeout * 2) as granted:
                         if not granted:  # other cameras' turns: a newer frame is taken next time
                             continue
                         asked = None
