@@ -103,6 +103,7 @@ class Cameras:
         self._lock = threading.Lock()  # adds and removes, one at a time
         self._adding: set[str] = set()  # names reserved by adds under way
         self._running = False
+        self._stopped = False  # stop() was called: no camera is added any more
 
     def __len__(self) -> int:
         return len(self._cameras)
@@ -133,7 +134,7 @@ class Cameras:
 
     def stop(self, timeout: float = 3.0) -> None:
         with self._lock:
-            self._running = False
+            self._running, self._stopped = False, True
             for camera in reversed(list(self._cameras.values())):
                 camera.stop(timeout)
 
@@ -146,6 +147,8 @@ class Cameras:
                 raise CannotAddCamera(f"this server watches {MAX_CAMERAS} cameras at most")
             if self._build is None:
                 raise CannotAddCamera("this server was not started to add cameras")
+            if self._stopped:
+                raise CannotAddCamera("the server is stopping")
             self._adding.add(spec.name)
         try:
             try:
@@ -153,6 +156,9 @@ class Cameras:
             except (RuntimeError, ValueError, OSError) as exc:  # a detector that cannot load, say
                 raise CannotAddCamera(f"camera {spec.name!r} cannot be built: {exc}") from exc
             with self._lock:
+                if self._stopped:  # the server began stopping while this camera was built
+                    camera.stop()
+                    raise CannotAddCamera("the server is stopping")
                 if self._running:
                     camera.start()
                 self._cameras = {**self._cameras, spec.name: camera}  # readers hold the old dict, unchanged

@@ -73,6 +73,12 @@ def test_one_sweep_shared_by_cameras_answers_each_its_own_frame(sweep):
     door_found, hall_found = door.collect(), wait_for(hall.collect, timeout=20)
     assert len(door_found) == 1 and 100 < door_found[0].w < 300, door_found
     assert hall_found == []
+    # A camera that stalls with its sweep in flight (it never collects): the sweep is free for the others
+    # once the answer is in, and the answer waits for its owner.
+    assert door.submit(face)
+    assert wait_for(lambda: not hall.busy, timeout=20)
+    assert hall.submit(empty) and wait_for(hall.collect, timeout=20) == []
+    assert len(door.collect()) == 1
     # A camera removed with its sweep in flight: the next camera to ask gets the sweep all the same.
     assert gone.submit(face)
     gone.close()

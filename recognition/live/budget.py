@@ -25,6 +25,7 @@ from typing import Iterator, Optional
 # What a camera's next frame is for, most urgent first; QUIET needs no turn.
 NEWCOMER, RECHECK, IDLE, QUIET = 0, 1, 2, 3
 URGENCIES = {NEWCOMER: "newcomer", RECHECK: "recheck", IDLE: "idle", QUIET: "quiet"}
+REVISIT = 0.02  # seconds: how soon a camera looks again when a core is free but another stands first
 
 
 class RecognitionBudget:
@@ -82,6 +83,10 @@ class RecognitionBudget:
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
                         return False
+                    if self._running < self.cores:
+                        # A core is free but another camera stands first: standings move with time (usage
+                        # fades), so look again soon rather than wait for a release that may not come.
+                        left = REVISIT if left is None else min(left, REVISIT)
                     self._lock.wait(left)
                 self._running += 1
                 self.granted[URGENCIES.get(urgency, str(urgency))] += 1
@@ -96,6 +101,9 @@ class RecognitionBudget:
             self.busy_seconds += held
             now = time.monotonic()
             self._used[camera] = (self._used_lately(camera, now) + held, now)
+            # Cameras come and go by name at run time: usage faded to nothing is forgotten.
+            for name in [name for name in self._used if self._used_lately(name, now) < 1e-3]:
+                del self._used[name]
             self._lock.notify_all()
 
     def status(self) -> dict:

@@ -84,7 +84,10 @@ class LiveRecognizer:
         due = [(track, detection) for track, detection in self._tracker.joined()
                if not detection.profile and self._due(track, image, now)]
         if self._max_embeds is not None and len(due) > self._max_embeds:
-            due.sort(key=lambda pair: (self._decided(pair[0]), len(pair[0].sightings)))
+            # The undecided (and the named overdue a re-check) first, the least recently embedded of them
+            # first: every face gets its turn, whatever the crowd.
+            due.sort(key=lambda pair: (self._decided(pair[0]) and now - pair[0].embedded_at < 2 * self._recheck_after,
+                                       pair[0].embedded_at))
             due = due[: self._max_embeds]
         boxes = [detection.box for _, detection in due]
         embedding = self._meanwhile.submit(self._embed, image, boxes) if due and whole else None
@@ -157,7 +160,8 @@ class LiveRecognizer:
             return RECHECK
         if tracks:  # faces missed in the last frame: looked for again near where they were
             return RECHECK
-        moved = self._moved_in(image)
+        # Motion seen in a frame that was never analysed (its turn timed out) still counts.
+        moved = self._moved_in(image) or (self._looked is not None and self._looked[1])
         self._looked = (id(image), moved)
         if moved:
             return NEWCOMER

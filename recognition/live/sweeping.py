@@ -46,7 +46,12 @@ class SharedSweep:
         return SweepTurn(self)
 
     def busy(self) -> bool:
-        return self._owner is not None or self._submitting or self._sweep.busy
+        """Whether a sweep is in flight; asking collects a finished one for its owner, so an owner that
+        stalled (its camera gives no frames, so it never collects) does not hold the sweep."""
+        with self._lock:
+            if not self._submitting:
+                self._collect_for_owner()
+            return self._submitting or self._owner is not None or self._sweep.busy
 
     def submit(self, turn: object, image: np.ndarray) -> bool:
         with self._lock:

@@ -78,8 +78,10 @@ class RecognitionWorker:
             self._thread.join(timeout)
 
     def close(self) -> None:
-        """After stop: let go of what the recognizer holds (its embedding thread)."""
-        self._recognizer.close()
+        """After stop: let go of what the recognizer holds (its embedding thread), once this thread has
+        ended (one that outlived stop's wait still uses it; it ends with the process)."""
+        if not self._thread.is_alive():
+            self._recognizer.close()
 
     def refresh(self, created: Sequence[Identity] = (), changed: Iterable[str] = ()) -> None:
         """Bring the latest faces up to date with a change to the store at once, so that readers do not
@@ -117,6 +119,7 @@ class RecognitionWorker:
         seq = 0
         asked: Optional[float] = None  # when this camera first asked for the turn it waits for
         while not self._stop.is_set():
+            previously_asked, asked = asked, None  # seniority lasts across back-to-back timed-out asks only
             if self._recognizer.settled:  # everyone on camera is decided and nothing else moves: rest a little
                 self._stop.wait(self._settled_gap)
             frame = self._feed.wait_newer(seq, self._poll_timeout)
@@ -129,7 +132,7 @@ class RecognitionWorker:
                 if budget is None or urgency == QUIET:  # no budget to share, or nothing but the motion check
                     faces = self._analyse(frame)
                 else:
-                    asked = asked or time.monotonic()
+                    asked = previously_asked or time.monotonic()
                     with budget.turn(urgency, camera=self.name, since=asked, timeout=self._poll_timeout * 2) as granted:
                         if not granted:  # other cameras' turns: a newer frame is taken next time
                             continue
