@@ -222,7 +222,7 @@ def test_a_crowd_embeds_a_few_faces_a_turn_the_least_seen_first(analyzer):
 def test_a_newcomer_seen_in_a_frame_whose_turn_timed_out_is_still_searched_for(analyzer):
     """The motion that made a camera urgent counts even when the frame it was seen in was never analysed
     (the camera's turn timed out): the next frame, where the newcomer stands still, is searched whole."""
-    from recognition.live.budget import NEWCOMER, QUIET
+    from recognition.live.budget import ARRIVAL, QUIET
     from recognition.live.recognizer import LiveRecognizer
     from recognition.models.detectors import make_detector
     from tests.support.clips import letterbox
@@ -233,8 +233,8 @@ def test_a_newcomer_seen_in_a_frame_whose_turn_timed_out_is_still_searched_for(a
     recognizer.urgency_of(empty, 0.0)
     recognizer.advance(empty, 0.0)  # an empty scene, searched once
     assert recognizer.urgency_of(empty.copy(), 0.1) == QUIET
-    assert recognizer.urgency_of(person, 0.2) == NEWCOMER  # someone came in; this frame's turn times out
+    assert recognizer.urgency_of(person, 0.2) == ARRIVAL  # someone came in; this frame's turn times out
     still = person.copy()
-    assert recognizer.urgency_of(still, 0.3) == NEWCOMER  # standing still, but not yet looked for
+    assert recognizer.urgency_of(still, 0.3) == ARRIVAL  # standing still, but not yet looked for
     recognizer.advance(still, 0.3)
     assert len(recognizer.observe()) == 1

@@ -1,16 +1,16 @@
 """One budget of cores for recognition across every camera, and the order in which cameras get them.
 
 Each camera's worker asks for a turn before it analyses a frame and gives it back after. At most
-`cores` analyses run at once; when more cameras wait, the most urgent goes first: a camera with a new
-or undecided face (or movement where nobody is followed yet), then one with people to re-check, then
-one whose empty scene is due a full search. Waiting makes a camera more urgent (a level every
-`promote_after` seconds), and the core time it used lately less (a level for every `promote_after`
-seconds of it, fading over `memory` seconds): a crowd whose every frame costs half a second and
-always has newcomers cannot keep a door waiting, and a door's newcomer, a few milliseconds of work,
-goes before the crowd's next frame. An empty, still scene asks for no turn at
-all: it costs a motion check (QUIET). The streams never ask: they run beside recognition at a higher
-priority (priority.py), so a short machine analyses fewer frames a second on every camera, and every
-stream keeps its rate.
+`cores` analyses run at once; when more cameras wait, the most urgent goes first: a camera where
+someone just arrived (movement where nobody is followed yet, or a face never embedded), then one with
+an undecided face, then one with people to re-check, then one whose empty scene is due a full search.
+Waiting makes a camera more urgent (a level every `promote_after` seconds), and the core time it used
+lately less (a level for every `promote_after` seconds of it, fading over `memory` seconds): a crowd
+whose every frame costs half a second and always has newcomers cannot keep a door waiting, and a
+door's newcomer, a few milliseconds of work, goes before the crowd's next frame. An empty, still scene
+asks for no turn at all: it costs a motion check (QUIET). The streams never ask: they run beside
+recognition at a higher priority (priority.py), so a short machine analyses fewer frames a second on
+every camera, and every stream keeps its rate.
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from typing import Iterator, Optional
 
 # What a camera's next frame is for, most urgent first; QUIET needs no turn.
-NEWCOMER, RECHECK, IDLE, QUIET = 0, 1, 2, 3
-URGENCIES = {NEWCOMER: "newcomer", RECHECK: "recheck", IDLE: "idle", QUIET: "quiet"}
+ARRIVAL, NEWCOMER, RECHECK, IDLE, QUIET = 0, 1, 2, 3, 4
+URGENCIES = {ARRIVAL: "arrival", NEWCOMER: "newcomer", RECHECK: "recheck", IDLE: "idle", QUIET: "quiet"}
 REVISIT = 0.02  # seconds: how soon a camera looks again when a core is free but another stands first
 
 

@@ -20,7 +20,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from recognition.faces import Detection, FaceObservation
-from recognition.live.budget import IDLE, NEWCOMER, QUIET, RECHECK
+from recognition.live.budget import ARRIVAL, IDLE, NEWCOMER, QUIET, RECHECK
 from recognition.live.motion import MotionGate
 from recognition.live.priority import yield_to_the_stream
 from recognition.live.sweeping import Sweep, SweepLook
@@ -84,10 +84,10 @@ class LiveRecognizer:
         due = [(track, detection) for track, detection in self._tracker.joined()
                if not detection.profile and self._due(track, image, now)]
         if self._max_embeds is not None and len(due) > self._max_embeds:
-            # The undecided (and the named overdue a re-check) first, the least recently embedded of them
-            # first: every face gets its turn, whatever the crowd.
+            # The undecided (and the named overdue a re-check) first; of them the least seen, then the least
+            # recently embedded: every face gets its turn, whatever the crowd.
             due.sort(key=lambda pair: (self._decided(pair[0]) and now - pair[0].embedded_at < 2 * self._recheck_after,
-                                       pair[0].embedded_at))
+                                       len(pair[0].sightings), pair[0].embedded_at))
             due = due[: self._max_embeds]
         boxes = [detection.box for _, detection in due]
         embedding = self._meanwhile.submit(self._embed, image, boxes) if due and whole else None
@@ -147,13 +147,16 @@ class LiveRecognizer:
         return self._motion.moved(image, [track.box for track in self._tracker.tracks])
 
     def urgency_of(self, image: np.ndarray, now: float) -> int:
-        """What analysing this frame is for, when cameras share the cores (budget.py): a face not yet
-        decided, or movement in a scene with nobody followed (someone may be coming in), comes first;
-        then re-checking the people named; then an empty scene's full search now and then. An empty,
+        """What analysing this frame is for, when cameras share the cores (budget.py): someone arriving
+        (movement in a scene with nobody followed, or a face followed but never embedded) comes first,
+        then a face not yet decided; then re-checking the people named; then an empty scene's full
+        search now and then. An empty,
         still scene between those searches is QUIET: advance() then only checks for motion (done here
         already), which needs no turn."""
         tracks = self._tracker.tracks
         seen = [t for t in tracks if t.misses == 0]
+        if any(not t.sightings and not t.profile for t in seen):
+            return ARRIVAL
         if any(not self._decided(t) for t in seen):
             return NEWCOMER
         if seen:
@@ -164,7 +167,7 @@ class LiveRecognizer:
         moved = self._moved_in(image) or (self._looked is not None and self._looked[1])
         self._looked = (id(image), moved)
         if moved:
-            return NEWCOMER
+            return ARRIVAL
         return IDLE if now - self._searched_at >= self._full_search_every else QUIET
 
     def observe(self) -> list[FaceObservation]:
