@@ -11,6 +11,7 @@ Faces found this way count as turned away: reported, blurred, never embedded, ne
 from __future__ import annotations
 
 import threading
+import time
 from typing import Optional, Protocol, Sequence
 
 import cv2
@@ -29,6 +30,9 @@ class Sweep(Protocol):
     def collect(self) -> Optional[list[Box]]: ...
 
 
+STALLED = 1.0  # seconds: a sweep's owner that has not collected its answer by then is not waited for
+
+
 class SharedSweep:
     """One sweep process for every camera: each camera sees it through its own turn (for_camera), busy
     while any camera's sweep is in flight, and collects only the answers to its own frames. Any camera
@@ -40,16 +44,20 @@ class SharedSweep:
         self._lock = threading.Lock()
         self._owner: Optional[object] = None  # the turn whose frame the sweep in flight is looking at
         self._submitting = False  # a turn is handing a frame over (a restarted child can take seconds)
+        self._submitted_at = float("-inf")
         self._answers: dict[int, tuple[object, list[Box]]] = {}  # id(turn) -> (turn, faces found for it)
 
     def for_camera(self) -> "SweepTurn":
         return SweepTurn(self)
 
     def busy(self) -> bool:
-        """Whether a sweep is in flight; asking collects a finished one for its owner, so an owner that
-        stalled (its camera gives no frames, so it never collects) does not hold the sweep."""
+        """Whether a sweep is in flight, or answered and not yet collected by its owner. An owner that
+        has not collected its answer for STALLED seconds (its camera gives no frames, so it never does)
+        no longer holds the sweep: asking collects it for them. Sooner would let every camera sweep as
+        often as it likes, and the sweep process (at the streams' priority) would take the CPU that
+        recognition shares."""
         with self._lock:
-            if not self._submitting:
+            if not self._submitting and time.monotonic() - self._submitted_at > STALLED:
                 self._collect_for_owner()
             return self._submitting or self._owner is not None or self._sweep.busy
 
@@ -60,7 +68,7 @@ class SharedSweep:
             self._collect_for_owner()
             if self._owner is not None or self._sweep.busy:
                 return False
-            self._owner, self._submitting = turn, True
+            self._owner, self._submitting, self._submitted_at = turn, True, time.monotonic()
         submitted = False
         try:  # outside the lock: a child started again here may take seconds, and nobody waits on it
             submitted = self._sweep.submit(image)
