@@ -205,7 +205,7 @@ def watched_cameras(settings: config.Config, analyzer, detector, stopping: threa
                           stall_timeout=settings.camera.stall_timeout, attributes=settings.recognition.attributes)
     cameras = Cameras([build(spec) for spec in settings.camera.watched], build=build, budget=budget)
     for camera in cameras:
-        log.info("camera %s: %s", camera.name, camera.view.camera_status()["source"])
+        log.info("camera %s, source: %s", camera.name, camera.view.camera_status()["source"])
     if not len(cameras):
         log.info("source: none (API only)")
     log.info("recognition shares %d core(s) across the cameras", budget.cores)
