@@ -45,13 +45,7 @@ class JpegFeed:
             frame = frames.wait_newer(after_seq, self.pause)
         if frame is None:
             return after_seq, self._placeholder(self._live.camera_status()["detail"])
-        with self._lock:
-            # Another viewer may have encoded a newer frame meanwhile: serve that one instead.
-            if frame.seq > self._seq:
-                self._jpeg = self._encode(self._picture(frame))
-                self._seq = frame.seq
-                self.encoded += 1
-            return self._seq, self._jpeg
+        return self._shared_jpeg(frame)
 
     def snapshot(self) -> bytes:
         """The newest picture as viewers see it, at once: a camera that is not live now shows why (never
@@ -61,12 +55,17 @@ class JpegFeed:
         status = self._live.camera_status()
         if frame is None or status["state"] != "live":
             return self._placeholder(status["detail"])
+        return self._shared_jpeg(frame)[1]
+
+    def _shared_jpeg(self, frame) -> tuple[int, bytes]:
+        """(seq, JPEG) of frame, encoded by the first who asks; another viewer may have encoded a newer
+        frame meanwhile, and that one is served instead."""
         with self._lock:
             if frame.seq > self._seq:
                 self._jpeg = self._encode(self._picture(frame))
                 self._seq = frame.seq
                 self.encoded += 1
-            return self._jpeg
+            return self._seq, self._jpeg
 
     def _picture(self, frame):
         """The frame as viewers see it: faces blurred as the privacy setting asks, then marked."""

@@ -6,6 +6,7 @@ import pytest
 
 from recognition.live.recognizer import LiveRecognizer
 from recognition.models.sweep import FaceSweep
+from tests.conftest import wait_until
 from tests.test_live import clip_frames
 
 FPS = 29.97
@@ -69,28 +70,28 @@ def test_one_sweep_shared_by_cameras_answers_each_its_own_frame(sweep):
     assert door.busy and hall.busy and not hall.submit(empty)  # one sweep at a time, whoever asks
     assert hall.collect() is None  # not the hall's frame
     # The hall keeps asking; once the door's answer is in, the hall's ask collects it for the door.
-    assert wait_for(lambda: hall.submit(empty), timeout=20)
-    door_found, hall_found = door.collect(), wait_for(hall.collect, timeout=20)
+    assert wait_until(lambda: hall.submit(empty), timeout=20)
+    door_found, hall_found = door.collect(), answer(hall)
     assert len(door_found) == 1 and 100 < door_found[0].w < 300, door_found
     assert hall_found == []
     # A camera that stalls with its sweep in flight (it never collects): the sweep is free for the others
     # once the answer is in, and the answer waits for its owner.
     assert door.submit(face)
-    assert wait_for(lambda: not hall.busy, timeout=20)
-    assert hall.submit(empty) and wait_for(hall.collect, timeout=20) == []
+    assert wait_until(lambda: not hall.busy, timeout=20)
+    assert hall.submit(empty) and answer(hall) == []
     assert len(door.collect()) == 1
     # A camera removed with its sweep in flight: the next camera to ask gets the sweep all the same.
     assert gone.submit(face)
     gone.close()
-    assert wait_for(lambda: door.submit(empty), timeout=20)
-    assert wait_for(door.collect, timeout=20) == []
+    assert wait_until(lambda: door.submit(empty), timeout=20)
+    assert answer(door) == []
 
 
-def wait_for(action, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = action()
-        if result is not None and result is not False:
-            return result
-        time.sleep(0.05)
-    return None
+def answer(turn, timeout: float = 20.0):
+    """The faces a camera's sweep found, once it answered (an empty list is an answer); None if it did not."""
+    def answered():
+        found = turn.collect()
+        return None if found is None else [found]
+
+    collected = wait_until(answered, timeout)
+    return collected[0] if collected else None

@@ -41,7 +41,6 @@ class RecognitionBudget:
         self._waiting: list[tuple[int, float, int, str]] = []  # (urgency, asked at, ticket, camera) of each waiting
         self._tickets = itertools.count()
         self.granted: Counter = Counter()  # turns given so far, by urgency name: what the scheduler did
-        self.busy_seconds = 0.0  # time spent in turns, all cameras: cores used = its growth / wall time
 
     @contextmanager
     def turn(self, urgency: int, *, camera: str = "", since: Optional[float] = None,
@@ -98,7 +97,6 @@ class RecognitionBudget:
     def _release(self, camera: str, held: float) -> None:
         with self._lock:
             self._running -= 1
-            self.busy_seconds += held
             now = time.monotonic()
             self._used[camera] = (self._used_lately(camera, now) + held, now)
             # Cameras come and go by name at run time: usage faded to nothing is forgotten.

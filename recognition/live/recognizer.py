@@ -150,18 +150,15 @@ class LiveRecognizer:
         """What analysing this frame is for, when cameras share the cores (budget.py): someone arriving
         (movement in a scene with nobody followed, or a face followed but never embedded) comes first,
         then a face not yet decided; then re-checking the people named; then an empty scene's full
-        search now and then. An empty,
-        still scene between those searches is QUIET: advance() then only checks for motion (done here
-        already), which needs no turn."""
+        search now and then. An empty, still scene between those searches is QUIET: advance() then only
+        checks for motion (done here already), which needs no turn."""
         tracks = self._tracker.tracks
         seen = [t for t in tracks if t.misses == 0]
         if any(not t.sightings and not t.profile for t in seen):
             return ARRIVAL
         if any(not self._decided(t) for t in seen):
             return NEWCOMER
-        if seen:
-            return RECHECK
-        if tracks:  # faces missed in the last frame: looked for again near where they were
+        if tracks:  # the people named, and faces missed in the last frame (looked for near where they were)
             return RECHECK
         # Motion seen in a frame that was never analysed (its turn timed out) still counts.
         moved = self._moved_in(image) or (self._looked is not None and self._looked[1])

@@ -1,5 +1,6 @@
 """GET /health: whether the server is up, for load balancers and uptime checks; open without the key,
-so it says nothing about people (no names, no faces, no camera source, no counts)."""
+so it says nothing about people (no names, no faces, no camera source or name, no count of anyone); of
+the cameras it gives the first one's state and how many are in each state."""
 from __future__ import annotations
 
 from collections import Counter
