@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from recognition.album.people import FaceRef, Person
+from recognition.album.search import MAX_MATCHES
 from recognition.pipeline.analyzer import FaceAnalyzer
 from recognition.store.identity import Identity
 from recognition.store.interface import FaceStore
@@ -64,8 +65,10 @@ class Albums:
             raise NoAlbums()
         return self.library
 
-    def search_by_photo(self, image: np.ndarray, face: int, threshold: float) -> SearchAnswer:
-        """Photos with the person whose face is number face of image (0: the largest), best first."""
+    def search_by_photo(self, image: np.ndarray, face: int, threshold: float,
+                        limit: Optional[int] = None) -> SearchAnswer:
+        """Photos with the person whose face is number face of image (0: the largest), best first; the
+        best limit of them (None: as many as a search answers, MAX_MATCHES)."""
         library = self.open()
         faces = sorted(self.analyzer.analyze(image), key=lambda f: f.box.area, reverse=True)
         if not faces:
@@ -75,7 +78,8 @@ class Albums:
         embedding = faces[face].embedding
         if embedding is None:  # analyze() embeds every face it returns
             raise RuntimeError("a face of the query photo has no embedding")
-        return SearchAnswer(len(faces), threshold, library.search(embedding[None, :], threshold))
+        return SearchAnswer(len(faces), threshold, library.search(embedding[None, :], threshold,
+                                                                  MAX_MATCHES if limit is None else limit))
 
     def search_by_identity(self, identity: Identity, threshold: float) -> SearchAnswer:
         library = self.open()

@@ -30,6 +30,7 @@ class Predicted:
     identity: Optional[Identity]
     probability: float
     attributes: dict
+    embedding: Optional[np.ndarray] = None  # for the closest people ('limit'), which the store's search lists
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Classifier:
                                  f"{self.analyzer.model_name}: POST /train_model again")
         boxes, vectors = self.analyzer.embed(image)
         predicted = trained.model.predict(vectors) if len(boxes) else []
-        faces = [Predicted(box, self.store.get(identity_hash) if identity_hash else None, score, found)
-                 for box, (identity_hash, score), found in zip(boxes, predicted, self.attributes.of(image, boxes))]
+        faces = [Predicted(box, self.store.get(identity_hash) if identity_hash else None, score, found, vector)
+                 for box, (identity_hash, score), found, vector in zip(boxes, predicted,
+                                                                       self.attributes.of(image, boxes), vectors)]
         return Prediction(faces, trained.model.method, self._fingerprint(trained.model_name) != trained.fingerprint)

@@ -9,14 +9,39 @@ import numpy as np
 from recognition.faces import Box, FaceObservation
 from recognition.pipeline.analyzer import FaceAnalyzer
 from recognition.pipeline.video import VideoExtraction, VideoLimits, extract_from_video
+from recognition.store.gallery import distinct_looks
+from recognition.store.identity import Identity
+from recognition.store.interface import Match
 from services.attributes import FaceAttributes
 
 
 @dataclass(frozen=True)
 class Comparison:
+    """threshold_source: "model" (the model's threshold: two photos) or "person" (that person's bar, which
+    rises with their distinct looks: a photo against an enrolled identity)."""
+
     similarity: float
     match: bool
     threshold: float
+    threshold_source: str = "model"
+
+
+@dataclass(frozen=True)
+class ChosenFace:
+    """The face a comparison uses: number `index` (0: the largest) of the `count` found in a photo."""
+
+    count: int
+    index: int
+    box: Box
+    embedding: np.ndarray
+
+
+class FaceNotChosen(ValueError):
+    """No face in the photo (status 422), or fewer than the number asked for (400)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -56,3 +81,29 @@ class Photos:
         matcher = self.analyzer.matcher
         similarity = float(matcher.similarity(first, second))
         return Comparison(similarity, similarity >= matcher.threshold, matcher.threshold)
+
+    def face(self, image: np.ndarray, index: int, what: str) -> ChosenFace:
+        """Face number index of image, largest first (what names the photo in a refusal). Not matched
+        against the store: a comparison says nothing of who else the face may be."""
+        boxes, vectors = self.analyzer.embed(image)
+        order = sorted(range(len(boxes)), key=lambda i: boxes[i].area, reverse=True)
+        if not order:
+            raise FaceNotChosen(422, f"no face was found in {what}")
+        if index >= len(order):
+            raise FaceNotChosen(400, f"face {index} of {what} was asked for, but it has {len(order)} face(s) "
+                                     "(0 is the largest)")
+        chosen = order[index]
+        return ChosenFace(len(order), index, boxes[chosen], vectors[chosen])
+
+    def compare_to(self, identity: Identity, embedding: np.ndarray) -> Comparison:
+        """A face against one enrolled person (1:1), by the rules naming uses: its best similarity to
+        their vectors, against their own bar (the threshold, raised for each distinct look they have),
+        and never verified when closer to a face marked "not this person" for them."""
+        matcher = self.analyzer.matcher
+        similarity = max(float(matcher.similarity(vector, embedding)) for vector in identity.embeddings)
+        bar = matcher.required(distinct_looks(np.vstack(identity.embeddings)))
+        return Comparison(similarity, matcher.verify(identity, embedding) is not None, bar, "person")
+
+    def candidates(self, embeddings: np.ndarray, limit: int) -> list[list[Match]]:
+        """Each face's `limit` closest enrolled people, closest first (Matcher.ranked)."""
+        return self.analyzer.matcher.ranked(embeddings, limit)

@@ -37,7 +37,7 @@ MODEL_ROUTES = {("POST", "/signin/look"), ("POST", "/process-frame"), ("POST", "
                 ("POST", "/extract_embeddings_from_video"), ("POST", "/predict_face"), ("POST", "/album/search"),
                 ("GET", "/album/search"), ("POST", "/enroll"), ("POST", "/register"), ("POST", "/login"),
                 ("POST", "/faces/<identity_hash>/photos"), ("POST", "/faces/<identity_hash>/not"),
-                ("POST", "/people/import"), ("POST", "/signup"), ("POST", "/signin")}
+                ("POST", "/people/import"), ("POST", "/signup"), ("POST", "/signin"), ("POST", "/verify")}
 
 
 def photo_file(relative: str, field: str = "image"):

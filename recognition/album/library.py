@@ -14,7 +14,7 @@ from recognition.album.corrections import PeopleCorrections, corrections_path
 from recognition.album.index import AlbumIndex, album_settings, open_album_index
 from recognition.album.indexer import MAX_SIDE, AlbumIndexer, Progress
 from recognition.album.people import FaceRef, Person, group_people
-from recognition.album.search import AlbumMatch, FaceMatrix
+from recognition.album.search import MAX_MATCHES, AlbumMatch, FaceMatrix
 from recognition.album.walker import resolve
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,9 @@ class AlbumLibrary:
     def progress(self) -> Progress:
         return self._indexer.progress
 
-    def search(self, queries: np.ndarray, threshold: float) -> list[AlbumMatch]:
-        return self._face_matrix().search(queries, threshold)
+    def search(self, queries: np.ndarray, threshold: float, limit: int = MAX_MATCHES) -> list[AlbumMatch]:
+        """The photos with a face at threshold or more, best first, at most limit of them."""
+        return self._face_matrix().search(queries, threshold, limit)
 
     def people(self, threshold: float) -> tuple[list[Person], int]:
         """The album's people: its faces grouped (again only when the indexes changed), with the

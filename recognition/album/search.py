@@ -12,6 +12,8 @@ import numpy as np
 
 from recognition.album.index import PhotoEntry
 
+MAX_MATCHES = 500  # photos a search answers at most (a search by photo may ask for fewer: 'limit')
+
 
 @dataclass(frozen=True)
 class AlbumMatch:
@@ -42,7 +44,7 @@ class FaceMatrix:
     def faces(self) -> int:
         return len(self._owners)
 
-    def search(self, queries: np.ndarray, threshold: float, limit: int = 500) -> list[AlbumMatch]:
+    def search(self, queries: np.ndarray, threshold: float, limit: int = MAX_MATCHES) -> list[AlbumMatch]:
         """Photos with a face at least threshold similar to any of the query vectors (rows), each once
         with its best face, best first."""
         if not self._owners or len(queries) == 0:

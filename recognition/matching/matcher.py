@@ -106,6 +106,20 @@ class Matcher:
             matches.append(match)
         return matches
 
+    def ranked(self, embeddings: np.ndarray, limit: int) -> list[list[Match]]:
+        """Each row's `limit` closest people, closest first: the candidates identify() names from, found by
+        the same search (the approximate index where one is ready, "not this person" applied). Only people
+        at the threshold or more are listed, so a stranger's list is empty rather than a list of look-alikes;
+        a candidate may still be under their own bar (a person of many looks) or named for another face of
+        the frame, so the list says who was close, and identify() alone who is named."""
+        gallery = self.store.gallery(self.model_name)  # a snapshot: never waits
+        ranked: list[list[Match]] = []
+        for best in candidates(gallery, np.asarray(embeddings, dtype=np.float32), self.threshold):
+            closest = sorted(best.items(), key=lambda item: item[1], reverse=True)
+            members = ((gallery.member(slot), score) for slot, score in closest)
+            ranked.append([Match(m.hash, m.name, score) for m, score in members if m is not None][:limit])
+        return ranked
+
     def enroll_many(self, embeddings: np.ndarray, names: Sequence[Optional[str]],
                     email_hashes: Optional[Sequence[Optional[str]]] = None,
                     attributes: Optional[Sequence[Optional[str]]] = None) -> list[Enrolled]:

@@ -22,6 +22,7 @@ from webapp.current import parts
 from webapp.http.errors import ApiError
 
 MAX_NAME_LENGTH = 100
+MAX_CANDIDATES = 20  # 'limit': the closest people listed per face
 MAX_EMAIL_LENGTH = 254
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 DATA_URL_PREFIX = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
@@ -38,6 +39,19 @@ def field(key: str) -> Optional[str]:
             raise ApiError(400, f"'{key}' must be a string")
         return value
     return None
+
+
+def whole_number(key: str, most: int) -> Optional[int]:
+    """Field key as a whole number from 1 to most (a count asked for: candidates, matches); None when
+    absent or empty; 400 naming the field otherwise."""
+    raw = field(key)
+    if raw is None or raw == "":
+        return None
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 6 and 1 <= int(text) <= most):
+        shown = raw if len(raw) <= 20 else raw[:20] + "..."
+        raise ApiError(400, f"'{key}' must be a whole number from 1 to {most}, not {shown!r}")
+    return int(text)
 
 
 def json_object() -> dict:

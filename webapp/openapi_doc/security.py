@@ -29,7 +29,8 @@ MODEL = frozenset({("/enroll", "post"), ("/register", "post"), ("/login", "post"
          ("/signup", "post"), ("/signin", "post"), ("/process-frame", "post"),
          ("/extract_embeddings_from_image", "post"), ("/extract_embeddings_from_video", "post"),
          ("/predict_face", "post"), ("/album/search", "post"), ("/album/search", "get"),
-         ("/faces/{hash}/photos", "post"), ("/faces/{hash}/not", "post"), ("/people/import", "post")})
+         ("/faces/{hash}/photos", "post"), ("/faces/{hash}/not", "post"), ("/people/import", "post"),
+         ("/verify", "post")})
 METHODS = ("get", "post", "put", "patch", "delete")
 
 PATHS = {

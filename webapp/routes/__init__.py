@@ -18,7 +18,8 @@ def blueprints() -> list:
         openapi,
         people,
         signin,
+        verify,
     )
 
     return [live.bp, cameras.bp, people.bp, accounts.bp, signin.bp, embeddings.bp, albums.bp, album_people.bp,
-            classifier.bp, openapi.bp, health.bp]
+            classifier.bp, openapi.bp, health.bp, verify.bp]

@@ -16,11 +16,12 @@ import cv2
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, send_file
 
 from recognition.album.photos import PhotoSkipped, read_photo
+from recognition.album.search import MAX_MATCHES
 from recognition.album.walker import photo_type
 from recognition.images import MAX_PIXELS
 from webapp.current import parts
 from webapp.http.errors import ApiError
-from webapp.http.inputs import field, identity_or_404, image_bytes
+from webapp.http.inputs import field, identity_or_404, image_bytes, whole_number
 from webapp.http.throttle import runs_the_model
 
 bp = Blueprint("albums", __name__)
@@ -83,8 +84,10 @@ def album_status():
 def search_by_photo():
     albums = parts().photo_albums
     albums.open()  # no album: 404 before the photo is read
+    face, threshold = _face_number(field("face")), _threshold(field("threshold"))
+    limit = whole_number("limit", MAX_MATCHES)  # the best this many photos
     image = _query_photo(image_bytes("image"))
-    answer = albums.search_by_photo(image, _face_number(field("face")), _threshold(field("threshold")))
+    answer = albums.search_by_photo(image, face, threshold, limit)
     return _search_json(answer)
 
 

@@ -5,7 +5,9 @@ These routes read and compute only; nothing they receive is stored.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Optional, Sequence
 
+import numpy as np
 from flask import Blueprint, jsonify, request
 
 from recognition.faces import largest
@@ -22,9 +24,23 @@ def _vector_json(vector) -> list[float]:
     return [round(float(x), 7) for x in vector]
 
 
+def candidates_json(vectors: Sequence[Optional[np.ndarray]], limit: Optional[int]) -> list[dict]:
+    """{"candidates": [...]} per face with 'limit' (the closest enrolled people, closest first), or {} per
+    face without it: the answer is then as it was before 'limit' existed."""
+    if limit is None:
+        return [{} for _ in vectors]
+    rows = [vector for vector in vectors if vector is not None]
+    if len(rows) != len(vectors):  # the photo routes embed every face they return
+        raise RuntimeError("a face without an embedding cannot be compared with the store")
+    ranked = parts().photos.candidates(np.stack(rows), limit) if rows else []
+    return [{"candidates": [{"hash": m.identity_hash, "name": m.name, "similarity": round(float(m.similarity), 4)}
+                            for m in matches]} for matches in ranked]
+
+
 @bp.post("/process-frame")
 @runs_the_model
 def process_frame():
+    limit = inputs.whole_number("limit", inputs.MAX_CANDIDATES)  # checked before the model runs
     decoded = inputs.decoded_upload(inputs.image_bytes("frame"), "frame")
     photos = parts().photos
     faces, attributes = photos.faces(decoded.image)
@@ -32,6 +48,7 @@ def process_frame():
         raise ApiError(422, "no face was found in the frame", faces=[])
     # Positions in the picture sent, even when a large JPEG was decoded at a fraction of its size.
     faces = [replace(observation, box=decoded.original(observation.box)) for observation in faces]
+    ranked = candidates_json([observation.embedding for observation in faces], limit)
     face = largest(faces)
     return jsonify({
         "hash": face.identity_hash,
@@ -40,7 +57,9 @@ def process_frame():
         "coords": face.box.as_list(),
         "embedding": _vector_json(face.embedding),
         **attributes[faces.index(face)],
-        "faces": [{**observation.to_json(), **found} for observation, found in zip(faces, attributes)],
+        **ranked[faces.index(face)],
+        "faces": [{**observation.to_json(), **found, **candidates}
+                  for observation, found, candidates in zip(faces, attributes, ranked)],
         "model": photos.model_name,
     })
 

@@ -10,6 +10,7 @@ from webapp.openapi_doc.cameras import camera_paths
 from webapp.openapi_doc.parts import BOX, ERROR, HASH, IMAGE, TEXT, VECTOR, error_answers, json_answer, multipart_body
 from webapp.openapi_doc.security import PATHS as SECURITY_PATHS, as_served, secure
 from webapp.openapi_doc.signin import SIGNIN_PATHS
+from webapp.openapi_doc.verify import VERIFY_PATHS, add_limits
 
 bp = Blueprint("openapi", __name__)
 
@@ -298,6 +299,8 @@ for _path, _method in STORE_WRITES:
 
 
 SPEC["paths"].update(camera_paths(SPEC["paths"]))
+SPEC["paths"].update(VERIFY_PATHS)
+add_limits(SPEC["paths"])
 secure(SPEC)  # who may call what: the key, the viewer cookie, the open list, 401 and 429
 
 
