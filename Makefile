@@ -14,10 +14,10 @@ CHROMIUM ?= /usr/bin/chromium
 # The page test drives Debian's chromium; Playwright must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-FAST_TIER := not slow and not browser and not postgres
+FAST_TIER := not slow and not browser and not postgres and not mqtt
 EMBEDDINGS_CACHE := .cache/embeddings
 
-.PHONY: install install-test browser postgres weights run test test-fast lint bench bench-accuracy bench-requirements clean
+.PHONY: install install-test browser postgres mosquitto weights run test test-fast lint bench bench-accuracy bench-requirements clean
 
 # What runs the server (make run); install-test adds what tests, lints and benchmarks it.
 install: $(RUN_STAMP)
@@ -71,9 +71,16 @@ ifeq ($(wildcard /usr/lib/postgresql/*/bin/initdb),)
 	$(call apt_install,postgresql,the shared-store tests)
 endif
 
+# Debian's Mosquitto broker for the MQTT tests, which start a broker of their own on a free port (the
+# machine's service, if the package starts one, is not used); installed only when missing.
+mosquitto:
+ifeq ($(wildcard /usr/sbin/mosquitto),)
+	$(call apt_install,mosquitto,the MQTT tests)
+endif
+
 # The whole suite, CI's truth: every chip goes to the real model, and an answer recorded for the fast
 # tier that differs from it fails the run.
-test: install-test browser postgres
+test: install-test browser postgres mosquitto
 	FACE_FIXTURES=$(FIXTURES) FACE_EMBEDDINGS=verify $(PY) -m pytest
 
 # Logic and routes in under a minute, without TensorFlow: the real model's embeddings of the fixtures,

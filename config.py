@@ -10,11 +10,13 @@ import hashlib
 import ipaddress
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
 from camera.specs import FIRST_CAMERA, CameraSpec, CameraSpecError, cameras_from
+from services.sinks.mqtt import MqttTarget, parse_mqtt_url
+from services.sinks.webhooks import check_webhook_url
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = HERE / "known_faces_db"
@@ -153,6 +155,15 @@ class AccountsConfig:
 
 
 @dataclass(frozen=True)
+class EventsConfig:
+    """Where the cameras' events go besides GET /events (services/sinks/)."""
+
+    mqtt: Optional[MqttTarget] = None  # --mqtt: the broker, with Home Assistant's discovery
+    webhooks: tuple[str, ...] = field(default=(), repr=False)  # --webhook: URLs each event is POSTed to (may hold tokens)
+    webhook_secret: Optional[bytes] = field(default=None, repr=False)  # --webhook-secret: the key of their signatures
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig
     camera: CameraConfig
@@ -162,6 +173,7 @@ class Config:
     albums: tuple[Path, ...] = ()  # photo folders the server may index and search (--album)
     accounts: AccountsConfig = AccountsConfig()
     detectors: DetectorConfig = DetectorConfig()
+    events: EventsConfig = EventsConfig()
 
 
 def default_key_path(data_dir: Path, env: Optional[Mapping[str, str]] = None) -> Path:
@@ -473,6 +485,17 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                              "cookie is Secure behind HTTPS) and the client's address are taken from its "
                              "X-Forwarded-Proto and -For headers (the Host it passes on is the one checked); "
                              "everyone else's are removed [FACE_TRUSTED_PROXY, default none]")
+    parser.add_argument("--mqtt", type=_mqtt, default=env.get("FACE_MQTT") or None,
+                        help="send events to this MQTT broker, mqtt://[user:password@]host[:port][/prefix] "
+                             "(mqtts:// for TLS), and announce each camera to Home Assistant as a sensor of who is "
+                             "in view; the prefix (default faceapp) heads the topics [FACE_MQTT, default none]")
+    parser.add_argument("--webhook", action=_WebhookList, type=_webhooks, default=env.get("FACE_WEBHOOKS", ""),
+                        help="POST each event as JSON to this URL, signed with --webhook-secret; repeatable "
+                             "[FACE_WEBHOOKS, URLs separated by spaces]")
+    parser.add_argument("--webhook-secret", default=env.get("FACE_WEBHOOK_SECRET") or None,
+                        help="the key of the webhooks' HMAC-SHA256 signatures (X-Faceapp-Signature); needed with "
+                             "--webhook; prefer the environment, which other users cannot read "
+                             "[FACE_WEBHOOK_SECRET]")
     parser.add_argument("--log-level", default=env.get("FACE_LOG_LEVEL", "INFO"), help="[FACE_LOG_LEVEL, default INFO]")
     return parser
 
@@ -493,9 +516,38 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
         stream=StreamConfig(max_viewers=args.max_viewers, blur=args.blur, overlay=args.overlay,
                             width=args.stream_width),
         accounts=accounts_config(args),
+        events=events_config(args, env),
         albums=tuple(args.album if args.album is not None else
                      (Path(part).expanduser() for part in env.get("FACE_ALBUM", "").split(os.pathsep) if part)),
     )
+
+
+def _mqtt(text: str) -> MqttTarget:
+    try:
+        return parse_mqtt_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _webhooks(text: str) -> tuple[str, ...]:
+    """One --webhook, or FACE_WEBHOOKS' URLs separated by spaces."""
+    try:
+        return tuple(check_webhook_url(url) for url in text.split())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _WebhookList(argparse.Action):
+    """--webhook repeats; the URLs given on the command line replace the variable's."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        current = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, (() if isinstance(current, str) else current) + values)
+
+
+def events_config(args: argparse.Namespace, env: Mapping[str, str]) -> EventsConfig:
+    return EventsConfig(mqtt=args.mqtt, webhooks=args.webhook,
+                        webhook_secret=args.webhook_secret.encode() if args.webhook_secret else None)
 
 
 def accounts_config(args: argparse.Namespace) -> AccountsConfig:

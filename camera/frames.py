@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
@@ -43,14 +44,21 @@ class FrameBuffer:
         self._frame: Optional[Frame] = None
         self._next_seq = 1
         self._status = CameraStatus("starting", "opening the source", source, time.time())
+        self._published_at: deque = deque(maxlen=512)  # monotonic times of the latest frames, for rate()
 
     def publish(self, image: np.ndarray, source_index: Optional[int]) -> Frame:
         with self._changed:
             frame = Frame(image, self._next_seq, source_index, time.time())
             self._next_seq += 1
             self._frame = frame
+            self._published_at.append(time.monotonic())
             self._changed.notify_all()
         return frame
+
+    def rate(self, window: float = 5.0) -> float:
+        """Frames a second from the camera over the last window seconds: the rate viewers can get."""
+        now = time.monotonic()
+        return sum(1 for at in list(self._published_at) if now - at <= window) / window
 
     def set_status(self, state: str, detail: str) -> None:
         with self._changed:

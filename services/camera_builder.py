@@ -4,6 +4,7 @@ of cores)."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -13,6 +14,7 @@ from camera.sources import parse_source
 from camera.specs import CameraSpec
 from recognition.live.attributes import TrackAttributes
 from recognition.live.budget import RecognitionBudget
+from recognition.live.events import CameraEvents
 from recognition.live.privacy import PrivacyFilter
 from recognition.live.recognizer import LiveRecognizer
 from recognition.live.shield import FaceShield
@@ -22,6 +24,7 @@ from recognition.live.worker import RecognitionWorker
 from recognition.models.detectors import FaceDetector
 from recognition.pipeline.analyzer import FaceAnalyzer
 from services.cameras import Camera
+from services.events import EventBus
 from services.live import LiveView
 from services.stream_feed import JpegFeed
 
@@ -53,6 +56,7 @@ class CameraBuilder:
     # Faces a camera embeds per turn at most when cameras share the model: a crowd's turn stays short, so
     # a door's newcomer waits for a few embeddings, not twenty (the rest are embedded in later turns).
     max_embeds: Optional[int] = 4
+    events: Optional[EventBus] = None  # where each camera's events go (None: nowhere)
 
     def __post_init__(self) -> None:
         if self.visitors is None:  # one book for all cameras: a stranger keeps one id from camera to camera
@@ -70,11 +74,22 @@ class CameraBuilder:
         recognizer = LiveRecognizer(self.analyzer, sweep=turn, detector=self.detector("live"),
                                     visitors=self.visitors, max_embeds=self.max_embeds)
         attributes = TrackAttributes(self.analyzer) if self.attributes else None
+        told = CameraEvents(spec.name, self.events.publish, self.events.set_state) if self.events is not None else None
         worker = RecognitionWorker(frames, self.analyzer, recognizer=recognizer, attributes=attributes,
-                                   budget=self.budget, name=spec.name)
+                                   budget=self.budget, name=spec.name,
+                                   on_result=(lambda result: told.observe(result.faces, result.captured_at))
+                                   if told is not None else None)
         privacy = PrivacyFilter(blur, shield) if shield is not None else None
         view = LiveView(self.analyzer, frames, worker, privacy, self.stale_after)
         feed = JpegFeed(view, self.stopping, overlay=spec.overlay or self.stream.overlay,
                         width=spec.stream_width or self.stream.width)
         threads = tuple(thread for thread in (capture, shield, worker) if thread is not None)
-        return Camera(spec, view, feed, threads, on_stop=turn.close if turn is not None else lambda: None)
+        return Camera(spec, view, feed, threads, on_stop=turn.close if turn is not None else lambda: None,
+                      on_remove=lambda: self._removed(spec.name, told))
+
+    def _removed(self, name: str, told: Optional[CameraEvents]) -> None:
+        """A camera removed at run time: everyone on it leaves, and its state and sensor go (a server that
+        stops keeps them: its availability says it is offline)."""
+        if told is not None and self.events is not None:
+            told.close(time.time())
+            self.events.camera_gone(name)

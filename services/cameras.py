@@ -42,6 +42,7 @@ class Camera:
     feed: JpegFeed
     threads: tuple = ()  # each with start() and stop(timeout)
     on_stop: Callable[[], None] = lambda: None  # what it gives back when it goes (its turn of the sweep)
+    on_remove: Callable[[], None] = lambda: None  # after stop, when removed at run time (its people leave)
     started: bool = field(default=False, init=False)
     removed: threading.Event = field(default_factory=threading.Event, init=False)  # its streams end
 
@@ -177,6 +178,7 @@ class Cameras:
             self._cameras = {other: kept for other, kept in self._cameras.items() if other != name}
         camera.removed.set()
         camera.stop(timeout)
+        camera.on_remove()
         log.info("camera %s removed", name)
 
     def budget_status(self) -> Optional[dict]:

@@ -50,7 +50,7 @@ def pytest_sessionstart(session) -> None:
 # Tests that use these fixtures get these markers whatever their file says: the real model process or a
 # server that loads it (weights_dir), a live camera thread, an album indexed first, a PostgreSQL server of their own.
 MARKED_BY_FIXTURE = {"model_process": "slow", "weights_dir": "slow", "camera_services": "slow", "cameras_rig": "slow",
-                     "album_parts": "slow", "postgres": "postgres"}
+                     "album_parts": "slow", "postgres": "postgres", "mosquitto": "mqtt"}
 
 
 # Whole files that take seconds a test even with recorded embeddings (measured with --durations on this
@@ -200,6 +200,21 @@ def postgres():
     try:
         server = PostgresServer().start()
     except PostgresMissing as exc:
+        if IN_CI:
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def mosquitto():
+    """A real Mosquitto broker of the test's own (Debian's, installed by `make mosquitto`)."""
+    from tests.support.mosquitto_server import MosquittoMissing, MosquittoServer
+
+    try:
+        server = MosquittoServer().start()
+    except MosquittoMissing as exc:
         if IN_CI:
             pytest.fail(str(exc))
         pytest.skip(str(exc))

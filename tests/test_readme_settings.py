@@ -81,6 +81,9 @@ DESCRIBED: dict[str, tuple[str, Callable]] = {
     "--stream-width": ("the camera's", lambda c: c.stream.width is None),
     "--album": ("none", lambda c: c.albums == ()),
     "--camera": ("none", lambda c: c.camera.cameras == ()),
+    "--mqtt": ("none", lambda c: c.events.mqtt is None),
+    "--webhook": ("none", lambda c: c.events.webhooks == ()),
+    "--webhook-secret": ("none", lambda c: c.events.webhook_secret is None),
     "DEEPFACE_HOME": ("your home folder", lambda c: c.recognition.deepface_home == Path.home()),
 }
 
@@ -92,11 +95,12 @@ WRONG = {
     "--detector": "yolo", "--min-face": "15", "--overlay": "emoji", "--stream-width": "wide",
     "--attributes": "maybe", "--liveness": "on", "--liveness-moves": "down", "--liveness-steps": "5",
     "--session-hours": "0", "--sweep": "yes", "--camera": "Door=0", "--recognition-cores": "-1",
+    "--mqtt": "http://broker.lan", "--webhook": "ftp://hooks.example/faces",
 }
 # Options whose value the parser takes as any text: a folder, a file, a name or a key is only known to be
 # wrong when the server uses it (--model: when the model is built; --log-level: when logging is set up).
 ANY_TEXT = {"--source", "--host", "--data-dir", "--key-file", "--anchor-file", "--api-key", "--model", "--album",
-            "--log-level"}
+            "--log-level", "--webhook-secret"}
 def by_id(rows: list[Row]):
     return pytest.mark.parametrize("row", rows, ids=[row.id for row in rows])
 

@@ -38,7 +38,7 @@ def create_app(parts: Parts, *, max_upload: int = DEFAULT_MAX_UPLOAD, hosts: Hos
     """Build the app around already-built parts; starts no thread and loads no model. hosts: the names
     it answers to besides loopback ones (HostNames.for_server from --host and --allowed-hosts)."""
     from webapp.http import auth, bodies, guard, sessions
-    from webapp.routes import albums, blueprints, live
+    from webapp.routes import albums, blueprints, live, metrics
 
     app = Flask(__name__)
     guard.install(app, hosts)  # first: Host and Origin are checked before any other hook or route
@@ -49,6 +49,7 @@ def create_app(parts: Parts, *, max_upload: int = DEFAULT_MAX_UPLOAD, hosts: Hos
     app.extensions[EXTENSION] = parts
     live.init_stream(app)
     albums.init_album(app)
+    metrics.init_metrics(app)
     sessions.configure(app, parts.signing_secret, parts.session_hours)
     for blueprint in blueprints():
         app.register_blueprint(blueprint)

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -45,9 +45,10 @@ class RecognitionWorker:
     def __init__(self, feed: FrameFeed, analyzer: FaceAnalyzer, *, poll_timeout: float = 0.5,
                  recognizer: Optional[LiveRecognizer] = None, settled_rate: float = 5.0,
                  attributes: Optional[TrackAttributes] = None, budget: Optional[RecognitionBudget] = None,
-                 name: str = "camera") -> None:
+                 name: str = "camera", on_result: Optional[Callable[[RecognitionResult], None]] = None) -> None:
         """budget: the cores this camera's recognition shares with the other cameras' (None: its own
-        thread, unshared); name: the camera's, in the thread's name and the log."""
+        thread, unshared); name: the camera's, in the thread's name and the log; on_result: called in
+        this thread with each result (the camera's events), so it must be quick and never wait."""
         self._settled_gap = 1.0 / settled_rate  # frames analysed per second while the scene is settled
         self._feed = feed
         self._analyzer = analyzer
@@ -56,6 +57,7 @@ class RecognitionWorker:
         self._poll_timeout = poll_timeout
         self._attributes = attributes  # age, gender, emotion per track (--attributes)
         self._budget = budget
+        self._on_result = on_result
         self.name = name
         self._latest: Optional[RecognitionResult] = None
         self._swap = threading.Lock()
@@ -151,6 +153,11 @@ class RecognitionWorker:
                 continue
             self.analysed += 1
             self._analysed_at.append(time.monotonic())
+            if self._on_result is not None and self._latest is not None:
+                try:
+                    self._on_result(self._latest)
+                except Exception:  # events are told; recognition goes on whatever a listener does
+                    log.exception("the result of frame %d was not passed on", frame.seq)
 
     def _analyse(self, frame):
         self._recognizer.advance(frame.image, frame.captured_at)

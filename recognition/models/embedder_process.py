@@ -143,6 +143,8 @@ class EmbedderProcess:
         self.dimensions: Optional[int] = None
         self.reported_threshold: Optional[float] = None  # DeepFace's cosine threshold, read in the child
         self._status = EmbedderStatus("starting", "the model has not been loaded yet", 0, time.time())
+        self.answered = 0  # requests the model process answered, and the seconds they took (for /metrics)
+        self.answer_seconds = 0.0
 
     @property
     def status(self) -> EmbedderStatus:
@@ -191,6 +193,7 @@ class EmbedderProcess:
             raise EmbedderUnavailable(f"the model process is busy (no answer within {self._timeout:.0f}s)")
         try:
             child = self._ensure_running()
+            asked = time.monotonic()
             try:
                 with self._deadline(child):  # a child that stops reading must not hold the model for ever
                     child.connection.send(request)
@@ -199,6 +202,8 @@ class EmbedderProcess:
                 self._crashed(str(exc))
                 raise EmbedderUnavailable(f"the model process failed: {exc}") from None
             self._backoff = 0.0
+            self.answered += 1
+            self.answer_seconds += time.monotonic() - asked
             if self._status.state != "ready":
                 self._set_status("ready", f"{self.model_name} in process {child.process.pid}")
         finally:

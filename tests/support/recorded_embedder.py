@@ -142,6 +142,15 @@ class RecordedEmbedder:
         return self._meta()["reported_threshold"]
 
     @property
+    def answered(self) -> int:
+        """Requests the model process answered (/metrics' latency): none while answers come from the recording."""
+        return self._model.answered if self._model is not None else 0
+
+    @property
+    def answer_seconds(self) -> float:
+        return self._model.answer_seconds if self._model is not None else 0.0
+
+    @property
     def status(self):
         """The model process's, once started; before, that answers come from the recording."""
         if self._model is not None:

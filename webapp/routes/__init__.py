@@ -13,8 +13,10 @@ def blueprints() -> list:
         cameras,
         classifier,
         embeddings,
+        events,
         health,
         live,
+        metrics,
         openapi,
         people,
         signin,
@@ -22,4 +24,4 @@ def blueprints() -> list:
     )
 
     return [live.bp, cameras.bp, people.bp, accounts.bp, signin.bp, embeddings.bp, albums.bp, album_people.bp,
-            classifier.bp, openapi.bp, health.bp, verify.bp]
+            classifier.bp, openapi.bp, health.bp, verify.bp, events.bp, metrics.bp]

@@ -1,0 +1,171 @@
+"""What happens on a camera, as events: a face appeared, a person was named, a stranger was seen, someone
+left. Made from the recognition results one camera's worker publishes, in that worker's thread.
+
+Events follow who is in view, not frames: a person standing in front of a camera makes one `named`
+event, however many frames they stand in, and a face that the tracker loses for a moment and finds
+again (a new track) is the same presence while it is away for less than `leave_after`. An event holds
+the camera, the track, the identity hash, the name, the similarity and the time; never an image or a
+vector.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional, Sequence
+
+from recognition.faces import FaceObservation
+
+APPEARED, NAMED, VISITOR, LEFT = "appeared", "named", "visitor", "left"
+KINDS = (APPEARED, NAMED, VISITOR, LEFT)
+
+
+@dataclass(frozen=True)
+class FaceEvent:
+    """One thing that happened on a camera. id is given by the EventBus when it is published."""
+
+    kind: str
+    camera: str
+    at: float  # unix time of the frame it was seen in
+    track: Optional[int] = None
+    identity_hash: Optional[str] = None
+    name: Optional[str] = None
+    similarity: Optional[float] = None
+    visitor: Optional[str] = None  # a stranger's anonymous id (in memory only)
+    id: str = ""
+
+    def to_json(self) -> dict:
+        """The same content for every sink: SSE, MQTT and webhooks."""
+        return {"id": self.id, "type": self.kind, "camera": self.camera, "track": self.track,
+                "hash": self.identity_hash, "name": self.name,
+                "similarity": None if self.similarity is None else round(float(self.similarity), 4),
+                "visitor": self.visitor, "at": round(self.at, 3)}
+
+
+@dataclass(frozen=True)
+class CameraState:
+    """Who is on a camera now, as the MQTT state topic keeps it (retained)."""
+
+    camera: str
+    people: tuple[tuple[str, Optional[str]], ...]  # (identity hash, name), in order of appearance
+    unknown: int
+    at: float
+
+    @property
+    def summary(self) -> str:
+        """One line for a sensor's state: the names (a nameless person by the start of their hash)."""
+        names = [name or f"person {identity_hash[:8]}" for identity_hash, name in self.people]
+        if self.unknown:
+            names.append(f"{self.unknown} unknown")
+        return ", ".join(names) if names else "nobody"
+
+    def to_json(self) -> dict:
+        return {"camera": self.camera, "summary": self.summary, "count": len(self.people) + self.unknown,
+                "people": [{"hash": identity_hash, "name": name} for identity_hash, name in self.people],
+                "unknown": self.unknown, "at": round(self.at, 3)}
+
+
+@dataclass
+class _Presence:
+    """Someone in view: a named identity, a stranger (by visitor id) or a face not yet told apart (by track)."""
+
+    event: FaceEvent  # the latest of their own events, whose fields `left` repeats
+    last_seen: float
+    tracks: set = field(default_factory=set)
+
+
+class CameraEvents:
+    """Turns one camera's results into events. observe() is called by the camera's worker for each
+    result; close() when the camera goes, which reports everyone in view as having left.
+
+    leave_after: seconds someone must be out of view before `left` (and before they count as arriving
+    again): shorter reports a person turning away as leaving and coming back; longer reports a real
+    departure later."""
+
+    def __init__(self, camera: str, publish: Callable[[FaceEvent], object],
+                 on_state: Callable[[CameraState], object] = lambda state: None, *, leave_after: float = 3.0) -> None:
+        self.camera = camera
+        self._publish = publish
+        self._on_state = on_state
+        self.leave_after = leave_after
+        self._present: dict[tuple, _Presence] = {}  # ("id", hash) | ("visitor", id) | ("track", n)
+        self._tracks: dict[int, tuple] = {}  # track -> whose presence it currently shows
+        self._state: Optional[CameraState] = None
+        self._lock = threading.Lock()  # observe (the worker) against close (the thread removing the camera)
+
+    def observe(self, faces: Sequence[FaceObservation], at: float) -> None:
+        with self._lock:
+            for face in faces:
+                if face.track is not None:
+                    self._see(face, at)
+            for key, presence in list(self._present.items()):
+                if at - presence.last_seen > self.leave_after:
+                    self._leave(key, presence, at)
+            self._update_state(faces, at)
+
+    def close(self, at: float) -> None:
+        with self._lock:
+            for key, presence in list(self._present.items()):
+                self._leave(key, presence, at)
+            self._update_state((), at)
+
+    def _see(self, face: FaceObservation, at: float) -> None:
+        track = face.track
+        if track not in self._tracks:
+            self._emit(FaceEvent(APPEARED, self.camera, at, track, face.identity_hash, face.name, face.similarity,
+                                 face.visitor))
+        key = _whose(face)
+        previous = self._tracks.get(track)
+        if previous is not None and previous != key:
+            self._moved_on(previous, track)
+        self._tracks[track] = key
+        presence = self._present.get(key)
+        if presence is None:
+            kind = NAMED if face.known else VISITOR if face.visitor is not None else None
+            event = FaceEvent(kind or APPEARED, self.camera, at, track, face.identity_hash, face.name,
+                              face.similarity, face.visitor)
+            if kind is not None:
+                self._emit(event)
+            presence = self._present[key] = _Presence(event, at)
+        elif face.known and face.name != presence.event.name:  # renamed while in view: its later events say so
+            presence.event = replace(presence.event, name=face.name)
+        presence.last_seen = at
+        presence.tracks.add(track)
+
+    def _moved_on(self, previous: tuple, track: int) -> None:
+        """A track now shows someone else (told apart, or named after being a stranger): the presence it
+        showed goes quietly when no other track shows it, unless it was a named person's (then they leave
+        as anyone does, after leave_after)."""
+        presence = self._present.get(previous)
+        if presence is None:
+            return
+        presence.tracks.discard(track)
+        if not presence.tracks and previous[0] != "id":
+            del self._present[previous]
+
+    def _leave(self, key: tuple, presence: _Presence, at: float) -> None:
+        del self._present[key]
+        for track in presence.tracks:
+            if self._tracks.get(track) == key:
+                del self._tracks[track]
+        self._emit(replace(presence.event, kind=LEFT, at=at))
+
+    def _update_state(self, faces: Sequence[FaceObservation], at: float) -> None:
+        people: dict[str, Optional[str]] = {}
+        for face in faces:
+            if face.identity_hash is not None:
+                people.setdefault(face.identity_hash, face.name)
+        state = CameraState(self.camera, tuple(people.items()), sum(1 for face in faces if not face.known), at)
+        if self._state is None or (state.people, state.unknown) != (self._state.people, self._state.unknown):
+            self._state = state
+            self._on_state(state)
+
+    def _emit(self, event: FaceEvent) -> None:
+        self._publish(event)
+
+
+def _whose(face: FaceObservation) -> tuple:
+    if face.identity_hash is not None:
+        return ("id", face.identity_hash)
+    if face.visitor is not None:
+        return ("visitor", face.visitor)
+    return ("track", face.track)
