@@ -159,7 +159,7 @@ class EventsConfig:
     """Where the cameras' events go besides GET /events (services/sinks/)."""
 
     mqtt: Optional[MqttTarget] = None  # --mqtt: the broker, with Home Assistant's discovery
-    webhooks: tuple[str, ...] = field(default=(), repr=False)  # --webhook: URLs each event is POSTed to (may hold tokens)
+    webhooks: tuple[str, ...] = field(default=(), repr=False)  # --webhook: URLs events are POSTed to (tokens, maybe)
     webhook_secret: Optional[bytes] = field(default=None, repr=False)  # --webhook-secret: the key of their signatures
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Optional, Protocol, Sequence, Union
+from typing import Protocol, Sequence, Union
 
 from recognition.live.events import CameraState, FaceEvent
 

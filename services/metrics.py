@@ -6,7 +6,7 @@ hash, and never a credential.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
@@ -43,7 +43,7 @@ class ServerMetrics:
         self._parts = parts
         self.requests = RequestCounts()
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self)  # type: ignore[arg-type]  # a collector is anything with collect()
+        self.registry.register(self)  # a collector is anything with collect()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -63,7 +63,7 @@ class ServerMetrics:
         yield requests
 
     def _cameras(self) -> Iterator:
-        families = {
+        families: dict[str, Any] = {
             "up": GaugeMetricFamily("faceapp_camera_up", "1 while the camera gives frames", labels=["camera"]),
             "fps": GaugeMetricFamily("faceapp_camera_frames_per_second",
                                      "frames a second from the camera (what the stream can show), over 5 s",

@@ -110,6 +110,7 @@ class CameraEvents:
 
     def _see(self, face: FaceObservation, at: float) -> None:
         track = face.track
+        assert track is not None  # observe() passes followed faces only
         if track not in self._tracks:
             self._emit(FaceEvent(APPEARED, self.camera, at, track, face.identity_hash, face.name, face.similarity,
                                  face.visitor))

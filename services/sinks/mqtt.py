@@ -87,7 +87,8 @@ class MqttSink(QueuedSink):
         self._announced: set[str] = set()  # cameras whose discovery config this connection has published
         self._states: dict[str, CameraState] = {}  # every camera's latest, published again on reconnect
         self.refused: Optional[str] = None  # why the broker refused the last connection (a wrong password...)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"faceapp-{target.node}-{secrets.token_hex(3)}")
+        client_id = f"faceapp-{target.node}-{secrets.token_hex(3)}"
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         if target.username is not None:
             client.username_pw_set(target.username, target.password)
         if target.tls:
@@ -125,7 +126,8 @@ class MqttSink(QueuedSink):
         self._client.connect_async(self.target.host, self.target.port, keepalive=self._keepalive)
         self._client.loop_start()  # connects, and reconnects with backoff, in paho's own thread
         log.info("events to %s", self.target.label)
-        return super().start()
+        super().start()
+        return self
 
     def stop(self, timeout: float = 3.0) -> None:
         super().stop(timeout)
