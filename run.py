@@ -26,10 +26,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     settings = config.from_args(args, os.environ)
     server_settings = settings.server
+    from recognition.store.api_keys import keys_exist  # keys stored by tools.keys guard as --api-key does
     logging.basicConfig(level=server_settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not server_settings.api_key and not server_settings.insecure and not is_loopback(server_settings.host):
+    if not server_settings.api_key and not server_settings.insecure and not is_loopback(server_settings.host) \
+            and not keys_exist(settings.store.data_dir, settings.store.url):
         log.error("refusing to serve on %s without an API key: anyone on the network could enroll or delete "
-                  "people. Set --api-key (FACE_API_KEY), or pass --insecure if you mean it.", server_settings.host)
+                  "people. Set --api-key (FACE_API_KEY), make a key with `python -m tools.keys create`, or pass "
+                  "--insecure if you mean it.", server_settings.host)
         return 2
     if settings.accounts.public_signup and settings.accounts.liveness == "off":
         log.warning("--public-signup with --liveness off: anyone may sign up any photo of anyone")

@@ -289,3 +289,53 @@ def test_settings():
     assert parse_config(["--model-rate", "30"], env={}).server.model_rate == 30
     with pytest.raises(SystemExit):
         parse_config(["--model-rate", "-1"], env={})
+
+
+# Which scope each route needs, written out here rather than read from webapp/http/scopes.py, so that changing a
+# route's scope is a change this test has to be told about. A route named neither here nor in OPEN needs admin.
+SCOPED = {
+    "read": {("GET", "/hash"), ("GET", "/hash/<camera>"), ("GET", "/streaming"), ("GET", "/streaming/<camera>"),
+             ("GET", "/cameras"), ("GET", "/cameras/<camera>/snapshot"), ("GET", "/faces"),
+             ("GET", "/faces/<identity_hash>"), ("GET", "/album"), ("GET", "/album/photo"), ("GET", "/album/people"),
+             ("POST", "/auth/viewer"), ("GET", "/events"), ("GET", "/metrics")},
+    "recognize": {("POST", "/process-frame"), ("POST", "/predict_face"), ("POST", "/extract_embeddings_from_image"),
+                  ("POST", "/extract_embeddings_from_video"), ("POST", "/compare_embeddings"), ("POST", "/verify"),
+                  ("POST", "/login"), ("POST", "/album/search"), ("GET", "/album/search")},
+    "enroll": {("POST", "/enroll"), ("POST", "/register"), ("POST", "/faces"), ("PATCH", "/faces/<identity_hash>"),
+               ("DELETE", "/faces/<identity_hash>"), ("POST", "/faces/<identity_hash>/photos"),
+               ("POST", "/faces/<identity_hash>/not"), ("POST", "/people/import"), ("POST", "/train_model"),
+               ("POST", "/signup"), ("PATCH", "/album/people/<person_id>"), ("POST", "/album/people/<person_id>/merge"),
+               ("POST", "/album/people/<person_id>/take-out"), ("DELETE", "/album/people/<person_id>")},
+}
+
+
+def test_every_operation_names_the_scope_it_needs_and_the_rest_need_admin(services):
+    from webapp.http import scopes
+    from webapp.openapi_doc.scopes import openapi_path
+
+    app = create_app(services)
+    spec = app.test_client().get("/openapi.json").get_json()
+    expected = {route: scope for scope, named in SCOPED.items() for route in named}
+    admin_only = set()
+    for method, rule, endpoint in routes(app):
+        if (method, rule) in OPEN:
+            continue
+        scope = expected.get((method, rule), "admin")
+        assert scopes.needed(endpoint) == scope, (method, rule)
+        operation = spec["paths"][openapi_path(rule)][method.lower()]
+        assert operation["x-scope"] == scope and f"`{scope}` scope" in operation["description"], (method, rule)
+        assert {"403", "429"} <= operation["responses"].keys(), (method, rule)
+        admin_only |= {(method, rule)} if scope == "admin" else set()
+    assert {("POST", "/cameras"), ("DELETE", "/cameras/<camera>")} <= admin_only
+    assert all("x-scope" not in spec["paths"][openapi_path(rule)][method.lower()]
+               for method, rule in OPEN if rule != "/static/<path:filename>")
+
+
+def test_a_scope_table_naming_no_route_is_refused(services, monkeypatch):
+    from types import MappingProxyType
+
+    from webapp.http import scopes
+
+    monkeypatch.setattr(scopes, "NEEDS", MappingProxyType({**scopes.NEEDS, "people.lsit_faces": "read"}))
+    with pytest.raises(RuntimeError, match="people.lsit_faces"):
+        create_app(services)

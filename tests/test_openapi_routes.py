@@ -1,7 +1,8 @@
 """/openapi.json and the app's URL map describe the same API, both ways: every route is described and
 every description is a route; an operation is open (`security: []`) exactly when webapp/http/auth.py's
 open list lets anyone call it, takes the viewer cookie exactly when auth lets that cookie open it, and
-documents 429 exactly when it is rate limited (its view runs the model, or it asks for a challenge). No model is loaded."""
+documents 429 exactly when it is rate limited (its view runs the model, it asks for a challenge, or it takes a
+key, which a stored key's rate limits). No model is loaded."""
 from __future__ import annotations
 
 import re
@@ -55,7 +56,8 @@ def test_who_may_call_each_operation_is_what_the_server_enforces(app):
         if not is_open:
             assert "401" in operation["responses"], key
         assert ({"viewerCookie": []} in operation["security"]) == (endpoint in auth.VIEWABLE), key
-        limited = bool(getattr(view, "runs_the_model", False)) or endpoint in LIMITED_OTHERWISE
+        # Every guarded operation is rate limited per stored key (webapp/http/auth.py); open ones only by their own.
+        limited = bool(getattr(view, "runs_the_model", False)) or endpoint in LIMITED_OTHERWISE or not is_open
         assert ("429" in operation["responses"]) == limited, key
 
 

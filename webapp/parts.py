@@ -26,6 +26,7 @@ from services.people import People
 from services.photos import Photos
 from services.stream_feed import JpegFeed
 from webapp.http.face_gate import FaceGate
+from webapp.http.keyring import Keyring
 from webapp.http.throttle import ModelThrottle
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class Parts:
     stale_after: float = 2.0
     max_viewers: int = 8
     api_key: Optional[str] = None  # when set, every route but webapp.http.auth.OPEN needs it in X-API-Key
+    # The stored keys with scopes (tools.keys); None: the store's own (Keyring.for_store), read as they change.
+    keyring: Optional[Keyring] = None
     public_signup: bool = False  # POST /signup open without the key (--public-signup)
     overlay: str = "boxes"  # how the stream marks faces (--overlay)
     stream_width: Optional[int] = None  # the stream's JPEG width; None: the camera's
@@ -75,6 +78,8 @@ class Parts:
         from recognition.matching.trained import ClassifierFile
 
         derived: dict[str, object] = {"signing_secret": signing_secret(self.store)}
+        if self.keyring is None and self.store is not None:
+            derived["keyring"] = Keyring.for_store(self.store)
         data_dir = self.store.data_dir if self.store is not None else None
         classifier_file = ClassifierFile(data_dir, self.store.key) if data_dir is not None else None
         no_camera = self._camera(CameraSpec(FIRST_CAMERA, "none"), None, None, None)

@@ -1,25 +1,40 @@
-"""The API key: with one configured (--api-key), every route needs it unless it is on the OPEN list.
+"""API keys: with one configured (--api-key) or stored (`python -m tools.keys`), every route needs a key
+unless it is on the OPEN list, and a stored key only the routes its scopes allow (webapp/http/scopes.py).
 
 Default deny: the check runs before every request, over the endpoint Flask routed it to, so a route
-added later is guarded unless someone opens it here on purpose (create_app refuses an OPEN name that
-names no route). The key comes in the X-API-Key header, a header no other site's page can make a
-browser send. An <img> cannot send a header, so a page buys a viewer cookie with the key
-(POST /auth/viewer): short-lived, signed, bound to the key, and good only for GET/HEAD of the routes in
-VIEWABLE (the stream, album photos), never for a change or a JSON read.
+added later is guarded (and needs `admin`) unless someone opens it or gives it a scope on purpose
+(create_app refuses an OPEN name that names no route). The key comes in the X-API-Key header, a header no
+other site's page can make a browser send. --api-key is one admin key, not stored and not rate-limited
+beyond the model routes' limits; a stored key is rate-limited on every request (its --rate). No key,
+known or not, is ever logged: a stored key is named by its public id.
+
+Answers: 401 with `needs_key` for no key, an unknown or a revoked one; 403 with `needs_scope` for a key
+that lacks the scope; 429 with Retry-After when a stored key went past its rate.
+
+An <img> cannot send a header, so a page buys a viewer cookie with a key that may `read` (POST
+/auth/viewer): short-lived, signed, bound to the key that bought it (a revoked key's cookies open
+nothing), and good only for GET/HEAD of the routes in VIEWABLE (the stream, album photos), never for a
+change or a JSON read.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import hmac
+import logging
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Optional
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, g, jsonify, request
 
+from recognition.store.api_keys import KeyRecord
 from webapp.current import parts
+from webapp.http import scopes
 from webapp.http.errors import ApiError
 from webapp.http.sessions import now
+
+log = logging.getLogger(__name__)
 
 HEADER = "X-API-Key"
 VIEWER_COOKIE = "faceapp_viewer"
@@ -56,7 +71,23 @@ def install(app: Flask) -> None:
     missing = sorted(name for name in {*OPEN, PUBLIC_SIGNUP, *VIEWABLE} if name not in app.view_functions)
     if missing:
         raise RuntimeError(f"webapp.http.auth names endpoints the app does not have: {missing}")
+    scopes.check(app)
     app.before_request(guard)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Whose key a request came with: the --api-key (record None: admin), or a stored key's record."""
+
+    record: Optional[KeyRecord] = None
+
+    @property
+    def name(self) -> str:
+        """How logs and rate limits name the key: never the key itself."""
+        return f"key {self.record.id}" if self.record is not None else "the --api-key"
+
+    def allows(self, scope: str) -> bool:
+        return self.record is None or self.record.allows(scope)
 
 
 def is_open(endpoint: Optional[str]) -> bool:
@@ -64,77 +95,127 @@ def is_open(endpoint: Optional[str]) -> bool:
     return endpoint in OPEN or (endpoint == PUBLIC_SIGNUP and parts().public_signup)
 
 
+def guarding() -> bool:
+    """Whether this server needs keys: one was given (--api-key) or ever stored (tools.keys), now."""
+    svc = parts()
+    return bool(svc.api_key) or (svc.keyring is not None and svc.keyring.present())
+
+
 def guard() -> None:
-    """401 for a request to a guarded route without the key (or, for a picture, a valid viewer cookie)."""
-    if not parts().api_key:
+    """401 for a request to a guarded route without a valid key (or, for a picture, a valid viewer cookie);
+    429 for a stored key past its rate; 403 for a key without the scope the route needs."""
+    if not guarding():
         return
     endpoint = request.endpoint
     if endpoint is None or is_open(endpoint):  # no such route (404, 405): nothing to guard
         return
-    if given_key() is not None:
-        return
-    if request.method in ("GET", "HEAD") and endpoint in VIEWABLE and viewer_allowed():
-        return
-    given = request.headers.get(HEADER, "")
-    raise ApiError(401, f"this needs the API key in the {HEADER} header"
-                   + (" (the one given is wrong)" if given else ""), needs_key=True)
+    caller = current_caller()
+    if caller is None:
+        if request.method in ("GET", "HEAD") and endpoint in VIEWABLE and viewer_allowed():
+            return
+        given = request.headers.get(HEADER, "")
+        raise ApiError(401, f"this needs an API key in the {HEADER} header"
+                       + (" (the one given is unknown or revoked)" if given else ""), needs_key=True)
+    keyring = parts().keyring
+    if caller.record is not None and keyring is not None:
+        wait = keyring.admit(caller.record)
+        if wait is not None:
+            seconds = max(1, int(wait + 0.999))
+            log.info("request refused for %s s: %s went past its rate", seconds, caller.name)
+            raise ApiError(429, f"too many requests with this key: try again in {seconds} s",
+                           headers={"Retry-After": str(seconds)}, retry_after=seconds)
+    needed = scopes.needed(endpoint)
+    if not caller.allows(needed):
+        raise ApiError(403, f"this needs a key with the '{needed}' scope; {caller.name} has "
+                            f"{', '.join(caller.record.scopes) if caller.record else 'admin'}", needs_scope=needed)
+
+
+def current_caller() -> Optional[Caller]:
+    """Whose key this request carries in X-API-Key: the --api-key's, an active stored key's, or None."""
+    if "faceapp_caller" in g:
+        return g.faceapp_caller
+    svc, given = parts(), request.headers.get(HEADER, "")
+    caller = None
+    if given and svc.api_key and hmac.compare_digest(given.encode(), svc.api_key.encode()):
+        caller = Caller()
+    elif given and svc.keyring is not None:
+        record = svc.keyring.find(given)
+        caller = Caller(record) if record is not None else None
+    g.faceapp_caller = caller
+    return caller
 
 
 def given_key() -> Optional[str]:
-    """The configured key when this request carries it in X-API-Key; None otherwise (or with no key set)."""
-    expected = parts().api_key
-    if expected and hmac.compare_digest(request.headers.get(HEADER, "").encode(), expected.encode()):
-        return expected
-    return None
+    """A name for the key this request carries (never the key itself), for per-key limits; None without one."""
+    caller = current_caller()
+    return caller.name if caller is not None else None
 
 
 def has_key() -> bool:
-    """Whether this request may see what only key holders see (always, when no key is configured)."""
-    return not parts().api_key or given_key() is not None
+    """Whether this request may see what only key holders see (always, when the server needs no key)."""
+    return not guarding() or current_caller() is not None
 
 
 def requires_key(view):
-    """Refuse the request with 401 unless the configured key (if any) is in X-API-Key: a change, never
-    opened by the viewer cookie (the app-wide guard says the same; this keeps it said at the route)."""
+    """Refuse the request with 401 unless it carries a valid key (when the server needs one): a change,
+    never opened by the viewer cookie (the app-wide guard says the same, and checks the scope; this keeps
+    it said at the route)."""
 
     @functools.wraps(view)
     def checked(*args, **kwargs):
         if not has_key():
             given = request.headers.get(HEADER, "")
-            raise ApiError(401, f"this change needs the API key in the {HEADER} header"
-                           + (" (the one given is wrong)" if given else ""), needs_key=True)
+            raise ApiError(401, f"this change needs an API key in the {HEADER} header"
+                           + (" (the one given is unknown or revoked)" if given else ""), needs_key=True)
         return view(*args, **kwargs)
 
     return checked
 
 
-def _viewer_mac(expires: int) -> str:
-    # Keyed by the signing secret and the API key itself: a changed key voids every cookie it bought.
+def _viewer_mac(expires: int, record: Optional[KeyRecord]) -> str:
+    # Keyed by the signing secret and the key that bought it (the --api-key itself, or a stored key's id
+    # and hash): a changed --api-key voids every cookie it bought, and a stored key's cookies are checked
+    # against its record, so revoking it voids them.
     svc = parts()
-    key = hmac.new(svc.signing_secret, b"faceapp viewer cookie\0" + (svc.api_key or "").encode(),
-                   hashlib.sha256).digest()
+    bound = (svc.api_key or "").encode() if record is None else f"{record.id}:{record.digest}".encode()
+    key = hmac.new(svc.signing_secret, b"faceapp viewer cookie\0" + bound, hashlib.sha256).digest()
     return hmac.new(key, str(expires).encode(), hashlib.sha256).hexdigest()
 
 
-def viewer_token(expires: int) -> str:
-    """A viewer cookie's value, good until the unix time expires."""
-    return f"{expires}.{_viewer_mac(expires)}"
+def viewer_token(expires: int, record: Optional[KeyRecord] = None) -> str:
+    """A viewer cookie's value, good until the unix time expires: `expires.mac` when bought with the
+    --api-key, `expires.id.mac` with a stored key."""
+    return ".".join([str(expires), *([record.id] if record is not None else []), _viewer_mac(expires, record)])
 
 
 def viewer_allowed() -> bool:
-    expires, _, mac = request.cookies.get(VIEWER_COOKIE, "").partition(".")
+    fields = request.cookies.get(VIEWER_COOKIE, "").split(".")
+    if len(fields) not in (2, 3):
+        return False
+    expires, mac = fields[0], fields[-1]
     if not (expires.isascii() and expires.isdigit() and len(expires) <= 12) or int(expires) <= now():
         return False
-    return hmac.compare_digest(mac.encode(), _viewer_mac(int(expires)).encode())
+    record = None
+    if len(fields) == 3:
+        keyring = parts().keyring
+        record = keyring.get(fields[1]) if keyring is not None else None
+        if record is None or not record.active or not record.allows("read"):
+            return False
+    elif not parts().api_key:
+        return False
+    return hmac.compare_digest(mac.encode(), _viewer_mac(int(expires), record).encode())
 
 
 @bp.post("/auth/viewer")
 def buy_viewer_cookie():
-    """With the key in X-API-Key (checked by the guard), a cookie that lets this browser's <img>s show
-    the stream and album photos for VIEWER_SECONDS; HttpOnly, SameSite=Strict, Secure over HTTPS."""
+    """With a key that may `read` in X-API-Key (checked by the guard), a cookie bound to that key that lets
+    this browser's <img>s show the stream and album photos for VIEWER_SECONDS; HttpOnly, SameSite=Strict,
+    Secure over HTTPS."""
     expires = int(now()) + VIEWER_SECONDS
+    caller = current_caller()
+    token = viewer_token(expires, caller.record if caller is not None else None)
     response = jsonify({"expires_in": VIEWER_SECONDS})
-    response.set_cookie(VIEWER_COOKIE, viewer_token(expires), max_age=VIEWER_SECONDS, path="/", httponly=True,
-                        samesite="Strict", secure=request.is_secure)
+    response.set_cookie(VIEWER_COOKIE, token, max_age=VIEWER_SECONDS, path="/", httponly=True, samesite="Strict",
+                        secure=request.is_secure)
     response.headers["Cache-Control"] = "no-store"
     return response

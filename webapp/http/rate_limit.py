@@ -1,4 +1,6 @@
-"""Slowing down whoever keeps failing to sign in: per client, and per person tried.
+"""Rate limits' building blocks: AttemptLimiter counts failures, TokenBuckets counts every request.
+
+Slowing down whoever keeps failing to sign in: per client, and per person tried.
 
 Each attempt counts when it starts (so many sent at once are all counted) and is given back when it
 succeeds (a person who signs in is not slowed by it); each key may fail `limit` times within `window`
@@ -56,3 +58,31 @@ class AttemptLimiter:
         while failures and failures[0] <= self._clock() - self.window:
             failures.popleft()
         return failures
+
+
+class TokenBuckets:
+    """Buckets of `capacity` tokens refilled at `per_second`, one per key, at most max_keys of them."""
+
+    def __init__(self, per_second: float, capacity: float, *, max_keys: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if per_second <= 0 or capacity < 1:
+            raise ValueError("a bucket needs a positive rate and room for one request")
+        self.per_second = per_second
+        self.capacity = capacity
+        self._max_keys = max_keys
+        self._clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, when)
+
+    def level(self, key: str, now: float) -> float:
+        tokens, when = self._buckets.get(key, (self.capacity, now))
+        return min(self.capacity, tokens + (now - when) * self.per_second)
+
+    def wait(self, key: str, now: float) -> float:
+        """Seconds until key's bucket holds one token (0 when it does now)."""
+        return max(0.0, (1.0 - self.level(key, now)) / self.per_second)
+
+    def take(self, key: str, now: float) -> None:
+        self._buckets[key] = (self.level(key, now) - 1.0, now)
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)  # a dropped client comes back with a full bucket: no worse than new

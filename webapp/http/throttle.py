@@ -20,13 +20,13 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from typing import Callable, Optional, Sequence
 
 from webapp.current import parts
 from webapp.http.auth import given_key
 from webapp.http.errors import ApiError
 from webapp.http.face_gate import FaceGate
+from webapp.http.rate_limit import TokenBuckets
 
 log = logging.getLogger(__name__)
 
@@ -35,34 +35,6 @@ KEY_FACTOR = 4  # a key, across every client that uses it, gets this many times 
 BURST_MINUTES = 0.25  # a full bucket holds a quarter minute's worth: a page's burst of searches passes
 SLOT_WAIT = 10.0  # seconds a model request waits for a slot before 503
 SLOT_RETRY_AFTER = 2  # seconds a refused request is told to wait: about one request's time
-
-
-class TokenBuckets:
-    """Buckets of `capacity` tokens refilled at `per_second`, one per key, at most max_keys of them."""
-
-    def __init__(self, per_second: float, capacity: float, *, max_keys: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        if per_second <= 0 or capacity < 1:
-            raise ValueError("a bucket needs a positive rate and room for one request")
-        self.per_second = per_second
-        self.capacity = capacity
-        self._max_keys = max_keys
-        self._clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, when)
-
-    def level(self, key: str, now: float) -> float:
-        tokens, when = self._buckets.get(key, (self.capacity, now))
-        return min(self.capacity, tokens + (now - when) * self.per_second)
-
-    def wait(self, key: str, now: float) -> float:
-        """Seconds until key's bucket holds one token (0 when it does now)."""
-        return max(0.0, (1.0 - self.level(key, now)) / self.per_second)
-
-    def take(self, key: str, now: float) -> None:
-        self._buckets[key] = (self.level(key, now) - 1.0, now)
-        self._buckets.move_to_end(key)
-        while len(self._buckets) > self._max_keys:
-            self._buckets.popitem(last=False)  # a dropped client comes back with a full bucket: no worse than new
 
 
 def default_slots() -> int:

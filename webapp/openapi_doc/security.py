@@ -13,8 +13,11 @@ from webapp.openapi_doc.parts import ERROR, json_answer
 
 SCHEMES = {
     "apiKey": {"type": "apiKey", "in": "header", "name": HEADER,
-               "description": "the server's --api-key; needed by every operation not marked `security: []` "
-                              "when the server runs with one (without one, it listens on loopback only)"},
+               "description": "the server's --api-key (an admin key), or a key made with `python -m tools.keys "
+                              "create`, which may call the operations of its scopes (each operation's `x-scope`: "
+                              "read, recognize, enroll or admin; admin may call all); needed by every operation "
+                              "not marked `security: []` when the server has a key (without one, it listens on "
+                              "loopback only)"},
     "viewerCookie": {"type": "apiKey", "in": "cookie", "name": VIEWER_COOKIE,
                      "description": f"bought with the key at POST /auth/viewer, good for {VIEWER_SECONDS} s, for "
                                     "GET of the pictures an <img> shows (the stream, album photos) only"},

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify
 from camera.specs import camera_from_mapping
 from webapp.current import parts
 from webapp.http import inputs
-from webapp.http.auth import requires_key
+from webapp.http.auth import guarding, requires_key
 from webapp.http.errors import ApiError
 
 bp = Blueprint("cameras", __name__)
@@ -49,7 +49,8 @@ def snapshot(camera: str):
 
 def _runtime_changes_allowed() -> None:
     # A source is a file path or a URL the server opens and then streams: whoever adds a camera can make
-    # it read any video file it can reach or connect anywhere. That takes the key, never a server
-    # without one, even on loopback.
-    if not parts().api_key:
-        raise ApiError(403, "adding or removing cameras at run time needs the server started with --api-key")
+    # it read any video file it can reach or connect anywhere. That takes an admin key, never a server
+    # without keys, even on loopback.
+    if not guarding():
+        raise ApiError(403, "adding or removing cameras at run time needs the server started with --api-key, "
+                            "or an admin key made with `python -m tools.keys create`")

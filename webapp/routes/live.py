@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from services.stream_feed import JpegFeed
 from webapp.current import EXTENSION, parts
+from webapp.http.auth import guarding
 from webapp.http.errors import ApiError
 
 bp = Blueprint("live", __name__)
@@ -47,7 +48,7 @@ def current_hash(camera: Optional[str] = None):
         "analysed_at": result.analysed_at if result else None,
         "analysed": result.number if result else 0,
         "camera": watched.name,
-        "status": {**live.status(now), "api_key_required": bool(parts().api_key)},
+        "status": {**live.status(now), "api_key_required": guarding()},
     })
 
 

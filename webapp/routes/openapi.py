@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from webapp.current import parts
 from webapp.openapi_doc.cameras import camera_paths
 from webapp.openapi_doc.parts import BOX, ERROR, HASH, IMAGE, TEXT, VECTOR, error_answers, json_answer, multipart_body
+from webapp.openapi_doc.scopes import with_scopes
 from webapp.openapi_doc.security import PATHS as SECURITY_PATHS, as_served, secure
 from webapp.openapi_doc.signin import SIGNIN_PATHS
 from webapp.openapi_doc.verify import VERIFY_PATHS, add_limits
@@ -306,4 +307,5 @@ secure(SPEC)  # who may call what: the key, the viewer cookie, the open list, 40
 
 @bp.get("/openapi.json")
 def openapi_json():
-    return jsonify(as_served(SPEC, public_signup=parts().public_signup))
+    # Each operation's scope, from the table the guard enforces (webapp/http/scopes.py) and this app's routes.
+    return jsonify(with_scopes(as_served(SPEC, public_signup=parts().public_signup), current_app))

@@ -37,6 +37,11 @@ MIGRATIONS = [
         CREATE TABLE faceapp_spent (tag bytea PRIMARY KEY, until double precision NOT NULL);
         CREATE INDEX faceapp_spent_until ON faceapp_spent (until);
     """),
+    (3, "API keys with scopes: one sealed record per key, found by its public id", """
+        -- body: the key's record (recognition/store/api_keys.py) sealed with the store key, its id inside;
+        -- the key's secret is never kept, only a keyed hash of it within the sealed record.
+        CREATE TABLE faceapp_api_keys (id text PRIMARY KEY, body bytea NOT NULL);
+    """),
 ]
 LATEST = MIGRATIONS[-1][0]
 
