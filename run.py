@@ -34,6 +34,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                   "people. Set --api-key (FACE_API_KEY), make a key with `python -m tools.keys create`, or pass "
                   "--insecure if you mean it.", server_settings.host)
         return 2
+    if settings.events.webhooks and not settings.events.webhook_secret:
+        log.error("--webhook needs --webhook-secret (FACE_WEBHOOK_SECRET): receivers check each event's signature "
+                  "with it, so nobody else can send them events")
+        return 2
     if settings.accounts.public_signup and settings.accounts.liveness == "off":
         log.warning("--public-signup with --liveness off: anyone may sign up any photo of anyone")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -140,14 +144,15 @@ def build(settings: config.Config) -> Optional[Server]:
         store.close()
         return None
     stopping = threading.Event()
+    events = event_bus(settings.events)
     try:
-        sweep, cameras = watched_cameras(settings, analyzer, detector, stopping)
+        sweep, cameras = watched_cameras(settings, analyzer, detector, stopping, events)
     except (RuntimeError, ValueError, OSError) as exc:
         log.error("%s", exc)
         analyzer.embedder.stop()
         store.close()
         return None
-    parts = Parts(store=store, analyzer=analyzer, cameras=cameras, stopping=stopping, albums=albums,
+    parts = Parts(store=store, analyzer=analyzer, cameras=cameras, stopping=stopping, albums=albums, events=events,
                   max_viewers=stream.max_viewers,
                   api_key=settings.server.api_key, overlay=stream.overlay, stream_width=stream.width,
                   attributes=settings.recognition.attributes, session_hours=settings.accounts.session_hours,
@@ -166,7 +171,9 @@ def build(settings: config.Config) -> Optional[Server]:
         analyzer.embedder.stop()
         store.close()
         return None
-    threads = ((sweep,) if sweep is not None else ()) + (cameras,) + ((albums,) if albums is not None else ())
+    # The sinks start first and stop last, so they carry what the cameras tell until the end.
+    threads = ((events,) + ((sweep,) if sweep is not None else ()) + (cameras,)
+               + ((albums,) if albums is not None else ()))
     return Server(parts, server, settings.server.host, threads)
 
 
@@ -186,7 +193,20 @@ def camera_detectors(settings: config.Config, analyzer) -> Callable[[str], Any]:
     return detector
 
 
-def watched_cameras(settings: config.Config, analyzer, detector, stopping: threading.Event):
+def event_bus(settings: config.EventsConfig):
+    """The bus the cameras' events go to, with a sink for the MQTT broker and one per webhook."""
+    from services.events import EventBus
+    from services.sinks.mqtt import MqttSink
+    from services.sinks.webhooks import WebhookSink
+
+    sinks: list = [MqttSink(settings.mqtt)] if settings.mqtt is not None else []
+    sinks += [WebhookSink(url, settings.webhook_secret or b"") for url in settings.webhooks]
+    for sink in sinks[1 if settings.mqtt is not None else 0:]:
+        log.info("events to %s", sink.name)
+    return EventBus(sinks)
+
+
+def watched_cameras(settings: config.Config, analyzer, detector, stopping: threading.Event, events=None):
     """(the CNN sweep every camera shares, or None; the cameras, built but not started). One model
     process, one sweep and one visitor book serve them all, and their recognition shares
     --recognition-cores. No camera: the API only."""
@@ -205,7 +225,8 @@ def watched_cameras(settings: config.Config, analyzer, detector, stopping: threa
     build = CameraBuilder(analyzer, stopping, detector, budget=budget,
                           sweep=SharedSweep(sweep) if sweep is not None else None,
                           stream=StreamDefaults(blur=stream.blur, overlay=stream.overlay, width=stream.width),
-                          stall_timeout=settings.camera.stall_timeout, attributes=settings.recognition.attributes)
+                          stall_timeout=settings.camera.stall_timeout, attributes=settings.recognition.attributes,
+                          events=events)
     cameras = Cameras([build(spec) for spec in settings.camera.watched], build=build, budget=budget)
     for camera in cameras:
         log.info("camera %s, source: %s", camera.name, camera.view.camera_status()["source"])

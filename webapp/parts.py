@@ -21,6 +21,7 @@ from services.albums import Albums
 from services.attributes import FaceAttributes
 from services.cameras import Camera, Cameras
 from services.classifier import Classifier
+from services.events import EventBus
 from services.live import LiveView
 from services.people import People
 from services.photos import Photos
@@ -64,6 +65,7 @@ class Parts:
     attributes: bool = False  # --attributes: age, gender and emotion with every face
     session_hours: float = 12.0  # how long a sign-in on the pages lasts
     stopping: threading.Event = field(default_factory=threading.Event)  # set when the server shuts down
+    events: EventBus = field(default_factory=EventBus)  # the cameras' events, for GET /events and the sinks
 
     # Derived in __post_init__ from the fields above.
     signing_secret: bytes = field(init=False, repr=False)

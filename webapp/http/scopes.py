@@ -61,8 +61,6 @@ NEEDS = MappingProxyType({
     "signin.signup": "enroll",  # unless --public-signup opens it
     # admin: cameras.add_camera, cameras.remove_camera, and every endpoint not named above
 })
-# Named above ahead of the routes that other parts of the release add; the rest must exist.
-NOT_YET_REQUIRED = frozenset({"events.events", "metrics.metrics", "verify.verify"})
 
 
 def needed(endpoint: str) -> str:
@@ -77,7 +75,7 @@ def allows(scopes: tuple[str, ...], scope: str) -> bool:
 def check(app: Flask) -> None:
     """Refuse a table that names an endpoint the app lacks (a typo would leave the route admin-only) or a
     scope that does not exist."""
-    missing = sorted(name for name in NEEDS if name not in app.view_functions and name not in NOT_YET_REQUIRED)
+    missing = sorted(name for name in NEEDS if name not in app.view_functions)
     wrong = sorted(name for name, scope in NEEDS.items() if scope not in SCOPES)
     if missing or wrong:
         raise RuntimeError(f"webapp.http.scopes names endpoints the app does not have: {missing}, or scopes that "
