@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import requests
@@ -53,6 +54,36 @@ def test_a_person_lost_by_the_tracker_for_a_moment_is_not_named_again():
         events.observe([face(2, "h-ada", "Ada")], at=frame * 0.2)
     kinds = [(event.kind, event.track) for event in told]
     assert kinds == [(APPEARED, 1), (NAMED, 1), (APPEARED, 2)]
+
+
+def test_a_walker_the_tracker_keeps_losing_appears_once():
+    events, told = collect()
+    for frame in range(20):  # a new track every two frames, each a little further along
+        step = replace(face(frame // 2 + 1), box=Box(100 + 30 * frame, 80, 60, 60))
+        events.observe([step], at=frame * 0.2)
+    assert [(event.kind, event.track) for event in told] == [(APPEARED, 1)]
+    events.observe([], at=10.0)
+    assert [event.kind for event in told] == [APPEARED, LEFT]
+
+
+def test_someone_else_in_the_same_place_is_not_taken_for_the_one_before():
+    events, told = collect()
+    events.observe([face(1, "h-ada", "Ada")], at=0.0)
+    events.observe([replace(face(2), box=Box(600, 80, 60, 60))], at=0.2)  # far from Ada: a new face
+    events.observe([face(3, "h-bo", "Bo")], at=0.4)  # where Ada was, but already named Bo
+    assert [(event.kind, event.track) for event in told] == [(APPEARED, 1), (NAMED, 1), (APPEARED, 2),
+                                                                (APPEARED, 3), (NAMED, 3)]
+
+
+def test_the_state_is_who_the_events_say_is_in_view():
+    states = []
+    events = CameraEvents("door", lambda event: None, states.append, leave_after=1.0)
+    for frame in range(10):  # detected in every other frame only: the state does not flicker
+        events.observe([face(1, "h-ada", "Ada")] if frame % 2 == 0 else [], at=frame * 0.2)
+    assert [(state.people, state.unknown) for state in states] == [((("h-ada", "Ada"),), 0)]
+    assert states[0].summary == "Ada" and states[0].to_json()["count"] == 1
+    events.observe([], at=5.0)
+    assert states[-1].summary == "nobody" and len(states) == 2
 
 
 def test_a_stranger_is_told_by_visitor_id_and_a_face_told_apart_later_by_name():

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, Sequence
 
-from recognition.faces import FaceObservation
+from recognition.faces import Box, FaceObservation
 
 APPEARED, NAMED, VISITOR, LEFT = "appeared", "named", "visitor", "left"
 KINDS = (APPEARED, NAMED, VISITOR, LEFT)
@@ -70,6 +70,7 @@ class _Presence:
 
     event: FaceEvent  # the latest of their own events, whose fields `left` repeats
     last_seen: float
+    box: Box  # where they were last seen
     tracks: set = field(default_factory=set)
 
 
@@ -79,14 +80,18 @@ class CameraEvents:
 
     leave_after: seconds someone must be out of view before `left` (and before they count as arriving
     again): shorter reports a person turning away as leaving and coming back; longer reports a real
-    departure later."""
+    departure later. resume_within: a new track that starts this soon where someone was just lost
+    (the tracker losing a fast walker) is taken as them, with no `appeared` of its own; longer joins
+    more broken tracks, and risks taking a second person who steps into the same place for the first."""
 
     def __init__(self, camera: str, publish: Callable[[FaceEvent], object],
-                 on_state: Callable[[CameraState], object] = lambda state: None, *, leave_after: float = 3.0) -> None:
+                 on_state: Callable[[CameraState], object] = lambda state: None, *, leave_after: float = 3.0,
+                 resume_within: float = 1.0) -> None:
         self.camera = camera
         self._publish = publish
         self._on_state = on_state
         self.leave_after = leave_after
+        self.resume_within = resume_within
         self._present: dict[tuple, _Presence] = {}  # ("id", hash) | ("visitor", id) | ("track", n)
         self._tracks: dict[int, tuple] = {}  # track -> whose presence it currently shows
         self._state: Optional[CameraState] = None
@@ -100,22 +105,28 @@ class CameraEvents:
             for key, presence in list(self._present.items()):
                 if at - presence.last_seen > self.leave_after:
                     self._leave(key, presence, at)
-            self._update_state(faces, at)
+            self._update_state(at)
 
     def close(self, at: float) -> None:
         with self._lock:
             for key, presence in list(self._present.items()):
                 self._leave(key, presence, at)
-            self._update_state((), at)
+            self._update_state(at)
 
     def _see(self, face: FaceObservation, at: float) -> None:
         track = face.track
         assert track is not None  # observe() passes followed faces only
         if track not in self._tracks:
-            self._emit(FaceEvent(APPEARED, self.camera, at, track, face.identity_hash, face.name, face.similarity,
-                                 face.visitor))
+            resumed = self._resumed(face, at)
+            if resumed is not None:
+                self._tracks[track] = resumed
+            else:
+                self._emit(FaceEvent(APPEARED, self.camera, at, track, face.identity_hash, face.name,
+                                     face.similarity, face.visitor))
         key = _whose(face)
         previous = self._tracks.get(track)
+        if key[0] == "track" and previous is not None:  # not told apart yet: still whoever it was
+            key = previous
         if previous is not None and previous != key:
             self._moved_on(previous, track)
         self._tracks[track] = key
@@ -126,11 +137,27 @@ class CameraEvents:
                               face.similarity, face.visitor)
             if kind is not None:
                 self._emit(event)
-            presence = self._present[key] = _Presence(event, at)
+            presence = self._present[key] = _Presence(event, at, face.box)
         elif face.known and face.name != presence.event.name:  # renamed while in view: its later events say so
             presence.event = replace(presence.event, name=face.name)
-        presence.last_seen = at
+        presence.last_seen, presence.box = at, face.box
         presence.tracks.add(track)
+
+    def _resumed(self, face: FaceObservation, at: float) -> Optional[tuple]:
+        """Whose presence a new track continues: someone lost within resume_within, not seen in this
+        result, whose face was last within a face and a half of this one (the nearest such), unless the
+        new face is already told to be someone else."""
+        box, whose = face.box, _whose(face)
+        best, best_distance = None, float("inf")
+        for key, presence in self._present.items():
+            if not 0 < at - presence.last_seen <= self.resume_within or whose[0] != "track" and whose != key:
+                continue
+            reach = 1.5 * max(presence.box.w, presence.box.h, box.w, box.h)
+            distance = ((presence.box.x + presence.box.w / 2 - box.x - box.w / 2) ** 2
+                        + (presence.box.y + presence.box.h / 2 - box.y - box.h / 2) ** 2) ** 0.5
+            if distance <= reach and distance < best_distance:
+                best, best_distance = key, distance
+        return best
 
     def _moved_on(self, previous: tuple, track: int) -> None:
         """A track now shows someone else (told apart, or named after being a stranger): the presence it
@@ -150,12 +177,11 @@ class CameraEvents:
                 del self._tracks[track]
         self._emit(replace(presence.event, kind=LEFT, at=at))
 
-    def _update_state(self, faces: Sequence[FaceObservation], at: float) -> None:
-        people: dict[str, Optional[str]] = {}
-        for face in faces:
-            if face.identity_hash is not None:
-                people.setdefault(face.identity_hash, face.name)
-        state = CameraState(self.camera, tuple(people.items()), sum(1 for face in faces if not face.known), at)
+    def _update_state(self, at: float) -> None:
+        """Who is in view, as the events tell it (someone out of view for less than leave_after still
+        is): the state agrees with the events, and does not flicker with every missed detection."""
+        people = tuple((key[1], presence.event.name) for key, presence in self._present.items() if key[0] == "id")
+        state = CameraState(self.camera, people, len(self._present) - len(people), at)
         if self._state is None or (state.people, state.unknown) != (self._state.people, self._state.unknown):
             self._state = state
             self._on_state(state)

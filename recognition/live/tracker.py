@@ -59,6 +59,9 @@ def overlap(a: Box, b: Box) -> float:
     return shared / float(a.area + b.area - shared)
 
 
+DUPLICATE = 0.4  # overlap of a new box with a face followed in the same frame above which it is that face
+
+
 class Tracker:
     """min_overlap trades swapped identities when people pass close (lower values) against tracks
     broken by fast movement (higher values); max_misses is how many analysed frames a face may go
@@ -88,11 +91,18 @@ class Tracker:
                 track.box, track.profile, track.seen_at, track.misses = detection.box, detection.profile, now, 0
                 track.hits += 1
                 self._seen[id(track)] = detection
+        seen = [track for track in self.tracks if id(track) in self._seen]
         for di, detection in enumerate(detections):
             if di not in taken_detections:
+                # A second box on a face already followed in this frame (two detector tiles or scales, a
+                # profile or the sweep finding it again) is the same face: one face, one track, or one
+                # person is shown twice (named, and again as a stranger).
+                if any(overlap(track.box, detection.box) >= DUPLICATE for track in seen):
+                    continue
                 track = Track(next(self._ids), detection.box, detection.profile, now)
                 self.tracks.append(track)
                 self._seen[id(track)] = detection
+                seen.append(track)
 
     def joined(self) -> list[tuple[Track, Detection]]:
         """The tracks seen so far in this frame, with their detections."""
