@@ -171,6 +171,28 @@ def test_stored_keys_guard_a_network_server_and_a_damaged_file_refuses_them(serv
     assert call(server, "GET", "/hash")[0] == 401  # still guarded: a damaged file never opens the server
 
 
+def test_keys_deleted_or_unreadable_never_open_the_server(services, live_server, store, capsys):
+    """Fail closed: a key file removed after keys were seen, or a store whose keys cannot be read yet,
+    leaves every guarded route needing a key."""
+    key = make_key(store, capsys, "--scopes", "read")
+    clock = ManualClock()
+    server = live_server(create_app(replace(services, keyring=Keyring.for_store(store, clock=clock))))
+    assert call(server, "GET", "/hash", key=key)[0] == 200
+    (store.data_dir / FILE).unlink()  # someone who can write the data dir removes the keys
+    clock.now += 1
+    assert call(server, "GET", "/hash")[0] == 401 and call(server, "GET", "/hash", key=key)[0] == 401
+
+    # A key table whose database is away when the server first reads it (a real client, a closed port).
+    from recognition.store.postgres.api_keys import KeyTable
+    from recognition.store.postgres.store import connect
+    from tests.support.postgres_server import free_port
+
+    url = f"postgresql://faceapp@127.0.0.1:{free_port()}/faces"
+    table = KeyTable(lambda: connect(url, autocommit=True), "an unreachable database")
+    away = live_server(create_app(replace(services, keyring=Keyring(table, lambda: (store.key, store.secret)))))
+    assert call(away, "GET", "/hash")[0] == 401
+
+
 def test_keys_in_postgresql_count_on_every_server(postgres, tmp_path, analyzer, live_server, capsys):
     import psycopg
 

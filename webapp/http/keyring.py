@@ -22,6 +22,7 @@ from webapp.http.rate_limit import TokenBuckets
 log = logging.getLogger(__name__)
 
 RELOAD_EVERY = 1.0  # seconds a server may go on with keys it read before it looks again
+FIRST_READ_WAIT = 10.0  # seconds a request waits for the first read of the keys (then 401: guarded)
 
 
 class Keyring:
@@ -39,6 +40,10 @@ class Keyring:
         self._limits = threading.Lock()
         self._records: Mapping[str, KeyRecord] = MappingProxyType({})
         self._damaged = False  # the keys could not be read: every stored key is refused, the server stays guarded
+        # Fail closed: until a first read succeeds, and once any key was seen (a file deleted or a table
+        # emptied afterwards included), every guarded route needs a key.
+        self._read_once = False
+        self._ever = False
         self._looked: Optional[float] = None
         self._version: object = None
         self._buckets: dict[tuple[float, int], TokenBuckets] = {}
@@ -61,7 +66,7 @@ class Keyring:
     def present(self) -> bool:
         """Whether any key was ever made here (a revoked one too): then every guarded route needs a key."""
         self._refresh()
-        return bool(self._records) or self._damaged
+        return self._ever or self._damaged or not self._read_once
 
     def get(self, key_id: str) -> Optional[KeyRecord]:
         """The record of that id, revoked or not."""
@@ -102,8 +107,12 @@ class Keyring:
         now = self._clock()
         if self._looked is not None and now - self._looked < self.every:
             return
-        if not self._reading.acquire(blocking=False):
-            return  # another request is reading them: this one goes on with the keys read last
+        # Another request is reading them: this one goes on with the keys read last, or, before the
+        # first read, waits for it (a request that came too early must not find the server unguarded).
+        got = (self._reading.acquire(blocking=False) if self._read_once
+               else self._reading.acquire(timeout=FIRST_READ_WAIT))
+        if not got:
+            return
         try:
             self._looked = now
             version = getattr(self._source, "version", lambda: None)()
@@ -120,6 +129,7 @@ class Keyring:
                 log.warning("%s", exc)
                 return
             self._records = MappingProxyType({r.id: r for r in records})
-            self._damaged, self._version = False, version
+            self._damaged, self._version, self._read_once = False, version, True
+            self._ever = self._ever or bool(records) or bool(getattr(self._source, "rows_seen", 0))
         finally:
             self._reading.release()

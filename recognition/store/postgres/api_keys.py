@@ -32,12 +32,14 @@ class KeyTable:
         self._location = location
         self._lock = threading.Lock()  # one statement at a time on the connection
         self._conn: Optional[psycopg.Connection] = None
+        self.rows_seen = 0  # rows of the last read, unreadable ones too: keys exist even if none opens
 
     def read(self, key: StoreKey) -> list[KeyRecord]:
         """Every record, revoked ones too. A row that does not open with the key, or names another id than
         its own, is left out with a warning (its key then opens nothing)."""
         rows = self._run("read the API keys", lambda conn: conn.execute(
             "SELECT id, body FROM faceapp_api_keys ORDER BY id").fetchall())
+        self.rows_seen = len(rows)
         records = []
         for key_id, body in rows:
             try:
