@@ -56,13 +56,27 @@ def test_a_person_lost_by_the_tracker_for_a_moment_is_not_named_again():
     assert kinds == [(APPEARED, 1), (NAMED, 1), (APPEARED, 2)]
 
 
+def test_nobody_leaves_while_recognition_stalls():
+    events, told = collect()
+    events.observe([face(1, "h-ada", "Ada")], at=0.0)
+    # No result for 4.5 s (the model restarting) while she walked across: a new track elsewhere, not yet named.
+    moved = Box(700, 90, 60, 60)
+    for frame, at in enumerate((4.5, 4.7, 4.9, 5.1)):
+        events.observe([replace(face(2, *(("h-ada", "Ada") if frame == 3 else ())), box=moved)], at=at)
+    assert [event.kind for event in told] == [APPEARED, NAMED, APPEARED]  # a face appeared there; Ada never left
+    for frame in range(1, 10):
+        events.observe([], at=5.1 + frame * 0.5)
+    assert [event.kind for event in told] == [APPEARED, NAMED, APPEARED, LEFT]
+
+
 def test_a_walker_the_tracker_keeps_losing_appears_once():
     events, told = collect()
     for frame in range(20):  # a new track every two frames, each a little further along
         step = replace(face(frame // 2 + 1), box=Box(100 + 30 * frame, 80, 60, 60))
         events.observe([step], at=frame * 0.2)
     assert [(event.kind, event.track) for event in told] == [(APPEARED, 1)]
-    events.observe([], at=10.0)
+    for frame in range(3):
+        events.observe([], at=10.0 + frame * 0.2)
     assert [event.kind for event in told] == [APPEARED, LEFT]
 
 
@@ -82,7 +96,8 @@ def test_the_state_is_who_the_events_say_is_in_view():
         events.observe([face(1, "h-ada", "Ada")] if frame % 2 == 0 else [], at=frame * 0.2)
     assert [(state.people, state.unknown) for state in states] == [((("h-ada", "Ada"),), 0)]
     assert states[0].summary == "Ada" and states[0].to_json()["count"] == 1
-    events.observe([], at=5.0)
+    for frame in range(3):
+        events.observe([], at=5.0 + frame * 0.2)
     assert states[-1].summary == "nobody" and len(states) == 2
 
 

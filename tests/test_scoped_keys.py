@@ -223,3 +223,27 @@ def test_keys_in_postgresql_count_on_every_server(postgres, tmp_path, analyzer, 
     finally:
         for s in stores:
             s.close()
+
+
+def test_a_revoked_key_loses_its_open_streams_and_one_key_holds_half_the_slots(keyed, store, capsys):
+    server, clock = keyed
+    key = make_key(store, capsys, "--scopes", "read")
+    other = make_key(store, capsys, "--scopes", "read")
+    clock.now += 1
+    streams = [requests.get(server.url + "/events", headers={"X-API-Key": key}, stream=True, timeout=30)
+               for _ in range(4)]  # --max-viewers 8: a key may hold 4
+    try:
+        assert [stream.status_code for stream in streams] == [200] * 4
+        fifth = call(server, "GET", "/events", key=key)
+        assert fifth[0] == 503 and "share" in fifth[1]["error"]
+        with requests.get(server.url + "/events", headers={"X-API-Key": other}, stream=True, timeout=30) as another:
+            assert another.status_code == 200  # another key still gets in
+        assert keys_tool(["revoke", key[3:11]], tool_env(store)) == 0
+        clock.now += 1
+        # Each open stream ends by itself within a few of its once-a-second looks at the key.
+        for stream in streams:
+            assert b"".join(stream.iter_content(chunk_size=None)).startswith(b"retry:")
+    finally:
+        for stream in streams:
+            stream.close()
+    assert call(server, "GET", "/events", key=key)[0] == 401

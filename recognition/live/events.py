@@ -16,6 +16,7 @@ from typing import Callable, Optional, Sequence
 from recognition.faces import Box, FaceObservation
 
 APPEARED, NAMED, VISITOR, LEFT = "appeared", "named", "visitor", "left"
+MISSED_RESULTS = 3  # results someone must be missing from, besides leave_after seconds, before they left
 KINDS = (APPEARED, NAMED, VISITOR, LEFT)
 
 
@@ -72,6 +73,7 @@ class _Presence:
     last_seen: float
     box: Box  # where they were last seen
     tracks: set = field(default_factory=set)
+    missed: int = 0  # results since they were last seen
 
 
 class CameraEvents:
@@ -102,8 +104,17 @@ class CameraEvents:
             for face in faces:
                 if face.track is not None:
                     self._see(face, at)
+            # A face just come and not yet told apart may be someone already here (found again after the
+            # tracker lost them, or after recognition stalled while they moved): until it is told, nobody
+            # else counts as missing.
+            telling = any(key[0] == "track" and presence.last_seen == at and at - presence.event.at <= self.leave_after
+                          for key, presence in self._present.items())
             for key, presence in list(self._present.items()):
-                if at - presence.last_seen > self.leave_after:
+                if presence.last_seen < at and not telling:
+                    presence.missed += 1
+                # Out of view for leave_after, and in several results: when recognition stalls (the model
+                # restarting, a machine short of time), nobody is seen and nobody leaves either.
+                if at - presence.last_seen > self.leave_after and presence.missed >= MISSED_RESULTS:
                     self._leave(key, presence, at)
             self._update_state(at)
 
@@ -140,17 +151,19 @@ class CameraEvents:
             presence = self._present[key] = _Presence(event, at, face.box)
         elif face.known and face.name != presence.event.name:  # renamed while in view: its later events say so
             presence.event = replace(presence.event, name=face.name)
-        presence.last_seen, presence.box = at, face.box
+        presence.last_seen, presence.box, presence.missed = at, face.box, 0
         presence.tracks.add(track)
 
     def _resumed(self, face: FaceObservation, at: float) -> Optional[tuple]:
-        """Whose presence a new track continues: someone lost within resume_within, not seen in this
-        result, whose face was last within a face and a half of this one (the nearest such), unless the
-        new face is already told to be someone else."""
+        """Whose presence a new track continues: someone lost within resume_within (or in the result just
+        before, however long ago: recognition stalled), not seen in this result, whose face was last within
+        a face and a half of this one (the nearest such), unless the new face is already told to be
+        someone else."""
         box, whose = face.box, _whose(face)
         best, best_distance = None, float("inf")
         for key, presence in self._present.items():
-            if not 0 < at - presence.last_seen <= self.resume_within or whose[0] != "track" and whose != key:
+            lost = presence.last_seen < at and (at - presence.last_seen <= self.resume_within or presence.missed == 0)
+            if not lost or whose[0] != "track" and whose != key:
                 continue
             reach = 1.5 * max(presence.box.w, presence.box.h, box.w, box.h)
             distance = ((presence.box.x + presence.box.w / 2 - box.x - box.w / 2) ** 2

@@ -15,13 +15,15 @@ from flask import Blueprint, Response, current_app, request
 from recognition.live.events import KINDS
 from webapp.current import parts
 from webapp.http.errors import ApiError
-from webapp.routes.live import VIEWERS, _once
+from webapp.http.stream_slots import CHECK_EVERY, StreamSlots, stream_permit
+from webapp.routes.live import VIEWERS
 
 bp = Blueprint("events", __name__)
 
 KEEP_ALIVE = 15.0  # seconds of silence before a comment line, so proxies and clients know the stream lives
 RETRY_MS = 3000  # how soon a disconnected EventSource reconnects
 LONGEST_ID = 64
+LIFETIME = 600.0  # seconds a stream lasts before the client is asked to reconnect (its key is checked anew)
 
 
 @bp.get("/events")
@@ -35,17 +37,20 @@ def events():
     last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     if last_id is not None and (len(last_id) > LONGEST_ID or not last_id.isascii()):
         raise ApiError(400, f"Last-Event-ID must be an event id this server gave (at most {LONGEST_ID} characters)")
-    slots = current_app.extensions[VIEWERS]
-    if not slots.acquire(blocking=False):
-        raise ApiError(503, "too many clients are watching streams and events; try again later")
+    slots: StreamSlots = current_app.extensions[VIEWERS]
+    permit = stream_permit()
+    if not slots.take(permit.owner):
+        raise ApiError(503, "too many clients are watching streams and events (or this key holds its share); "
+                            "try again later")
     stopping = parts().stopping
 
     def stream():
         yield f"retry: {RETRY_MS}\n: connected\n\n"
         after, resuming = last_id or bus.latest_id, last_id is not None
-        quiet_since = time.monotonic()
-        while not stopping.is_set():
-            batch = bus.after(after, timeout=1.0)
+        started = quiet_since = time.monotonic()
+        # A key revoked meanwhile ends the stream; so does its lifetime (the client resumes from its last id).
+        while not stopping.is_set() and permit.allowed() and time.monotonic() - started < LIFETIME:
+            batch = bus.after(after, timeout=CHECK_EVERY)
             if batch.lost:
                 if not resuming:  # fell behind while connected: dropped, never waited for
                     yield _message("lost", {"reason": "this client fell behind; reconnect to resume"}, None)
@@ -64,7 +69,7 @@ def events():
 
     response = Response(stream(), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-    response.call_on_close(_once(slots.release))
+    response.call_on_close(slots.releaser(permit.owner))
     return response
 
 

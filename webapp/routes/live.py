@@ -2,7 +2,6 @@
 camera's name, /streaming and /hash answer for the first camera, as they did when a server had one."""
 from __future__ import annotations
 
-import threading
 import time
 from typing import Optional
 
@@ -12,6 +11,7 @@ from services.stream_feed import JpegFeed
 from webapp.current import EXTENSION, parts
 from webapp.http.auth import guarding
 from webapp.http.errors import ApiError
+from webapp.http.stream_slots import CHECK_EVERY, StreamSlots, stream_permit
 
 bp = Blueprint("live", __name__)
 VIEWERS = "faceapp.viewer_slots"
@@ -22,7 +22,7 @@ def init_stream(app) -> None:
     built = app.extensions[EXTENSION]
     # Each viewer holds a server thread for as long as it watches; capping viewers keeps threads
     # free for /hash and the API.
-    app.extensions[VIEWERS] = threading.BoundedSemaphore(built.max_viewers)
+    app.extensions[VIEWERS] = StreamSlots(built.max_viewers)
 
 
 @bp.get("/")
@@ -61,21 +61,26 @@ def streaming(camera: Optional[str] = None):
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     if request.method == "HEAD":  # a probe (curl -I, an uptime check): headers only, no viewer slot
         return Response(b"", mimetype=mimetype, headers=headers)
-    slots = current_app.extensions[VIEWERS]
-    if not slots.acquire(blocking=False):
-        raise ApiError(503, "too many viewers are watching the stream; try again later")
+    slots: StreamSlots = current_app.extensions[VIEWERS]
+    permit = stream_permit()
+    if not slots.take(permit.owner):
+        raise ApiError(503, "too many viewers are watching the stream (or this key holds its share); try again later")
     stopping = parts().stopping
 
     def multipart():
-        seq = 0
+        seq, checked = 0, time.monotonic()
         while not stopping.is_set() and not watched.removed.is_set():
+            if time.monotonic() - checked >= CHECK_EVERY:  # a key revoked meanwhile ends its streams
+                if not permit.allowed():
+                    return
+                checked = time.monotonic()
             seq, jpeg = feed.next_jpeg(seq)
             yield multipart_part(jpeg)
 
     response = Response(multipart(), mimetype=mimetype, headers=headers)
     # Given back when the server closes the response, whether or not the body was ever iterated
     # (a generator's own finally would not run if it never started).
-    response.call_on_close(_once(slots.release))
+    response.call_on_close(slots.releaser(permit.owner))
     return response
 
 
@@ -84,26 +89,6 @@ def multipart_part(jpeg: bytes) -> bytes:
     return header + jpeg + b"\r\n"
 
 
-def _once(action):
-    done = threading.Lock()
-
-    def run():
-        if done.acquire(blocking=False):
-            action()
-
-    return run
-
-
 def wait_for_viewers_to_leave(app, timeout: float) -> bool:
     """After the parts' stopping is set: wait (at most timeout) until every stream has ended."""
-    slots, count = app.extensions[VIEWERS], app.extensions[EXTENSION].max_viewers
-    deadline = time.monotonic() + timeout
-    while True:
-        taken = 0
-        while taken < count and slots.acquire(blocking=False):
-            taken += 1
-        for _ in range(taken):
-            slots.release()
-        if taken == count or time.monotonic() >= deadline:
-            return taken == count
-        time.sleep(0.05)
+    return app.extensions[VIEWERS].wait_idle(timeout)
