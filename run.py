@@ -199,7 +199,11 @@ def event_bus(settings: config.EventsConfig):
     from services.sinks.mqtt import MqttSink
     from services.sinks.webhooks import WebhookSink
 
-    sinks: list = [MqttSink(settings.mqtt)] if settings.mqtt is not None else []
+    mqtt = settings.mqtt
+    if mqtt is not None and not mqtt.tls and not is_loopback(mqtt.host):
+        log.warning("%s is plain MQTT to another machine: its password and the names of the people in view cross "
+                    "the network unencrypted; use mqtts:// where the broker offers TLS", mqtt.label)
+    sinks: list = [MqttSink(mqtt)] if mqtt is not None else []
     sinks += [WebhookSink(url, settings.webhook_secret or b"") for url in settings.webhooks]
     for sink in sinks[1 if settings.mqtt is not None else 0:]:
         log.info("events to %s", sink.name)
@@ -263,6 +267,8 @@ def serve(built: Server) -> int:
         for thread in reversed(built.threads):
             thread.stop(timeout=3)
         parts.analyzer.embedder.stop(timeout=3)
+        if parts.keyring is not None:
+            parts.keyring.close()
         parts.store.close()
         log.info("stopped")
     return 0

@@ -118,6 +118,8 @@ def test_redirects_are_not_followed(receiver, sinks):
 def test_the_sink_is_named_without_path_query_or_credentials():
     sink = WebhookSink("https://user:pw@hooks.example:8443/path?token=secret", SECRET)
     assert sink.name == "webhook:https://hooks.example:8443"
-    with pytest.raises(ValueError) as refused:
-        check_webhook_url("ftp://user:pw@hooks.example/x")
-    assert "pw" not in str(refused.value)
+    for wrong, complaint in [("ftp://user:pw@hooks.example/x", "http"), ("https://user:pw@hooks.example/x", "user"),
+                             ("https://hooks.example/a b", "space")]:
+        with pytest.raises(ValueError) as refused:
+            check_webhook_url(wrong)
+        assert complaint in str(refused.value) and "pw" not in str(refused.value)

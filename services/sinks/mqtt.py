@@ -131,10 +131,14 @@ class MqttSink(QueuedSink):
 
     def stop(self, timeout: float = 3.0) -> None:
         super().stop(timeout)
-        if self.connected:  # a clean goodbye: the will is for when the server dies
-            self._client.publish(self.availability_topic, OFFLINE, qos=1, retain=True).wait_for_publish(timeout)
-        self._client.disconnect()
-        self._client.loop_stop()
+        try:
+            if self.connected:  # a clean goodbye: the will is for when the server dies
+                self._client.publish(self.availability_topic, OFFLINE, qos=1, retain=True).wait_for_publish(timeout)
+        except (RuntimeError, ValueError) as exc:  # paho's queue full, or the connection gone meanwhile
+            log.info("%s: no goodbye sent (%s); the broker's last will says it", self.target.label, exc)
+        finally:
+            self._client.disconnect()
+            self._client.loop_stop()
 
     def deliver(self, message: Message) -> bool:
         while not self._connected.wait(0.5):  # the queue fills meanwhile; what does not fit is dropped

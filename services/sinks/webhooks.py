@@ -43,6 +43,11 @@ def check_webhook_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("--webhook must be an http:// or https:// URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("--webhook takes no user:password@ (the receiver checks each event's signature instead; "
+                         "a token may go in the URL's path or query)")
+    if any(ord(char) <= 32 or ord(char) == 127 for char in url.strip()):
+        raise ValueError("--webhook holds a space or a control character")
     try:
         parts.port
     except ValueError:
@@ -94,9 +99,11 @@ class WebhookSink(QueuedSink):
         request = urllib.request.Request(self.url, data=body, method="POST", headers={
             "Content-Type": "application/json", "User-Agent": "faceapp-webhook", EVENT_HEADER: kind,
             TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(self._secret, timestamp, body)})
+        deadline = time.monotonic() + 2 * self._timeout
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
-                response.read(65536)
+                while response.read(4096) and time.monotonic() < deadline:  # an answer that trickles is cut off
+                    pass
                 return True
         except urllib.error.HTTPError as exc:
             exc.close()
