@@ -488,8 +488,8 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--mqtt", type=_mqtt, default=env.get("FACE_MQTT") or None,
                         help="send events to this MQTT broker, mqtt://[user:password@]host[:port][/prefix] "
                              "(mqtts:// for TLS), and announce each camera to Home Assistant as a sensor of who is "
-                             "in view; the prefix (default faceapp) heads the topics; prefer the environment for a URL with a "
-                             "password [FACE_MQTT, default none]")
+                             "in view; the prefix (default faceapp) heads the topics; prefer the environment for "
+                             "a URL with a password [FACE_MQTT, default none]")
     parser.add_argument("--webhook", action=_WebhookList, type=_webhooks, default=env.get("FACE_WEBHOOKS", ""),
                         help="POST each event as JSON to this URL, signed with --webhook-secret; repeatable "
                              "[FACE_WEBHOOKS, URLs separated by spaces]")
