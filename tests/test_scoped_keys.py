@@ -193,6 +193,21 @@ def test_keys_deleted_or_unreadable_never_open_the_server(services, live_server,
     assert call(away, "GET", "/hash")[0] == 401
 
 
+def test_an_older_copy_of_the_key_file_never_brings_a_revoked_key_back(keyed, store, capsys):
+    server, clock = keyed
+    key = make_key(store, capsys, "--scopes", "read")
+    before = (store.data_dir / FILE).read_bytes()  # a copy taken while the key was good
+    assert keys_tool(["revoke", key[3:11]], tool_env(store)) == 0
+    clock.now += 1
+    assert call(server, "GET", "/hash", key=key)[0] == 401
+    (store.data_dir / FILE).write_bytes(before)  # put back by someone who can write the data dir
+    clock.now += 1
+    assert call(server, "GET", "/hash", key=key)[0] == 401  # refused: the anchor outside says it was written since
+    assert call(server, "GET", "/hash")[0] == 401
+    listed = keys_tool(["list"], tool_env(store))
+    assert listed != 0 and "older copy" not in capsys.readouterr().out  # the tool refuses it too, on stderr
+
+
 def test_keys_in_postgresql_count_on_every_server(postgres, tmp_path, analyzer, live_server, capsys):
     import psycopg
 

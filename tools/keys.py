@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
 from config import add_store_arguments, store_config
 from recognition.store import open_store
-from recognition.store.api_keys import DEFAULT_BURST, DEFAULT_RATE, SCOPES, KeyFile, KeyRecord, KeysDamaged, new_key
+from recognition.store.api_keys import DEFAULT_BURST, DEFAULT_RATE, SCOPES, KeyRecord, KeysDamaged, key_file, new_key
 from recognition.store.atomic import DataDirInUse
 from recognition.store.interface import StoreError
 from recognition.store.vault import StoreKeyError
@@ -78,7 +78,7 @@ class StoredKeys:
 
     def __init__(self, store) -> None:
         self.key, self.secret, self.location = store.key, store.secret, store.location
-        self._file = KeyFile(store.data_dir)
+        self._file = key_file(store)
         self._table: Optional[KeyTable] = None
         url = getattr(store, "url", None)
         if url:

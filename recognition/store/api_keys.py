@@ -33,6 +33,10 @@ from recognition.store.vault import StoreKey, seal, unseal
 
 FILE = "api_keys.sealed"
 MAGIC = b"FACEKEY\x01"
+# Beside the store's anchor (<anchor file>.keys), outside the data dir: how many times each data dir's key
+# file was written. Plain JSON, never sealed (a key rotation must not touch it, and it holds only counts):
+# whoever can write that folder can read the store key beside it anyway.
+ANCHOR_SUFFIX = ".keys"
 PREFIX = "fk_"
 # What a key may do. admin may do everything; an endpoint no scope names needs admin (webapp/http/scopes.py).
 SCOPES = ("read", "recognize", "enroll", "admin")
@@ -131,10 +135,16 @@ def unseal_records(keys: list[StoreKey], magic: bytes, blob: bytes, what: str) -
 
 
 class KeyFile:
-    """The file store's keys: `<data dir>/api_keys.sealed`, sealed with the store key."""
+    """The file store's keys: `<data dir>/api_keys.sealed`, sealed with the store key, with a generation
+    that each write raises. anchor_path (outside the data dir, beside the store's anchor) keeps the
+    latest generation written for this data dir: an older copy of the file put back, which would bring
+    revoked keys back to life, is refused (KeysDamaged: every stored key is refused, the server stays
+    guarded). A file ahead of its anchor (a crash between the two writes) is taken: only the key seals one."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, anchor_path: Optional[Path] = None) -> None:
         self.path = Path(data_dir) / FILE
+        self.anchor_path = Path(anchor_path) if anchor_path is not None else None
+        self._place = str(Path(data_dir).resolve())
 
     def version(self) -> Optional[tuple[int, int, int]]:
         """What changes whenever the file is replaced (inode, size, time); None when there is none."""
@@ -145,15 +155,58 @@ class KeyFile:
         return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
     def read(self, key: StoreKey) -> list[KeyRecord]:
-        """Every record, revoked ones too; KeysDamaged when the file is not ours or was altered."""
+        """Every record, revoked ones too; KeysDamaged when the file is not ours, was altered, or is older
+        than its anchor says (or gone when the anchor says there was one)."""
+        generation, records = self._read(key)
+        anchored = self._anchored(key)
+        if generation < anchored:
+            state = "gone" if generation == 0 else f"at write {generation}"
+            raise KeysDamaged(f"{self.path} is {state}, but {self.anchor_path} says it was written {anchored} times: "
+                              "an older copy put back would bring revoked keys back, so no stored key is taken; "
+                              "make the keys again with `python -m tools.keys` after removing both files")
+        return records
+
+    def write(self, key: StoreKey, records: list[KeyRecord]) -> None:
+        """Called under changing(): the file, then its anchor."""
+        generation = max(self._read(key)[0], self._anchored(key)) + 1
+        body = json.dumps({"generation": generation, "keys": [r.to_json() for r in records]}).encode()
+        write_atomically(self.path, seal(key, MAGIC, body))
+        if self.anchor_path is not None:
+            anchors = self._anchors()
+            anchors[self._place] = generation
+            write_atomically(self.anchor_path, json.dumps(anchors).encode())
+
+    def _read(self, key: StoreKey) -> tuple[int, list[KeyRecord]]:
         try:
             blob = self.path.read_bytes()
         except FileNotFoundError:
-            return []
-        return unseal_records([key], MAGIC, blob, str(self.path))
+            return 0, []
+        try:
+            data = json.loads(unseal([key], MAGIC, blob, str(self.path)))
+            generation, items = int(data["generation"]), data["keys"]
+        except (ValueError, TypeError, KeyError) as exc:  # altered, or not the layout written here
+            raise KeysDamaged(f"{self.path} cannot be read: {exc}") from None
+        if not isinstance(items, list) or generation < 1:
+            raise KeysDamaged(f"{self.path} does not hold a list of keys")
+        return generation, [KeyRecord.from_json(item) for item in items]
 
-    def write(self, key: StoreKey, records: list[KeyRecord]) -> None:
-        write_atomically(self.path, seal_records(key, MAGIC, records))
+    def _anchored(self, key: StoreKey) -> int:
+        return int(self._anchors().get(self._place, 0))
+
+    def _anchors(self) -> dict:
+        if self.anchor_path is None:
+            return {}
+        try:
+            blob = self.anchor_path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        try:
+            anchors = json.loads(blob)
+        except ValueError as exc:
+            raise KeysDamaged(f"{self.anchor_path} cannot be read: {exc}") from None
+        if not isinstance(anchors, dict) or not all(isinstance(count, int) for count in anchors.values()):
+            raise KeysDamaged(f"{self.anchor_path} is not a keys anchor")
+        return anchors
 
     @contextmanager
     def changing(self) -> Iterator[None]:
@@ -165,6 +218,12 @@ class KeyFile:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def key_file(store) -> KeyFile:
+    """A file store's key file, anchored beside its anchor (outside the data dir)."""
+    anchor = getattr(store, "anchor_path", None)
+    return KeyFile(store.data_dir, Path(str(anchor) + ANCHOR_SUFFIX) if anchor is not None else None)
 
 
 def keys_exist(data_dir: Path, url: Optional[str] = None) -> bool:

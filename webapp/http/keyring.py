@@ -14,7 +14,7 @@ import time
 from types import MappingProxyType
 from typing import Callable, Mapping, Optional
 
-from recognition.store.api_keys import KeyFile, KeyRecord, KeysDamaged, matches, parse
+from recognition.store.api_keys import KeyRecord, KeysDamaged, key_file, matches, parse
 from recognition.store.interface import StoreError
 from recognition.store.vault import StoreKey, StoreKeyError
 from webapp.http.rate_limit import TokenBuckets
@@ -61,7 +61,7 @@ class Keyring:
             return cls(table, lambda: (store.key, store.secret), **options)
         if getattr(store, "data_dir", None) is None:
             return None
-        return cls(KeyFile(store.data_dir), lambda: (store.key, store.secret), **options)
+        return cls(key_file(store), lambda: (store.key, store.secret), **options)
 
     def present(self) -> bool:
         """Whether any key was ever made here (a revoked one too): then every guarded route needs a key."""
