@@ -102,7 +102,7 @@ bench-accuracy: install-test
 	FACE_FIXTURES=$(FIXTURES) $(PY) bench/compare_accuracy.py
 
 # bench-live, bench-album, bench-store, bench-classifier, bench-attributes, bench-liveness, bench-shared_store,
-# bench-detect, bench-ann, bench-cameras:
+# bench-detect, bench-ann, bench-cameras, bench-events:
 # bench/<name>_bench.py
 # (not in .PHONY: make looks for no pattern rule for a phony target)
 bench-%: install-test bench/%_bench.py

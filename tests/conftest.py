@@ -265,11 +265,11 @@ def write_clip(path: Path, photos: list[str], *, seconds_each: float, fps: float
     return write_images(path, [load_photo(p) for p in photos], seconds_each=seconds_each, fps=fps, size=size)
 
 
-def LiveServer(app, port: int = 0):
+def LiveServer(app, port: int = 0, **options):
     """The app served by waitress on 127.0.0.1 in a background thread, as run.py serves it."""
     from tests.support.server_thread import ServerThread
 
-    return ServerThread(app, port=port)
+    return ServerThread(app, port=port, **options)
 
 
 @pytest.fixture

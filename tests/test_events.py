@@ -197,3 +197,33 @@ def test_events_stream_over_http_and_resume_with_last_event_id(store, analyzer, 
                       timeout=10) as stale:
         first = read_sse(stale, 1)
     assert first[0]["event"] == "lost"
+
+
+def test_a_client_that_never_reads_is_disconnected_and_its_slot_freed(store, analyzer, live_server):
+    import socket as sockets
+
+    from tests.conftest import wait_until
+    from webapp.routes.live import VIEWERS
+
+    parts = Parts.build(store, analyzer, max_viewers=2)
+    app = create_app(parts)
+    server = live_server(app, stalled_after=1.0)
+    port = int(server.url.rsplit(":", 1)[1])
+    stalled = sockets.socket()
+    stalled.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)  # takes little, then reads nothing at all
+    stalled.connect(("127.0.0.1", port))
+    stalled.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    try:
+        slots = app.extensions[VIEWERS]
+        assert wait_until(lambda: slots._taken == 1, timeout=5)
+        event = FaceEvent(APPEARED, "door", 1.0, track=1, name="x" * 200)
+        for _ in range(200):  # far more than the server buffers for one client (2 MB), paced so the stream keeps up
+            for _ in range(150):
+                parts.events.publish(event)
+            time.sleep(0.01)
+        # Publishing never waited; the stream's thread waited for the client, gave up, and freed its slot.
+        assert wait_until(lambda: slots._taken == 0, timeout=15)
+        with requests.get(server.url + "/events", stream=True, timeout=10) as fresh:
+            assert fresh.status_code == 200
+    finally:
+        stalled.close()

@@ -10,10 +10,12 @@ from webapp.http.serving import make_server
 class ServerThread:
     """The app served on 127.0.0.1 from a background thread (tests, benchmarks): start on creation, close()."""
 
-    def __init__(self, app, *, host: str = "127.0.0.1", port: int = 0, trusted_proxy: Optional[str] = None) -> None:
+    def __init__(self, app, *, host: str = "127.0.0.1", port: int = 0, trusted_proxy: Optional[str] = None,
+                 **options) -> None:
         self._app = app
         self._server = make_server(app, host=host, port=port, max_upload=app.config["MAX_CONTENT_LENGTH"],
-                                   max_viewers=app.extensions["faceapp"].max_viewers, trusted_proxy=trusted_proxy)
+                                   max_viewers=app.extensions["faceapp"].max_viewers, trusted_proxy=trusted_proxy,
+                                   **options)
         self.url = f"http://{host}:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, name="server-thread", daemon=True)
         self._thread.start()

@@ -16,9 +16,12 @@ claim HTTPS (the session cookie's Secure flag) or another address (the rate limi
 from __future__ import annotations
 
 import json
+import logging
+import socket
+import time
 from typing import Optional
 
-from waitress.channel import HTTPChannel
+from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
 
@@ -29,12 +32,14 @@ STREAM_HIGH_WATERMARK = 2 * 1024 * 1024  # a slow viewer skips frames beyond thi
 BODY_HEADROOM = 1024 * 1024  # multipart framing around an upload of the maximum size
 # Not X-Forwarded-Host: the Host the proxy sends is the one checked (webapp/http/guard.py). A proxy passes a
 # client's own X-Forwarded-Host through unless told otherwise, and a rebinding page can add that header.
+log = logging.getLogger(__name__)
 PROXY_HEADERS = {"x-forwarded-for", "x-forwarded-proto"}
 # waitress's defaults are 120 s, checked every 30 s, and 100 connections. A channel idle this long
 # between requests is closed: browsers reopen one as needed, and a client that opened a request and
 # stopped sending holds its part of the body budget for no longer than this.
 CHANNEL_TIMEOUT = 30
 CLEANUP_INTERVAL = 10
+STALLED_CLIENT = 30.0  # seconds a client may leave a stream's output unread past the high-water mark
 BODIES_HELD = 4  # the body budget: this many bodies of the largest size at once (webapp/http/body_budget.py)
 
 
@@ -87,9 +92,43 @@ class JsonErrorChannel(HTTPChannel):
     def __init__(self, server, sock, addr, adj, map=None):
         super().__init__(server, sock, addr, adj, map=map)
         self.parser_class = getattr(server, "body_budget").parser_class  # set on each listener by make_server
+        self.stalled_after: float = getattr(server, "stalled_after", STALLED_CLIENT)
+
+    def _flush_outbufs_below_high_watermark(self):
+        """waitress's own, with a deadline. A stream's thread waits here while its client has more than the
+        high-water mark unread; a client that reads nothing for stalled_after seconds is disconnected, so
+        it cannot hold a server thread and a stream slot for ever (waitress would wait without end)."""
+        if self.total_outbufs_len <= self.adj.outbuf_high_watermark:
+            return
+        deadline = time.monotonic() + self.stalled_after
+        with self.outbuf_lock:
+            # types-waitress leaves out these two; they are waitress's own, as in the method this replaces.
+            (_, exception) = self._flush_exception(self._flush_some, do_close=False)  # type: ignore[attr-defined]
+            if exception:
+                self.server.pull_trigger()
+                self.outbuf_lock.wait(self.stalled_after)
+                return
+            while self.connected and self.total_outbufs_len > self.adj.outbuf_high_watermark:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._drop_stalled()
+                    raise ClientDisconnected
+                self.server.pull_trigger()
+                self.outbuf_lock.wait(min(remaining, 1.0))
+
+    def _drop_stalled(self) -> None:
+        log.info("a client left %d bytes unread for %.0f s: disconnected", self.total_outbufs_len, self.stalled_after)
+        self.will_close = True
+        try:  # the server's loop then sees the connection end and closes it; this thread stops writing now
+            if self.socket is not None:
+                self.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.server.pull_trigger()
 
 
-def make_server(app, *, host: str, port: int, max_upload: int, max_viewers: int, trusted_proxy: Optional[str] = None):
+def make_server(app, *, host: str, port: int, max_upload: int, max_viewers: int, trusted_proxy: Optional[str] = None,
+                stalled_after: float = STALLED_CLIENT):
     sockets: dict = {}  # every listening socket's and connection's dispatcher, shared by the servers of each address
     options = waitress_options(max_upload=max_upload, max_viewers=max_viewers, trusted_proxy=trusted_proxy)
     server = create_server(app, map=sockets, host=host, port=port, **options)
@@ -97,4 +136,5 @@ def make_server(app, *, host: str, port: int, max_upload: int, max_viewers: int,
     for listener in [d for d in sockets.values() if isinstance(d, BaseWSGIServer)]:  # one per address listened on
         listener.channel_class = JsonErrorChannel
         setattr(listener, "body_budget", budget)  # read by each of its channels (JsonErrorChannel)
+        setattr(listener, "stalled_after", stalled_after)
     return server
