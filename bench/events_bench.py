@@ -36,7 +36,7 @@ from bench.live_bench import _children, cpu_seconds  # noqa: E402
 from bench.parts import FIXTURES, ServerProcess, free_port, provision_weights  # noqa: E402
 
 ENROLL = {"Barack": "obama/obama3.jpg", "Joe": "biden/biden2.jpg"}
-WALK_LOOP = 1.0 + 2.0 + 12.0  # the door clip: empty, walking in, standing (seconds)
+WALK_LOOP = 6.0 + 2.0 + 12.0  # the door clip: empty (long enough to count as leaving), walking in, standing
 
 
 class Deliveries:
@@ -106,7 +106,7 @@ def sink_counts(text: str) -> dict:
     counts: dict = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name in ("faceapp_sink_sent_total", "faceapp_sink_dropped_total"):
+            if sample.name in ("faceapp_sink_sent_total", "faceapp_sink_dropped_total", "faceapp_sink_queued"):
                 counts.setdefault(sample.labels["sink"].split(":")[0], {})[sample.name.split("_")[2]] = sample.value
     return counts
 
@@ -137,6 +137,9 @@ def measure(label: str, server: ServerProcess, seconds: float, deliveries: Deliv
 
 def publish_cost(events: int = 20000) -> float:
     """Microseconds one publish takes with an MQTT sink and a webhook sink whose ends are away."""
+    import logging
+
+    logging.getLogger("services.sinks").setLevel(logging.ERROR)
     from recognition.live.events import APPEARED, FaceEvent
     from services.events import EventBus
     from services.sinks.mqtt import MqttSink, parse_mqtt_url
@@ -165,7 +168,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="faceapp-events-bench-"))
     weights = provision_weights(work)
     print("making the clips (a door at 1280x720, a crowd at 1920x1080)...", flush=True)
-    door = walk_in_clip(work / "door.avi", "obama/obama1.jpg", walk=2.0, stay=12.0)
+    door = walk_in_clip(work / "door.avi", "obama/obama1.jpg", empty=6.0, walk=2.0, stay=12.0)
     crowd = CrowdScene(seed=5).write(work / "crowd.avi", 20.0)
     broker = MosquittoServer().start()
     deliveries = Deliveries()
@@ -250,8 +253,8 @@ def report(results: list[dict]) -> None:
     for result in results:
         delays = "  ".join(f"{way} {statistics.median(found):.2f}/{max(found):.2f}" if found else f"{way} -"
                            for way, found in result["delays"].items())
-        sinks = "  ".join(f"{name} sent {counts.get('sent', 0):.0f} dropped {counts.get('dropped', 0):.0f}"
-                          for name, counts in sorted(result["sinks"].items()))
+        sinks = "  ".join(f"{name} sent {counts.get('sent', 0):.0f} dropped {counts.get('dropped', 0):.0f} "
+                          f"queued {counts.get('queued', 0):.0f}" for name, counts in sorted(result["sinks"].items()))
         print(f"  {result['label']:38} {delays}   {sinks or 'no sinks'}")
 
 

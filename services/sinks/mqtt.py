@@ -202,6 +202,6 @@ class MqttSink(QueuedSink):
         self._connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self._connected.is_set():
+        if self._connected.is_set() and not self._stop.is_set():
             log.warning("disconnected from %s (%s); reconnecting", self.target.label, reason_code)
         self._connected.clear()

@@ -14,7 +14,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from typing import Callable
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 from recognition.live.events import FaceEvent
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Faceapp-Signature"
 TIMESTAMP_HEADER = "X-Faceapp-Timestamp"
 EVENT_HEADER = "X-Faceapp-Event"
+LOG_EVERY = 60.0  # seconds between warnings about dropped events
 
 
 def signature(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -73,6 +74,7 @@ class WebhookSink(QueuedSink):
         self._wait = wait or self._stop.wait  # between retries; returns True when stopping
         self._opener = urllib.request.build_opener(_NoRedirects)
         self.failures = 0  # tries that failed, retried or not
+        self._told_at: Optional[float] = None
 
     def offer(self, message: Message) -> None:
         if isinstance(message, FaceEvent):  # states are for MQTT's retained topics; a webhook gets events
@@ -90,8 +92,15 @@ class WebhookSink(QueuedSink):
             if attempt == self._attempts or self._wait(delay):
                 break
             delay *= 2
-        log.warning("%s: event %s dropped after %d tries", self.name, message.id, self._attempts)
+        self._tell_dropped(f"event {message.id} dropped after {self._attempts} tries")
         return False
+
+    def _tell_dropped(self, what: str) -> None:
+        """Logged once a minute at most: a receiver that is away must not flood the log with an event each."""
+        now = time.monotonic()
+        if self._told_at is None or now - self._told_at >= LOG_EVERY:
+            log.warning("%s: %s (%d dropped so far)", self.name, what, self.dropped + 1)
+            self._told_at = now
 
     def _post(self, body: bytes, kind: str):
         """True when delivered, False when refused for good, None when worth another try."""
@@ -108,7 +117,7 @@ class WebhookSink(QueuedSink):
         except urllib.error.HTTPError as exc:
             exc.close()
             if exc.code < 500 and exc.code not in (408, 429):  # a redirect too: not followed, not retried
-                log.warning("%s refused an event: HTTP %d", self.name, exc.code)
+                self._tell_dropped(f"the receiver refused an event: HTTP {exc.code}")
                 return False
             return None
         except (urllib.error.URLError, OSError, ValueError) as exc:
