@@ -69,6 +69,34 @@ def test_nobody_leaves_while_recognition_stalls():
     assert [event.kind for event in told] == [APPEARED, NAMED, APPEARED, LEFT]
 
 
+def test_newcomers_elsewhere_in_a_crowd_never_keep_someone_who_left():
+    events, told = collect()
+    for frame in range(5):
+        events.observe([face(1, "h-ada", "Ada")], at=frame * 0.2)
+    for frame in range(5, 40):  # Ada is gone; a new stranger comes into view somewhere else every 0.6 s
+        newcomer = 100 + frame // 3
+        events.observe([replace(face(newcomer), box=Box(300 + 40 * (frame % 12), 400, 60, 60))], at=frame * 0.2)
+    left = [event.at for event in told if event.kind == LEFT and event.identity_hash == "h-ada"]
+    assert len(left) == 1 and left[0] <= 0.8 + 3 + 0.6
+
+
+def test_a_new_face_beside_someone_listed_after_it_is_not_taken_for_them():
+    events, told = collect()
+    events.observe([face(1, "h-ada", "Ada"), replace(face(2, "h-bo", "Bo"), box=Box(400, 80, 60, 60))], at=0.0)
+    # The new track comes first in the result, within reach of Bo, who is still in view (listed after it).
+    events.observe([replace(face(3), box=Box(450, 80, 60, 60)), replace(face(2, "h-bo", "Bo"), box=Box(400, 80, 60, 60)),
+                    face(1, "h-ada", "Ada")], at=0.2)
+    assert (APPEARED, 3) in [(event.kind, event.track) for event in told]
+
+
+def test_someone_in_view_for_an_hour_keeps_no_track_that_is_gone():
+    events, told = collect()
+    for frame in range(18_000):  # an hour at 5 results a second; the tracker starts a new track every second
+        events.observe([face(1 + frame // 5, "h-ada", "Ada")], at=frame * 0.2)
+    assert [event.kind for event in told if event.kind != APPEARED] == [NAMED]
+    assert len(events._tracks) <= 20 and len(events._track_seen) <= 20 and len(events._present) == 1
+
+
 def test_a_walker_the_tracker_keeps_losing_appears_once():
     events, told = collect()
     for frame in range(20):  # a new track every two frames, each a little further along

@@ -73,7 +73,9 @@ class _Presence:
     last_seen: float
     box: Box  # where they were last seen
     tracks: set = field(default_factory=set)
-    missed: int = 0  # results since they were last seen
+    absent: int = 0  # results since they were last seen
+    missed: int = 0  # of those, the results in which no new face could have been them
+    could_be: frozenset = frozenset()  # a face not yet told apart: whose presences it may continue
 
 
 class CameraEvents:
@@ -96,26 +98,35 @@ class CameraEvents:
         self.resume_within = resume_within
         self._present: dict[tuple, _Presence] = {}  # ("id", hash) | ("visitor", id) | ("track", n)
         self._tracks: dict[int, tuple] = {}  # track -> whose presence it currently shows
+        self._track_seen: dict[int, float] = {}  # track -> when it was last seen (tracks gone are forgotten)
         self._state: Optional[CameraState] = None
         self._lock = threading.Lock()  # observe (the worker) against close (the thread removing the camera)
 
     def observe(self, faces: Sequence[FaceObservation], at: float) -> None:
         with self._lock:
-            for face in faces:
-                if face.track is not None:
-                    self._see(face, at)
+            followed = [face for face in faces if face.track is not None]
+            # The faces already followed first, so that everyone still in view counts as seen before a new
+            # track is taken for someone just lost.
+            for face in sorted(followed, key=lambda face: face.track not in self._tracks):
+                self._see(face, at)
             # A face just come and not yet told apart may be someone already here (found again after the
-            # tracker lost them, or after recognition stalled while they moved): until it is told, nobody
-            # else counts as missing.
-            telling = any(key[0] == "track" and presence.last_seen == at and at - presence.event.at <= self.leave_after
-                          for key, presence in self._present.items())
+            # tracker lost them, or after recognition stalled while they moved): until it is told, or for
+            # leave_after, the presences it may continue do not count as missing.
+            waiting = set().union(*(presence.could_be for key, presence in self._present.items()
+                                    if key[0] == "track" and presence.last_seen == at
+                                    and at - presence.event.at <= self.leave_after))
             for key, presence in list(self._present.items()):
-                if presence.last_seen < at and not telling:
-                    presence.missed += 1
+                if presence.last_seen < at:
+                    presence.absent += 1
+                    presence.missed += key not in waiting
+                gone = at - presence.last_seen
                 # Out of view for leave_after, and in several results: when recognition stalls (the model
-                # restarting, a machine short of time), nobody is seen and nobody leaves either.
-                if at - presence.last_seen > self.leave_after and presence.missed >= MISSED_RESULTS:
+                # restarting, a machine short of time), nobody is seen and nobody leaves either. Twice that
+                # long, someone leaves whatever new face might be them.
+                if (gone > self.leave_after and presence.missed >= MISSED_RESULTS
+                        or gone > 2 * self.leave_after and presence.absent >= MISSED_RESULTS):
                     self._leave(key, presence, at)
+            self._forget_tracks(at)
             self._update_state(at)
 
     def close(self, at: float) -> None:
@@ -149,10 +160,30 @@ class CameraEvents:
             if kind is not None:
                 self._emit(event)
             presence = self._present[key] = _Presence(event, at, face.box)
+            if kind is None:
+                presence.could_be = self._lost_near(face, at)
         elif face.known and face.name != presence.event.name:  # renamed while in view: its later events say so
             presence.event = replace(presence.event, name=face.name)
-        presence.last_seen, presence.box, presence.missed = at, face.box, 0
+        presence.last_seen, presence.box, presence.missed, presence.absent = at, face.box, 0, 0
         presence.tracks.add(track)
+        self._track_seen[track] = at
+
+    def _lost_near(self, face: FaceObservation, at: float) -> frozenset:
+        """The presences a new face may continue: not seen in this result, and either seen in the result
+        just before (however far: recognition stalled, or the face jumped) or last seen within reach."""
+        return frozenset(key for key, presence in self._present.items()
+                         if presence.last_seen < at and (presence.absent == 0 or _near(presence.box, face.box)))
+
+    def _forget_tracks(self, at: float) -> None:
+        """Tracks not seen for leave_after are gone (the tracker keeps none that long): a presence that
+        stays for hours does not gather every track that ever showed it."""
+        for track, seen in list(self._track_seen.items()):
+            if at - seen > self.leave_after:
+                del self._track_seen[track]
+                key = self._tracks.pop(track, None)
+                presence = self._present.get(key) if key is not None else None
+                if presence is not None:
+                    presence.tracks.discard(track)
 
     def _resumed(self, face: FaceObservation, at: float) -> Optional[tuple]:
         """Whose presence a new track continues: someone lost within resume_within (or in the result just
@@ -162,13 +193,11 @@ class CameraEvents:
         box, whose = face.box, _whose(face)
         best, best_distance = None, float("inf")
         for key, presence in self._present.items():
-            lost = presence.last_seen < at and (at - presence.last_seen <= self.resume_within or presence.missed == 0)
+            lost = presence.last_seen < at and (at - presence.last_seen <= self.resume_within or presence.absent == 0)
             if not lost or whose[0] != "track" and whose != key:
                 continue
-            reach = 1.5 * max(presence.box.w, presence.box.h, box.w, box.h)
-            distance = ((presence.box.x + presence.box.w / 2 - box.x - box.w / 2) ** 2
-                        + (presence.box.y + presence.box.h / 2 - box.y - box.h / 2) ** 2) ** 0.5
-            if distance <= reach and distance < best_distance:
+            distance = _distance(presence.box, box)
+            if _near(presence.box, box) and distance < best_distance:
                 best, best_distance = key, distance
         return best
 
@@ -201,6 +230,15 @@ class CameraEvents:
 
     def _emit(self, event: FaceEvent) -> None:
         self._publish(event)
+
+
+def _distance(a: Box, b: Box) -> float:
+    return ((a.x + a.w / 2 - b.x - b.w / 2) ** 2 + (a.y + a.h / 2 - b.y - b.h / 2) ** 2) ** 0.5
+
+
+def _near(a: Box, b: Box) -> bool:
+    """Within a face and a half, centre to centre: where a face lost by the tracker is found again."""
+    return _distance(a, b) <= 1.5 * max(a.w, a.h, b.w, b.h)
 
 
 def _whose(face: FaceObservation) -> tuple:

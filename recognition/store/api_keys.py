@@ -144,7 +144,10 @@ class KeyFile:
     def __init__(self, data_dir: Path, anchor_path: Optional[Path] = None) -> None:
         self.path = Path(data_dir) / FILE
         self.anchor_path = Path(anchor_path) if anchor_path is not None else None
-        self._place = str(Path(data_dir).resolve())
+        # Named as the store's anchor names a data dir: by the path given, made absolute, links not followed
+        # (resolving them would let a link to an older copy put in the data dir's place go by another name,
+        # with no count to be held to).
+        self._place = os.path.abspath(Path(data_dir).expanduser())
 
     def version(self) -> Optional[tuple[int, int, int]]:
         """What changes whenever the file is replaced (inode, size, time); None when there is none."""
@@ -157,8 +160,8 @@ class KeyFile:
     def read(self, key: StoreKey) -> list[KeyRecord]:
         """Every record, revoked ones too; KeysDamaged when the file is not ours, was altered, or is older
         than its anchor says (or gone when the anchor says there was one)."""
+        anchored = self._anchored(key)  # before the file: a write between the two only puts the file ahead
         generation, records = self._read(key)
-        anchored = self._anchored(key)
         if generation < anchored:
             state = "gone" if generation == 0 else f"at write {generation}"
             raise KeysDamaged(f"{self.path} is {state}, but {self.anchor_path} says it was written {anchored} times: "
@@ -172,9 +175,15 @@ class KeyFile:
         body = json.dumps({"generation": generation, "keys": [r.to_json() for r in records]}).encode()
         write_atomically(self.path, seal(key, MAGIC, body))
         if self.anchor_path is not None:
-            anchors = self._anchors()
-            anchors[self._place] = generation
-            write_atomically(self.anchor_path, json.dumps(anchors).encode())
+            # Data dirs that share a key file share this anchor: its update is locked like the store's own.
+            with open(str(self.anchor_path) + ".lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    anchors = self._anchors()
+                    anchors[self._place] = max(generation, int(anchors.get(self._place, 0)))
+                    write_atomically(self.anchor_path, json.dumps(anchors).encode())
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read(self, key: StoreKey) -> tuple[int, list[KeyRecord]]:
         try:
@@ -183,7 +192,8 @@ class KeyFile:
             return 0, []
         try:
             data = json.loads(unseal([key], MAGIC, blob, str(self.path)))
-            generation, items = int(data["generation"]), data["keys"]
+            # A bare list: the first layout, before writes were counted (its first write, then).
+            generation, items = (1, data) if isinstance(data, list) else (int(data["generation"]), data["keys"])
         except (ValueError, TypeError, KeyError) as exc:  # altered, or not the layout written here
             raise KeysDamaged(f"{self.path} cannot be read: {exc}") from None
         if not isinstance(items, list) or generation < 1:

@@ -111,7 +111,9 @@ class WebhookSink(QueuedSink):
         deadline = time.monotonic() + 2 * self._timeout
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
-                while response.read(4096) and time.monotonic() < deadline:  # an answer that trickles is cut off
+                # read1: one receive at a time, so the deadline is looked at between them and an answer that
+                # trickles a byte a time is cut off (read(n) would wait for all n, each byte its own timeout).
+                while response.read1(4096) and time.monotonic() < deadline:
                     pass
                 return True
         except urllib.error.HTTPError as exc:

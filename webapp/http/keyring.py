@@ -105,15 +105,18 @@ class Keyring:
 
     def _refresh(self) -> None:
         now = self._clock()
-        if self._looked is not None and now - self._looked < self.every:
+        if self._read_once and self._looked is not None and now - self._looked < self.every:
             return
         # Another request is reading them: this one goes on with the keys read last, or, before the
-        # first read, waits for it (a request that came too early must not find the server unguarded).
+        # first read, waits for it (a request that came too early must not be refused a good key).
         got = (self._reading.acquire(blocking=False) if self._read_once
                else self._reading.acquire(timeout=FIRST_READ_WAIT))
         if not got:
             return
         try:
+            now = self._clock()
+            if self._looked is not None and now - self._looked < self.every:
+                return  # read meanwhile by the request this one waited for (or tried, and failed: not again yet)
             self._looked = now
             version = getattr(self._source, "version", lambda: None)()
             if version is not None and version == self._version and not self._damaged:

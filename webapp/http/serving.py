@@ -21,7 +21,7 @@ import socket
 import time
 from typing import Optional
 
-from waitress.channel import ClientDisconnected, HTTPChannel
+from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
 
@@ -96,8 +96,9 @@ class JsonErrorChannel(HTTPChannel):
 
     def _flush_outbufs_below_high_watermark(self):
         """waitress's own, with a deadline. A stream's thread waits here while its client has more than the
-        high-water mark unread; a client that reads nothing for stalled_after seconds is disconnected, so
-        it cannot hold a server thread and a stream slot for ever (waitress would wait without end)."""
+        high-water mark unread; a client that does not bring it back under the mark within stalled_after
+        seconds (one that reads nothing, or too slowly to take even that) is disconnected, so it cannot
+        hold a server thread and a stream slot for ever (waitress would wait without end)."""
         if self.total_outbufs_len <= self.adj.outbuf_high_watermark:
             return
         deadline = time.monotonic() + self.stalled_after
@@ -111,14 +112,15 @@ class JsonErrorChannel(HTTPChannel):
             while self.connected and self.total_outbufs_len > self.adj.outbuf_high_watermark:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self._drop_stalled()
-                    raise ClientDisconnected
+                    self._drop_stalled()  # write_soon then raises ClientDisconnected, as for a client gone
+                    return
                 self.server.pull_trigger()
                 self.outbuf_lock.wait(min(remaining, 1.0))
 
     def _drop_stalled(self) -> None:
         log.info("a client left %d bytes unread for %.0f s: disconnected", self.total_outbufs_len, self.stalled_after)
         self.will_close = True
+        self.connected = False  # as waitress's own cancel(): every later write of this channel's task gives up
         try:  # the server's loop then sees the connection end and closes it; this thread stops writing now
             if self.socket is not None:
                 self.socket.shutdown(socket.SHUT_RDWR)
