@@ -195,6 +195,7 @@ def test_a_url_camera_never_shows_its_password(cameras_rig, live_server, capsys)
         assert "argument --camera" in refused and "hunter2" not in refused
 
 
+@pytest.mark.slow  # a 1080p crowd through the recognizer, frame after frame: seconds even with recorded embeddings
 def test_a_crowd_embeds_a_few_faces_a_turn_the_least_seen_first(analyzer):
     """Cameras share one model: a crowd's turn embeds at most max_embeds faces, the undecided and least
     seen first, so a door's newcomer waits for a few embeddings, not twenty, and no face of the crowd

@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import requests
 
 from recognition.faces import Box, FaceObservation
@@ -227,6 +228,7 @@ def test_events_stream_over_http_and_resume_with_last_event_id(store, analyzer, 
     assert first[0]["event"] == "lost"
 
 
+@pytest.mark.slow  # megabytes of events through a real socket, and a second's wait for the stalled client
 def test_a_client_that_never_reads_is_disconnected_and_its_slot_freed(store, analyzer, live_server):
     import socket as sockets
 
