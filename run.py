@@ -203,11 +203,10 @@ def event_bus(settings: config.EventsConfig):
     if mqtt is not None and not mqtt.tls and not is_loopback(mqtt.host):
         log.warning("%s is plain MQTT to another machine: its password and the names of the people in view cross "
                     "the network unencrypted; use mqtts:// where the broker offers TLS", mqtt.label)
-    sinks: list = [MqttSink(mqtt)] if mqtt is not None else []
-    sinks += [WebhookSink(url, settings.webhook_secret or b"") for url in settings.webhooks]
-    for sink in sinks[1 if settings.mqtt is not None else 0:]:
-        log.info("events to %s", sink.name)
-    return EventBus(sinks)
+    webhooks = [WebhookSink(url, settings.webhook_secret or b"") for url in settings.webhooks]
+    for webhook in webhooks:  # the MQTT sink says where it sends when it starts
+        log.info("events to %s", webhook.name)
+    return EventBus([*([MqttSink(mqtt)] if mqtt is not None else []), *webhooks])
 
 
 def watched_cameras(settings: config.Config, analyzer, detector, stopping: threading.Event, events=None):

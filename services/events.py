@@ -60,7 +60,6 @@ class EventBus:
         self._ring: deque = deque(maxlen=keep)  # (number, event)
         self._next = 1
         self._changed = threading.Condition()
-        self._states: dict[str, CameraState] = {}
         self.published = 0
 
     def publish(self, event: FaceEvent) -> FaceEvent:
@@ -76,18 +75,13 @@ class EventBus:
         return event
 
     def set_state(self, state: CameraState) -> None:
-        self._states = {**self._states, state.camera: state}
+        """Who is on a camera now, for the sinks that keep it (MQTT's retained state)."""
         for sink in self.sinks:
             sink.offer(state)
 
     def camera_gone(self, camera: str) -> None:
-        self._states = {name: state for name, state in self._states.items() if name != camera}
         for sink in self.sinks:
             sink.offer(CameraGone(camera))
-
-    def states(self) -> list[CameraState]:
-        """Every camera's latest state (a sink that reconnects publishes them again)."""
-        return list(self._states.values())
 
     @property
     def latest_id(self) -> str:

@@ -15,6 +15,7 @@ import requests
 from recognition.faces import Box, FaceObservation
 from recognition.live.events import APPEARED, LEFT, NAMED, VISITOR, CameraEvents, FaceEvent
 from services.events import EventBus
+from tests.support.sse import read_sse
 from webapp import create_app
 from webapp.parts import Parts
 
@@ -174,26 +175,6 @@ def test_publishing_never_waits_for_a_reader():
     for n in range(10_000):  # nobody reads: the ring keeps the newest hundred, nothing grows
         bus.publish(FaceEvent(APPEARED, "door", float(n), track=n))
     assert time.monotonic() - started < 5 and len(bus.after("x-0", timeout=0).events) == 100
-
-
-def read_sse(response, count: int, timeout: float = 10.0) -> list[dict]:
-    """The first count events of an SSE response, each {'id', 'event', 'data'}."""
-    found: list[dict] = []
-    current: dict = {}
-    deadline = time.monotonic() + timeout
-    for line in response.iter_lines(decode_unicode=True):
-        if time.monotonic() > deadline:
-            break
-        if line == "":
-            if "event" in current:
-                found.append(current)
-                if len(found) == count:
-                    break
-            current = {}
-        elif not line.startswith(":"):
-            field, _, value = line.partition(": ")
-            current[field] = json.loads(value) if field == "data" else value
-    return found
 
 
 def test_events_stream_over_http_and_resume_with_last_event_id(store, analyzer, live_server):

@@ -15,10 +15,10 @@ from services.events import EventBus
 from services.sinks.mqtt import MqttSink, parse_mqtt_url
 from services.sinks.webhooks import WebhookSink
 from tests.conftest import load_photo, wait_until
+from tests.support.mqtt_listener import Listener
+from tests.support.sse import read_sse
 from tests.support.walk_in import walk_in_clip
 from tests.support.webhook_receiver import WebhookReceiver
-from tests.test_events import read_sse
-from tests.test_mqtt import Listener
 from webapp import create_app
 
 KEY = "events-key"

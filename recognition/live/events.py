@@ -143,7 +143,7 @@ class CameraEvents:
             if resumed is not None:
                 self._tracks[track] = resumed
             else:
-                self._emit(FaceEvent(APPEARED, self.camera, at, track, face.identity_hash, face.name,
+                self._publish(FaceEvent(APPEARED, self.camera, at, track, face.identity_hash, face.name,
                                      face.similarity, face.visitor))
         key = _whose(face)
         previous = self._tracks.get(track)
@@ -158,7 +158,7 @@ class CameraEvents:
             event = FaceEvent(kind or APPEARED, self.camera, at, track, face.identity_hash, face.name,
                               face.similarity, face.visitor)
             if kind is not None:
-                self._emit(event)
+                self._publish(event)
             presence = self._present[key] = _Presence(event, at, face.box)
             if kind is None:
                 presence.could_be = self._lost_near(face, at)
@@ -217,7 +217,7 @@ class CameraEvents:
         for track in presence.tracks:
             if self._tracks.get(track) == key:
                 del self._tracks[track]
-        self._emit(replace(presence.event, kind=LEFT, at=at))
+        self._publish(replace(presence.event, kind=LEFT, at=at))
 
     def _update_state(self, at: float) -> None:
         """Who is in view, as the events tell it (someone out of view for less than leave_after still
@@ -227,9 +227,6 @@ class CameraEvents:
         if self._state is None or (state.people, state.unknown) != (self._state.people, self._state.unknown):
             self._state = state
             self._on_state(state)
-
-    def _emit(self, event: FaceEvent) -> None:
-        self._publish(event)
 
 
 def _distance(a: Box, b: Box) -> float:

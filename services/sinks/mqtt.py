@@ -99,6 +99,7 @@ class MqttSink(QueuedSink):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         self._client = client
+        self._published = mqtt.MQTT_ERR_SUCCESS  # what publish() returns when paho took the message
 
     @property
     def availability_topic(self) -> str:
@@ -154,9 +155,7 @@ class MqttSink(QueuedSink):
 
     def _publish(self, topic: str, payload, *, retain: bool) -> bool:
         body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload, separators=(",", ":"))
-        import paho.mqtt.client as mqtt
-
-        return self._client.publish(topic, body, qos=1, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
+        return self._client.publish(topic, body, qos=1, retain=retain).rc == self._published
 
     def _announce(self, camera: str) -> None:
         if camera in self._announced:
