@@ -13,7 +13,9 @@ import requests
 from tests.conftest import load_photo, stored_bytes
 from webapp import create_app
 
-IMAGE_SIGNATURES = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n", "numpy array": b"\x93NUMPY", "WebP": b"WEBPVP8"}
+# Long enough that sealed (random) bytes never hold them by chance.
+IMAGE_SIGNATURES = {"PNG": b"\x89PNG\r\n\x1a\n", "numpy array": b"\x93NUMPY", "WebP": b"WEBPVP8"}
+JPEG_START = b"\xff\xd8\xff"  # three bytes: random bytes hold them once in 16 MB, so a match must also decode
 PEOPLE = ["obama/obama1.jpg", "biden/biden1.jpg", "kit_harington/kit1.jpg"]
 
 
@@ -36,6 +38,16 @@ def big_png(relative: str) -> bytes:
     ok, data = cv2.imencode(".png", cv2.resize(image, None, fx=scale, fy=scale), [cv2.IMWRITE_PNG_COMPRESSION, 0])
     assert ok and len(data) > 2 * 1024 * 1024
     return data.tobytes()
+
+
+def holds_jpeg(data: bytes) -> bool:
+    """A JPEG starts with three bytes any ciphertext may hold; one that is really there also decodes."""
+    at = data.find(JPEG_START)
+    while at >= 0:
+        if cv2.imdecode(np.frombuffer(data[at:], np.uint8), cv2.IMREAD_GRAYSCALE) is not None:
+            return True
+        at = data.find(JPEG_START, at + 1)
+    return False
 
 
 def holds_vector(data: bytes, vector: np.ndarray) -> bool:
@@ -91,6 +103,7 @@ def test_no_image_bytes_or_clear_vectors_under_the_data_dir_or_temp_dir(services
             scanned += 1
             for kind, signature in IMAGE_SIGNATURES.items():
                 assert signature not in data, f"{path} holds {kind} data"
+            assert not holds_jpeg(data), f"{path} holds JPEG data"
             assert not any(holds_vector(data, v) for v in vectors), f"{path} holds an embedding in the clear"
     assert scanned >= 2  # at least the store and the secret were looked at
     logged = caplog.text
