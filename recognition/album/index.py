@@ -50,10 +50,17 @@ class PhotoEntry:
     height: int
     boxes: np.ndarray  # (faces, 4) float32: x, y, w, h as fractions of width and height
     vectors: np.ndarray  # (faces, dimensions) float32, unit length
+    # A video's entry: one "face" per appearance of a face, its box where it was seen best, and (faces, 3)
+    # float32 seconds: when it came into view, when it left, and when it was seen best. None: a photo.
+    times: Optional[np.ndarray] = None
 
     @property
     def faces(self) -> int:
         return len(self.boxes)
+
+    @property
+    def is_video(self) -> bool:
+        return self.times is not None
 
     def pixel_box(self, face: int) -> list[int]:
         x, y, w, h = self.boxes[face]
@@ -95,7 +102,7 @@ class AlbumIndex:
     def put(self, entries: Sequence[PhotoEntry]) -> None:
         """Add or replace these photos (one record, on disk when this returns)."""
         if entries:
-            self._append({"put": _columns(entries)})
+            self._append({"put": entries_to_columns(entries)})
             with self._entries_lock:
                 for entry in entries:
                     self.entries[entry.path] = entry
@@ -121,7 +128,7 @@ class AlbumIndex:
     def _rewrite(self) -> segments.Appender:
         """compact(), returning the appender that continues the rewritten file."""
         self.close()
-        body = self._seal({"put": _columns(list(self.entries.values()))})
+        body = self._seal({"put": entries_to_columns(list(self.entries.values()))})
         link = segments.write(self.folder, SEGMENT, [body], self._secret)
         self._appender = appender = segments.Appender(
             self.folder, SEGMENT, self._secret, length=segments.segment_path(self.folder, SEGMENT).stat().st_size,
@@ -181,14 +188,19 @@ class AlbumIndex:
                 raise IndexDamaged("an album index record names a photo by something else than a path")
             self.entries.pop(path, None)
         if "put" in change:
-            for entry in _entries(change["put"]):
+            for entry in entries_from_columns(change["put"]):
                 self.entries[entry.path] = entry
 
 
-def _columns(entries: Sequence[PhotoEntry]) -> dict:
+def entries_to_columns(entries: Sequence[PhotoEntry]) -> dict:
+    """Entries as a few lists and arrays (what a record pickles): the one format of an entry at rest."""
     with_faces = [e for e in entries if e.faces]
     dimensions = with_faces[0].vectors.shape[1] if with_faces else 0
+    videos = [e for e in entries if e.is_video]
     return {
+        "videos": [e.is_video for e in entries],
+        "times": (np.concatenate([e.times for e in videos]).astype(np.float32).reshape(-1, 3) if videos
+                  else np.zeros((0, 3), np.float32)),
         "paths": [e.path for e in entries],
         "sizes": [int(e.size) for e in entries],
         "mtimes": [int(e.mtime_ns) for e in entries],
@@ -203,8 +215,8 @@ def _columns(entries: Sequence[PhotoEntry]) -> dict:
     }
 
 
-def _entries(columns) -> list[PhotoEntry]:
-    """The photos of a record's columns, every field checked before it is used."""
+def entries_from_columns(columns) -> list[PhotoEntry]:
+    """The entries of a record's columns, every field checked before it is used."""
     try:
         names = ("paths", "sizes", "mtimes", "digests", "widths", "heights", "faces")
         lists = [list(columns[name]) for name in names]
@@ -220,11 +232,20 @@ def _entries(columns) -> list[PhotoEntry]:
     if (not isinstance(boxes, np.ndarray) or not isinstance(vectors, np.ndarray) or boxes.shape != (total, 4)
             or vectors.ndim != 2 or vectors.shape[0] != total or min(faces, default=0) < 0):
         raise IndexDamaged("an album index record's boxes or vectors do not match its photos")
-    entries, start = [], 0
-    for path, size, mtime, digest, width, height, n in zip(*lists):
+    videos = columns.get("videos", [False] * count)  # records written before videos were indexed: photos
+    times = columns.get("times", np.zeros((0, 3), np.float32))
+    if (not isinstance(videos, list) or len(videos) != count or not all(isinstance(v, bool) for v in videos)
+            or not isinstance(times, np.ndarray) or times.ndim != 2 or times.shape[1] != 3
+            or times.shape[0] != sum(n for n, video in zip(faces, videos) if video)):
+        raise IndexDamaged("an album index record's videos or their times do not match its entries")
+    entries, start, timed = [], 0, 0
+    for path, size, mtime, digest, width, height, n, video in zip(*lists, videos):
         faces_vectors = vectors[start : start + n] if n else np.zeros((0, vectors.shape[1]), np.float32)
-        entries.append(PhotoEntry(path, size, mtime, digest, width, height, boxes[start : start + n], faces_vectors))
+        entry_times = times[timed : timed + n] if video else None
+        entries.append(PhotoEntry(path, size, mtime, digest, width, height, boxes[start : start + n], faces_vectors,
+                                  entry_times))
         start += n
+        timed += n if video else 0
     return entries
 
 
