@@ -139,5 +139,4 @@ class Albums:
         return {"id": person.id, "size": len(person.faces),
                 "name": person.name or (identity.name if identity else None),
                 "identity": identity.hash if identity else None,
-                "faces": [{"album": f.album, "photo": f.photo, "face": f.face, "box": library.box_of(f)}
-                          for f in person.faces]}
+                "faces": [library.face_json(f) for f in person.faces]}

@@ -28,6 +28,7 @@ import numpy as np
 
 from recognition.album.index import AlbumIndex, PhotoEntry, file_digest
 from recognition.album.photos import PhotoSkipped, read_photo
+from recognition.album.videos import MAX_SECONDS, SECONDS_PER_SECOND, appearance_vectors, is_video, read_video_faces
 from recognition.album.walker import FileState, WalkReport, walk
 from recognition.models.aligner import Aligner
 from recognition.models.detectors import FaceDetector
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_SIDE = 1280  # album photos are scaled to this before faces are sought (and searched at this width)
 READ_AT_ONCE = 64 << 20  # a photo up to this size is read once, hashed and decoded from memory
 WORKER_TIMEOUT = 300.0  # seconds one photo may take to read and search before indexing gives up
+# A video gives itself up when it decodes too slowly (videos.py); this is the last resort beyond that.
+VIDEO_TIMEOUT = WORKER_TIMEOUT + SECONDS_PER_SECOND * MAX_SECONDS
 
 
 @dataclass
@@ -67,6 +70,9 @@ class _Prepared:
     # (n, 4) x, y, w, h as fractions of the photo's size; none for a photo skipped or kept
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     chips: list = field(default_factory=list)
+    # A video's: (appearances, 3) seconds (came, left, seen best), and how many of chips each appearance has
+    times: Optional[np.ndarray] = None
+    views: list = field(default_factory=list)
 
 
 class AlbumIndexer:
@@ -161,12 +167,13 @@ class AlbumIndexer:
                     relative, state = item
                     known = album_index.entries.get(relative)
                     changed = known is None or (known.size, known.mtime_ns) != (state.size, state.mtime_ns)
-                    future = pool.submit(self._prepare, folder / relative, state, known) if changed else None
+                    future = pool.submit(self._prepare, folder / relative, state, known, stop) if changed else None
                     window.append((relative, state, known, future))
                 if not window or (stop is not None and stop.is_set()):
                     return
                 relative, state, known, future = window[0]
-                prepared = None if future is None else _result(future, stop)
+                timeout = VIDEO_TIMEOUT if is_video(Path(relative)) else WORKER_TIMEOUT
+                prepared = None if future is None else _result(future, stop, timeout)
                 if future is not None and prepared is None:  # stopped while waiting
                     return
                 window.popleft()
@@ -180,9 +187,12 @@ class AlbumIndexer:
                 log.warning("album: a photo still being read after %.0fs; not waiting for it", WORKER_TIMEOUT)
             pool.shutdown(wait=not stuck)  # the workers are idle: they end at once
 
-    def _prepare(self, path: Path, state: FileState, known: Optional[PhotoEntry]) -> _Prepared:
+    def _prepare(self, path: Path, state: FileState, known: Optional[PhotoEntry],
+                 stop: Optional[threading.Event] = None) -> _Prepared:
         """In a worker thread: the photo read once (hashed from the same bytes), its faces found and
         aligned; the photo kept as it was when only its mtime changed. Never raises for a bad photo."""
+        if is_video(path):
+            return self._prepare_video(path, known, stop)
         source: Union[Path, BinaryIO]
         try:
             if state.size > READ_AT_ONCE:  # hashed and decoded from the file: not all of it in memory
@@ -207,6 +217,25 @@ class AlbumIndexer:
                                   dtype=np.float32).reshape(-1, 4)
         return _Prepared(digest, width=photo.width, height=photo.height, boxes=relative_boxes, chips=chips)
 
+    def _prepare_video(self, path: Path, known: Optional[PhotoEntry], stop: Optional[threading.Event]) -> _Prepared:
+        """In a worker thread: the video hashed, then (when its content changed) its frames sampled and its
+        faces followed into appearances, each with its best views' chips. Never raises for a bad video."""
+        try:
+            digest = file_digest(path)
+            if known is not None and known.digest == digest:
+                return _Prepared(digest, kept=True)
+            found = read_video_faces(path, self._detector, self._aligner, chip_size(self._embedder),
+                                     max_side=self._max_side, stop=stop)
+        except PhotoSkipped as skipped:
+            return _Prepared("", skipped=(skipped.reason, str(skipped)))
+        except OSError as exc:
+            return _Prepared("", skipped=("unreadable", exc.strerror or str(exc)))
+        except Exception as exc:  # a decoder's own failure on a strange file: that video only is skipped
+            log.warning("album: %s could not be read", path, exc_info=True)
+            return _Prepared("", skipped=("unreadable", f"{type(exc).__name__}: {exc}"))
+        return _Prepared(digest, width=found.width, height=found.height, boxes=found.boxes, chips=found.chips,
+                         times=found.times, views=found.views)
+
     def _entry(self, prepared: _Prepared, relative: str, state: FileState, known: Optional[PhotoEntry], folder: Path,
                report: WalkReport) -> Optional[PhotoEntry]:
         """The photo's index entry: its faces embedded, or kept when only its mtime changed."""
@@ -220,10 +249,12 @@ class AlbumIndexer:
         self._update(read=self.progress.read + 1)
         if prepared.chips:
             vectors = self._embedder.embed(prepared.chips)
+            if prepared.times is not None:  # a video: each appearance's views make one vector
+                vectors = appearance_vectors(vectors, prepared.views)
         else:
             vectors = np.zeros((0, self._embedder.dimensions or 0), np.float32)
         return PhotoEntry(relative, state.size, state.mtime_ns, prepared.digest, prepared.width, prepared.height,
-                          prepared.boxes, np.asarray(vectors, dtype=np.float32))
+                          prepared.boxes, np.asarray(vectors, dtype=np.float32), prepared.times)
 
     def failed(self) -> None:
         """Indexing stopped on an error (logged by the caller); the progress says so."""
@@ -234,9 +265,9 @@ class AlbumIndexer:
             self.progress = replace(self.progress, **changes)
 
 
-def _result(future: Future, stop: Optional[threading.Event]) -> Optional[_Prepared]:
+def _result(future: Future, stop: Optional[threading.Event], timeout: float = WORKER_TIMEOUT) -> Optional[_Prepared]:
     """A worker's answer, waited for in short slices so a stop is honoured meanwhile (None then)."""
-    deadline = time.monotonic() + WORKER_TIMEOUT
+    deadline = time.monotonic() + timeout
     while True:
         try:
             return future.result(timeout=0.1)
@@ -244,4 +275,4 @@ def _result(future: Future, stop: Optional[threading.Event]) -> Optional[_Prepar
             if stop is not None and stop.is_set():
                 return None
             if time.monotonic() > deadline:
-                raise TimeoutError(f"reading a photo took longer than {WORKER_TIMEOUT:.0f}s") from None
+                raise TimeoutError(f"reading a photo took longer than {timeout:.0f}s") from None

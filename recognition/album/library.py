@@ -103,13 +103,16 @@ class AlbumLibrary:
             if self._grouped is None or self._grouped[0] != (self._changes, threshold):
                 vectors: list[np.ndarray] = []
                 refs: list[FaceRef] = []
+                places: list[tuple] = []
                 for name, index in self._indexes.items():
                     for entry in index.snapshot():
                         if entry.faces and entry.vectors.shape[1] == self._dimensions:
                             vectors.append(entry.vectors)
                             refs.extend(FaceRef(name, entry.path, face) for face in range(entry.faces))
+                            places.extend((name, entry.path, face if entry.is_video else -1)
+                                          for face in range(entry.faces))
                 grouped = group_people(np.concatenate(vectors) if vectors else np.zeros((0, self._dimensions)),
-                                       refs, threshold)
+                                       refs, threshold, places=places)
                 self._grouped = ((self._changes, threshold), grouped)
             return self._grouped[1]
 
@@ -123,12 +126,34 @@ class AlbumLibrary:
         entry = index.entries.get(face.photo) if index is not None else None
         return entry.pixel_box(face.face) if entry is not None and face.face < entry.faces else None
 
+    def face_json(self, face: FaceRef) -> dict:
+        """A face as the API lists it: in a photo, its box; in a video, also when it was seen best (at),
+        and when it came and left."""
+        index = self._indexes.get(face.album)
+        entry = index.entries.get(face.photo) if index is not None else None
+        known = entry is not None and face.face < entry.faces
+        found = {"album": face.album, "photo": face.photo, "face": face.face,
+                 "box": entry.pixel_box(face.face) if known else None}
+        if known and entry.is_video:
+            start, end, at = (round(float(v), 2) for v in entry.times[face.face])
+            found.update(video=True, at=at, start=start, end=end)
+        return found
+
+    def video_path(self, album: str, video: str) -> Optional[Path]:
+        """The file of a video the album's index holds (as photo_path does for photos)."""
+        folder, index = self.albums.get(album), self._indexes.get(album)
+        entry = index.entries.get(video) if index is not None else None
+        if folder is None or entry is None or not entry.is_video:
+            return None
+        return resolve(folder, video)
+
     def photo_path(self, album: str, photo: str) -> Optional[Path]:
         """The file of a photo the album's index holds, by its path as the index names it; None when
         there is no such album or photo, or the path leaves the album. Any other file in the folder (a
         page, a drawing, a photo not indexed yet or no longer a photo) is not served."""
         folder, index = self.albums.get(album), self._indexes.get(album)
-        if folder is None or index is None or photo not in index.entries:
+        entry = index.entries.get(photo) if index is not None else None
+        if folder is None or entry is None or entry.is_video:
             return None
         return resolve(folder, photo)
 

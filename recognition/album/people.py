@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Hashable, Optional, Sequence
 
 import numpy as np
 
@@ -40,8 +40,10 @@ class Person:
 
 
 def group_people(vectors: np.ndarray, refs: Sequence[FaceRef], threshold: float, *,
-                 min_neighbors: int = 2) -> tuple[list[Person], list[FaceRef]]:
-    """(people, largest first; faces in no group)."""
+                 min_neighbors: int = 2, places: Optional[Sequence[Hashable]] = None) -> tuple[list[Person], list[FaceRef]]:
+    """(people, largest first; faces in no group). places: where each face was seen, two faces of one place
+    never being one person (by default its photo; a video's appearances are each a place of their own,
+    since one person appears in a video many times)."""
     count = len(refs)
     if count == 0:
         return [], []
@@ -58,7 +60,7 @@ def group_people(vectors: np.ndarray, refs: Sequence[FaceRef], threshold: float,
     source, target, strength = np.concatenate(sources), np.concatenate(targets), np.concatenate(strengths)
     neighbours = np.bincount(source, minlength=count) + np.bincount(target, minlength=count)
     core = neighbours >= min_neighbors
-    photo_of = [(ref.album, ref.photo) for ref in refs]
+    photo_of = list(places) if places is not None else [(ref.album, ref.photo) for ref in refs]
     parent = list(range(count))
     photos = [{photo_of[i]} for i in range(count)]
     sums = vectors.astype(np.float64)  # per group root: the sum of its faces, whose direction is its average

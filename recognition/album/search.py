@@ -1,4 +1,5 @@
-"""Searching an album's faces by a face: one matrix product over every indexed face, best face per photo.
+"""Searching an album's faces by a face: one matrix product over every indexed face, best face per photo;
+in a video, its best appearance, with the others that match too.
 
 The faces of all albums are stacked in one float32 matrix (rebuilt when an index changes), so a search
 is a single matrix-vector product: about 13 MB read per 100,000 faces of 128 dimensions.
@@ -6,13 +7,28 @@ is a single matrix-vector product: about 13 MB read per 100,000 faces of 128 dim
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from recognition.album.index import PhotoEntry
 
 MAX_MATCHES = 500  # photos a search answers at most (a search by photo may ask for fewer: 'limit')
+MAX_APPEARANCES = 20  # of one video's matching appearances, the best this many are listed
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """A face's time in view in a video: came, left, seen best (seconds), and its box when seen best."""
+    start: float
+    end: float
+    at: float
+    box: list[int]
+    similarity: float
+
+    def to_json(self) -> dict:
+        return {"at": round(self.at, 2), "start": round(self.start, 2), "end": round(self.end, 2), "box": self.box,
+                "similarity": round(self.similarity, 4)}
 
 
 @dataclass(frozen=True)
@@ -21,9 +37,14 @@ class AlbumMatch:
     photo: str  # relative to its album
     similarity: float
     box: list[int]  # the matching face, in the photo's pixels
+    appearances: Optional[list[Appearance]] = None  # a video's: those that match, best first; None for a photo
 
     def to_json(self) -> dict:
-        return {"album": self.album, "photo": self.photo, "similarity": round(self.similarity, 4), "box": self.box}
+        if self.appearances is None:
+            return {"album": self.album, "photo": self.photo, "similarity": round(self.similarity, 4), "box": self.box}
+        best = self.appearances[0]
+        return {"album": self.album, "video": self.photo, "similarity": round(self.similarity, 4),
+                **best.to_json(), "appearances": [a.to_json() for a in self.appearances]}
 
 
 class FaceMatrix:
@@ -51,14 +72,30 @@ class FaceMatrix:
             return []
         similarity = (self._vectors @ np.asarray(queries, np.float32).T).max(axis=1)
         candidates = np.flatnonzero(similarity >= threshold)
-        best: dict[tuple[str, str], tuple[float, int]] = {}
+        best: dict[tuple[str, str], list[int]] = {}  # per photo or video, its matching rows, best first
+        videos = 0
         for row in candidates[np.argsort(-similarity[candidates], kind="stable")]:
             name, entry, _ = self._owners[row]
-            best.setdefault((name, entry.path), (float(similarity[row]), int(row)))
-            if len(best) >= limit:
-                break
+            rows = best.get((name, entry.path))
+            if rows is None:
+                if len(best) >= limit:
+                    if not videos:
+                        break
+                    continue  # a new photo past the limit; a video already listed may still gain appearances
+                best[(name, entry.path)] = rows = []
+                videos += entry.is_video
+            rows.append(int(row))
         matches = []
-        for (name, path), (value, row) in best.items():
-            _, entry, face = self._owners[row]
-            matches.append(AlbumMatch(name, path, value, entry.pixel_box(face)))
+        for (name, path), rows in best.items():
+            _, entry, face = self._owners[rows[0]]
+            appearances = None
+            if entry.is_video:
+                appearances = [_appearance(entry, self._owners[row][2], float(similarity[row]))
+                               for row in rows[:MAX_APPEARANCES]]
+            matches.append(AlbumMatch(name, path, float(similarity[rows[0]]), entry.pixel_box(face), appearances))
         return matches
+
+
+def _appearance(entry: PhotoEntry, face: int, similarity: float) -> Appearance:
+    start, end, at = (float(v) for v in entry.times[face])
+    return Appearance(start, end, at, entry.pixel_box(face), similarity)

@@ -5,8 +5,8 @@ symbolic links are followed only where they lead to somewhere inside the album (
 loop, is skipped and counted), and a path asked for by a client is resolved the same way, so nothing
 outside the album is ever read or served.
 
-Only photos are walked (by their extension; the indexer then decodes each and leaves out what is not
-one), and what a photo is when served is read from its first bytes, never from its name: a page or a
+Only photos and videos are walked (by their extension; the indexer then decodes each and leaves out
+what is not one), and what a photo is when served is read from its first bytes, never from its name: a page or a
 drawing in an album, whatever it is called, is never a photo.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from recognition.album.photos import is_photo
+from recognition.album.videos import is_video
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def walk(root: Path, report: Optional[WalkReport] = None) -> Iterator[tuple[str,
                     continue
                 if entry.is_dir():
                     yield from visit(path, f"{name}/")
-                elif entry.is_file() and is_photo(path):
+                elif entry.is_file() and (is_photo(path) or is_video(path)):
                     stat = entry.stat()
                     yield name, FileState(stat.st_size, stat.st_mtime_ns)
             except OSError as exc:  # vanished or not allowed while we looked

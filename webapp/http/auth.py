@@ -61,7 +61,7 @@ OPEN = MappingProxyType({
 })
 PUBLIC_SIGNUP = "signin.signup"  # open too with --public-signup: sign-up without the key that deletes people
 # The pictures shown in <img>s: the viewer cookie opens their GET and HEAD, nothing else.
-VIEWABLE = frozenset({"live.streaming", "cameras.snapshot", "albums.photo"})
+VIEWABLE = frozenset({"live.streaming", "cameras.snapshot", "albums.photo", "albums.frame"})
 
 bp = Blueprint("auth", __name__)
 

@@ -30,6 +30,7 @@ NEEDS = MappingProxyType({
     "people.show": "read",  # GET /faces/<hash>
     "albums.album_status": "read",  # GET /album
     "albums.photo": "read",  # GET /album/photo
+    "albums.frame": "read",  # GET /album/frame
     "album_people.people": "read",  # GET /album/people
     "auth.buy_viewer_cookie": "read",  # the cookie opens the pictures only, which are reads
     "events.events": "read",  # GET /events

@@ -27,7 +27,7 @@ OPEN = frozenset({("/", "get"), ("/people", "get"), ("/albums", "get"), ("/signu
         ("/me", "get"), ("/me/delete", "post"), ("/health", "get"), ("/openapi.json", "get")})
 PUBLIC_SIGNUP = ("/signup", "post")  # open with --public-signup
 VIEWABLE = frozenset({("/streaming", "get"), ("/streaming/{camera}", "get"), ("/cameras/{camera}/snapshot", "get"),
-                      ("/album/photo", "get")})
+                      ("/album/photo", "get"), ("/album/frame", "get")})
 MODEL = frozenset({("/enroll", "post"), ("/register", "post"), ("/login", "post"), ("/signin/look", "post"),
          ("/signup", "post"), ("/signin", "post"), ("/process-frame", "post"),
          ("/extract_embeddings_from_image", "post"), ("/extract_embeddings_from_video", "post"),

@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 
 from recognition.album.photos import PhotoSkipped, read_photo
 from recognition.album.search import MAX_MATCHES
+from recognition.album.videos import MAX_SECONDS, read_frame
 from recognition.album.walker import photo_type
 from recognition.images import MAX_PIXELS
 from webapp.current import parts
@@ -130,6 +131,29 @@ def photo():
     return Response(rendered, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+@bp.get("/album/frame")
+def frame():
+    """A video's frame at 'at' seconds as a JPEG, with box=x,y,w,h highlighted, at most size pixels
+    (MAX_HIGHLIGHT_SIDE without): decoded in memory, never kept on disk."""
+    library = parts().photo_albums.open()
+    album, relative = request.args.get("album", ""), request.args.get("video", "")
+    path = library.video_path(album, relative)
+    if path is None:
+        raise ApiError(404, f"no video {relative!r} in album {album!r}")
+    at, box, size = _seconds(request.args.get("at")), _box(request.args.get("box")), _size(request.args.get("size"))
+    key = (str(path), path.stat().st_mtime_ns, at, box, size)
+    cache: RenderCache = current_app.extensions[RENDERS]
+    rendered = cache.get(key)
+    if rendered is None:
+        try:
+            image, scale = read_frame(path, at, size or MAX_HIGHLIGHT_SIDE)
+        except PhotoSkipped as exc:
+            raise ApiError(422, f"the frame cannot be shown: {exc}")
+        rendered = _jpeg(image, scale, box)
+        cache.put(key, rendered)
+    return Response(rendered, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
 def _render(path, box: Optional[tuple], size: int) -> bytes:
     try:
         # Within a request's memory bound, as a query photo is (album photos may be larger: indexing reads
@@ -137,9 +161,13 @@ def _render(path, box: Optional[tuple], size: int) -> bytes:
         shown = read_photo(path, max_side=size, max_pixels=MAX_PIXELS)
     except PhotoSkipped as exc:
         raise ApiError(422, f"the photo cannot be shown: {exc}")
-    image = shown.image  # read_photo's own copy: drawn on in place
+    return _jpeg(shown.image, shown.scale, box)  # read_photo's own copy: drawn on in place
+
+
+def _jpeg(image, scale: float, box: Optional[tuple]) -> bytes:
+    """The picture as a JPEG, box (in the original's pixels) highlighted on it."""
     if box is not None:
-        x, y, w, h = (round(v * shown.scale) for v in box)
+        x, y, w, h = (round(v * scale) for v in box)
         thickness = max(2, round(max(image.shape[:2]) / 250))
         cv2.rectangle(image, (x, y), (x + w, y + h), (0, 200, 255), thickness)
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
@@ -171,6 +199,16 @@ def _threshold(raw: Optional[str]) -> float:
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise ApiError(400, f"'threshold' must be between 0 and 1, not {raw}")
     return value
+
+
+def _seconds(raw: Optional[str]) -> float:
+    try:
+        value = float(raw) if raw is not None and len(raw) <= 20 else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0.0 <= value <= MAX_SECONDS:
+        raise ApiError(400, f"'at' must be a time in the video in seconds (0 to {MAX_SECONDS:.0f}), not {raw!r}")
+    return round(value, 2)
 
 
 def _face_number(raw: Optional[str]) -> int:

@@ -36,16 +36,28 @@ def _query(name: str, description: str, required: bool = False) -> dict:
     return {"name": name, "in": "query", "required": required, "schema": TEXT, "description": description}
 
 
+SECONDS = {"type": "number", "description": "seconds into the video"}
+APPEARANCE = {"type": "object", "properties": {
+    "at": {"type": "number", "description": "when the face was seen best (its box is that frame's)"},
+    "start": {"type": "number", "description": "when it came into view"},
+    "end": {"type": "number", "description": "when it was last seen"}, "box": BOX, "similarity": {"type": "number"}}}
 MATCHES = json_answer({"type": "object", "properties": {
     "query_faces": {"type": "integer"}, "threshold": {"type": "number"},
     "matches": {"type": "array", "items": {"type": "object", "properties": {
-        "album": TEXT, "photo": TEXT, "similarity": {"type": "number"}, "box": BOX}}}}},
-    "photos with the person, best first, each once with its best face")
+        "album": TEXT, "photo": {"type": "string", "description": "a photo's path (a photo's match)"},
+        "video": {"type": "string", "description": "a video's path (a video's match, with at, start, end)"},
+        "similarity": {"type": "number"}, "box": BOX, "at": SECONDS, "start": SECONDS, "end": SECONDS,
+        "appearances": {"type": "array", "items": APPEARANCE,
+                        "description": "a video's: each time the face is in view and matches, best first"}}}}}},
+    "photos and videos with the person, best first, each once with its best face (a video's with its appearances)")
 PERSON = {"type": "object", "properties": {
     "id": TEXT, "size": {"type": "integer"}, "name": {"type": ["string", "null"]},
     "identity": {"type": ["string", "null"], "description": "the enrolled identity it is linked to"},
     "faces": {"type": "array", "items": {"type": "object", "properties": {
-        "album": TEXT, "photo": TEXT, "face": {"type": "integer"}, "box": BOX}}}}}
+        "album": TEXT, "photo": {"type": "string", "description": "the photo's or video's path"},
+        "face": {"type": "integer"}, "box": BOX,
+        "video": {"type": "boolean", "description": "true for an appearance in a video, with at, start and end"},
+        "at": SECONDS, "start": SECONDS, "end": SECONDS}}}}}
 PERSON_ID = {"name": "id", "in": "path", "required": True, "schema": TEXT,
              "description": "a person's id as GET /album/people lists it (stable once named or corrected)"}
 
@@ -110,6 +122,15 @@ ALBUM_PATHS = {
                        _query("photo", "its path in the album, as the index names it", True),
                        _query("box", "x,y,w,h in the photo's pixels"), _query("size", "16 to 1024 pixels")],
         "responses": {"200": {"description": "the photo", "content": {"image/*": {}}},
+                      **error_answers(400, 404, 422)}}},
+    "/album/frame": {"get": {
+        "summary": "a frame of an indexed album video, as a JPEG decoded in memory: the one at 'at' seconds, "
+                   "'box' highlighted (at most 2048 pixels), at most 'size' pixels",
+        "parameters": [_query("album", "the album's name", True),
+                       _query("video", "its path in the album, as the index names it", True),
+                       _query("at", "seconds into the video, as search and the people list give them", True),
+                       _query("box", "x,y,w,h in the video's pixels"), _query("size", "16 to 1024 pixels")],
+        "responses": {"200": {"description": "the frame", "content": {"image/jpeg": {}}},
                       **error_answers(400, 404, 422)}}},
 }
 
