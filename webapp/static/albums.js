@@ -6,9 +6,27 @@
 const $ = (id) => document.getElementById(id);
 let query = null;
 
-function photoUrl(match, extra) {
+function videoOf(match) {  // a search match names its video; a person's face says it is in one
+  return typeof match.video === "string" ? match.video : (match.video ? match.photo : null);
+}
+
+function photoUrl(match, extra) {  // a photo, or the frame of a video where the face was seen best
+  const video = videoOf(match);
+  if (video !== null) {
+    return "/album/frame?" + new URLSearchParams({album: match.album, video, at: match.at, ...extra}).toString();
+  }
   const params = new URLSearchParams({album: match.album, photo: match.photo, ...extra});
   return "/album/photo?" + params.toString();
+}
+
+function clock(seconds) {
+  const whole = Math.floor(seconds);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+}
+
+function where(match) {  // "album/path", and when in a video
+  const video = videoOf(match);
+  return video === null ? `${match.album}/${match.photo}` : `${match.album}/${video} at ${clock(match.at)}`;
 }
 
 function say(text, kind) {
@@ -32,7 +50,7 @@ async function progress() {
   $("albums").textContent = body.albums.join(", ");
   $("progress").max = Math.max(body.total, 1);
   $("progress").value = body.done;
-  $("progress-text").textContent = `${body.state}: ${body.done} of ${body.total} photos looked at, ` +
+  $("progress-text").textContent = `${body.state}: ${body.done} of ${body.total} photos and videos looked at, ` +
     `${body.photos} indexed, ${body.faces} faces, ${body.skipped} skipped`;
   if (body.state === "indexing") setTimeout(progress, 1000);
 }
@@ -44,7 +62,7 @@ function boxed(match) {  // a face the index no longer has (the photo changed) i
 function figure(match, caption) {
   const item = document.createElement("figure");
   const image = document.createElement("img");
-  image.alt = match.photo;
+  image.alt = where(match);
   showPicture(image, photoUrl(match, {...boxed(match), size: 256}));
   image.addEventListener("click", () => preview(match));
   const text = document.createElement("figcaption");
@@ -70,9 +88,9 @@ async function search() {
   $("results").replaceChildren();
   if (!answer.ok) { say(body.error, "error"); return; }
   for (const match of body.matches) {
-    $("results").append(figure(match, `${match.album}/${match.photo} · ${match.similarity.toFixed(3)}`));
+    $("results").append(figure(match, `${where(match)} · ${match.similarity.toFixed(3)}`));
   }
-  say(`${body.matches.length} photo(s) at strictness ${body.threshold.toFixed(2)}` +
+  say(`${body.matches.length} photo(s) and video(s) at strictness ${body.threshold.toFixed(2)}` +
       (body.query_faces > 1 ? ` (the largest of ${body.query_faces} faces)` : ""), "ok");
 }
 
@@ -158,7 +176,7 @@ function personView(person, everyone, identities) {
 }
 
 function faceView(person, face) {
-  const item = figure(face, face.photo);
+  const item = figure(face, face.video ? `${face.photo} at ${clock(face.at)}` : face.photo);
   const out = document.createElement("button");
   out.type = "button";
   out.className = "take-out";
