@@ -1,9 +1,10 @@
 """Albums: search them by face (a photo's, or an enrolled person's), and their people with the corrections
-people make (name, link to an identity, merge, take a face out, forget)."""
+people make (name, link to an identity, hide, merge, split, take a face out, confirm a suggested face,
+forget). A hidden person's faces are left out of searches."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from recognition.store.interface import FaceStore
 if TYPE_CHECKING:
     from recognition.album.library import AlbumLibrary
     from recognition.album.search import AlbumMatch
+    from recognition.album.suggestions import Suggestion
 
 
 class NoAlbums(LookupError):
@@ -79,21 +81,29 @@ class Albums:
         if embedding is None:  # analyze() embeds every face it returns
             raise RuntimeError("a face of the query photo has no embedding")
         return SearchAnswer(len(faces), threshold, library.search(embedding[None, :], threshold,
-                                                                  MAX_MATCHES if limit is None else limit))
+                                                                  MAX_MATCHES if limit is None else limit,
+                                                                  leave_out=self._hidden_faces()))
 
     def search_by_identity(self, identity: Identity, threshold: float) -> SearchAnswer:
         library = self.open()
         if identity.model != self.analyzer.model_name:
             raise AlbumQueryError(409, f"{identity.hash} was enrolled with {identity.model}; the albums are indexed "
                                        f"with {self.analyzer.model_name}")
-        return SearchAnswer(len(identity.embeddings), threshold, library.search(np.stack(identity.embeddings),
-                                                                                threshold))
+        return SearchAnswer(len(identity.embeddings), threshold, library.search(
+            np.stack(identity.embeddings), threshold, leave_out=self._hidden_faces()))
+
+    def _hidden_faces(self) -> set[FaceRef]:
+        """The faces of hidden people: a search does not find a photo by them."""
+        everyone, _ = self.open().people(self.threshold)
+        return {face for person in everyone if person.hidden for face in person.faces}
 
     # The albums' people.
 
-    def people(self) -> tuple[list[Person], int]:
-        """The faces grouped into people, largest group first, and how many faces fit no group."""
-        return self.open().people(self.threshold)
+    def people(self, hidden: bool = False) -> tuple[list[Person], int]:
+        """The faces grouped into people, largest group first (the shown ones; with hidden, the hidden
+        ones instead), and how many faces fit no group."""
+        everyone, unassigned = self.open().people(self.threshold)
+        return [person for person in everyone if person.hidden == hidden], unassigned
 
     def person(self, person_id: str) -> Person:
         found = self.open().person(person_id, self.threshold)
@@ -107,7 +117,7 @@ class Albums:
 
     def label(self, person_id: str, **changes) -> Person:
         """name= names the person (None: no name); identity= links it to an enrolled identity (None:
-        unlinks). The person after the change."""
+        unlinks); hidden= hides it or shows it again. The person after the change."""
         self.open().corrections.label(self.person(person_id), **changes)
         return self.person_after_change(person_id)
 
@@ -128,15 +138,59 @@ class Albums:
         self.open().corrections.take_out(person, face)
         return self.person_after_change(person_id)
 
+    def split(self, person_id: str, faces: Sequence[FaceRef]) -> Person:
+        """These faces of the person are someone else: the new person they make (the rest stay)."""
+        person = self.person(person_id)
+        strangers = [face for face in faces if face not in person.faces]
+        if strangers:
+            face = strangers[0]
+            raise AlbumQueryError(400, f"face {face.face} of {face.album}/{face.photo} is not in person {person_id} "
+                                       f"({len(strangers)} of the faces sent are not): list the people again")
+        if set(faces) == set(person.faces):
+            raise AlbumQueryError(400, "a split leaves at least one face in the person: choose fewer faces (to name "
+                                       "the whole person, PATCH it)")
+        library = self.open()
+        everyone, _ = library.people(self.threshold)
+        new_id = library.corrections.split(person, faces, {p.id for p in everyone})
+        return self.person_after_change(new_id)
+
+    def assign(self, person_id: str, face: FaceRef) -> Person:
+        """This face is the person (a suggestion confirmed, or a face moved here). The person after."""
+        self.open().corrections.assign(self.person(person_id), face)
+        return self.person_after_change(person_id)
+
+    def reject(self, person_id: str, face: FaceRef) -> Person:
+        """This face, in no person, is not this one: never suggested as it again. The person."""
+        person = self.person(person_id)
+        if face in person.faces:
+            raise AlbumQueryError(400, "that face is in this person: take it out instead (POST .../take-out)")
+        self.open().corrections.reject(person, face)
+        return self.person_after_change(person_id)
+
+    def suggestions(self, limit: int) -> list["Suggestion"]:
+        """Faces in no person, with the shown people each most resembles, surest first."""
+        return self.open().suggestions(self.threshold, limit)
+
     def forget(self, person_id: str) -> None:
         """Forget what was said about this person; its faces go back to the automatic grouping."""
         self.open().corrections.forget(self.person(person_id))
 
     def describe(self, person: Person) -> dict:
         """A person as the API shows it: named by its own name, or else by the identity it is linked to."""
-        library = self.open()
         identity = self.store.get(person.identity) if person.identity else None
         return {"id": person.id, "size": len(person.faces),
                 "name": person.name or (identity.name if identity else None),
-                "identity": identity.hash if identity else None,
-                "faces": [library.face_json(f) for f in person.faces]}
+                "identity": identity.hash if identity else None, "hidden": person.hidden,
+                "faces": [self._face(face) for face in person.faces]}
+
+    def describe_suggestion(self, suggestion: "Suggestion") -> dict:
+        return {"face": self._face(suggestion.face),
+                "candidates": [{"id": c.person.id, "name": self._name(c.person), "similarity": round(c.similarity, 4)}
+                               for c in suggestion.candidates]}
+
+    def _name(self, person: Person) -> Optional[str]:
+        identity = self.store.get(person.identity) if person.identity and not person.name else None
+        return person.name or (identity.name if identity else None)
+
+    def _face(self, face: FaceRef) -> dict:
+        return self.open().face_json(face)

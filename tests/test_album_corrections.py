@@ -161,3 +161,59 @@ def test_a_rotation_a_crash_interrupted_re_seals_them_when_it_is_finished(tmp_pa
     with open_store(tmp_path) as store:  # opening finishes the rotation
         assert store.key.key_id == pending.key_id
         assert album.corrections(path, store.key).labels["ada"].name == "Ada"
+
+
+def test_a_split_holds_when_the_grouping_puts_the_faces_together_again(tmp_path):
+    album, key = Album(tmp_path), StoreKey.generate()
+    corrections = album.corrections(tmp_path / "people.sealed", key)
+    ada = Person("ada", (face("p1.jpg"), face("p2.jpg"), face("p3.jpg"), face("p4.jpg")))
+    new_id = corrections.split(ada, [face("p3.jpg"), face("p4.jpg")], {"ada"})
+    assert new_id != "ada"
+    with pytest.raises(ValueError):
+        corrections.split(ada, [face("p1.jpg"), face("p2.jpg"), face("p3.jpg"), face("p4.jpg")], {"ada"})
+    with pytest.raises(ValueError):
+        corrections.split(ada, [face("p6.jpg")], {"ada"})
+    # Indexed again: the boxes moved a little and the grouping makes them one group, with a new face.
+    album.boxes = {photo: boxes + 0.01 for photo, boxes in album.boxes.items()}
+    regrouped = [Person("auto", (face("p1.jpg"), face("p2.jpg"), face("p3.jpg"), face("p4.jpg"), face("p5.jpg")))]
+    shown = {p.id: p for p in album.corrections(tmp_path / "people.sealed", key).apply(regrouped, [])}
+    assert set(shown) == {"ada", new_id}
+    # p5, new, goes with one of them (the group's majority); the split faces stay apart from Ada.
+    assert {"p3.jpg", "p4.jpg"} <= {f.photo for f in shown[new_id].faces} <= {"p3.jpg", "p4.jpg", "p5.jpg"}
+    assert {"p1.jpg", "p2.jpg"} <= {f.photo for f in shown["ada"].faces} <= {"p1.jpg", "p2.jpg", "p5.jpg"}
+
+
+def test_a_hidden_person_stays_hidden_and_a_version_1_file_is_still_read(tmp_path):
+    import pickle
+
+    from recognition.album.corrections import PEOPLE_MAGIC
+    from recognition.store.vault import seal
+
+    album, key = Album(tmp_path), StoreKey.generate()
+    folder = str(album.folder.resolve())
+    version_1 = {"version": 1, "labels": [("ada", "Ada", None)],
+                 "assigned": [(folder, photo, 0.1, 0.1, 0.2, 0.2, "ada") for photo in ("p1.jpg", "p2.jpg")],
+                 "taken_out": []}
+    (tmp_path / "people.sealed").write_bytes(seal(key, PEOPLE_MAGIC, pickle.dumps(version_1)))
+    corrections = album.corrections(tmp_path / "people.sealed", key)
+    assert corrections.labels["ada"].name == "Ada" and not corrections.labels["ada"].hidden
+    group = Person("g", (face("p1.jpg"), face("p2.jpg")))
+    corrections.label(corrections.apply([group], [])[0], hidden=True)
+    shown = album.corrections(tmp_path / "people.sealed", key).apply([Person("h", group.faces)], [])
+    assert [(p.id, p.name, p.hidden) for p in shown] == [("ada", "Ada", True)]
+    corrections.label(shown[0], hidden=False)
+    assert not album.corrections(tmp_path / "people.sealed", key).apply([group], [])[0].hidden
+
+
+def test_a_confirmed_face_joins_even_after_a_take_out_and_a_rejected_one_never(tmp_path):
+    album, key = Album(tmp_path), StoreKey.generate()
+    corrections = album.corrections(tmp_path / "people.sealed", key)
+    ada = Person("ada", (face("p1.jpg"), face("p2.jpg"), face("p3.jpg")))
+    corrections.take_out(ada, face("p3.jpg"))
+    corrections.assign(Person("ada", (face("p1.jpg"), face("p2.jpg"))), face("p3.jpg"))  # the newer word
+    corrections.assign(Person("ada", (face("p1.jpg"), face("p2.jpg"))), face("p5.jpg"))
+    corrections.reject(Person("ada", (face("p1.jpg"), face("p2.jpg"))), face("p6.jpg"))
+    shown = {p.id: p for p in album.corrections(tmp_path / "people.sealed", key).apply(
+        [Person("x", (face("p1.jpg"), face("p2.jpg"), face("p6.jpg")))], [face("p3.jpg"), face("p5.jpg")])}
+    assert {f.photo for f in shown["ada"].faces} == {"p1.jpg", "p2.jpg", "p3.jpg", "p5.jpg"}
+    assert (face("p6.jpg"), "ada") in corrections.not_these()

@@ -74,6 +74,9 @@ def test_with_an_api_key_every_change_needs_it(keyed_client):
         ("post", "/album/people/abc/merge", lambda: {"json": {"into": "def"}}),
         ("post", "/album/people/abc/take-out", lambda: {"json": {"album": "a", "photo": "b", "face": 0}}),
         ("delete", "/album/people/abc", lambda: {}),
+        ("post", "/album/people/abc/split", lambda: {"json": {"faces": [{"album": "a", "photo": "b", "face": 0}]}}),
+        ("post", "/album/people/abc/faces", lambda: {"json": {"album": "a", "photo": "b", "face": 0}}),
+        ("post", "/album/people/abc/not", lambda: {"json": {"album": "a", "photo": "b", "face": 0}}),
     ]:
         for headers in ({}, {"X-API-Key": "wrong"}):
             response = getattr(client, method)(url, headers=headers, **kwargs())

@@ -297,7 +297,7 @@ SCOPED = {
     "read": {("GET", "/hash"), ("GET", "/hash/<camera>"), ("GET", "/streaming"), ("GET", "/streaming/<camera>"),
              ("GET", "/cameras"), ("GET", "/cameras/<camera>/snapshot"), ("GET", "/faces"),
              ("GET", "/faces/<identity_hash>"), ("GET", "/album"), ("GET", "/album/photo"), ("GET", "/album/people"),
-             ("POST", "/auth/viewer"), ("GET", "/events"), ("GET", "/metrics")},
+             ("GET", "/album/people/suggestions"), ("POST", "/auth/viewer"), ("GET", "/events"), ("GET", "/metrics")},
     "recognize": {("POST", "/process-frame"), ("POST", "/predict_face"), ("POST", "/extract_embeddings_from_image"),
                   ("POST", "/extract_embeddings_from_video"), ("POST", "/compare_embeddings"), ("POST", "/verify"),
                   ("POST", "/login"), ("POST", "/album/search"), ("GET", "/album/search")},
@@ -305,7 +305,9 @@ SCOPED = {
                ("DELETE", "/faces/<identity_hash>"), ("POST", "/faces/<identity_hash>/photos"),
                ("POST", "/faces/<identity_hash>/not"), ("POST", "/people/import"), ("POST", "/train_model"),
                ("POST", "/signup"), ("PATCH", "/album/people/<person_id>"), ("POST", "/album/people/<person_id>/merge"),
-               ("POST", "/album/people/<person_id>/take-out"), ("DELETE", "/album/people/<person_id>")},
+               ("POST", "/album/people/<person_id>/take-out"), ("DELETE", "/album/people/<person_id>"),
+               ("POST", "/album/people/<person_id>/split"), ("POST", "/album/people/<person_id>/faces"),
+               ("POST", "/album/people/<person_id>/not")},
 }
 
 

@@ -1,5 +1,6 @@
 """What a person told us about the album's people: names, merges, links to enrolled identities, and
-faces taken out of a group. Kept sealed with the store key in `<data dir>/albums/people.sealed`.
+faces taken out of a group, splits, hidden people. Kept sealed with the store key in
+`<data dir>/albums/people.sealed` (what it holds: corrections_file.py).
 
 Grouping is recomputed whenever the albums change, so corrections are not kept as group ids but as
 marks on faces: "this face is person P", "this face is not person P". A face is marked by its album
@@ -8,7 +9,9 @@ even with another detector (the box that overlaps it most). Applying them to a f
 - a group is the person most of its marked faces are (a group nobody marked keeps its own id);
 - a face marked as another person goes to that person, even from another group or from no group;
 - a face taken out of a person does not go back to it;
-- groups that are the same person are one (that is a merge).
+- groups that are the same person are one (that is a merge);
+- a split is faces marked as a new person and taken out of the old one;
+- a hidden person is still grouped and corrected; the flag on its label only says it is not shown.
 Marks of photos no longer in any album are forgotten once indexing has seen the whole album.
 """
 from __future__ import annotations
@@ -19,12 +22,13 @@ import pickle
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+from recognition.album.corrections_file import CorrectionsState, Label, Mark, from_rows, to_rows
 from recognition.album.people import FaceRef, Person
 from recognition.store.atomic import write_atomically
 from recognition.store.interface import StoreRejected
@@ -34,24 +38,8 @@ from recognition.store.vault import StoreKey, StoreKeyError, seal, unseal
 log = logging.getLogger(__name__)
 
 PEOPLE_MAGIC = b"FACEPPL\x01"
-VERSION = 1
 MAX_NAME = 100
 SAME_FACE = 0.5  # a mark finds the face whose box overlaps its own at least this much (IoU)
-
-Box = tuple[float, float, float, float]  # x, y, w, h as fractions of the photo's width and height
-
-
-@dataclass(frozen=True)
-class Mark:
-    folder: str  # the album folder's real path
-    photo: str
-    box: Box
-
-
-@dataclass(frozen=True)
-class Label:
-    name: Optional[str] = None
-    identity: Optional[str] = None  # the hash of an enrolled identity this person is
 
 
 class StaleListing(ValueError):
@@ -109,23 +97,28 @@ class PeopleCorrections:
                 continue  # what is left of an unmarked group after its faces moved away
             ordered = tuple(sorted(set(faces), key=lambda f: (f.album, f.photo, f.face)))
             shown.append(Person(person_id, ordered, name=label.name if label else None,
-                                identity=label.identity if label else None))
+                                identity=label.identity if label else None, hidden=bool(label and label.hidden)))
         shown.sort(key=lambda p: (-len(p.faces), p.id))
         return shown
 
     # --- changes: each finds its faces' marks first (StaleListing if one is gone), then changes ------
 
-    def label(self, person: Person, *, name=..., identity=...) -> Label:
-        """Name the person (None: no name) and/or link it to an enrolled identity (None: unlink); its
-        faces are marked as it, so the next grouping keeps them together under this id."""
+    def label(self, person: Person, *, name=..., identity=..., hidden=...) -> Label:
+        """Name the person (None: no name), link it to an enrolled identity (None: unlink) and/or hide it
+        (False: show it again); its faces are marked as it, so the next grouping keeps them together
+        under this id (and hidden)."""
         if name is not ... and name is not None:
             name = name.strip()
             if not name or len(name) > MAX_NAME:
                 raise ValueError(f"a name must be 1 to {MAX_NAME} characters")
+        if hidden is not ... and not isinstance(hidden, bool):
+            raise ValueError("hidden is true or false")
         marks = self._marks_of(person.faces)
         with self._lock:
             label = self.labels.get(person.id, Label())
-            label = replace(label, **{k: v for k, v in (("name", name), ("identity", identity)) if v is not ...})
+            changes: dict = {k: v for k, v in (("name", name), ("identity", identity), ("hidden", hidden))
+                             if v is not ...}
+            label = replace(label, **changes)
             self.labels[person.id] = label
             self._mark(marks, person.id)
             self._save()
@@ -139,7 +132,7 @@ class PeopleCorrections:
         marks = self._marks_of(source.faces + target.faces)
         with self._lock:
             kept, gone = self.labels.get(target.id, Label()), self.labels.pop(source.id, Label())
-            self.labels[target.id] = Label(kept.name or gone.name, kept.identity or gone.identity)
+            self.labels[target.id] = Label(kept.name or gone.name, kept.identity or gone.identity, kept.hidden)
             self.taken_out = {(mark, target.id if person == source.id else person) for mark, person in self.taken_out}
             for mark, person in list(self.assigned.items()):
                 if person == source.id:
@@ -163,6 +156,60 @@ class PeopleCorrections:
             self.taken_out.add((out, person.id))
             self._mark(rest, person.id)
             self._save()
+
+    def split(self, person: Person, faces: Sequence[FaceRef], taken_ids: Iterable[str]) -> str:
+        """These faces of the person are someone else: a new person, whose id (not one of taken_ids, the
+        people's ids now) is returned. They are marked as it and taken out of the old person, so a
+        grouping that puts them all together again is split again; the rest stay marked as the old one."""
+        chosen = set(faces)
+        if not chosen or not chosen <= set(person.faces):
+            raise ValueError("a split takes some of the person's own faces")
+        if chosen == set(person.faces):
+            raise ValueError("a split leaves at least one face in the person")
+        ordered = sorted(chosen, key=lambda f: (f.album, f.photo, f.face))
+        moved = self._marks_of(ordered)
+        rest = self._marks_of([f for f in person.faces if f not in chosen])
+        with self._lock:
+            seed = hashlib.sha256(("split:" + "|".join(f.key for f in ordered)).encode()).hexdigest()[:12]
+            new_id = _free_id(seed, set(taken_ids) | set(self.labels))
+            self.labels.setdefault(person.id, Label())
+            self.labels[new_id] = Label()  # shown even with one face, as a person someone made
+            self.taken_out.update((mark, person.id) for mark in moved)
+            self._mark(moved, new_id)  # their marks as the old person make way
+            self._mark(rest, person.id)
+            self._save()
+            return new_id
+
+    def assign(self, person: Person, face: FaceRef) -> None:
+        """This face is the person (a suggestion confirmed): marked as it, with the person's own faces so
+        its id holds; an earlier "not this person" of that face is withdrawn (the newer word wins)."""
+        mark = self._mark_of(face)
+        marks = self._marks_of(person.faces)
+        with self._lock:
+            self.labels.setdefault(person.id, Label())
+            self.taken_out = {(out, pid) for out, pid in self.taken_out
+                              if not (pid == person.id and _same_face(out, mark))}
+            self._mark(marks + [mark], person.id)
+            self._save()
+
+    def reject(self, person: Person, face: FaceRef) -> None:
+        """This face (in no person) is not this person: it is not suggested as it again, nor grouped
+        with it. The person's faces are marked as it, so the word holds under its id."""
+        if face in person.faces:
+            raise ValueError("that face is in this person: take it out instead")
+        out = self._mark_of(face)
+        marks = self._marks_of(person.faces)
+        with self._lock:
+            self.labels.setdefault(person.id, Label())
+            self.taken_out.add((out, person.id))
+            self._mark(marks, person.id)
+            self._save()
+
+    def not_these(self) -> set[tuple[FaceRef, str]]:
+        """(face, person) pairs someone said are not the same, found on the faces now."""
+        with self._lock:
+            taken_out = list(self.taken_out)
+        return set(self._locate(taken_out))
 
     def forget(self, person: Person) -> None:
         """Forget what was said about this person: name, link, which faces are or are not it. The
@@ -249,7 +296,8 @@ class PeopleCorrections:
         try:
             state = restricted_loads(unseal([self._key], PEOPLE_MAGIC, self.path.read_bytes(), str(self.path)),
                                      str(self.path))
-            self._read(state)
+            state = from_rows(state)
+            self.labels, self.assigned, self.taken_out = state.labels, state.assigned, state.taken_out
         except (ValueError, StoreKeyError, StoreRejected, KeyError, TypeError) as exc:
             aside = self.path.with_name(f"{self.path.name}.unreadable-{int(time.time())}")
             self.path.rename(aside)
@@ -257,18 +305,8 @@ class PeopleCorrections:
                       "starting without them: open it with the key it was made with to get them back",
                       self.path, exc, aside)
 
-    def _read(self, state: dict) -> None:
-        if state.get("version") != VERSION:
-            raise ValueError(f"not a people corrections file of version {VERSION}")
-        self.labels = {str(pid): Label(_text(name), _text(identity)) for pid, name, identity in state["labels"]}
-        self.assigned = {_mark(row[:6]): str(row[6]) for row in state["assigned"]}
-        self.taken_out = {(_mark(row[:6]), str(row[6])) for row in state["taken_out"]}
-
     def _save(self) -> None:
-        state = {"version": VERSION,
-                 "labels": [(pid, label.name, label.identity) for pid, label in self.labels.items()],
-                 "assigned": [_row(mark) + (pid,) for mark, pid in self.assigned.items()],
-                 "taken_out": [_row(mark) + (pid,) for mark, pid in self.taken_out]}
+        state = to_rows(CorrectionsState(self.labels, self.assigned, self.taken_out))
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_atomically(self.path, seal(self._key, PEOPLE_MAGIC, pickle.dumps(state, protocol=5)))
 
@@ -304,21 +342,3 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
     union = box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter
     return inter / np.maximum(union, 1e-9)
-
-
-def _row(mark: Mark) -> tuple:
-    return (mark.folder, mark.photo) + tuple(float(v) for v in mark.box)
-
-
-def _mark(row: Sequence) -> Mark:
-    folder, photo, *box = row
-    if not isinstance(folder, str) or not isinstance(photo, str) or len(box) != 4:
-        raise ValueError("a face mark is not (folder, photo, x, y, w, h)")
-    x, y, w, h = (float(v) for v in box)
-    return Mark(folder, photo, (x, y, w, h))
-
-
-def _text(value) -> Optional[str]:
-    if value is not None and not isinstance(value, str):
-        raise ValueError("a name or identity is not text")
-    return value

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Collection, Optional, Sequence
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from recognition.album.index import AlbumIndex, album_settings, open_album_index
 from recognition.album.indexer import MAX_SIDE, AlbumIndexer, Progress
 from recognition.album.people import FaceRef, Person, group_people
 from recognition.album.search import MAX_MATCHES, AlbumMatch, FaceMatrix
+from recognition.album.suggestions import FLOOR_UNDER_THRESHOLD, Suggestion, mean_faces, suggest
 from recognition.album.walker import resolve
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,28 @@ class AlbumLibrary:
     def progress(self) -> Progress:
         return self._indexer.progress
 
-    def search(self, queries: np.ndarray, threshold: float, limit: int = MAX_MATCHES) -> list[AlbumMatch]:
-        """The photos with a face at threshold or more, best first, at most limit of them."""
-        return self._face_matrix().search(queries, threshold, limit)
+    def search(self, queries: np.ndarray, threshold: float, limit: int = MAX_MATCHES, *,
+               leave_out: Collection[FaceRef] = ()) -> list[AlbumMatch]:
+        """The photos with a face at threshold or more, best first, at most limit of them; faces in
+        leave_out (a hidden person's) are not searched."""
+        return self._face_matrix().search(queries, threshold, limit, leave_out=leave_out)
+
+    def suggestions(self, threshold: float, limit: int) -> list[Suggestion]:
+        """Faces in no person after the corrections, each with the shown people it most resembles
+        (recognition/album/suggestions.py), surest first; a face someone said is not a person is never
+        suggested as it. Faces of hidden people are in a person, so they are not suggested either."""
+        people, _ = self.people(threshold)
+        matrix = self._face_matrix()
+        assigned = {face for person in people for face in person.faces}
+        loose = [ref for ref in matrix.refs if ref not in assigned]
+        shown = [person for person in people if not person.hidden]
+        means = mean_faces(shown, matrix.vectors_of, self._dimensions)
+        return suggest(loose, matrix.vectors_of(loose), shown, means, threshold - FLOOR_UNDER_THRESHOLD,
+                       not_these=frozenset(self.corrections.not_these()), limit=limit)
 
     def people(self, threshold: float) -> tuple[list[Person], int]:
-        """The album's people: its faces grouped (again only when the indexes changed), with the
-        corrections applied; and how many faces are in no group."""
+        """The album's people, hidden ones too (flagged): its faces grouped (again only when the indexes
+        changed), with the corrections applied; and how many faces are in no group."""
         grouped, alone = self._grouping(threshold)
         people = self.corrections.apply(grouped, alone)
         return people, sum(len(p.faces) for p in grouped) + len(alone) - sum(len(p.faces) for p in people)

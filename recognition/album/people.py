@@ -37,6 +37,7 @@ class Person:
     faces: tuple[FaceRef, ...]
     name: Optional[str] = None  # given by a person (corrections.py)
     identity: Optional[str] = None  # the enrolled identity it was linked to
+    hidden: bool = False  # hidden by a person: not listed, not found by album searches
 
 
 def group_people(vectors: np.ndarray, refs: Sequence[FaceRef], threshold: float, *,

@@ -7,11 +7,12 @@ is a single matrix-vector product: about 13 MB read per 100,000 faces of 128 dim
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Collection, Optional, Sequence
 
 import numpy as np
 
 from recognition.album.index import PhotoEntry
+from recognition.album.people import FaceRef
 
 MAX_MATCHES = 500  # photos a search answers at most (a search by photo may ask for fewer: 'limit')
 MAX_APPEARANCES = 20  # of one video's matching appearances, the best this many are listed
@@ -60,17 +61,28 @@ class FaceMatrix:
                     owners.extend((name, entry, face) for face in range(entry.faces))
         self._vectors = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, dimensions), np.float32)
         self._owners = owners
+        self.refs = [FaceRef(name, entry.path, face) for name, entry, face in owners]  # row by row
+        self._row_of = {ref: row for row, ref in enumerate(self.refs)}
 
     @property
     def faces(self) -> int:
         return len(self._owners)
 
-    def search(self, queries: np.ndarray, threshold: float, limit: int = MAX_MATCHES) -> list[AlbumMatch]:
+    def vectors_of(self, refs: Sequence[FaceRef]) -> np.ndarray:
+        """The vectors of these faces (rows in their order); a face not in the matrix is left out."""
+        rows = [self._row_of[ref] for ref in refs if ref in self._row_of]
+        return self._vectors[rows]
+
+    def search(self, queries: np.ndarray, threshold: float, limit: int = MAX_MATCHES, *,
+               leave_out: Collection[FaceRef] = ()) -> list[AlbumMatch]:
         """Photos with a face at least threshold similar to any of the query vectors (rows), each once
-        with its best face, best first."""
+        with its best face, best first. Faces in leave_out are not searched: a photo found only by them
+        is not found (another face of it may still find it)."""
         if not self._owners or len(queries) == 0:
             return []
         similarity = (self._vectors @ np.asarray(queries, np.float32).T).max(axis=1)
+        left_out = [self._row_of[ref] for ref in leave_out if ref in self._row_of]
+        similarity[left_out] = -np.inf
         candidates = np.flatnonzero(similarity >= threshold)
         best: dict[tuple[str, str], list[int]] = {}  # per photo or video, its matching rows, best first
         videos = 0

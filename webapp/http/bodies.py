@@ -25,6 +25,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.http.errors import ApiError
+from webapp.routes.album_people import MAX_SPLIT_FACES
 from webapp.routes.people import MAX_FACES_PER_REQUEST
 
 KB, MB = 1 << 10, 1 << 20
@@ -44,9 +45,11 @@ JSON = JsonLimit(64 * KB, 256)  # every other JSON body: names, ids, {"confirm":
 # Routes that take vectors, by endpoint. POST /faces takes up to 1,000 people's: 1,000
 # Dlib vectors as this server writes them (128 values, 7 decimals) with names are about 1.7 MB; each
 # face is an object and a list (twice that again for brackets in names). POST /compare_embeddings takes
-# two, of up to 4,096 values (VGG-Face) written at full precision.
+# two, of up to 4,096 values (VGG-Face) written at full precision. A split names up to 1,000 faces, each
+# an object of an album, a photo path (up to a few hundred bytes) and a number.
 LARGE_JSON = MappingProxyType({
     "people.enroll_vectors": JsonLimit(2 * MB, 4 * MAX_FACES_PER_REQUEST + 64, " (send fewer faces per request)"),
+    "album_people.split": JsonLimit(256 * KB, MAX_SPLIT_FACES + 64, " (split fewer faces at once)"),
     "embeddings.compare_embeddings": JsonLimit(256 * KB, JSON.containers),
 })
 # A multipart text field holds a name, a token, or a photo in base64 (up to about 3 MB of photo; a file

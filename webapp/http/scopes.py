@@ -32,6 +32,7 @@ NEEDS = MappingProxyType({
     "albums.photo": "read",  # GET /album/photo
     "albums.frame": "read",  # GET /album/frame
     "album_people.people": "read",  # GET /album/people
+    "album_people.suggestions": "read",  # GET /album/people/suggestions
     "auth.buy_viewer_cookie": "read",  # the cookie opens the pictures only, which are reads
     "events.events": "read",  # GET /events
     "metrics.metrics": "read",  # GET /metrics
@@ -59,6 +60,9 @@ NEEDS = MappingProxyType({
     "album_people.merge": "enroll",
     "album_people.take_out": "enroll",
     "album_people.forget": "enroll",
+    "album_people.split": "enroll",
+    "album_people.add_face": "enroll",
+    "album_people.reject_face": "enroll",
     "signin.signup": "enroll",  # unless --public-signup opens it
     # admin: cameras.add_camera, cameras.remove_camera, and every endpoint not named above
 })

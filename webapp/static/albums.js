@@ -1,5 +1,6 @@
 // The albums page: indexing progress, search by a photo with a strictness slider, a preview with
-// download, and the people found in the albums. Everything comes from the JSON API, with the key when
+// download, and the people found in the albums: name, link, merge, split, hide (and show again), and
+// suggestions for faces in no person, confirmed with one click. Everything comes from the JSON API, with the key when
 // the server has one (changes.js); photos show once the page holds a viewer cookie.
 "use strict";
 
@@ -95,11 +96,12 @@ async function search() {
 }
 
 const SHOWN_FACES = 12;  // of a person at first; "show all" shows the rest
+let showingHidden = false;  // the people list shows the hidden people instead (to show them again)
 
 async function people() {
   let body, identities;
   try {
-    const { response: answer, data } = await readJSON("/album/people");
+    const { response: answer, data } = await readJSON(showingHidden ? "/album/people?hidden=1" : "/album/people");
     body = data;
     if (!answer.ok) { say(body.error, "error"); return; }
     const enrolled = await readJSON("/faces");
@@ -110,8 +112,22 @@ async function people() {
   }
   $("people").replaceChildren();
   const title = document.createElement("h2");
-  title.textContent = `${body.people.length} people; ${body.unassigned} face(s) in no group`;
-  $("people").append(title);
+  title.textContent = showingHidden ? `${body.people.length} hidden people`
+    : `${body.people.length} people; ${body.unassigned} face(s) in no group`;
+  const hiddenToggle = document.createElement("button");
+  hiddenToggle.type = "button";
+  hiddenToggle.id = "show-hidden";
+  hiddenToggle.textContent = showingHidden ? "back to the people" : "show hidden";
+  hiddenToggle.addEventListener("click", () => { showingHidden = !showingHidden; people(); });
+  const suggested = document.createElement("button");
+  suggested.type = "button";
+  suggested.id = "show-suggestions";
+  suggested.textContent = "suggestions";
+  suggested.title = "faces in no person, and who each might be";
+  suggested.addEventListener("click", suggestions);
+  const tools = document.createElement("p");
+  tools.append(hiddenToggle, " ", suggested);
+  $("people").append(title, tools);
   for (const person of body.people) $("people").append(personView(person, body.people, identities));
 }
 
@@ -159,10 +175,31 @@ function personView(person, everyone, identities) {
   forget.textContent = "forget";
   forget.title = "forget this person's name, link and corrections (the photos stay)";
   forget.addEventListener("click", () => correct(`/album/people/${person.id}`, {}, "DELETE"));
-  head.append(name, " ", merge, " ", link, " ", size, " ", forget);
+  const hide = document.createElement("button");
+  hide.type = "button";
+  hide.className = person.hidden ? "show" : "hide";
+  hide.textContent = person.hidden ? "show" : "hide";
+  hide.title = person.hidden ? "list this person again, and find their photos again"
+    : "leave this person out of the list and of searches (until shown again)";
+  hide.addEventListener("click", () => correct(`/album/people/${person.id}`, {hidden: !person.hidden}, "PATCH"));
+  const chosen = new Map();  // face key -> face, chosen to split off
+  const split = document.createElement("button");
+  split.type = "button";
+  split.className = "split";
+  split.textContent = "split into a new person";
+  split.title = "the faces ticked below are someone else";
+  split.disabled = true;
+  split.addEventListener("click", () => correct(`/album/people/${person.id}/split`,
+    {faces: [...chosen.values()].map((face) => ({album: face.album, photo: face.photo, face: face.face}))}));
+  const choose = (face, on) => {
+    const key = `${face.album}/${face.photo}#${face.face}`;
+    if (on) chosen.set(key, face); else chosen.delete(key);
+    split.disabled = chosen.size === 0 || chosen.size === person.faces.length;  // a split leaves a face
+  };
+  head.append(name, " ", merge, " ", link, " ", size, " ", hide, " ", split, " ", forget);
   const grid = document.createElement("div");
   grid.className = "grid";
-  const showFaces = (faces) => grid.replaceChildren(...faces.map((face) => faceView(person, face)));
+  const showFaces = (faces) => grid.replaceChildren(...faces.map((face) => faceView(person, face, choose)));
   showFaces(person.faces.slice(0, SHOWN_FACES));
   view.append(head, grid);
   if (person.faces.length > SHOWN_FACES) {
@@ -175,8 +212,13 @@ function personView(person, everyone, identities) {
   return view;
 }
 
-function faceView(person, face) {
+function faceView(person, face, choose) {
   const item = figure(face, face.video ? `${face.photo} at ${clock(face.at)}` : face.photo);
+  const tick = document.createElement("input");
+  tick.type = "checkbox";
+  tick.className = "choose";
+  tick.title = "choose this face to split it off";
+  tick.addEventListener("change", () => choose(face, tick.checked));
   const out = document.createElement("button");
   out.type = "button";
   out.className = "take-out";
@@ -184,7 +226,39 @@ function faceView(person, face) {
   out.textContent = "not this person";
   out.addEventListener("click", () => correct(`/album/people/${person.id}/take-out`,
                                               {album: face.album, photo: face.photo, face: face.face}));
-  item.append(out);
+  item.append(tick, " ", out);
+  return item;
+}
+
+async function suggestions() {
+  const { response, data } = await readJSON("/album/people/suggestions");
+  if (!response.ok) { say(data.error, "error"); return; }
+  const title = document.createElement("h2");
+  title.textContent = data.suggestions.length ? "Who might these be?"
+    : "no suggestion: no face in no person looks enough like someone";
+  const grid = document.createElement("div");
+  grid.className = "grid";
+  grid.append(...data.suggestions.map(suggestionView));
+  $("suggestions").replaceChildren(title, grid);
+}
+
+function suggestionView(suggestion) {
+  const face = suggestion.face;
+  const item = figure(face, face.photo);
+  item.className = "suggestion";
+  for (const candidate of suggestion.candidates) {
+    const confirm = document.createElement("button");
+    confirm.type = "button";
+    confirm.className = "confirm";
+    confirm.dataset.person = candidate.id;
+    confirm.textContent = `This is ${candidate.name || `person ${candidate.id.slice(0, 6)}`}`;
+    confirm.title = `similarity ${candidate.similarity.toFixed(3)}`;
+    confirm.addEventListener("click", async () => {
+      await correct(`/album/people/${candidate.id}/faces`, {album: face.album, photo: face.photo, face: face.face});
+      suggestions();
+    });
+    item.append(confirm, " ");
+  }
   return item;
 }
 
