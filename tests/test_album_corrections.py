@@ -217,3 +217,27 @@ def test_a_confirmed_face_joins_even_after_a_take_out_and_a_rejected_one_never(t
         [Person("x", (face("p1.jpg"), face("p2.jpg"), face("p6.jpg")))], [face("p3.jpg"), face("p5.jpg")])}
     assert {f.photo for f in shown["ada"].faces} == {"p1.jpg", "p2.jpg", "p3.jpg", "p5.jpg"}
     assert (face("p6.jpg"), "ada") in corrections.not_these()
+
+
+def test_a_mark_on_a_video_appearance_finds_it_by_its_time(tmp_path):
+    """One person filmed twice at the same place: two appearances of one video with nearly the same box.
+    After a re-index that moved the boxes a little (another detector), the appearance named keeps its
+    name and the one taken out stays out: each mark finds the appearance in view at its time."""
+    album, key = Album(tmp_path), StoreKey.generate()
+    # x, y, w, h, came into view, left, seen best (seconds), as the index gives a video's appearances
+    album.boxes["clip.mp4"] = np.array([[0.40, 0.30, 0.10, 0.15, 1.0, 6.0, 3.0],
+                                        [0.41, 0.30, 0.10, 0.15, 15.0, 18.0, 16.5]], np.float32)
+    corrections = album.corrections(tmp_path / "people.sealed", key)
+    first, second = face("clip.mp4", 0), face("clip.mp4", 1)
+    ada = Person("ada", (face("p1.jpg"), face("p2.jpg"), first, second))
+    corrections.take_out(ada, second)
+    corrections.label(Person("bo", (face("p3.jpg"), face("p4.jpg"))), name="Bo")
+    corrections.assign(Person("bo", (face("p3.jpg"), face("p4.jpg"))), second)
+    corrections.label(ada, name="Ada")
+    # Re-indexed: the first appearance's best view is now where the second's was, and the other way round.
+    album.boxes["clip.mp4"] = np.array([[0.41, 0.30, 0.10, 0.15, 1.5, 6.0, 4.0],
+                                        [0.40, 0.30, 0.10, 0.15, 15.0, 18.5, 17.0]], np.float32)
+    regrouped = [Person("x", (face("p1.jpg"), face("p2.jpg"), first, second)),
+                 Person("y", (face("p3.jpg"), face("p4.jpg")))]
+    shown = {p.name: set(p.faces) for p in album.corrections(tmp_path / "people.sealed", key).apply(regrouped, [])}
+    assert first in shown["Ada"] and second not in shown["Ada"] and second in shown["Bo"]

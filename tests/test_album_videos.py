@@ -17,8 +17,9 @@ from tests.support.home_video import Visit, home_video
 from webapp import create_app
 
 KIT_FIRST, BIDEN, KIT_AGAIN = (1.0, 7.0), (8.0, 13.0), (15.0, 19.0)  # seconds in view, walking in and out
+# Kit stands at the same place both times: his two appearances differ by their time only.
 VISITS = [Visit("kit_harington/kit1.jpg", *KIT_FIRST), Visit("biden/biden1.jpg", *BIDEN, x=0.6),
-          Visit("kit_harington/kit1.jpg", *KIT_AGAIN, x=0.3)]
+          Visit("kit_harington/kit1.jpg", *KIT_AGAIN)]
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +142,26 @@ def test_an_unchanged_video_is_not_read_again(video_album, analyzer):
         assert np.array_equal(entry.times, before.times) and entry.faces == before.faces == 3
     finally:
         again.stop()
+
+
+def test_a_correction_on_one_appearance_holds_through_a_re_index_from_scratch(video_server, services, analyzer,
+                                                                                live_server):
+    """Kit's second visit taken out of his person stays out, and his first stays in, after the index is
+    rebuilt: a mark on an appearance keeps its time (his box is the same both times)."""
+    from tests.test_album_people_api import index_again
+
+    server, parts, folder = video_server
+    kit = next(p for p in requests.get(server.url + "/album/people", timeout=30).json()["people"]
+               if any(f["photo"] == "kit2.jpg" for f in p["faces"]))
+    second = next(f for f in kit["faces"] if f.get("video") and within(f, KIT_AGAIN))
+    answer = requests.post(f"{server.url}/album/people/{kit['id']}/take-out",
+                           json={k: second[k] for k in ("album", "photo", "face")}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    server, library = index_again(parts.albums, folder, services, analyzer, live_server)
+    try:
+        people = requests.get(server.url + "/album/people", timeout=30).json()["people"]
+        kit = next(p for p in people if p["id"] == kit["id"])
+        in_video = [f for f in kit["faces"] if f.get("video")]
+        assert len(in_video) == 1 and within(in_video[0], KIT_FIRST), in_video
+    finally:
+        library.stop()

@@ -40,6 +40,12 @@ log = logging.getLogger(__name__)
 PEOPLE_MAGIC = b"FACEPPL\x01"
 MAX_NAME = 100
 SAME_FACE = 0.5  # a mark finds the face whose box overlaps its own at least this much (IoU)
+# A video's faces are appearances: boxes_of gives them as (n, 7) rows, the box then when they came into
+# view, left it, and were seen best (seconds); a mark on one keeps that time and finds the appearance
+# in view then (within SAME_MOMENT), overlapping its box at least SAME_APPEARANCE.
+VIDEO_START, VIDEO_END, VIDEO_AT = 4, 5, 6
+SAME_MOMENT = 1.0
+SAME_APPEARANCE = 0.1
 
 
 class StaleListing(ValueError):
@@ -271,8 +277,9 @@ class PeopleCorrections:
         if boxes is None or face.face >= len(boxes):
             raise StaleListing(f"{face.album}/{face.photo} has no face {face.face} now: the album changed since it "
                                "was listed; list the people again")
-        x, y, w, h = (round(float(v), 5) for v in boxes[face.face])
-        return Mark(self._folders[face.album], face.photo, (x, y, w, h))
+        x, y, w, h = (round(float(v), 5) for v in boxes[face.face][:4])
+        at = round(float(boxes[face.face][VIDEO_AT]), 2) if boxes.shape[1] > VIDEO_AT else None
+        return Mark(self._folders[face.album], face.photo, (x, y, w, h), at)
 
     def _locate(self, marked: Iterable[tuple[Mark, str]]) -> list[tuple[FaceRef, str]]:
         """The faces these marks are on now, with their person; marks whose face is gone are left out."""
@@ -284,9 +291,16 @@ class PeopleCorrections:
             boxes = self._boxes_of(album, mark.photo)
             if boxes is None or not len(boxes):
                 continue
-            overlaps = _iou(np.asarray(mark.box, np.float32), boxes)
+            overlaps = _iou(np.asarray(mark.box, np.float32), boxes[:, :4])
+            needed = SAME_FACE
+            if mark.at is not None and boxes.shape[1] > VIDEO_AT:
+                # In a video: the appearance in view at the mark's time, where the face was. Its best view
+                # may be another moment's after a re-index (another detector), so its box may have moved.
+                in_view = (boxes[:, VIDEO_START] - SAME_MOMENT <= mark.at) & (mark.at <= boxes[:, VIDEO_END] + SAME_MOMENT)
+                overlaps = np.where(in_view, overlaps, 0.0)
+                needed = SAME_APPEARANCE
             best = int(np.argmax(overlaps))
-            if overlaps[best] >= SAME_FACE:
+            if overlaps[best] >= needed:
                 found.append((FaceRef(album, mark.photo, best), person))
         return found
 
@@ -330,6 +344,9 @@ def _free_id(person_id: str, taken: set[str]) -> str:
 
 
 def _same_face(first: Mark, second: Mark) -> bool:
+    if (first.at is None) != (second.at is None) or (
+            first.at is not None and abs(first.at - second.at) > SAME_MOMENT):  # type: ignore[operator]
+        return False  # two appearances in one video are two faces, wherever they stood
     return ((first.folder, first.photo) == (second.folder, second.photo)
             and float(_iou(np.asarray(first.box, np.float32), np.asarray([second.box], np.float32))[0]) >= SAME_FACE)
 

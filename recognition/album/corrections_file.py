@@ -1,16 +1,17 @@
 """The people corrections file's contents: what PeopleCorrections keeps, as plain rows for pickling (read
 back with the restricted unpickler, then checked field by field).
 
-Version 2 added a person's hidden flag (a fourth field of a label); version 1 files are read as having
-no one hidden, and are written as version 2 at their next change.
+Version 2 added a person's hidden flag (a fourth field of a label); version 3 the time of a mark on a
+face in a video (a seventh field of a mark, None for a photo's). Older files are read as having no one
+hidden and no video marked, and are written at the latest version at their next change.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-VERSION = 2
-READABLE = (1, 2)
+VERSION = 3
+READABLE = (1, 2, 3)
 
 Box = tuple[float, float, float, float]  # x, y, w, h as fractions of the photo's width and height
 
@@ -20,6 +21,7 @@ class Mark:
     folder: str  # the album folder's real path
     photo: str
     box: Box
+    at: Optional[float] = None  # in a video: when the appearance was seen best (seconds); None in a photo
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,8 @@ def from_rows(rows: dict) -> CorrectionsState:
         raise ValueError(f"not a people corrections file of version {' or '.join(map(str, READABLE))}")
     return CorrectionsState(
         labels={str(row[0]): _label(row, version) for row in rows["labels"]},
-        assigned={_mark(row[:6]): str(row[6]) for row in rows["assigned"]},
-        taken_out={(_mark(row[:6]), str(row[6])) for row in rows["taken_out"]})
+        assigned={_mark(row[:-1], version): str(row[-1]) for row in rows["assigned"]},
+        taken_out={(_mark(row[:-1], version), str(row[-1])) for row in rows["taken_out"]})
 
 
 def _label(row: Sequence, version: int) -> Label:
@@ -64,15 +66,19 @@ def _label(row: Sequence, version: int) -> Label:
 
 
 def _row(mark: Mark) -> tuple:
-    return (mark.folder, mark.photo) + tuple(float(v) for v in mark.box)
+    return (mark.folder, mark.photo) + tuple(float(v) for v in mark.box) + (mark.at,)
 
 
-def _mark(row: Sequence) -> Mark:
-    folder, photo, *box = row
-    if not isinstance(folder, str) or not isinstance(photo, str) or len(box) != 4:
-        raise ValueError("a face mark is not (folder, photo, x, y, w, h)")
+def _mark(row: Sequence, version: int) -> Mark:
+    if version < 3:
+        row = (*row, None)
+    if len(row) != 7:
+        raise ValueError("a face mark is not (folder, photo, x, y, w, h, at)")
+    folder, photo, *box, at = row
+    if not isinstance(folder, str) or not isinstance(photo, str) or not (at is None or isinstance(at, float)):
+        raise ValueError("a face mark is not (folder, photo, x, y, w, h, at)")
     x, y, w, h = (float(v) for v in box)
-    return Mark(folder, photo, (x, y, w, h))
+    return Mark(folder, photo, (x, y, w, h), at)
 
 
 def _text(value) -> Optional[str]:

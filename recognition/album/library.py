@@ -133,9 +133,12 @@ class AlbumLibrary:
             return self._grouped[1]
 
     def _boxes(self, album: str, photo: str) -> Optional[np.ndarray]:
+        """A photo's face boxes (n, 4); a video's appearances' with their times (n, 7) (corrections.py)."""
         index = self._indexes.get(album)
         entry = index.entries.get(photo) if index is not None else None
-        return entry.boxes if entry is not None else None
+        if entry is None:
+            return None
+        return np.hstack([entry.boxes, entry.times]) if entry.is_video else entry.boxes
 
     def box_of(self, face: FaceRef) -> Optional[list[int]]:
         index = self._indexes.get(face.album)
