@@ -140,7 +140,8 @@ class SharedAlbumFollower(threading.Thread):
 
     def stop(self, timeout: float) -> None:
         self._stopping.set()
-        self.join(timeout)
+        if self.ident is not None:  # a library stopped without being started has no thread to join
+            self.join(timeout)
 
     def run(self) -> None:
         failing = False

@@ -107,6 +107,8 @@ class SharedAlbumIndexer(AlbumIndexer):
                     break
             else:
                 self._update(state="ready")
+            for _, index in albums:  # the last files other servers wrote, counted in photos and faces
+                index.refresh()
             self._count(rows, [index for _, index in albums])
         finally:
             keeper.stop(timeout=5)
