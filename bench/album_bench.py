@@ -12,6 +12,13 @@
   of grouped faces that are of their group's majority person).
 
 Run: make bench-album   (or .venv/bin/python bench/album_bench.py)
+
+With --shared [--photos N]: only the shared albums of a PostgreSQL store (a server of the benchmark's
+own): one library indexing the album alone, then two libraries on one database indexing it together;
+each one's rate, the share of files each did (claim fairness) and the double work (files read or
+written by both: must be 0). Both libraries run in this process and share its one model process, as
+two servers on a 2-core machine would share its cores: the ratio shows the claiming's overhead, not
+what two machines gain.
 """
 from __future__ import annotations
 
@@ -212,6 +219,69 @@ def grouping(index: AlbumIndex, people: dict[str, str], threshold: float) -> Non
           f"grouped, purity {pure / max(grouped, 1):.3f}; sizes {[len(g.faces) for g in groups]}; {elapsed * 1000:.0f} ms")
 
 
+def shared(photos: int) -> int:
+    """Two libraries on one PostgreSQL database against one alone, on the same album of photos files."""
+    from recognition.album.library import AlbumLibrary
+    from recognition.store.postgres.store import PostgresStore
+    from tests.support.postgres_server import PostgresServer
+
+    work, store, analyzer = scratch_parts("albumshared-")
+    database = PostgresServer().start()
+    try:
+        made = work / "made"
+        make_album(made)
+        album = work / "Family"
+        for number, source in enumerate(sorted(made.rglob("*.jpg"))[:photos]):
+            album.mkdir(exist_ok=True)
+            shutil.copy2(source, album / f"{number:04d}-{source.name}")
+        count = sum(1 for _ in album.iterdir())
+        print(f"shared album: {count} photos; PostgreSQL {database.url()}")
+
+        def run(names: list[str]) -> tuple[float, list]:
+            url = database.new_database()
+            stores = [PostgresStore(url, work / name, work / "keys" / "store.key") for name in names]
+            libraries = [AlbumLibrary.for_server([album], s, analyzer) for s in stores]
+            started = time.monotonic()
+            for library in libraries:
+                library.start()
+            deadline = started + 3600
+            while time.monotonic() < deadline and any(l.progress.state == "indexing" for l in libraries):
+                time.sleep(0.05)
+            elapsed = time.monotonic() - started
+            results = [(library.progress, list(library._indexer.indexed)) for library in libraries]
+            for library, opened in zip(libraries, stores):
+                library.stop()
+                opened.close()
+            return elapsed, results
+
+        alone, [(progress, _)] = run(["alone"])
+        alone_read = progress.read
+        print(f"one library alone: {count} photos in {alone:.1f} s = {count / alone:.2f} photos/s "
+              f"({progress.read} read)")
+        together, results = run(["a", "b"])
+        done = [len(indexed) for _, indexed in results]
+        twice = len([path for path in set(results[0][1]) & set(results[1][1])])
+        reads = sum(progress.read for progress, _ in results)
+        for name, (progress, indexed) in zip("ab", results):
+            print(f"library {name}: {len(indexed)} files = {len(indexed) / together:.2f} files/s, "
+                  f"share {len(indexed) / max(sum(done), 1):.0%}, {progress.read} read")
+        print(f"two libraries together: {sum(done)} files in {together:.1f} s = {sum(done) / together:.2f} files/s; "
+              f"double work: {twice} files written by both, {reads - alone_read} reads beyond one per photo")
+        print(f"together / alone: {alone / together:.2f}x the rate")
+    finally:
+        analyzer.embedder.stop()
+        store.close()
+        database.remove()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 if __name__ == "__main__":
+    import argparse
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.exit(main())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", action="store_true", help="only the shared albums of a PostgreSQL store")
+    parser.add_argument("--photos", type=int, default=200, help="photos in the shared album (with --shared)")
+    options = parser.parse_args()
+    sys.exit(shared(options.photos) if options.shared else main())
