@@ -140,9 +140,12 @@ class SharedAlbumIndexer(AlbumIndexer):
         while not stop.is_set():
             claimed = rows.claim(index.album, self.server_id, self._claim_batch, self._claim_timeout, list(not_here))
             if not claimed:
-                if self._count(rows, everything)[index.album].claimed_elsewhere == 0:
+                claimable, elsewhere = rows.outstanding(index.album, self.server_id, list(not_here))
+                if not claimable and not elsewhere:
                     return  # nothing pending that this server sees, and nobody else at work
-                stop.wait(self._wait)  # others are still at work; one of them may die and leave its files
+                self._count(rows, everything)
+                # Others are at work (one may die and leave its files), or hold rows for a moment.
+                stop.wait(self._wait if elsewhere and not claimable else min(self._wait, 0.05))
                 continue
             batch: dict[str, FileState] = {}
             known: dict[str, PhotoEntry] = {}

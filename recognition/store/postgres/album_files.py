@@ -163,6 +163,16 @@ class AlbumFileTable:
         return [ChangedRow(bytes(tag), state, None if body is None else bytes(body), change)
                 for tag, state, body, change in rows]
 
+    def outstanding(self, album: bytes, me: str, exclude: Sequence[bytes] = ()) -> tuple[int, int]:
+        """(files I could claim, claims of other servers within their deadline). A claim can come back
+        empty while files are claimable (another server's walk or claim holds their rows for a moment):
+        only this says that nothing is left."""
+        return self._run("count an album's open files", lambda conn: conn.execute(
+            "SELECT count(*) FILTER (WHERE NOT (path_tag = ANY(%(exclude)s)) AND (state = 'pending' OR "
+            "claim_until < clock_timestamp())), count(*) FILTER (WHERE state = 'claimed' AND claimed_by <> %(me)s "
+            "AND claim_until >= clock_timestamp()) FROM faceapp_album_files WHERE album = %(album)s AND state IN "
+            "('pending', 'claimed')", {"album": album, "me": me, "exclude": list(exclude)}).fetchone())
+
     def counts(self, album: bytes, me: str) -> AlbumCounts:
         def work(conn):
             states = dict(conn.execute("SELECT state, count(*) FROM faceapp_album_files WHERE album = %s "
