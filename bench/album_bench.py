@@ -245,7 +245,7 @@ def shared(photos: int) -> int:
             for library in libraries:
                 library.start()
             deadline = started + 3600
-            while time.monotonic() < deadline and any(l.progress.state == "indexing" for l in libraries):
+            while time.monotonic() < deadline and any(lib.progress.state == "indexing" for lib in libraries):
                 time.sleep(0.05)
             elapsed = time.monotonic() - started
             results = [(library.progress, list(library._indexer.indexed)) for library in libraries]

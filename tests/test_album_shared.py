@@ -74,7 +74,7 @@ def test_two_servers_index_one_album_each_file_once_and_both_search_all_of_it(da
     try:
         for library in libraries:
             library.start()
-        assert wait_until(lambda: all(l.progress.state == "ready" for l in libraries), timeout=180)
+        assert wait_until(lambda: all(lib.progress.state == "ready" for lib in libraries), timeout=180)
         rows = album_rows(url)
         assert len(rows) == FILES and all(claims == finishes == 1 for _, _, claims, finishes, *_ in rows)
         done = [library._indexer.indexed for library in libraries]
@@ -85,7 +85,7 @@ def test_two_servers_index_one_album_each_file_once_and_both_search_all_of_it(da
         for library in libraries:  # each searches the whole album, whoever indexed a photo
             assert wait_until(lambda: len(library._indexes["Family"].entries) == photos, timeout=5)
             progress = library.progress.to_json()
-            assert progress["total"] == progress["done"] == FILES and progress["photos"] == photos, (libraries.index(library), progress)
+            assert progress["total"] == progress["done"] == FILES and progress["photos"] == photos
             assert sum(progress["by_server"].values()) == FILES and progress["skipped_by_reason"] == {"unreadable": 1}
             found = {match.photo for match in library.search(query(analyzer, "obama/obama3.jpg"), 0.91)}
             assert {"obama/obama1.jpg", "obama/obama2.jpg", "group/obama_and_biden.jpg"} <= found

@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Callable, Generator, Optional, Sequence, Union
+from typing import BinaryIO, Callable, Generator, Optional, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -57,6 +57,12 @@ class Progress:
         return {"state": self.state, "total": self.total, "done": self.done, "photos": self.photos,
                 "faces": self.faces, "read": self.read, "skipped": sum(self.skipped.values()),
                 "skipped_by_reason": dict(self.skipped), **shared}
+
+
+class KnownEntries(Protocol):
+    """What the reading stage compares a file with: an index, or the entries of files claimed."""
+
+    entries: dict[str, PhotoEntry]
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,7 @@ class AlbumIndexer:
         finally:  # what was embedded is kept, even when stopped or failing midway
             album_index.put(pending)
 
-    def _prepared(self, folder: Path, album_index: AlbumIndex, listing: dict[str, FileState],
+    def _prepared(self, folder: Path, album_index: "KnownEntries", listing: dict[str, FileState],
                   stop) -> Generator[tuple[str, FileState, Optional[PhotoEntry], Optional[_Prepared]], None, None]:
         """Each photo of the listing, in order, with its faces found (None when it is unchanged): the next
         photos are read and searched in worker threads while this thread waits for the model process."""

@@ -52,8 +52,9 @@ class AlbumLibrary:
             raise AlbumError(f"album folder not found: {', '.join(missing)}")
         settings = album_settings(analyzer.model_name, MAX_SIDE, MAX_SIDE, detector, min_face)
         shared_rows = getattr(store, "album_files", None)
+        open_index: Callable[[str, Path], "AlbumIndex | SharedAlbumIndex"]
         if shared_rows is None:
-            def open_index(name: str, folder: Path) -> AlbumIndex:
+            def open_index(name: str, folder: Path) -> "AlbumIndex | SharedAlbumIndex":
                 return open_album_index(store.data_dir, store.key, store.secret, folder, settings)
 
             indexer = AlbumIndexer.for_model(analyzer.embedder, detector, min_face)
@@ -61,7 +62,7 @@ class AlbumLibrary:
             from recognition.album.shared_index import open_shared_index
             from recognition.album.shared_indexer import CLAIM_TIMEOUT, SharedAlbumIndexer
 
-            def open_index(name: str, folder: Path):
+            def open_index(name: str, folder: Path) -> "AlbumIndex | SharedAlbumIndex":
                 return open_shared_index(shared_rows(), store.key, store.secret, name, settings)
 
             indexer = SharedAlbumIndexer.for_model(analyzer.embedder, detector, min_face, rows=shared_rows,
@@ -176,7 +177,9 @@ class AlbumLibrary:
             self._changes += 1
 
         try:
-            progress = self._indexer.index([(self.albums[name], index) for name, index in self._indexes.items()],
+            # Each index goes with its kind of indexer (for_server builds them as a pair).
+            albums = [(self.albums[name], index) for name, index in self._indexes.items()]
+            progress = self._indexer.index(albums,  # type: ignore[arg-type]
                                            stop=self._stop, on_progress=changed)
             log.info("albums indexed: %d photos, %d faces; skipped %s", progress.photos, progress.faces,
                      dict(progress.skipped) or "none")

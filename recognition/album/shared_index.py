@@ -13,7 +13,6 @@ what the others write: refresh() reads the rows whose change number is newer tha
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import pickle
@@ -159,7 +158,8 @@ class SharedAlbumFollower(threading.Thread):
             self._stopping.wait(self._poll)
 
 
-def open_shared_index(rows: "AlbumFileTable", key: StoreKey, secret: bytes, name: str, settings: str) -> SharedAlbumIndex:
+def open_shared_index(rows: "AlbumFileTable", key: StoreKey, secret: bytes, name: str,
+                      settings: str) -> SharedAlbumIndex:
     """The shared index of the album called name, with every entry the database holds."""
     index = SharedAlbumIndex(rows, key, secret, name, settings)
     index.refresh()

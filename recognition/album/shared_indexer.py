@@ -88,7 +88,8 @@ class SharedAlbumIndexer(AlbumIndexer):
         self.indexed: list[str] = []  # the paths whose results this server wrote in its last run
         self._walk_skips: dict[str, int] = {}
 
-    def index(self, albums: Sequence[tuple[Path, SharedAlbumIndex]], *, stop: Optional[threading.Event] = None,
+    def index(self, albums: Sequence[tuple[Path, SharedAlbumIndex]], *,  # type: ignore[override]  # shared ones
+              stop: Optional[threading.Event] = None,
               on_progress: Optional[Callable[[Progress], None]] = None) -> Progress:
         """Record what each album's folder holds, then index pending files with the other servers until
         none is left; the progress counts every server's work."""
@@ -158,7 +159,7 @@ class SharedAlbumIndexer(AlbumIndexer):
                         state = FileState(stat.st_size, stat.st_mtime_ns)
                     except OSError:
                         pass
-                if state is None:
+                if path is None or state is None:
                     rows.release(index.album, row.tag, self.server_id)
                     not_here.add(row.tag)
                     continue

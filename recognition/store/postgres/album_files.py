@@ -98,7 +98,8 @@ class AlbumFileTable:
 
     def now(self) -> datetime:
         """The database's clock: what a walk's start is compared with (servers' clocks may differ)."""
-        return self._run("read the clock", lambda conn: conn.execute("SELECT clock_timestamp()").fetchone()[0])
+        return self._run("read the clock",
+                         lambda conn: (conn.execute("SELECT clock_timestamp()").fetchone() or (None,))[0])
 
     def sync(self, album: bytes, files: Sequence[tuple[bytes, int, int, bytes]]) -> None:
         """Record the files a walk saw: (tag, size, mtime_ns, sealed path). New or changed ones are pending."""
@@ -183,8 +184,8 @@ class AlbumFileTable:
                                         "AND state IN ('done', 'skipped') GROUP BY done_by", (album,)).fetchall())
             elsewhere = conn.execute("SELECT count(*) FROM faceapp_album_files WHERE album = %s AND state = "
                                      "'claimed' AND claimed_by <> %s AND claim_until >= clock_timestamp()",
-                                     (album, me)).fetchone()[0]
-            return AlbumCounts(states, skipped, done_by, elsewhere)
+                                     (album, me)).fetchone()
+            return AlbumCounts(states, skipped, done_by, elsewhere[0] if elsewhere else 0)
 
         return self._run("count an album's files", work)
 
