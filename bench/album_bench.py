@@ -16,6 +16,13 @@
   and the seconds of indexing per minute of video (in process: the indexer's own time).
 
 Run: make bench-album   (or .venv/bin/python bench/album_bench.py [--family-only] [--photos N] [--videos N])
+
+With --shared [--photos N]: only the shared albums of a PostgreSQL store (a server of the benchmark's
+own): one library indexing the album alone, then two libraries on one database indexing it together;
+each one's rate, the share of files each did (claim fairness) and the double work (files read or
+written by both: must be 0). Both libraries run in this process and share its one model process, as
+two servers on a 2-core machine would share its cores: the ratio shows the claiming's overhead, not
+what two machines gain.
 """
 from __future__ import annotations
 
@@ -75,9 +82,13 @@ def make_album(folder: Path, width: int = 0) -> dict[str, str]:
 def main() -> int:
     options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     options.add_argument("--family-only", action="store_true", help="only the 500 photos and 20 videos")
-    options.add_argument("--photos", type=int, default=500)
+    options.add_argument("--shared", action="store_true", help="only the shared albums of a PostgreSQL store")
+    options.add_argument("--photos", type=int, default=None, help="photos in the album (500; 200 with --shared)")
     options.add_argument("--videos", type=int, default=20)
     args = options.parse_args()
+    if args.shared:
+        return shared(args.photos or 200)
+    args.photos = args.photos or 500
     work, store, analyzer = scratch_parts("albumbench-")
     try:
         family(work, analyzer, args.photos, args.videos)
@@ -310,6 +321,63 @@ def grouping(index: AlbumIndex, people: dict[str, str], threshold: float) -> Non
     pure = sum(max(np.unique([people[f.photo] for f in group.faces], return_counts=True)[1]) for group in groups)
     print(f"\npeople: {len(groups)} groups of {len(people and set(people.values()))} people; {grouped} of {len(refs)} faces "
           f"grouped, purity {pure / max(grouped, 1):.3f}; sizes {[len(g.faces) for g in groups]}; {elapsed * 1000:.0f} ms")
+
+
+def shared(photos: int) -> int:
+    """Two libraries on one PostgreSQL database against one alone, on the same album of photos files."""
+    from recognition.album.library import AlbumLibrary
+    from recognition.store.postgres.store import PostgresStore
+    from tests.support.postgres_server import PostgresServer
+
+    work, store, analyzer = scratch_parts("albumshared-")
+    database = PostgresServer().start()
+    try:
+        made = work / "made"
+        make_album(made)
+        album = work / "Family"
+        for number, source in enumerate(sorted(made.rglob("*.jpg"))[:photos]):
+            album.mkdir(exist_ok=True)
+            shutil.copy2(source, album / f"{number:04d}-{source.name}")
+        count = sum(1 for _ in album.iterdir())
+        print(f"shared album: {count} photos; PostgreSQL {database.url()}")
+
+        def run(names: list[str]) -> tuple[float, list]:
+            url = database.new_database()
+            stores = [PostgresStore(url, work / name, work / "keys" / "store.key") for name in names]
+            libraries = [AlbumLibrary.for_server([album], s, analyzer) for s in stores]
+            started = time.monotonic()
+            for library in libraries:
+                library.start()
+            deadline = started + 3600
+            while time.monotonic() < deadline and any(lib.progress.state == "indexing" for lib in libraries):
+                time.sleep(0.05)
+            elapsed = time.monotonic() - started
+            results = [(library.progress, list(library._indexer.indexed)) for library in libraries]
+            for library, opened in zip(libraries, stores):
+                library.stop()
+                opened.close()
+            return elapsed, results
+
+        alone, [(progress, _)] = run(["alone"])
+        alone_read = progress.read
+        print(f"one library alone: {count} photos in {alone:.1f} s = {count / alone:.2f} photos/s "
+              f"({progress.read} read)")
+        together, results = run(["a", "b"])
+        done = [len(indexed) for _, indexed in results]
+        twice = len([path for path in set(results[0][1]) & set(results[1][1])])
+        reads = sum(progress.read for progress, _ in results)
+        for name, (progress, indexed) in zip("ab", results):
+            print(f"library {name}: {len(indexed)} files = {len(indexed) / together:.2f} files/s, "
+                  f"share {len(indexed) / max(sum(done), 1):.0%}, {progress.read} read")
+        print(f"two libraries together: {sum(done)} files in {together:.1f} s = {sum(done) / together:.2f} files/s; "
+              f"double work: {twice} files written by both, {reads - alone_read} reads beyond one per photo")
+        print(f"together / alone: {alone / together:.2f}x the rate")
+    finally:
+        analyzer.embedder.stop()
+        store.close()
+        database.remove()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

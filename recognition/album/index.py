@@ -91,6 +91,7 @@ class AlbumIndex:
         self._entries_lock = threading.Lock()  # searches read entries while the indexer changes them
         self._appender: Optional[segments.Appender] = None
         self.records = 0
+        self.version = 0  # bumped by each put or drop (what the library's search matrix is built from)
 
     @classmethod
     def open(cls, folder: Path, key: StoreKey, secret: bytes, settings: str,
@@ -106,6 +107,7 @@ class AlbumIndex:
             with self._entries_lock:
                 for entry in entries:
                     self.entries[entry.path] = entry
+                self.version += 1
 
     def drop(self, paths: Iterable[str]) -> None:
         """Forget these photos (gone from the album)."""
@@ -115,6 +117,7 @@ class AlbumIndex:
             with self._entries_lock:
                 for path in paths:
                     del self.entries[path]
+                self.version += 1
 
     def snapshot(self) -> list[PhotoEntry]:
         """The photos indexed now; safe to call while another thread puts or drops."""

@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Callable, Generator, Optional, Sequence, Union
+from typing import BinaryIO, Callable, Generator, Optional, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -52,11 +52,20 @@ class Progress:
     faces: int = 0  # in the index
     read: int = 0  # photos read and searched for faces in this run (the rest were unchanged)
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> photos (and folders) passed over
+    # Albums indexed with other servers (shared_indexer.py): files each server indexed, by server id.
+    by_server: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
+        shared = {"by_server": dict(self.by_server)} if self.by_server else {}
         return {"state": self.state, "total": self.total, "done": self.done, "photos": self.photos,
                 "faces": self.faces, "read": self.read, "skipped": sum(self.skipped.values()),
-                "skipped_by_reason": dict(self.skipped)}
+                "skipped_by_reason": dict(self.skipped), **shared}
+
+
+class KnownEntries(Protocol):
+    """What the reading stage compares a file with: an index, or the entries of files claimed."""
+
+    entries: dict[str, PhotoEntry]
 
 
 @dataclass(frozen=True)
@@ -95,16 +104,16 @@ class AlbumIndexer:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_model(cls, embedder: Embedder, detector: str = "haar", min_face: int = 40) -> "AlbumIndexer":
+    def for_model(cls, embedder: Embedder, detector: str = "haar", min_face: int = 40, **options) -> "AlbumIndexer":
         """The indexer the server and the command line use: a detector and an aligner of its own (at
         album resolution, apart from live recognition's), the given model's embedder. min_face is in
-        pixels of the photo scaled to MAX_SIDE."""
+        pixels of the photo scaled to MAX_SIDE; options go to the constructor."""
         from recognition.models.aligner import LandmarkAligner
         from recognition.models.detectors import make_detector
         from recognition.models.weights import landmark_model_path
 
         found_by = make_detector(detector, min_face=min_face, detect_width=MAX_SIDE, mtcnn=embedder)
-        return cls(found_by, LandmarkAligner(landmark_model_path()), embedder)
+        return cls(found_by, LandmarkAligner(landmark_model_path()), embedder, **options)
 
     def index(self, albums: Sequence[tuple[Path, AlbumIndex]], *, stop: Optional[threading.Event] = None,
               on_progress: Optional[Callable[[Progress], None]] = None) -> Progress:
@@ -154,7 +163,7 @@ class AlbumIndexer:
         finally:  # what was embedded is kept, even when stopped or failing midway
             album_index.put(pending)
 
-    def _prepared(self, folder: Path, album_index: AlbumIndex, listing: dict[str, FileState],
+    def _prepared(self, folder: Path, album_index: "KnownEntries", listing: dict[str, FileState],
                   stop) -> Generator[tuple[str, FileState, Optional[PhotoEntry], Optional[_Prepared]], None, None]:
         """Each photo of the listing, in order, with its faces found (None when it is unchanged): the next
         photos are read and searched in worker threads while this thread waits for the model process."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Collection, Optional, Sequence
+from typing import Callable, Collection, Optional, Sequence
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from recognition.album.index import AlbumIndex, album_settings, open_album_index
 from recognition.album.indexer import MAX_SIDE, AlbumIndexer, Progress
 from recognition.album.people import FaceRef, Person, group_people
 from recognition.album.search import MAX_MATCHES, AlbumMatch, FaceMatrix
+from recognition.album.shared_index import SharedAlbumFollower, SharedAlbumIndex
 from recognition.album.suggestions import FLOOR_UNDER_THRESHOLD, Suggestion, mean_faces, suggest
 from recognition.album.walker import resolve
 
@@ -40,23 +41,46 @@ class AlbumError(Exception):
 class AlbumLibrary:
     @classmethod
     def for_server(cls, folders: Sequence[Path], store, analyzer, *, detector: str = "haar",
-                   min_face: int = 40) -> "AlbumLibrary":
+                   min_face: int = 40, claim_timeout: Optional[float] = None) -> "AlbumLibrary":
         """The library of a server: indexes sealed with its store's key, faces embedded by its model
-        (the same process as live recognition), found by a detector of its own at album resolution."""
+        (the same process as live recognition), found by a detector of its own at album resolution.
+        With a shared store (PostgreSQL: it offers album_files), the indexes live in the database and
+        every server on it indexes the albums they share together (shared_indexer.py); claim_timeout:
+        how long a killed server's files wait for another (None: CLAIM_TIMEOUT). Else each album's
+        index is a file in the data dir."""
         missing = [str(folder) for folder in folders if not Path(folder).is_dir()]
         if missing:
             raise AlbumError(f"album folder not found: {', '.join(missing)}")
-        return cls(folders, data_dir=store.data_dir, key=store.key, secret=store.secret, model=analyzer.model_name,
-                   indexer=AlbumIndexer.for_model(analyzer.embedder, detector, min_face),
-                   dimensions=analyzer.embedder.dimensions, detector=detector, min_face=min_face)
+        settings = album_settings(analyzer.model_name, MAX_SIDE, MAX_SIDE, detector, min_face)
+        shared_rows = getattr(store, "album_files", None)
+        open_index: Callable[[str, Path], "AlbumIndex | SharedAlbumIndex"]
+        if shared_rows is None:
+            def open_index(name: str, folder: Path) -> "AlbumIndex | SharedAlbumIndex":
+                return open_album_index(store.data_dir, store.key, store.secret, folder, settings)
 
-    def __init__(self, folders: Sequence[Path], *, data_dir: Path, key, secret: bytes, model: str,
-                 indexer: AlbumIndexer, dimensions: int, detector: str = "haar", min_face: int = 40) -> None:
+            indexer = AlbumIndexer.for_model(analyzer.embedder, detector, min_face)
+        else:
+            from recognition.album.shared_index import open_shared_index
+            from recognition.album.shared_indexer import CLAIM_TIMEOUT, SharedAlbumIndexer
+
+            def open_index(name: str, folder: Path) -> "AlbumIndex | SharedAlbumIndex":
+                return open_shared_index(shared_rows(), store.key, store.secret, name, settings)
+
+            indexer = SharedAlbumIndexer.for_model(analyzer.embedder, detector, min_face, rows=shared_rows,
+                                                   claim_timeout=claim_timeout or CLAIM_TIMEOUT)
+        return cls(folders, data_dir=store.data_dir, key=store.key, settings=settings, open_index=open_index,
+                   indexer=indexer, dimensions=analyzer.embedder.dimensions)
+
+    def __init__(self, folders: Sequence[Path], *, data_dir: Path, key, settings: str,
+                 open_index: Callable[[str, Path], "AlbumIndex | SharedAlbumIndex"], indexer: AlbumIndexer,
+                 dimensions: int) -> None:
+        """open_index(name, folder): the album's index, this server's file or the shared one (both have
+        entries, snapshot(), version and close())."""
         self.albums = album_names(folders)
-        self.settings = album_settings(model, MAX_SIDE, MAX_SIDE, detector, min_face)
-        self._indexes: dict[str, AlbumIndex] = {
-            name: open_album_index(data_dir, key, secret, folder, self.settings)
-            for name, folder in self.albums.items()}
+        self.settings = settings
+        self._indexes = {name: open_index(name, folder) for name, folder in self.albums.items()}
+        shared = [index for index in self._indexes.values() if isinstance(index, SharedAlbumIndex)]
+        self._follower = SharedAlbumFollower(shared) if shared else None  # the other servers' entries
         self.corrections = PeopleCorrections(corrections_path(data_dir), key, self.albums,
                                              self._boxes)
         self._indexer = indexer
@@ -66,18 +90,22 @@ class AlbumLibrary:
         self._lock = threading.Lock()
         self._matrix: Optional[FaceMatrix] = None
         self._changes = 0  # bumped as the indexer goes; the search matrix is rebuilt when it moved
-        self._built_at = -1
+        self._built_at: Optional[tuple] = None
         self._grouped: Optional[tuple] = None  # ((changes, threshold), grouped) of the last grouping
 
     def start(self) -> "AlbumLibrary":
         self._thread = threading.Thread(target=self._index, name="album-indexer", daemon=True)
         self._thread.start()
+        if self._follower is not None:
+            self._follower.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._follower is not None:
+            self._follower.stop(timeout)
         for index in self._indexes.values():
             index.close()
 
@@ -116,7 +144,7 @@ class AlbumLibrary:
 
     def _grouping(self, threshold: float) -> tuple[list[Person], list[FaceRef]]:
         with self._lock:
-            if self._grouped is None or self._grouped[0] != (self._changes, threshold):
+            if self._grouped is None or self._grouped[0] != (self._stamp(), threshold):
                 vectors: list[np.ndarray] = []
                 refs: list[FaceRef] = []
                 places: list[tuple] = []
@@ -129,7 +157,7 @@ class AlbumLibrary:
                                           for face in range(entry.faces))
                 grouped = group_people(np.concatenate(vectors) if vectors else np.zeros((0, self._dimensions)),
                                        refs, threshold, places=places)
-                self._grouped = ((self._changes, threshold), grouped)
+                self._grouped = ((self._stamp(), threshold), grouped)
             return self._grouped[1]
 
     def _boxes(self, album: str, photo: str) -> Optional[np.ndarray]:
@@ -176,10 +204,14 @@ class AlbumLibrary:
             return None
         return resolve(folder, photo)
 
+    def _stamp(self) -> tuple:
+        """What the indexes hold, in short: it moves when the indexer or another server changed them."""
+        return (self._changes, *(index.version for index in self._indexes.values()))
+
     def _face_matrix(self) -> FaceMatrix:
         with self._lock:
-            if self._matrix is None or self._built_at != self._changes:
-                self._built_at = self._changes
+            if self._matrix is None or self._built_at != self._stamp():
+                self._built_at = self._stamp()
                 self._matrix = FaceMatrix([(name, index.snapshot()) for name, index in self._indexes.items()],
                                           self._dimensions)
             return self._matrix
@@ -189,7 +221,9 @@ class AlbumLibrary:
             self._changes += 1
 
         try:
-            progress = self._indexer.index([(self.albums[name], index) for name, index in self._indexes.items()],
+            # Each index goes with its kind of indexer (for_server builds them as a pair).
+            albums = [(self.albums[name], index) for name, index in self._indexes.items()]
+            progress = self._indexer.index(albums,  # type: ignore[arg-type]
                                            stop=self._stop, on_progress=changed)
             log.info("albums indexed: %d photos, %d faces; skipped %s", progress.photos, progress.faces,
                      dict(progress.skipped) or "none")

@@ -42,6 +42,27 @@ MIGRATIONS = [
         -- the key's secret is never kept, only a keyed hash of it within the sealed record.
         CREATE TABLE faceapp_api_keys (id text PRIMARY KEY, body bytea NOT NULL);
     """),
+    (4, "album files indexed together: one row per file of a shared album, claimed with SKIP LOCKED", """
+        -- album: a keyed hash of the album's name and settings; path_tag: a keyed hash of the album and the
+        -- file's path (recognition/album/shared_index.py). The path, and once indexed the file's entry
+        -- (face boxes and vectors), are only inside body, sealed with the store key and bound to this row.
+        -- size and mtime_ns tell a changed file; state: pending, claimed (by claimed_by until claim_until),
+        -- done, skipped (skip_reason) or gone (the file left the album: body NULL).
+        -- change: from faceapp_album_changes, taken when a row's entry changes (done, skipped, gone) under a
+        -- per-album advisory lock, so followers read an album's changes in the order they commit.
+        -- claims and finishes count claims taken and results written (a file indexed once: finishes 1).
+        CREATE SEQUENCE faceapp_album_changes;
+        CREATE TABLE faceapp_album_files (
+            album bytea NOT NULL, path_tag bytea NOT NULL, size bigint NOT NULL, mtime_ns bigint NOT NULL,
+            state text NOT NULL CHECK (state IN ('pending', 'claimed', 'done', 'skipped', 'gone')),
+            claimed_by text, claim_until timestamptz, body bytea, skip_reason text, done_by text,
+            claims integer NOT NULL DEFAULT 0, finishes integer NOT NULL DEFAULT 0,
+            change bigint NOT NULL DEFAULT 0, seen timestamptz NOT NULL DEFAULT clock_timestamp(),
+            PRIMARY KEY (album, path_tag));
+        ALTER TABLE faceapp_album_files ALTER COLUMN body SET STORAGE EXTERNAL;
+        CREATE INDEX faceapp_album_files_open ON faceapp_album_files (album) WHERE state IN ('pending', 'claimed');
+        CREATE INDEX faceapp_album_files_change ON faceapp_album_files (album, change);
+    """),
 ]
 LATEST = MIGRATIONS[-1][0]
 

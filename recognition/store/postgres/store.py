@@ -31,7 +31,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import psycopg
 
@@ -46,6 +46,9 @@ from recognition.store.postgres.follower import ChangeFollower
 from recognition.store.postgres.spent import SpentTable
 from recognition.store.reading import MemoryReads
 from recognition.store.vault import KeyMissing, StoreKey, check_outside, read_or_create_key, seal, sealed_key_id, unseal
+
+if TYPE_CHECKING:
+    from recognition.store.postgres.album_files import AlbumFileTable
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +163,13 @@ class PostgresStore(MemoryReads, IdentityChanges):
 
     def is_spent(self, tag: bytes) -> bool:
         return self._spent.is_spent(tag)
+
+    def album_files(self) -> "AlbumFileTable":
+        """A table of shared album files on a connection of its own (one per thread that uses it): what
+        tells the album library that this store is shared, so its albums are indexed together."""
+        from recognition.store.postgres.album_files import AlbumFileTable
+
+        return AlbumFileTable(lambda: connect(self.url, autocommit=True), self.location)
 
     def close(self, timeout: float = 10.0) -> None:
         self._spent.close()
