@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from recognition.album.library import AlbumLibrary
-from tests.conftest import fixture_path, load_photo, wait_until
+from tests.conftest import fixture_path, load_photo, wait_until, write_clip
 from webapp import create_app
 
 PEOPLE = {"obama": ["obama1.jpg", "obama2.jpg", "obama4.jpg"], "biden": ["biden1.jpg"],
@@ -18,6 +18,18 @@ PEOPLE = {"obama": ["obama1.jpg", "obama2.jpg", "obama4.jpg"], "biden": ["biden1
 @pytest.fixture
 def album_parts(tmp_path, services, analyzer):
     """The parts with an album of the fixture people, indexed."""
+    yield from indexed_album(family_album(tmp_path), services, analyzer)
+
+
+@pytest.fixture
+def album_parts_with_clip(tmp_path, services, analyzer):
+    """The same, with a short video of Obama (clip.avi) in the album too."""
+    folder = family_album(tmp_path)
+    write_clip(folder / "clip.avi", ["obama/obama1.jpg"], seconds_each=1.0, fps=10)
+    yield from indexed_album(folder, services, analyzer)
+
+
+def family_album(tmp_path):
     folder = tmp_path / "Family"
     for person, photos in PEOPLE.items():
         for photo in photos:
@@ -26,6 +38,10 @@ def album_parts(tmp_path, services, analyzer):
     (folder / "group").mkdir()
     shutil.copyfile(fixture_path("faces/group/obama_and_biden.jpg"), folder / "group" / "obama_and_biden.jpg")
     (tmp_path / "private.jpg").write_bytes(fixture_path("faces/obama/obama3.jpg").read_bytes())
+    return folder
+
+
+def indexed_album(folder, services, analyzer):
     parts = replace(services, albums=AlbumLibrary.for_server([folder], services.store, analyzer).start())
     assert wait_until(lambda: parts.albums.progress.state == "ready", timeout=120)
     yield parts

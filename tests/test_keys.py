@@ -17,7 +17,7 @@ from webapp import create_app
 from webapp.http.face_gate import FaceGate
 
 KEY = "k3y-for-tests"
-album_parts = album_api.album_parts  # the album of fixture photos, indexed by the real model
+album_parts = album_api.album_parts_with_clip  # the album of fixture photos and a video, indexed by the real model
 
 
 @pytest.fixture
@@ -69,7 +69,8 @@ def test_every_route_needs_the_key_but_the_open_list(keyed_album, analyzer):
     server, app = keyed_album
     identity = analyzer.matcher.enroll(analyzer.embed(load_photo("obama/obama1.jpg"))[1][0], "Barack").hash
     person = call(server, "GET", "/album/people", key=KEY)[1]["people"][0]["id"]
-    reads = {"/album/search": f"?hash={identity}", "/album/photo": "?album=Family&photo=obama/obama1.jpg"}
+    reads = {"/album/search": f"?hash={identity}", "/album/photo": "?album=Family&photo=obama/obama1.jpg",
+             "/album/frame": "?album=Family&video=clip.avi&at=0.5"}
     opened = set()
     for method, rule, endpoint in routes(app):
         # Reads name the real person, album face and photo (200 expected); changes a made-up one (nothing changes).
@@ -119,6 +120,7 @@ def test_the_viewer_cookie_opens_pictures_and_nothing_else(keyed_album, album_pa
     assert call(server, "GET", photo, session=browser)[0] == 200
     assert call(server, "GET", photo + "&size=128&box=10,10,50,50", session=browser)[0] == 200
     assert browser.head(server.url + photo, timeout=10).status_code == 200
+    assert call(server, "GET", "/album/frame?album=Family&video=clip.avi&at=0.5", session=browser)[0] == 200
     # Not a JSON read, not a change, not a model route: those need the key itself.
     for method, path in [("GET", "/faces"), ("GET", "/hash"), ("GET", f"/faces/{identity}"), ("GET", "/album/people"),
                          ("DELETE", f"/faces/{identity}"), ("PATCH", f"/faces/{identity}"), ("POST", "/train_model")]:
@@ -277,7 +279,7 @@ def test_the_api_description_says_who_may_call_what(services):
         else:
             assert {"apiKey": []} in operation["security"] and "401" in operation["responses"], (method, path)
             assert ({"viewerCookie": []} in operation["security"]) == (path in (
-                "/streaming", "/streaming/{camera}", "/cameras/{camera}/snapshot", "/album/photo"))
+                "/streaming", "/streaming/{camera}", "/cameras/{camera}/snapshot", "/album/photo", "/album/frame"))
 
 
 def test_settings():
@@ -296,7 +298,8 @@ def test_settings():
 SCOPED = {
     "read": {("GET", "/hash"), ("GET", "/hash/<camera>"), ("GET", "/streaming"), ("GET", "/streaming/<camera>"),
              ("GET", "/cameras"), ("GET", "/cameras/<camera>/snapshot"), ("GET", "/faces"),
-             ("GET", "/faces/<identity_hash>"), ("GET", "/album"), ("GET", "/album/photo"), ("GET", "/album/people"),
+             ("GET", "/faces/<identity_hash>"), ("GET", "/album"), ("GET", "/album/photo"), ("GET", "/album/frame"),
+             ("GET", "/album/people"),
              ("GET", "/album/people/suggestions"), ("POST", "/auth/viewer"), ("GET", "/events"), ("GET", "/metrics")},
     "recognize": {("POST", "/process-frame"), ("POST", "/predict_face"), ("POST", "/extract_embeddings_from_image"),
                   ("POST", "/extract_embeddings_from_video"), ("POST", "/compare_embeddings"), ("POST", "/verify"),
