@@ -5,7 +5,9 @@ its best views (large, sharp, frontal), whose chips are embedded and whose best 
 Only decoded frames in memory are used; nothing of a video is written anywhere. A video that cannot be
 opened, shows no frame, has frames larger than MAX_FRAME_PIXELS or runs longer than MAX_SECONDS is
 skipped with its reason, as a photo is. Its cost is bounded per minute of footage: SAMPLES_PER_SECOND
-frames a second are searched (the others are only decoded, as the codec needs them), and an appearance
+frames a second are looked at (the others are only decoded, as the codec needs them), the whole frame
+searched in one of FULL_SEARCH_EVERY of them and only around the faces followed in the others (as the
+live worker does: a look there costs milliseconds, a search of a frame hundreds), and an appearance
 embeds at most VIEWS_PER_APPEARANCE chips.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from recognition.album.photos import PhotoSkipped
 from recognition.faces import Box, Detection
-from recognition.live.tracker import Track, Tracker
+from recognition.live.tracker import Tracker
 from recognition.models.aligner import Aligner
 from recognition.models.detectors import FaceDetector
 from recognition.models.quality import face_quality
@@ -36,6 +38,7 @@ MIN_SIGHTINGS = 2  # samples an appearance needs (a detector's one-frame mistake
 # decodes at a crawl); plus a minute for opening and the model's start.
 SECONDS_PER_SECOND = 2.0
 TRACKING_OVERLAP = 0.1  # samples are half a second apart: a face moves further between them than live
+FULL_SEARCH_EVERY = 3  # samples: a face coming into view is found within 1.5 s
 
 
 def is_video(path: Path) -> bool:
@@ -101,7 +104,13 @@ def read_video_faces(path: Path, detector: FaceDetector, aligner: Aligner, chip_
             image = frame if scale == 1.0 else cv2.resize(frame, (round(width * scale), round(height * scale)),
                                                           interpolation=cv2.INTER_AREA)
             samples += 1
-            _follow(tracker, following, done, image, at, detector, aligner, chip_side)
+            if (samples - 1) % FULL_SEARCH_EVERY == 0:
+                detections = [Detection(box) for box in detector.detect(image)]
+            elif tracker.tracks:
+                detections = detector.detect_near(image, [track.box for track in tracker.tracks])
+            else:
+                continue  # nobody followed: nothing to look for until the next search
+            _follow(tracker, following, done, image, at, detections, aligner, chip_side)
         if samples == 0:
             raise PhotoSkipped("unreadable", "no frame could be decoded")
     finally:
@@ -122,16 +131,18 @@ def read_video_faces(path: Path, detector: FaceDetector, aligner: Aligner, chip_
 
 
 def _follow(tracker: Tracker, following: dict[int, _Following], done: list[_Following], image: np.ndarray,
-            at: float, detector: FaceDetector, aligner: Aligner, chip_side: int) -> None:
-    """One sampled frame: its faces joined to the appearances followed, their views kept if among the best."""
-    tracker.join([Detection(box) for box in detector.detect(image)], at)
+            at: float, detections: list[Detection], aligner: Aligner, chip_side: int) -> None:
+    """One sampled frame: its faces joined to the appearances followed, their views kept if among the best
+    (a face turned away keeps its appearance going, but is no view of it)."""
+    tracker.join(detections, at)
     live = tracker.close()
     for track, detection in live:
         if detection is None:
             continue
         appearance = following.setdefault(track.id, _Following(at, at))
         appearance.end, appearance.sightings = at, appearance.sightings + 1
-        _keep_view(appearance, image, detection.box, at, aligner, chip_side)
+        if not detection.profile:
+            _keep_view(appearance, image, detection.box, at, aligner, chip_side)
     alive = {track.id for track, _ in live}
     for track_id in [t for t in following if t not in alive]:
         done.append(following.pop(track_id))
