@@ -93,8 +93,12 @@ class Albums:
             np.stack(identity.embeddings), threshold, leave_out=self._hidden_faces()))
 
     def _hidden_faces(self) -> set[FaceRef]:
-        """The faces of hidden people: a search does not find a photo by them."""
-        everyone, _ = self.open().people(self.threshold)
+        """The faces of hidden people: a search does not find a photo by them. Nobody hidden (most albums):
+        none, without grouping the album's faces for every search."""
+        library = self.open()
+        if not library.corrections.anyone_hidden():
+            return set()
+        everyone, _ = library.people(self.threshold)
         return {face for person in everyone if person.hidden for face in person.faces}
 
     # The albums' people.

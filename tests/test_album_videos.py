@@ -111,6 +111,8 @@ def test_the_frame_is_served_highlighted_from_memory(video_server):
     for params, status in [({"album": "Phone", "video": "kit2.jpg", "at": "1"}, 404),  # a photo is not a video
                            ({"album": "Phone", "video": "2024/broken.mov", "at": "1"}, 404),  # not indexed
                            ({"album": "Phone", "video": "../Phone/2024/street.mp4", "at": "1"}, 404),
+                           ({"album": "Phone", "video": video["video"], "at": "0.1"}, 404),  # nobody in view yet
+                           ({"album": "Phone", "video": video["video"], "at": "14"}, 404),  # nor between visits
                            ({"album": "Phone", "video": video["video"], "at": "nan"}, 400),
                            ({"album": "Phone", "video": video["video"], "at": "-1"}, 400),
                            ({"album": "Phone", "video": video["video"], "at": "3", "box": "1,2"}, 400)]:

@@ -163,6 +163,10 @@ class PeopleCorrections:
             self._mark(rest, person.id)
             self._save()
 
+    def anyone_hidden(self) -> bool:
+        with self._lock:
+            return any(label.hidden for label in self.labels.values())
+
     def split(self, person: Person, faces: Sequence[FaceRef], taken_ids: Iterable[str]) -> str:
         """These faces of the person are someone else: a new person, whose id (not one of taken_ids, the
         people's ids now) is returned. They are marked as it and taken out of the old person, so a

@@ -21,6 +21,8 @@ from recognition.album.walker import resolve
 
 log = logging.getLogger(__name__)
 
+SHOWN_AROUND = 1.0  # seconds before or after a face's appearance in a video that its frames may be shown
+
 
 def album_names(folders: Sequence[Path]) -> dict[str, Path]:
     """Each album's name in the API: its folder's name, numbered when two folders share one."""
@@ -186,11 +188,15 @@ class AlbumLibrary:
             found.update(video=True, at=at, start=start, end=end)
         return found
 
-    def video_path(self, album: str, video: str) -> Optional[Path]:
-        """The file of a video the album's index holds (as photo_path does for photos)."""
+    def video_path(self, album: str, video: str, at: float) -> Optional[Path]:
+        """The file of a video the album's index holds (as photo_path does for photos), when a face was in
+        view in it at `at` seconds: its frames are shown where its faces are, not anywhere (seeking far
+        into a long video costs a decode of all the footage from the keyframe before)."""
         folder, index = self.albums.get(album), self._indexes.get(album)
         entry = index.entries.get(video) if index is not None else None
         if folder is None or entry is None or not entry.is_video:
+            return None
+        if not any(start - SHOWN_AROUND <= at <= end + SHOWN_AROUND for start, end, _ in entry.times):
             return None
         return resolve(folder, video)
 

@@ -34,8 +34,13 @@ MAX_FRAME_PIXELS = 3840 * 2160  # 4K UHD: an 8K frame is refused before one is d
 MAX_SECONDS = 3 * 3600.0  # footage a video may run: longer is skipped (its declared length first, then as read)
 VIEWS_PER_APPEARANCE = 3  # chips of an appearance embedded (its best views), averaged into its vector
 MIN_SIGHTINGS = 2  # samples an appearance needs (a detector's one-frame mistake makes none)
-# Wall time a video may take, per second of footage, before it is given up as too slow (a file that
-# decodes at a crawl); plus a minute for opening and the model's start.
+# Memory: an appearance holds its views' chips (67 KB each at 150 px) until the video is embedded, so a
+# video keeps at most MAX_APPEARANCES (those seen longest), and follows the FACES_PER_SAMPLE largest
+# faces of a frame: a crowd of strangers on a long video costs at most ~120 MB, never the machine.
+MAX_APPEARANCES = 600
+FACES_PER_SAMPLE = 20
+# Wall time a video may take, per second of footage read so far (not as its header says: a header may lie,
+# and a browser's recording declares no length), before it is given up as too slow; plus a minute.
 SECONDS_PER_SECOND = 2.0
 TRACKING_OVERLAP = 0.1  # samples are half a second apart: a face moves further between them than live
 FULL_SEARCH_EVERY = 3  # samples: a face coming into view is found within 1.5 s
@@ -52,14 +57,13 @@ class _Following:
     start: float
     end: float
     sightings: int = 0
-    views: list = field(default_factory=list)  # (quality, at, box in the scaled frame, chip), best first
+    views: list = field(default_factory=list)  # (quality, at, box as fractions of the frame, chip), best first
 
 
 @dataclass(frozen=True)
 class VideoFaces:
     width: int  # of the frames as decoded (turned upright when the file says so)
     height: int
-    seconds: float  # footage read
     boxes: np.ndarray  # (appearances, 4) x, y, w, h of each best view, as fractions of the frame
     times: np.ndarray  # (appearances, 3) seconds: came into view, left, seen best
     chips: list  # every appearance's chips, in order
@@ -75,19 +79,19 @@ def read_video_faces(path: Path, detector: FaceDetector, aligner: Aligner, chip_
     try:
         fps, width, height = _checked(capture, path)
         step = max(1, round(fps / samples_per_second)) if fps else 1
-        deadline = time.monotonic() + 60.0 + SECONDS_PER_SECOND * min(MAX_SECONDS, _declared_seconds(capture, fps))
+        started = time.monotonic()
         tracker = Tracker(min_overlap=TRACKING_OVERLAP, max_misses=2)
         following: dict[int, _Following] = {}
         done: list[_Following] = []
         frames = samples = 0
         at = 0.0
-        scale = 1.0
+        size: Optional[tuple[int, int]] = None
         while capture.grab():
             at = frames / fps if fps else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             frames += 1
             if at > MAX_SECONDS:
                 raise PhotoSkipped("too-long", f"runs longer than {MAX_SECONDS / 3600:.0f} hours")
-            if time.monotonic() > deadline:
+            if time.monotonic() - started > 60.0 + SECONDS_PER_SECOND * at:
                 raise PhotoSkipped("too-slow", f"decoding stopped at {at:.0f}s of footage: slower than "
                                                f"{SECONDS_PER_SECOND:.0f}s a second")
             if (frames - 1) % step:
@@ -97,15 +101,19 @@ def read_video_faces(path: Path, detector: FaceDetector, aligner: Aligner, chip_
             ok, frame = capture.retrieve()
             if not ok or frame is None:
                 continue
-            if frame.shape[0] * frame.shape[1] > MAX_FRAME_PIXELS:  # the header said less than the frame is
-                raise PhotoSkipped("too-large", f"a frame of {frame.shape[1]}x{frame.shape[0]} pixels")
-            height, width = frame.shape[:2]
+            if size is None:
+                size = (frame.shape[1], frame.shape[0])
+                if size[0] * size[1] > MAX_FRAME_PIXELS:  # the header said less than the frame is
+                    raise PhotoSkipped("too-large", f"a frame of {size[0]}x{size[1]} pixels")
+            elif (frame.shape[1], frame.shape[0]) != size:  # boxes and marks are fractions of one frame size
+                raise PhotoSkipped("unreadable", f"its frames change size at {at:.0f}s")
+            width, height = size
             scale = min(1.0, max_side / max(width, height))
             image = frame if scale == 1.0 else cv2.resize(frame, (round(width * scale), round(height * scale)),
                                                           interpolation=cv2.INTER_AREA)
             samples += 1
             if (samples - 1) % FULL_SEARCH_EVERY == 0:
-                detections = [Detection(box) for box in detector.detect(image)]
+                detections = [Detection(box) for box in detector.detect(image)[:FACES_PER_SAMPLE]]
             elif tracker.tracks:
                 detections = detector.detect_near(image, [track.box for track in tracker.tracks])
             else:
@@ -115,19 +123,25 @@ def read_video_faces(path: Path, detector: FaceDetector, aligner: Aligner, chip_
             raise PhotoSkipped("unreadable", "no frame could be decoded")
     finally:
         capture.release()
-    done.extend(following.values())
-    kept = [a for a in done if a.sightings >= min(MIN_SIGHTINGS, samples) and a.views]
+    kept = _worth_keeping(done + list(following.values()), min(MIN_SIGHTINGS, samples))
     kept.sort(key=lambda a: (a.start, a.end))
-    scaled = (round(width * scale), round(height * scale))
     boxes, times, chips, views = [], [], [], []
     for appearance in kept:
         _, best_at, box, _ = appearance.views[0]
-        boxes.append([box.x / scaled[0], box.y / scaled[1], box.w / scaled[0], box.h / scaled[1]])
+        boxes.append(box)
         times.append([appearance.start, appearance.end, best_at])
         chips.extend(view[3] for view in appearance.views)
         views.append(len(appearance.views))
-    return VideoFaces(width, height, at, np.array(boxes, np.float32).reshape(-1, 4),
+    return VideoFaces(size[0], size[1], np.array(boxes, np.float32).reshape(-1, 4),
                       np.array(times, np.float32).reshape(-1, 3), chips, views)
+
+
+def _worth_keeping(appearances: list[_Following], sightings: int) -> list[_Following]:
+    """Those seen often enough, with a view to embed; the MAX_APPEARANCES seen longest of them."""
+    kept = [a for a in appearances if a.sightings >= sightings and a.views]
+    if len(kept) > MAX_APPEARANCES:
+        kept = sorted(kept, key=lambda a: -a.sightings)[:MAX_APPEARANCES]
+    return kept
 
 
 def _follow(tracker: Tracker, following: dict[int, _Following], done: list[_Following], image: np.ndarray,
@@ -146,6 +160,8 @@ def _follow(tracker: Tracker, following: dict[int, _Following], done: list[_Foll
     alive = {track.id for track, _ in live}
     for track_id in [t for t in following if t not in alive]:
         done.append(following.pop(track_id))
+    if len(done) > 2 * MAX_APPEARANCES:  # bounded as it goes: the fleeting ones and their chips go now
+        done[:] = _worth_keeping(done, MIN_SIGHTINGS)
 
 
 def _keep_view(appearance: _Following, image: np.ndarray, box: Box, at: float, aligner: Aligner,
@@ -156,7 +172,8 @@ def _keep_view(appearance: _Following, image: np.ndarray, box: Box, at: float, a
     if len(views) >= VIEWS_PER_APPEARANCE and quality <= views[-1][0]:
         return
     chip = aligner.chips(image, [box], chip_side)[0]
-    views.append((quality, at, box, chip))
+    height, width = image.shape[:2]
+    views.append((quality, at, [box.x / width, box.y / height, box.w / width, box.h / height], chip))
     views.sort(key=lambda view: -view[0])
     del views[VIEWS_PER_APPEARANCE:]
 

@@ -32,6 +32,8 @@ RENDER_BYTES = 32 << 20  # highlighted and scaled copies kept in memory, the lea
 MAX_THUMBNAIL_SIDE = 1024
 MAX_HIGHLIGHT_SIDE = 2048  # a face highlighted without a size: twice the page's preview (the original is downloadable)
 QUERY_SIDE = 1280  # a query photo is searched at the size album photos are indexed at
+FRAME_DECODES = threading.BoundedSemaphore(2)  # video frames decoded at once, for all clients together
+FRAME_WAIT = 10.0  # seconds a request waits for one of them before it is told the server is busy
 
 
 class RenderCache:
@@ -137,18 +139,22 @@ def frame():
     (MAX_HIGHLIGHT_SIDE without): decoded in memory, never kept on disk."""
     library = parts().photo_albums.open()
     album, relative = request.args.get("album", ""), request.args.get("video", "")
-    path = library.video_path(album, relative)
-    if path is None:
-        raise ApiError(404, f"no video {relative!r} in album {album!r}")
     at, box, size = _seconds(request.args.get("at")), _box(request.args.get("box")), _size(request.args.get("size"))
+    path = library.video_path(album, relative, at)
+    if path is None:
+        raise ApiError(404, f"no video {relative!r} in album {album!r} with a face in view at {at}s")
     key = (str(path), path.stat().st_mtime_ns, at, box, size)
     cache: RenderCache = current_app.extensions[RENDERS]
     rendered = cache.get(key)
     if rendered is None:
+        if not FRAME_DECODES.acquire(timeout=FRAME_WAIT):  # a seek decodes up to a keyframe's worth of footage
+            raise ApiError(503, "busy showing other video frames: try again in a moment", headers={"Retry-After": "2"})
         try:
             image, scale = read_frame(path, at, size or MAX_HIGHLIGHT_SIDE)
         except PhotoSkipped as exc:
             raise ApiError(422, f"the frame cannot be shown: {exc}")
+        finally:
+            FRAME_DECODES.release()
         rendered = _jpeg(image, scale, box)
         cache.put(key, rendered)
     return Response(rendered, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -129,10 +129,12 @@ ALBUM_PATHS = {
                    "'box' highlighted (at most 2048 pixels), at most 'size' pixels",
         "parameters": [_query("album", "the album's name", True),
                        _query("video", "its path in the album, as the index names it", True),
-                       _query("at", "seconds into the video, as search and the people list give them", True),
+                       _query("at", "seconds into the video while a face is in view (within a second of an "
+                                    "appearance), as search and the people list give them", True),
                        _query("box", "x,y,w,h in the video's pixels"), _query("size", "16 to 1024 pixels")],
         "responses": {"200": {"description": "the frame", "content": {"image/jpeg": {}}},
-                      **error_answers(400, 404, 422)}}},
+                      **error_answers(400, 404, 422),
+                      "503": json_answer(ERROR, "busy decoding other frames: try again after Retry-After")}}},
 }
 
 
