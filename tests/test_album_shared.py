@@ -211,6 +211,30 @@ def test_claims_are_exclusive_a_lapsed_claim_is_taken_and_its_late_result_refuse
         table.close()
 
 
+def test_a_walk_lacking_most_of_the_album_removes_nothing_nor_a_file_another_server_works_on(database):
+    """A mount half there (a sync still copying) is not half the album deleted; a file another server has
+    claimed is not gone because this walk missed it."""
+    _, server = database
+    store = server("a")
+    index = open_shared_index(store.album_files(), store.key, store.secret, "Family", "Dlib|haar-1280|1280")
+    rows = store.album_files()
+    paths = [f"{n:02d}.jpg" for n in range(30)]
+    files = {path: (index.tag(path), 1, 1, index.seal_row(path)) for path in paths}
+    rows.sync(index.album, list(files.values()))
+    walked = rows.now()
+    rows.sync(index.album, [files[path] for path in paths[:2]])  # a walk that saw 2 of 30
+    assert rows.mark_gone(index.album, walked) == -28 and rows.counts(index.album, "a").states == {"pending": 30}
+    other = store.album_files()
+    claimed = other.claim(index.album, "b", 1, 60)[0].tag
+    walked = rows.now()
+    kept = [f for f in files.values() if f[0] != claimed][:-5]  # five files deleted; one claimed by b, unseen
+    rows.sync(index.album, kept)
+    assert rows.mark_gone(index.album, walked) == 5
+    assert rows.counts(index.album, "a").states == {"pending": 24, "claimed": 1, "gone": 5}
+    for table in (rows, other, index):
+        table.close()
+
+
 def test_a_walk_that_shows_nothing_removes_nothing_and_a_whole_walk_removes_what_left(database, tmp_path, analyzer):
     _, server = database
     store = server("a")

@@ -183,8 +183,8 @@ class AlbumIndexer:
                 relative, state, known, future = window[0]
                 timeout = VIDEO_TIMEOUT if is_video(Path(relative)) else WORKER_TIMEOUT
                 prepared = None if future is None else _result(future, stop, timeout)
-                if future is not None and prepared is None:  # stopped while waiting
-                    return
+                if future is not None and (prepared is None or (prepared.skipped or ("",))[0] == "stopped"):
+                    return  # stopped while waiting, or a video stopped midway: not reached, not skipped
                 window.popleft()
                 yield relative, state, known, prepared
         finally:  # done, stopped or failed: photos not yet started are dropped, those started finish
@@ -284,4 +284,4 @@ def _result(future: Future, stop: Optional[threading.Event], timeout: float = WO
             if stop is not None and stop.is_set():
                 return None
             if time.monotonic() > deadline:
-                raise TimeoutError(f"reading a photo took longer than {timeout:.0f}s") from None
+                raise TimeoutError(f"reading a photo or video took longer than {timeout:.0f}s") from None

@@ -128,7 +128,10 @@ class SharedAlbumIndexer(AlbumIndexer):
                                 for path, state in listing.items()])
         if listing and "unreadable-folder" not in report.skipped:  # walked whole: what it lacks is gone
             gone = rows.mark_gone(index.album, started)
-            if gone:
+            if gone < 0:
+                log.warning("album %s: this server's walk lacks %d of its files, more than half: taken for a mount "
+                            "not all there, nothing is removed", index.name, -gone)
+            elif gone:
                 log.info("album %s: %d file(s) gone from the folder", index.name, gone)
         index.refresh()
         return listing
@@ -138,6 +141,8 @@ class SharedAlbumIndexer(AlbumIndexer):
                       on_progress) -> None:
         here = {index.tag(path): path for path in listing}
         not_here: set[bytes] = set()  # files another server sees and this one does not: left to it
+        if not here:
+            return  # nothing of it is mounted here: claiming would only give every file back
         while not stop.is_set():
             claimed = rows.claim(index.album, self.server_id, self._claim_batch, self._claim_timeout, list(not_here))
             if not claimed:

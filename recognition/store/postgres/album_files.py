@@ -48,6 +48,8 @@ CLAIM = """
     RETURNING f.path_tag, f.body
 """
 
+GONE_AT_ONCE = 10  # files a walk may find gone beyond half of the album's before it is not believed
+
 
 @dataclass(frozen=True)
 class FileRow:
@@ -110,14 +112,26 @@ class AlbumFileTable:
             self._run("record an album's files", lambda conn: conn.execute(SYNC, params))
 
     def mark_gone(self, album: bytes, walked_since: datetime) -> int:
-        """Files no walk has seen since walked_since left the album: their entries are removed (a change)."""
+        """Files no walk has seen since walked_since left the album: their entries are removed (a change).
+        Not a file another server is working on now; and none at all when more than half of the album's
+        files would go (a mount half there, a sync still copying, is likelier than half an album deleted):
+        then the count of those that would have gone is returned, negative, and nothing changes."""
+        unseen = ("album = %s AND state <> 'gone' AND seen < %s "
+                  "AND NOT (state = 'claimed' AND claim_until >= clock_timestamp())")
+
         def work(conn):
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (album_lock(album),))
+                going = conn.execute(f"SELECT count(*) FROM faceapp_album_files WHERE {unseen}",
+                                     (album, walked_since)).fetchone()[0]
+                live = conn.execute("SELECT count(*) FROM faceapp_album_files WHERE album = %s AND state <> 'gone'",
+                                    (album,)).fetchone()[0]
+                if going > GONE_AT_ONCE + live // 2:
+                    return -going
                 return conn.execute(
                     "UPDATE faceapp_album_files SET state = 'gone', body = NULL, claimed_by = NULL, "
                     "claim_until = NULL, skip_reason = NULL, change = nextval('faceapp_album_changes') "
-                    "WHERE album = %s AND state <> 'gone' AND seen < %s", (album, walked_since)).rowcount
+                    f"WHERE {unseen}", (album, walked_since)).rowcount
 
         return self._run("remove files gone from an album", work)
 
