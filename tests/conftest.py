@@ -64,7 +64,7 @@ SLOW_FILES = {
     "test_fuzz.py": "schemathesis over real HTTP",
     "test_album_api.py": "an album indexed first", "test_album_files.py": "an album indexed first",
     "test_album_photos.py": "an album indexed first", "test_album_people_api.py": "an album indexed first",
-    "test_album_indexer.py": "an album indexed first",
+    "test_album_indexer.py": "an album indexed first", "test_album_videos.py": "an HD video made and indexed first",
     "test_live.py": "clips played through live recognition", "test_strangers.py": "clips through live recognition",
     "test_sweep.py": "the CNN sweep's child process", "test_privacy.py": "clips through the privacy search",
     "test_privacy_search.py": "the privacy search over the crowd",
