@@ -36,10 +36,7 @@ def collage_parts(tmp_path, services, analyzer):
     left, right = (cv2.resize(image, (round(image.shape[1] * height / image.shape[0]), height))
                    for image in (left, right))
     cv2.imwrite(str(folder / "group" / "bidens.jpg"), np.hstack([left, right]))
-    parts = replace(services, albums=AlbumLibrary.for_server([folder], services.store, analyzer).start())
-    assert wait_until(lambda: parts.albums.progress.state == "ready", timeout=120)
-    yield parts
-    parts.albums.stop()
+    yield from album_api.indexed_album(folder, services, analyzer)
 
 
 @pytest.fixture

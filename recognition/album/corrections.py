@@ -300,7 +300,8 @@ class PeopleCorrections:
             if mark.at is not None and boxes.shape[1] > VIDEO_AT:
                 # In a video: the appearance in view at the mark's time, where the face was. Its best view
                 # may be another moment's after a re-index (another detector), so its box may have moved.
-                in_view = (boxes[:, VIDEO_START] - SAME_MOMENT <= mark.at) & (mark.at <= boxes[:, VIDEO_END] + SAME_MOMENT)
+                came, left = boxes[:, VIDEO_START] - SAME_MOMENT, boxes[:, VIDEO_END] + SAME_MOMENT
+                in_view = (came <= mark.at) & (mark.at <= left)
                 overlaps = np.where(in_view, overlaps, 0.0)
                 needed = SAME_APPEARANCE
             best = int(np.argmax(overlaps))

@@ -168,7 +168,7 @@ class AlbumLibrary:
         entry = index.entries.get(photo) if index is not None else None
         if entry is None:
             return None
-        return np.hstack([entry.boxes, entry.times]) if entry.is_video else entry.boxes
+        return np.hstack([entry.boxes, entry.times]) if entry.times is not None else entry.boxes
 
     def box_of(self, face: FaceRef) -> Optional[list[int]]:
         index = self._indexes.get(face.album)
@@ -180,10 +180,11 @@ class AlbumLibrary:
         and when it came and left."""
         index = self._indexes.get(face.album)
         entry = index.entries.get(face.photo) if index is not None else None
-        known = entry is not None and face.face < entry.faces
-        found = {"album": face.album, "photo": face.photo, "face": face.face,
-                 "box": entry.pixel_box(face.face) if known else None}
-        if known and entry.is_video:
+        found: dict = {"album": face.album, "photo": face.photo, "face": face.face, "box": None}
+        if entry is None or face.face >= entry.faces:
+            return found
+        found["box"] = entry.pixel_box(face.face)
+        if entry.times is not None:
             start, end, at = (round(float(v), 2) for v in entry.times[face.face])
             found.update(video=True, at=at, start=start, end=end)
         return found
@@ -194,7 +195,7 @@ class AlbumLibrary:
         into a long video costs a decode of all the footage from the keyframe before)."""
         folder, index = self.albums.get(album), self._indexes.get(album)
         entry = index.entries.get(video) if index is not None else None
-        if folder is None or entry is None or not entry.is_video:
+        if folder is None or entry is None or entry.times is None:
             return None
         if not any(start - SHOWN_AROUND <= at <= end + SHOWN_AROUND for start, end, _ in entry.times):
             return None

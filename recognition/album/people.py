@@ -40,8 +40,8 @@ class Person:
     hidden: bool = False  # hidden by a person: not listed, not found by album searches
 
 
-def group_people(vectors: np.ndarray, refs: Sequence[FaceRef], threshold: float, *,
-                 min_neighbors: int = 2, places: Optional[Sequence[Hashable]] = None) -> tuple[list[Person], list[FaceRef]]:
+def group_people(vectors: np.ndarray, refs: Sequence[FaceRef], threshold: float, *, min_neighbors: int = 2,
+                 places: Optional[Sequence[Hashable]] = None) -> tuple[list[Person], list[FaceRef]]:
     """(people, largest first; faces in no group). places: where each face was seen, two faces of one place
     never being one person (by default its photo; a video's appearances are each a place of their own,
     since one person appears in a video many times)."""

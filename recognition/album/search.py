@@ -101,13 +101,13 @@ class FaceMatrix:
         for (name, path), rows in best.items():
             _, entry, face = self._owners[rows[0]]
             appearances = None
-            if entry.is_video:
-                appearances = [_appearance(entry, self._owners[row][2], float(similarity[row]))
+            if entry.times is not None:
+                appearances = [_appearance(entry, entry.times, self._owners[row][2], float(similarity[row]))
                                for row in rows[:MAX_APPEARANCES]]
             matches.append(AlbumMatch(name, path, float(similarity[rows[0]]), entry.pixel_box(face), appearances))
         return matches
 
 
-def _appearance(entry: PhotoEntry, face: int, similarity: float) -> Appearance:
-    start, end, at = (float(v) for v in entry.times[face])
+def _appearance(entry: PhotoEntry, times: np.ndarray, face: int, similarity: float) -> Appearance:
+    start, end, at = (float(v) for v in times[face])
     return Appearance(start, end, at, entry.pixel_box(face), similarity)

@@ -119,13 +119,16 @@ def read_video_faces(path: Path, detector: FaceDetector, aligner: Aligner, chip_
             else:
                 continue  # nobody followed: nothing to look for until the next search
             _follow(tracker, following, done, image, at, detections, aligner, chip_side)
-        if samples == 0:
+        if samples == 0 or size is None:
             raise PhotoSkipped("unreadable", "no frame could be decoded")
     finally:
         capture.release()
     kept = _worth_keeping(done + list(following.values()), min(MIN_SIGHTINGS, samples))
     kept.sort(key=lambda a: (a.start, a.end))
-    boxes, times, chips, views = [], [], [], []
+    boxes: list = []
+    times: list = []
+    chips: list = []
+    views: list[int] = []
     for appearance in kept:
         _, best_at, box, _ = appearance.views[0]
         boxes.append(box)
