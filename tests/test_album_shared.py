@@ -15,13 +15,13 @@ from recognition.album.index import AlbumIndex, PhotoEntry
 from recognition.album.library import AlbumLibrary
 from recognition.album.shared_index import SharedAlbumIndex, open_shared_index
 from recognition.store.postgres.store import PostgresStore
-from tests.conftest import ROOT, fixture_path, load_photo, wait_until
+from tests.conftest import ROOT, fixture_path, load_photo, wait_until, write_clip
 
 pytestmark = pytest.mark.postgres
 
 PEOPLE = {"obama": ["obama1.jpg", "obama2.jpg", "obama4.jpg"], "biden": ["biden1.jpg"],
           "kit_harington": ["kit1.jpg", "kit2.jpg", "kit3.jpg"], "rose_leslie": ["rose1.jpg"]}
-FILES = sum(len(photos) for photos in PEOPLE.values()) + 2  # and a group photo, and a broken file
+FILES = sum(len(photos) for photos in PEOPLE.values()) + 3  # and a group photo, a video, and a broken file
 CLAIM_SECONDS = 2.0  # a killed server's files wait this long for another
 
 
@@ -33,6 +33,7 @@ def make_album(folder):
     (folder / "group").mkdir()
     shutil.copyfile(fixture_path("faces/group/obama_and_biden.jpg"), folder / "group" / "obama_and_biden.jpg")
     (folder / "group" / "broken.jpg").write_bytes(b"not a photo")
+    write_clip(folder / "clip.avi", ["kit_harington/kit1.jpg"], seconds_each=1.5, fps=10)  # claimed like a photo
     return folder
 
 
@@ -89,7 +90,9 @@ def test_two_servers_index_one_album_each_file_once_and_both_search_all_of_it(da
             assert sum(progress["by_server"].values()) == FILES and progress["skipped_by_reason"] == {"unreadable": 1}
             found = {match.photo for match in library.search(query(analyzer, "obama/obama3.jpg"), 0.91)}
             assert {"obama/obama1.jpg", "obama/obama2.jpg", "group/obama_and_biden.jpg"} <= found
-            assert not any(photo.startswith(("kit_harington", "rose_leslie")) for photo in found)
+            assert not any(photo.startswith(("kit_harington", "rose_leslie")) or photo == "clip.avi" for photo in found)
+            video = [m for m in library.search(query(analyzer, "kit_harington/kit1.jpg"), 0.91) if m.photo == "clip.avi"]
+            assert len(video) == 1 and video[0].appearances[0].start <= 1.5
             people, _ = library.people(0.91)
             assert len(people) >= 2
     finally:
