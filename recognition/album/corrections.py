@@ -5,7 +5,7 @@ faces taken out of a group, splits, hidden people. Kept sealed with the store ke
 Grouping is recomputed whenever the albums change, so corrections are not kept as group ids but as
 marks on faces: "this face is person P", "this face is not person P". A face is marked by its album
 folder, its photo and its box relative to the photo, so a mark finds its face again after a re-index,
-even with another detector (the box that overlaps it most). Applying them to a fresh grouping:
+even with another detector (marks.py: the box that overlaps it most). Applying them to a fresh grouping:
 - a group is the person most of its marked faces are (a group nobody marked keeps its own id);
 - a face marked as another person goes to that person, even from another group or from no group;
 - a face taken out of a person does not go back to it;
@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from recognition.album.corrections_file import CorrectionsState, Label, Mark, from_rows, to_rows
+from recognition.album.marks import landing, mark_on, same_face
 from recognition.album.people import FaceRef, Person
 from recognition.store.atomic import write_atomically
 from recognition.store.interface import StoreRejected
@@ -39,13 +40,6 @@ log = logging.getLogger(__name__)
 
 PEOPLE_MAGIC = b"FACEPPL\x01"
 MAX_NAME = 100
-SAME_FACE = 0.5  # a mark finds the face whose box overlaps its own at least this much (IoU)
-# A video's faces are appearances: boxes_of gives them as (n, 7) rows, the box then when they came into
-# view, left it, and were seen best (seconds); a mark on one keeps that time and finds the appearance
-# in view then (within SAME_MOMENT), overlapping its box at least SAME_APPEARANCE.
-VIDEO_START, VIDEO_END, VIDEO_AT = 4, 5, 6
-SAME_MOMENT = 1.0
-SAME_APPEARANCE = 0.1
 
 
 class StaleListing(ValueError):
@@ -157,7 +151,7 @@ class PeopleCorrections:
         rest = self._marks_of([f for f in person.faces if f != face])
         with self._lock:
             self.labels.setdefault(person.id, Label())
-            for mark in [m for m, pid in self.assigned.items() if pid == person.id and _same_face(m, out)]:
+            for mark in [m for m, pid in self.assigned.items() if pid == person.id and same_face(m, out)]:
                 del self.assigned[mark]  # every mark of it, also those made before its box moved
             self.taken_out.add((out, person.id))
             self._mark(rest, person.id)
@@ -198,7 +192,7 @@ class PeopleCorrections:
         with self._lock:
             self.labels.setdefault(person.id, Label())
             self.taken_out = {(out, pid) for out, pid in self.taken_out
-                              if not (pid == person.id and _same_face(out, mark))}
+                              if not (pid == person.id and same_face(out, mark))}
             self._mark(marks + [mark], person.id)
             self._save()
 
@@ -266,12 +260,12 @@ class PeopleCorrections:
             if self._is_out(mark, person_id):
                 continue
             for older in by_photo.get((mark.folder, mark.photo), []):
-                if older in self.assigned and _same_face(older, mark):
+                if older in self.assigned and same_face(older, mark):
                     del self.assigned[older]
             self.assigned[mark] = person_id
 
     def _is_out(self, mark: Mark, person_id: str) -> bool:
-        return any(pid == person_id and _same_face(out, mark) for out, pid in self.taken_out)
+        return any(pid == person_id and same_face(out, mark) for out, pid in self.taken_out)
 
     def _marks_of(self, faces: Iterable[FaceRef]) -> list[Mark]:
         return [self._mark_of(face) for face in faces]
@@ -281,9 +275,7 @@ class PeopleCorrections:
         if boxes is None or face.face >= len(boxes):
             raise StaleListing(f"{face.album}/{face.photo} has no face {face.face} now: the album changed since it "
                                "was listed; list the people again")
-        x, y, w, h = (round(float(v), 5) for v in boxes[face.face][:4])
-        at = round(float(boxes[face.face][VIDEO_AT]), 2) if boxes.shape[1] > VIDEO_AT else None
-        return Mark(self._folders[face.album], face.photo, (x, y, w, h), at)
+        return mark_on(self._folders[face.album], face.photo, boxes[face.face])
 
     def _locate(self, marked: Iterable[tuple[Mark, str]]) -> list[tuple[FaceRef, str]]:
         """The faces these marks are on now, with their person; marks whose face is gone are left out."""
@@ -293,20 +285,9 @@ class PeopleCorrections:
             if album is None:
                 continue
             boxes = self._boxes_of(album, mark.photo)
-            if boxes is None or not len(boxes):
-                continue
-            overlaps = _iou(np.asarray(mark.box, np.float32), boxes[:, :4])
-            needed = SAME_FACE
-            if mark.at is not None and boxes.shape[1] > VIDEO_AT:
-                # In a video: the appearance in view at the mark's time, where the face was. Its best view
-                # may be another moment's after a re-index (another detector), so its box may have moved.
-                came, left = boxes[:, VIDEO_START] - SAME_MOMENT, boxes[:, VIDEO_END] + SAME_MOMENT
-                in_view = (came <= mark.at) & (mark.at <= left)
-                overlaps = np.where(in_view, overlaps, 0.0)
-                needed = SAME_APPEARANCE
-            best = int(np.argmax(overlaps))
-            if overlaps[best] >= needed:
-                found.append((FaceRef(album, mark.photo, best), person))
+            face = landing(mark, boxes) if boxes is not None else None
+            if face is not None:
+                found.append((FaceRef(album, mark.photo, face), person))
         return found
 
     def _load(self) -> None:
@@ -347,20 +328,3 @@ def _free_id(person_id: str, taken: set[str]) -> str:
     taken.add(person_id)
     return person_id
 
-
-def _same_face(first: Mark, second: Mark) -> bool:
-    if (first.at is None) != (second.at is None) or (
-            first.at is not None and abs(first.at - second.at) > SAME_MOMENT):  # type: ignore[operator]
-        return False  # two appearances in one video are two faces, wherever they stood
-    return ((first.folder, first.photo) == (second.folder, second.photo)
-            and float(_iou(np.asarray(first.box, np.float32), np.asarray([second.box], np.float32))[0]) >= SAME_FACE)
-
-
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[0] + box[2], boxes[:, 0] + boxes[:, 2])
-    y2 = np.minimum(box[1] + box[3], boxes[:, 1] + boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter
-    return inter / np.maximum(union, 1e-9)
