@@ -186,7 +186,7 @@ def read_frame(path: Path, at: float, max_side: int) -> tuple[np.ndarray, float]
     Decoded in memory. Raises PhotoSkipped when the video cannot give it."""
     capture = _open(path)
     try:
-        fps, _, _ = _checked(capture, path)
+        _checked(capture, path)  # too large or too long: refused before a frame is decoded
         capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, at) * 1000.0)
         ok, frame = capture.read()
         if not ok or frame is None:
