@@ -18,6 +18,7 @@ from recognition.pipeline.video import VideoLimits
 from recognition.store.interface import FaceStore
 from services.accounts import Accounts
 from services.albums import Albums
+from services.anonymize import Anonymizer
 from services.attributes import FaceAttributes
 from services.cameras import Camera, Cameras
 from services.classifier import Classifier
@@ -75,6 +76,7 @@ class Parts:
     photos: Photos = field(init=False)
     classifier: Classifier = field(init=False)
     photo_albums: Albums = field(init=False)
+    anonymizer: Anonymizer = field(init=False)
 
     def __post_init__(self) -> None:
         from recognition.matching.trained import ClassifierFile
@@ -94,7 +96,8 @@ class Parts:
         derived.update(cameras=cameras, no_camera=no_camera, people=people, accounts=Accounts(people, attributes),
                        photos=Photos(self.analyzer, attributes, self.video_limits),
                        classifier=Classifier(self.store, self.analyzer, attributes, classifier_file),
-                       photo_albums=Albums(self.albums, self.analyzer, self.store))
+                       photo_albums=Albums(self.albums, self.analyzer, self.store),
+                       anonymizer=Anonymizer(self.analyzer))
         for name, value in derived.items():  # frozen: set once, here
             object.__setattr__(self, name, value)
 

@@ -106,7 +106,7 @@ def draw_avatar(image: np.ndarray, points: np.ndarray, seed: str) -> Head:
 
 def _draw_eye(image: np.ndarray, eye: np.ndarray, side: int, look: AvatarLook, tilt: float) -> None:
     centre = eye.mean(axis=0)
-    width = np.linalg.norm(eye[3] - eye[0])
+    width = float(np.linalg.norm(eye[3] - eye[0]))
     opening = (np.linalg.norm(eye[1] - eye[5]) + np.linalg.norm(eye[2] - eye[4])) / (2 * max(width, 1e-6))
     at = (round(centre[0]), round(centre[1]))
     if opening < CLOSED_EYE:  # closed: a lid's line
@@ -125,8 +125,8 @@ def _draw_nose(image: np.ndarray, points: np.ndarray, head: Head, look: AvatarLo
 
 def _draw_mouth(image: np.ndarray, points: np.ndarray, head: Head) -> None:
     outer, inner = points[MOUTH_OUTER], points[MOUTH_INNER]
-    width = np.linalg.norm(outer[6] - outer[0])
-    gap = np.linalg.norm(inner[6] - inner[2])  # dlib's inner lips: 62 top middle, 66 bottom middle
+    width = float(np.linalg.norm(outer[6] - outer[0]))
+    gap = float(np.linalg.norm(inner[6] - inner[2]))  # dlib's inner lips: 62 top middle, 66 bottom middle
     centre = outer.mean(axis=0)
     at = (round(centre[0]), round(centre[1]))
     half = max(2, round(width / 2))

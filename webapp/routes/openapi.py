@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, jsonify
 
 from webapp.current import parts
 from webapp.openapi_doc.album_people import album_people_paths
+from webapp.openapi_doc.anonymize import ANONYMIZE_PATHS
 from webapp.openapi_doc.cameras import camera_paths
 from webapp.openapi_doc.events import EVENTS_PATHS
 from webapp.openapi_doc.parts import BOX, ERROR, HASH, IMAGE, TEXT, VECTOR, error_answers, json_answer, multipart_body
@@ -327,6 +328,7 @@ for _path, _method in STORE_WRITES:
 SPEC["paths"].update(camera_paths(SPEC["paths"]))
 SPEC["paths"].update(album_people_paths(SPEC["paths"], PERSON, PERSON_ID))
 SPEC["paths"].update(VERIFY_PATHS)
+SPEC["paths"].update(ANONYMIZE_PATHS)
 SPEC["paths"].update(EVENTS_PATHS)
 add_limits(SPEC["paths"])
 secure(SPEC)  # who may call what: the key, the viewer cookie, the open list, 401 and 429
