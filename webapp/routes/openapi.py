@@ -161,8 +161,15 @@ SPEC: dict[str, Any] = {
         "/": {"get": {"summary": "the page: live stream, who is on camera, enrollment with the 'a' key",
                       "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
         "/streaming": {"get": {"summary": "the live MJPEG stream (multipart/x-mixed-replace), one JPEG per frame",
+                               "parameters": [{"name": "filter", "in": "query", "required": False,
+                                               "schema": {"enum": ["sunglasses", "hat"]},
+                                               "description": "a fun filter on the faces the server's --filters "
+                                                              "names (known people by default), placed by their "
+                                                              "landmarks; each filter's stream is encoded once per "
+                                                              "frame for all who watch it"}],
                                "responses": {"200": {"description": "an endless stream",
                                                      "content": {"multipart/x-mixed-replace": {}}},
+                                             "400": json_answer(ERROR, "no such filter, or filters are off"),
                                              "503": json_answer(ERROR, "too many viewers")}}},
         "/hash": {"get": {"summary": "who is on camera now: the largest known face's identity hash",
                           "responses": {"200": json_answer({"type": "object", "properties": {
