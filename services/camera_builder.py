@@ -36,6 +36,7 @@ class StreamDefaults:
     blur: str = "none"
     overlay: str = "boxes"
     width: Optional[int] = None
+    filters: str = "known"
 
 
 @dataclass
@@ -82,7 +83,7 @@ class CameraBuilder:
         privacy = PrivacyFilter(blur, shield) if shield is not None else None
         view = LiveView(self.analyzer, frames, worker, privacy, self.stale_after)
         feed = JpegFeed(view, self.stopping, overlay=spec.overlay or self.stream.overlay,
-                        width=spec.stream_width or self.stream.width)
+                        width=spec.stream_width or self.stream.width, filters=self.stream.filters)
         threads = tuple(thread for thread in (capture, shield, worker) if thread is not None)
         return Camera(spec, view, feed, threads, on_stop=turn.close if turn is not None else lambda: None,
                       on_remove=lambda: self._removed(spec.name, told))
