@@ -11,7 +11,9 @@ import cv2
 
 from recognition.faces import Box
 from recognition.live.annotate import draw_faces, pixelate, placeholder
+from recognition.live.avatar import draw_avatar
 from recognition.live.filters import FILTERS, draw_filter
+from recognition.live.privacy import Hidden
 from services.live import LiveView
 
 if TYPE_CHECKING:
@@ -24,10 +26,12 @@ class JpegFeed:
     """Viewers ask for "the frame after seq N"; the first to ask encodes it, the others reuse it."""
 
     def __init__(self, live: LiveView, stopping: threading.Event, *, overlay: str = "boxes",
-                 width: Optional[int] = None, quality: int = 80, pause: float = 1.0, filters: str = "known") -> None:
+                 width: Optional[int] = None, quality: int = 80, pause: float = 1.0, filters: str = "known",
+                 hide_with: str = "pixels") -> None:
         """overlay: how faces are marked (--overlay); width: the JPEG's width, None for the camera's (a
         smaller one costs less to encode and send, and shows less); filters: whom a viewer's filter is
-        drawn on: "known" people, "all" faces, or "none" (--filters)."""
+        drawn on: "known" people, "all" faces, or "none" (--filters); hide_with: what hides a face the
+        privacy setting hides, "pixels" or an "avatar" over them (--hide-with)."""
         self._live = live
         self._stopping = stopping
         self.overlay = overlay
@@ -36,6 +40,7 @@ class JpegFeed:
         self.pause = pause  # how long a viewer waits for a frame before it gets a placeholder instead
         self._lock = threading.Lock()
         self.filters = filters
+        self.hide_with = hide_with
         self._variants: dict[Optional[str], tuple[int, bytes]] = {}  # filter (None: plain) -> (seq, JPEG)
         self._placeholders: dict[str, bytes] = {}
         self.encoded = 0  # frames encoded so far: what the "once per frame" promise is about
@@ -89,11 +94,16 @@ class JpegFeed:
         regions: list[Box] = []
         if live.privacy is not None and live.privacy.active:
             try:
-                regions = live.privacy.regions(image, frame.captured_at, result.faces if result else (), age)
+                hidden = live.privacy.hidden(image, frame.captured_at, result.faces if result else (), age)
             except Exception:  # fail closed: an error in the privacy part hides the whole frame
                 log.exception("the privacy filter failed on frame %d: the whole frame is hidden", frame.seq)
-                regions = [Box(0, 0, image.shape[1], image.shape[0])]
+                hidden = [Hidden(Box(0, 0, image.shape[1], image.shape[0]))]
+            regions = [h.cover for h in hidden]
             image = pixelate(image, regions)
+            if self.hide_with == "avatar":  # over the pixelated patch: it hides what the avatar may not
+                for h in hidden:
+                    if h.shape is not None:
+                        draw_avatar(image, h.shape, h.seed)
         # Boxes from a result much older than the frame would be drawn in the wrong place.
         faces = result.faces if result is not None and age <= 0.5 else ()
         image = draw_faces(image, faces, self.overlay)

@@ -61,6 +61,7 @@ class Parts:
     keyring: Optional[Keyring] = None
     public_signup: bool = False  # POST /signup open without the key (--public-signup)
     overlay: str = "boxes"  # how the stream marks faces (--overlay)
+    hide_with: str = "pixels"  # what hides a face the privacy setting hides (--hide-with)
     stream_width: Optional[int] = None  # the stream's JPEG width; None: the camera's
     video_limits: VideoLimits = field(default_factory=VideoLimits)
     attributes: bool = False  # --attributes: age, gender and emotion with every face
@@ -103,7 +104,8 @@ class Parts:
 
     def _camera(self, spec: CameraSpec, frames, worker, privacy) -> Camera:
         view = LiveView(self.analyzer, frames, worker, privacy, self.stale_after)
-        return Camera(spec, view, JpegFeed(view, self.stopping, overlay=self.overlay, width=self.stream_width))
+        return Camera(spec, view, JpegFeed(view, self.stopping, overlay=self.overlay, width=self.stream_width,
+                                           hide_with=self.hide_with))
 
     def camera(self, name: Optional[str] = None) -> Camera:
         """The camera of that name (NoSuchCamera if none); without a name the first, which /streaming and

@@ -12,6 +12,7 @@ texture and round eyes, the look of a drawing, not of a photo of a face.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -30,6 +31,23 @@ IRISES = [(140, 90, 30), (60, 120, 40), (30, 60, 100), (150, 150, 60), (90, 40, 
 MARGIN = 0.33  # the head is the landmarks' hull grown by this share of its size
 CLOSED_EYE = 0.18  # eye opening (height over width) below which the avatar's eye is closed
 OPEN_MOUTH = 0.12  # inner lips' gap over the mouth's width above which the avatar's mouth is open
+
+
+_shapes = None
+_shapes_lock = threading.Lock()
+
+
+def face_shape(image: np.ndarray, box) -> np.ndarray:
+    """The 68 landmarks of the face in box: dlib's model, loaded once per process at the first call."""
+    global _shapes
+    with _shapes_lock:
+        if _shapes is None:
+            from recognition.liveness.pose import HeadPoseModel
+            from recognition.models.weights import pose_model_path
+
+            _shapes = HeadPoseModel(pose_model_path())
+        model = _shapes
+    return model.landmarks(image, box)
 
 
 @dataclass(frozen=True)
