@@ -63,3 +63,41 @@ def test_a_1080p_crowd_wears_avatars_and_no_face_is_found(camera_services, live_
     assert sum(people_found(analyzer, image, hog(image), people) for image in plain) >= 10  # the check sees them
     assert [people_found(analyzer, image, hog(image), people) for image in shown] == [0] * len(shown)
     assert sum(avatar_eyes(image) > avatar_eyes(plain[0]) + 50 for image in shown) >= len(shown) // 2
+
+
+def test_a_stranger_keeps_their_avatar_across_a_short_absence(camera_services, live_server, tmp_path):
+    """A stranger in view, gone for a second, back: the same visitor id, so the same avatar (its look
+    drawn from the id), in the stream both times."""
+    from recognition.live.avatar import look_for
+    from tests.support.clips import write_clip
+
+    stranger = load_photo("kit_harington/kit1.jpg")
+    gone = np.zeros_like(stranger)
+    clip = write_clip(tmp_path / "cam.avi", [stranger] * 5 + [gone] + [stranger] * 5, seconds_each=1.0, fps=15)
+    services = camera_services(str(clip), blur="unknown", hide_with="avatar")
+    server = live_server(create_app(services))
+
+    def visitor():
+        latest = services.worker.latest
+        return next((f.visitor for f in latest.faces if f.visitor), None) if latest else None
+
+    def skin_shown(viewer, look, parts=20) -> int:
+        """How many of the next streamed pictures show the look's skin over a face-sized area."""
+        shown = 0
+        for _ in range(parts):
+            image = cv2.imdecode(np.frombuffer(viewer.next_part(), np.uint8), cv2.IMREAD_COLOR).astype(int)
+            shown += (np.abs(image - np.array(look.skin)).max(axis=2) <= 12).sum() > 2000
+        return shown
+
+    viewer = MjpegClient(server.url + "/streaming")
+    try:
+        assert wait_until(lambda: visitor() is not None, timeout=30)
+        first = visitor()
+        look = look_for(f"visitor-{first}")
+        assert skin_shown(viewer, look) >= 5
+        assert wait_until(lambda: services.worker.latest and not services.worker.latest.faces, timeout=30)  # gone
+        assert wait_until(lambda: visitor() is not None, timeout=30)  # back
+        assert visitor() == first
+        assert skin_shown(viewer, look) >= 5
+    finally:
+        viewer.close()
