@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import cv2
 
 from recognition.faces import Box
 from recognition.live.annotate import draw_faces, pixelate, placeholder
-from recognition.live.avatar import draw_avatar
+from recognition.live.avatar import draw_avatar, face_shape
 from recognition.live.filters import FILTERS, draw_filter
 from recognition.live.privacy import Hidden
 from services.live import LiveView
-
-if TYPE_CHECKING:
-    from recognition.liveness.pose import HeadPoseModel
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +42,6 @@ class JpegFeed:
         self._placeholders: dict[str, bytes] = {}
         self.encoded = 0  # frames encoded so far: what the "once per frame" promise is about
         self.encoded_by: dict[Optional[str], int] = {}  # the same, per variant
-        self._landmarks: Optional["HeadPoseModel"] = None  # dlib's 68 points, loaded at the first filter
 
     def next_jpeg(self, after_seq: int, variant: Optional[str] = None) -> tuple[int, bytes]:
         """(seq, JPEG) of the newest frame after after_seq, or a "camera offline" picture after a
@@ -101,9 +97,12 @@ class JpegFeed:
             regions = [h.cover for h in hidden]
             image = pixelate(image, regions)
             if self.hide_with == "avatar":  # over the pixelated patch: it hides what the avatar may not
-                for h in hidden:
-                    if h.shape is not None:
-                        draw_avatar(image, h.shape, h.seed)
+                try:
+                    for h in hidden:
+                        if h.shape is not None:
+                            draw_avatar(image, h.shape, h.seed)
+                except Exception:  # the pixels stay: a bad shape costs the avatars, never the stream
+                    log.exception("an avatar could not be drawn on frame %d", frame.seq)
         # Boxes from a result much older than the frame would be drawn in the wrong place.
         faces = result.faces if result is not None and age <= 0.5 else ()
         image = draw_faces(image, faces, self.overlay)
@@ -118,18 +117,12 @@ class JpegFeed:
     def _wear(self, canvas, original, faces, hidden: list[Box], variant: str) -> None:
         """The filter on each face it is for (known people, or all), placed by landmarks found in the
         frame itself where the face was last seen; never on a face the privacy setting hides."""
-        if self._landmarks is None:
-            from recognition.liveness.pose import HeadPoseModel
-            from recognition.models.weights import pose_model_path
-
-            self._landmarks = HeadPoseModel(pose_model_path())
-        landmarks = self._landmarks
         for face in faces:
             if (self.filters == "known" and not face.known) or getattr(face, "profile", False):
                 continue
             if any(_inside(face.box, region) for region in hidden):
                 continue
-            draw_filter(canvas, landmarks.landmarks(original, face.box), variant)
+            draw_filter(canvas, face_shape(original, face.box), variant)
 
     def _placeholder(self, message: str) -> bytes:
         cached: Optional[bytes] = self._placeholders.get(message)

@@ -62,6 +62,7 @@ class Parts:
     public_signup: bool = False  # POST /signup open without the key (--public-signup)
     overlay: str = "boxes"  # how the stream marks faces (--overlay)
     hide_with: str = "pixels"  # what hides a face the privacy setting hides (--hide-with)
+    filters: str = "known"  # whom a viewer's filter is drawn on (--filters)
     stream_width: Optional[int] = None  # the stream's JPEG width; None: the camera's
     video_limits: VideoLimits = field(default_factory=VideoLimits)
     attributes: bool = False  # --attributes: age, gender and emotion with every face
@@ -105,7 +106,7 @@ class Parts:
     def _camera(self, spec: CameraSpec, frames, worker, privacy) -> Camera:
         view = LiveView(self.analyzer, frames, worker, privacy, self.stale_after)
         return Camera(spec, view, JpegFeed(view, self.stopping, overlay=self.overlay, width=self.stream_width,
-                                           hide_with=self.hide_with))
+                                           hide_with=self.hide_with, filters=self.filters))
 
     def camera(self, name: Optional[str] = None) -> Camera:
         """The camera of that name (NoSuchCamera if none); without a name the first, which /streaming and
