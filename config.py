@@ -141,6 +141,8 @@ class StreamConfig:
     blur: str = "none"  # "none", "unknown" (every face not confirmed as known) or "all"
     overlay: str = "boxes"  # "boxes" or "masks" (filled, semi-transparent face shapes)
     width: Optional[int] = None  # width of the stream's JPEGs; None: the camera's own
+    filters: str = "known"  # whom a viewer's filter (/streaming?filter=) is drawn on: "known", "all" or "none"
+    hide_with: str = "pixels"  # what hides a face --blur hides: "pixels", or an "avatar" over them
 
 
 @dataclass(frozen=True)
@@ -448,6 +450,15 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         default=env.get("FACE_OVERLAY", "boxes"),
                         help="mark faces with boxes or with filled, semi-transparent masks "
                              "[FACE_OVERLAY, default boxes]")
+    parser.add_argument("--hide-with", type=_one_of("pixels", "avatar"), choices=("pixels", "avatar"),
+                        default=env.get("FACE_HIDE_WITH", "pixels"),
+                        help="what hides the faces --blur hides: pixels, or a synthetic avatar drawn over them "
+                             "(following the face; a stranger keeps theirs while their visitor id lives) "
+                             "[FACE_HIDE_WITH, default pixels]")
+    parser.add_argument("--filters", type=_one_of("known", "all", "none"), choices=("known", "all", "none"),
+                        default=env.get("FACE_FILTERS", "known"),
+                        help="whom the fun filter a viewer picks (/streaming?filter=sunglasses or hat) is drawn on: "
+                             "known people, all faces, or nobody [FACE_FILTERS, default known]")
     parser.add_argument("--stream-width", type=int,
                         default=env.get("FACE_STREAM_WIDTH") or None,
                         help="width of the stream's pictures, e.g. 1280 for a 4K camera [FACE_STREAM_WIDTH, "
@@ -515,7 +526,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
         store=store_config(args, env),
         detectors=DetectorConfig(**args.detector, min_face=args.min_face),
         stream=StreamConfig(max_viewers=args.max_viewers, blur=args.blur, overlay=args.overlay,
-                            width=args.stream_width),
+                            width=args.stream_width, filters=args.filters, hide_with=args.hide_with),
         accounts=accounts_config(args),
         events=events_config(args, env),
         albums=tuple(args.album if args.album is not None else

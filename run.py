@@ -227,7 +227,8 @@ def watched_cameras(settings: config.Config, analyzer, detector, stopping: threa
     stream = settings.stream
     build = CameraBuilder(analyzer, stopping, detector, budget=budget,
                           sweep=SharedSweep(sweep) if sweep is not None else None,
-                          stream=StreamDefaults(blur=stream.blur, overlay=stream.overlay, width=stream.width),
+                          stream=StreamDefaults(blur=stream.blur, overlay=stream.overlay, width=stream.width,
+                                                filters=stream.filters, hide_with=stream.hide_with),
                           stall_timeout=settings.camera.stall_timeout, attributes=settings.recognition.attributes,
                           events=events)
     cameras = Cameras([build(spec) for spec in settings.camera.watched], build=build, budget=budget)

@@ -12,7 +12,8 @@ Scenarios: the fixture clip (640x360, 29.97 fps, 9 s looped) with Lin-Manuel Mir
 camera, 640x480 at 15 fps, showing an empty scene for 2 s and then two enrolled people side by side for
 10 s, looped; the same at 1920x1080, 25 fps (an HD camera); a street crowd at 1920x1080, 25 fps (tests/crowd.py:
 about six fixture faces 50 to 120 px tall walking towards the camera, nobody enrolled), plain and with
---blur unknown. Costs are measured while everyone expected is named (the fixture clip: whatever it shows
+--blur unknown; avatars instead of pixels (--hide-with avatar) and a filter's stream (?filter=) at 640x480
+and on the crowd, against plain boxes. Costs are measured while everyone expected is named (the fixture clip: whatever it shows
 in the following seconds). For the crowd it also prints the share of faces an independent detector
 (dlib's HOG at full resolution, upsampled once) still finds in streamed frames, against the same frames
 of the clip as the camera gave them.
@@ -51,6 +52,7 @@ class Scenario:
     enroll: dict  # name -> photo (another photo than the clip shows)
     appears_at: int  # the frame of the clip where they come into view
     env: tuple = ()  # settings of the server, as (FACE_..., value) pairs
+    stream: str = "/streaming"  # what viewers watch (a filter's stream: /streaming?filter=hat)
 
 
 def scenarios(work: Path) -> list[Scenario]:
@@ -72,12 +74,20 @@ def scenarios(work: Path) -> list[Scenario]:
             Scenario("two known people, 640x480 15 fps", door, 15.0, two, appears_at=2 * 15),
             Scenario("two known people, 640x480 15 fps, --blur unknown", door, 15.0, two, appears_at=2 * 15,
                      env=(("FACE_BLUR", "unknown"),)),
+            Scenario("two known people, 640x480 15 fps, ?filter=sunglasses", door, 15.0, two, appears_at=2 * 15,
+                     stream="/streaming?filter=sunglasses"),
+            Scenario("two known people, 640x480 15 fps, --blur all --hide-with avatar", door, 15.0, two,
+                     appears_at=2 * 15, env=(("FACE_BLUR", "all"), ("FACE_HIDE_WITH", "avatar"))),
             Scenario("two known people, 1920x1080 25 fps", hd, 25.0, two, appears_at=2 * 25),
             Scenario("street crowd, 1920x1080 25 fps, nobody enrolled", crowd, 25.0, {}, appears_at=0),
             Scenario("street crowd, 1920x1080 25 fps, nobody enrolled, --blur unknown", crowd, 25.0, {}, appears_at=0,
                      env=(("FACE_BLUR", "unknown"),)),
             Scenario("street crowd, 1920x1080 25 fps, nobody enrolled, --blur unknown --stream-width 1280", crowd, 25.0,
-                     {}, appears_at=0, env=(("FACE_BLUR", "unknown"), ("FACE_STREAM_WIDTH", "1280")))]
+                     {}, appears_at=0, env=(("FACE_BLUR", "unknown"), ("FACE_STREAM_WIDTH", "1280"))),
+            Scenario("street crowd, 1920x1080 25 fps, nobody enrolled, --blur unknown --hide-with avatar", crowd,
+                     25.0, {}, appears_at=0, env=(("FACE_BLUR", "unknown"), ("FACE_HIDE_WITH", "avatar"))),
+            Scenario("street crowd, 1920x1080 25 fps, nobody enrolled, ?filter=hat --filters all", crowd, 25.0, {},
+                     appears_at=0, env=(("FACE_FILTERS", "all"),), stream="/streaming?filter=hat")]
 
 
 def camera_like(path: Path, picture: np.ndarray, *, seconds: float, fps: float, size: tuple[int, int],
@@ -126,7 +136,8 @@ def main() -> int:
 
 def measure(scenario: Scenario, root: Path, work: Path, weights: Path, seconds: float) -> None:
     print(f"\n== {scenario.title} ==")
-    server = Server(root, scenario.clip, work / f"{scenario.clip.stem}-{len(scenario.env)}", weights)
+    data = work / f"{scenario.clip.stem}-{abs(hash(scenario.title)) % 10**8}"  # a store of its own per scenario
+    server = Server(root, scenario.clip, data, weights)
     server.env.update(dict(scenario.env))
     try:
         server.start()
@@ -143,7 +154,7 @@ def measure(scenario: Scenario, root: Path, work: Path, weights: Path, seconds: 
         for viewers in (1, 3):
             if names:
                 named_after.append(time_to_names(server, names, clock, scenario.appears_at))
-            rates, cores, analysed = watch(server, viewers, seconds)
+            rates, cores, analysed = watch(server, viewers, seconds, scenario.stream)
             recognised = f"; {analysed:.1f} analysed frames/s" if analysed is not None else ""
             print(f"{viewers} viewer(s): each gets {', '.join(f'{r:.1f}' for r in rates)} fps = "
                   f"{min(rates) / scenario.fps:.2f} of the source's {scenario.fps:g}; {cores:.2f} cores{recognised}")
@@ -257,8 +268,8 @@ def faces_still_found(server: "Server", clip: Path, clock: ClipClock, count: int
     return plain, streamed
 
 
-def watch(server: "Server", viewers: int, seconds: float) -> tuple[list[float], float, float]:
-    clients = [MjpegClient(server.url + "/streaming") for _ in range(viewers)]
+def watch(server: "Server", viewers: int, seconds: float, stream: str = "/streaming") -> tuple[list[float], float, float]:
+    clients = [MjpegClient(server.url + stream) for _ in range(viewers)]
     counts = [0] * viewers
     stop = threading.Event()
 

@@ -13,6 +13,7 @@ from camera.frames import FrameBuffer
 from camera.sources import parse_source
 from camera.specs import CameraSpec
 from recognition.live.attributes import TrackAttributes
+from recognition.live.avatar import face_shape
 from recognition.live.budget import RecognitionBudget
 from recognition.live.events import CameraEvents
 from recognition.live.privacy import PrivacyFilter
@@ -36,6 +37,8 @@ class StreamDefaults:
     blur: str = "none"
     overlay: str = "boxes"
     width: Optional[int] = None
+    filters: str = "known"
+    hide_with: str = "pixels"
 
 
 @dataclass
@@ -69,7 +72,9 @@ class CameraBuilder:
         frames = FrameBuffer(source.label)
         capture = CaptureThread(source, frames, stall_timeout=self.stall_timeout)
         blur = spec.blur or self.stream.blur
-        shield = FaceShield(frames, self.detector("blur")) if blur != "none" else None
+        avatars = self.stream.hide_with == "avatar"
+        shield = (FaceShield(frames, self.detector("blur"), shapes=face_shape if avatars else None)
+                  if blur != "none" else None)
         turn = self.sweep.for_camera() if self.sweep is not None else None
         recognizer = LiveRecognizer(self.analyzer, sweep=turn, detector=self.detector("live"),
                                     visitors=self.visitors, max_embeds=self.max_embeds)
@@ -82,7 +87,8 @@ class CameraBuilder:
         privacy = PrivacyFilter(blur, shield) if shield is not None else None
         view = LiveView(self.analyzer, frames, worker, privacy, self.stale_after)
         feed = JpegFeed(view, self.stopping, overlay=spec.overlay or self.stream.overlay,
-                        width=spec.stream_width or self.stream.width)
+                        width=spec.stream_width or self.stream.width, filters=self.stream.filters,
+                        hide_with=self.stream.hide_with)
         threads = tuple(thread for thread in (capture, shield, worker) if thread is not None)
         return Camera(spec, view, feed, threads, on_stop=turn.close if turn is not None else lambda: None,
                       on_remove=lambda: self._removed(spec.name, told))

@@ -1,5 +1,6 @@
 """The stream's pictures: each camera frame blurred as the privacy setting asks, marked, scaled and encoded
-to JPEG once however many viewers watch."""
+to JPEG once however many viewers watch; and once more per filter a viewer picked (a variant: sunglasses,
+a hat), for all who watch it. A variant nobody asks for is never drawn."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +11,9 @@ import cv2
 
 from recognition.faces import Box
 from recognition.live.annotate import draw_faces, pixelate, placeholder
+from recognition.live.avatar import draw_avatar, face_shape
+from recognition.live.filters import FILTERS, draw_filter
+from recognition.live.privacy import Hidden
 from services.live import LiveView
 
 log = logging.getLogger(__name__)
@@ -19,9 +23,12 @@ class JpegFeed:
     """Viewers ask for "the frame after seq N"; the first to ask encodes it, the others reuse it."""
 
     def __init__(self, live: LiveView, stopping: threading.Event, *, overlay: str = "boxes",
-                 width: Optional[int] = None, quality: int = 80, pause: float = 1.0) -> None:
+                 width: Optional[int] = None, quality: int = 80, pause: float = 1.0, filters: str = "known",
+                 hide_with: str = "pixels") -> None:
         """overlay: how faces are marked (--overlay); width: the JPEG's width, None for the camera's (a
-        smaller one costs less to encode and send, and shows less)."""
+        smaller one costs less to encode and send, and shows less); filters: whom a viewer's filter is
+        drawn on: "known" people, "all" faces, or "none" (--filters); hide_with: what hides a face the
+        privacy setting hides, "pixels" or an "avatar" over them (--hide-with)."""
         self._live = live
         self._stopping = stopping
         self.overlay = overlay
@@ -29,14 +36,18 @@ class JpegFeed:
         self._params = [cv2.IMWRITE_JPEG_QUALITY, quality]
         self.pause = pause  # how long a viewer waits for a frame before it gets a placeholder instead
         self._lock = threading.Lock()
-        self._seq = 0
-        self._jpeg = b""
+        self.filters = filters
+        self.hide_with = hide_with
+        self._variants: dict[Optional[str], tuple[int, bytes]] = {}  # filter (None: plain) -> (seq, JPEG)
         self._placeholders: dict[str, bytes] = {}
         self.encoded = 0  # frames encoded so far: what the "once per frame" promise is about
+        self.encoded_by: dict[Optional[str], int] = {}  # the same, per variant
 
-    def next_jpeg(self, after_seq: int) -> tuple[int, bytes]:
+    def next_jpeg(self, after_seq: int, variant: Optional[str] = None) -> tuple[int, bytes]:
         """(seq, JPEG) of the newest frame after after_seq, or a "camera offline" picture after a
-        short wait, so a viewer always gets something and never hangs."""
+        short wait, so a viewer always gets something and never hangs. variant: a filter (FILTERS)."""
+        if variant is not None and variant not in FILTERS:
+            raise ValueError(f"no filter {variant!r}")
         frames = self._live.frames
         if frames is None:  # API only: a placeholder now and then, not a flood of them
             self._stopping.wait(self.pause)
@@ -45,7 +56,7 @@ class JpegFeed:
             frame = frames.wait_newer(after_seq, self.pause)
         if frame is None:
             return after_seq, self._placeholder(self._live.camera_status()["detail"])
-        return self._shared_jpeg(frame)
+        return self._shared_jpeg(frame, variant)
 
     def snapshot(self) -> bytes:
         """The newest picture as viewers see it, at once: a camera that is not live now shows why (never
@@ -57,37 +68,61 @@ class JpegFeed:
             return self._placeholder(status["detail"])
         return self._shared_jpeg(frame)[1]
 
-    def _shared_jpeg(self, frame) -> tuple[int, bytes]:
-        """(seq, JPEG) of frame, encoded by the first who asks; another viewer may have encoded a newer
-        frame meanwhile, and that one is served instead."""
+    def _shared_jpeg(self, frame, variant: Optional[str] = None) -> tuple[int, bytes]:
+        """(seq, JPEG) of frame in that variant, encoded by the first who asks; another viewer may have
+        encoded a newer frame meanwhile, and that one is served instead."""
         with self._lock:
-            if frame.seq > self._seq:
-                self._jpeg = self._encode(self._picture(frame))
-                self._seq = frame.seq
+            seq, jpeg = self._variants.get(variant, (0, b""))
+            if frame.seq > seq:
+                seq, jpeg = frame.seq, self._encode(self._picture(frame, variant))
+                self._variants[variant] = (seq, jpeg)
                 self.encoded += 1
-            return self._seq, self._jpeg
+                self.encoded_by[variant] = self.encoded_by.get(variant, 0) + 1
+            return seq, jpeg
 
-    def _picture(self, frame):
-        """The frame as viewers see it: faces blurred as the privacy setting asks, then marked."""
+    def _picture(self, frame, variant: Optional[str] = None):
+        """The frame as viewers see it: faces blurred as the privacy setting asks, then marked (and
+        wearing the variant's filter)."""
         live = self._live
         result = live.now().result
         age = frame.captured_at - result.captured_at if result is not None else float("inf")
         image = frame.image
+        regions: list[Box] = []
         if live.privacy is not None and live.privacy.active:
             try:
-                regions = live.privacy.regions(image, frame.captured_at, result.faces if result else (), age)
+                hidden = live.privacy.hidden(image, frame.captured_at, result.faces if result else (), age)
             except Exception:  # fail closed: an error in the privacy part hides the whole frame
                 log.exception("the privacy filter failed on frame %d: the whole frame is hidden", frame.seq)
-                regions = [Box(0, 0, image.shape[1], image.shape[0])]
+                hidden = [Hidden(Box(0, 0, image.shape[1], image.shape[0]))]
+            regions = [h.cover for h in hidden]
             image = pixelate(image, regions)
+            if self.hide_with == "avatar":  # over the pixelated patch: it hides what the avatar may not
+                try:
+                    for h in hidden:
+                        if h.shape is not None:
+                            draw_avatar(image, h.shape, h.seed)
+                except Exception:  # the pixels stay: a bad shape costs the avatars, never the stream
+                    log.exception("an avatar could not be drawn on frame %d", frame.seq)
         # Boxes from a result much older than the frame would be drawn in the wrong place.
         faces = result.faces if result is not None and age <= 0.5 else ()
         image = draw_faces(image, faces, self.overlay)
+        if variant is not None and self.filters != "none":
+            self._wear(image, frame.image, faces, regions, variant)
         if self.width and image.shape[1] > self.width:
             scale = self.width / image.shape[1]
             # Linear: a sixth of the cost of area averaging for the usual 1.5x down (1080p to 720p), alike to see.
             image = cv2.resize(image, (self.width, round(image.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
         return image
+
+    def _wear(self, canvas, original, faces, hidden: list[Box], variant: str) -> None:
+        """The filter on each face it is for (known people, or all), placed by landmarks found in the
+        frame itself where the face was last seen; never on a face the privacy setting hides."""
+        for face in faces:
+            if (self.filters == "known" and not face.known) or getattr(face, "profile", False):
+                continue
+            if any(_inside(face.box, region) for region in hidden):
+                continue
+            draw_filter(canvas, face_shape(original, face.box), variant)
 
     def _placeholder(self, message: str) -> bytes:
         cached: Optional[bytes] = self._placeholders.get(message)
@@ -103,3 +138,9 @@ class JpegFeed:
             raise RuntimeError("JPEG encoding failed")
         return buffer.tobytes()
 
+
+
+def _inside(box: Box, region: Box) -> bool:
+    """Whether the box's centre is in the region (a face the privacy setting hides there)."""
+    cx, cy = box.x + box.w / 2, box.y + box.h / 2
+    return region.x <= cx <= region.x + region.w and region.y <= cy <= region.y + region.h

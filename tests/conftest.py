@@ -236,8 +236,8 @@ def store(tmp_path):
 
 @pytest.fixture
 def analyzer(detector, aligner, embedder, store):
-    from recognition.pipeline.analyzer import FaceAnalyzer
     from recognition.matching.matcher import Matcher
+    from recognition.pipeline.analyzer import FaceAnalyzer
 
     return FaceAnalyzer(detector, aligner, embedder, Matcher(store, MODEL))
 
@@ -310,6 +310,7 @@ def camera_services(analyzer, store):
     from camera.capture import CaptureThread
     from camera.frames import FrameBuffer
     from camera.sources import parse_source
+    from recognition.live.avatar import face_shape
     from recognition.live.privacy import PrivacyFilter
     from recognition.live.shield import FaceShield
     from recognition.live.worker import RecognitionWorker
@@ -318,14 +319,16 @@ def camera_services(analyzer, store):
 
     running = []
 
-    def start(source: str, *, blur: str = "none", blur_detector: str = "blazeface", **capture_options) -> Parts:
+    def start(source: str, *, blur: str = "none", blur_detector: str = "blazeface", hide_with: str = "pixels",
+              **capture_options) -> Parts:
         spec = parse_source(source)
         frames = FrameBuffer(spec.label)
         capture = CaptureThread(spec, frames, **capture_options).start()
         worker = RecognitionWorker(frames, analyzer).start()
-        shield = FaceShield(frames, make_detector(blur_detector)).start() if blur != "none" else None
-        svc = Parts.build(store=store, analyzer=analyzer, frames=frames, worker=worker,
-                       privacy=PrivacyFilter(blur, shield) if shield else None)
+        shapes = face_shape if hide_with == "avatar" else None
+        shield = FaceShield(frames, make_detector(blur_detector), shapes=shapes).start() if blur != "none" else None
+        svc = Parts.build(store=store, analyzer=analyzer, frames=frames, worker=worker, hide_with=hide_with,
+                          privacy=PrivacyFilter(blur, shield) if shield else None)
         running.append((svc, capture, worker, shield))
         return svc
 

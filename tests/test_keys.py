@@ -37,7 +37,8 @@ MODEL_ROUTES = {("POST", "/signin/look"), ("POST", "/process-frame"), ("POST", "
                 ("POST", "/extract_embeddings_from_video"), ("POST", "/predict_face"), ("POST", "/album/search"),
                 ("GET", "/album/search"), ("POST", "/enroll"), ("POST", "/register"), ("POST", "/login"),
                 ("POST", "/faces/<identity_hash>/photos"), ("POST", "/faces/<identity_hash>/not"),
-                ("POST", "/people/import"), ("POST", "/signup"), ("POST", "/signin"), ("POST", "/verify")}
+                ("POST", "/people/import"), ("POST", "/signup"), ("POST", "/signin"), ("POST", "/verify"),
+                ("POST", "/anonymize")}
 
 
 def photo_file(relative: str, field: str = "image"):
@@ -303,7 +304,7 @@ SCOPED = {
              ("GET", "/album/people/suggestions"), ("POST", "/auth/viewer"), ("GET", "/events"), ("GET", "/metrics")},
     "recognize": {("POST", "/process-frame"), ("POST", "/predict_face"), ("POST", "/extract_embeddings_from_image"),
                   ("POST", "/extract_embeddings_from_video"), ("POST", "/compare_embeddings"), ("POST", "/verify"),
-                  ("POST", "/login"), ("POST", "/album/search"), ("GET", "/album/search")},
+                  ("POST", "/login"), ("POST", "/album/search"), ("GET", "/album/search"), ("POST", "/anonymize")},
     "enroll": {("POST", "/enroll"), ("POST", "/register"), ("POST", "/faces"), ("PATCH", "/faces/<identity_hash>"),
                ("DELETE", "/faces/<identity_hash>"), ("POST", "/faces/<identity_hash>/photos"),
                ("POST", "/faces/<identity_hash>/not"), ("POST", "/people/import"), ("POST", "/train_model"),

@@ -181,3 +181,15 @@ def test_the_page_shows_every_camera_small_and_enrolls_from_the_one_shown_large(
     assert set(names) == {"Barack", "Kit"} and names["Barack"] == barack
     on_garden = get_json(server.url + "/hash/garden")
     assert on_garden["name"] == "Kit" and get_json(server.url + "/hash/door")["name"] == "Barack"
+
+
+def test_the_page_offers_the_filters_and_streams_the_one_chosen(page, server):
+    page.goto(server.url + "/")
+    page.wait_for_function("() => document.getElementById('stream').naturalWidth > 0")
+    options = page.locator("#filter option").all_text_contents()
+    assert options == ["none", "sunglasses", "hat"]
+    page.select_option("#filter", "sunglasses")
+    page.wait_for_function("() => document.getElementById('stream').src.endsWith('?filter=sunglasses')")
+    page.wait_for_function("() => document.getElementById('stream').naturalWidth > 0")
+    page.select_option("#filter", "")
+    page.wait_for_function("() => !document.getElementById('stream').src.includes('filter')")

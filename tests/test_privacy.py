@@ -55,8 +55,12 @@ def holds_vector(data: bytes, vector: np.ndarray) -> bool:
     return any(head.astype(dtype).tobytes() in data for dtype in ("<f4", ">f4", "<f8", ">f8"))
 
 
-def files_under(folder: Path, since: float):
+def files_under(folder: Path, since: float, others: Path = Path("/nonexistent"), ours: Path = Path("/nonexistent")):
+    """Files under folder changed since since; not those of other pytest runs on this machine (under others,
+    pytest's folder of runs, but not under ours, this run's): their test videos are no upload of ours."""
     for path in folder.rglob("*"):
+        if others in path.parents and ours not in path.parents:
+            continue
         try:
             if path.is_file() and path.stat().st_mtime >= since:
                 yield path, path.read_bytes()
@@ -86,8 +90,10 @@ def test_uploads_never_touch_the_temp_dir(services, live_server, monkeypatch, tm
         "obama", "biden", "kit_harington"]
 
 
-def test_no_image_bytes_or_clear_vectors_under_the_data_dir_or_temp_dir(services, store, live_server, caplog):
+def test_no_image_bytes_or_clear_vectors_under_the_data_dir_or_temp_dir(services, store, live_server, caplog,
+                                                                         tmp_path_factory):
     started = time.time() - 1
+    runs = (tmp_path_factory.getbasetemp().parent, tmp_path_factory.getbasetemp())
     server = live_server(create_app(services))
     with caplog.at_level(logging.DEBUG):
         assert enroll_over_http(server, PEOPLE) == [201, 201, 201]
@@ -99,7 +105,7 @@ def test_no_image_bytes_or_clear_vectors_under_the_data_dir_or_temp_dir(services
     assert len(vectors) >= 3
     scanned = 0
     for folder in (store.data_dir, Path(tempfile.gettempdir())):
-        for path, data in files_under(folder, started):
+        for path, data in files_under(folder, started, *runs):
             scanned += 1
             for kind, signature in IMAGE_SIGNATURES.items():
                 assert signature not in data, f"{path} holds {kind} data"

@@ -92,7 +92,7 @@ WRONG = {
     "--stall-timeout": "soon", "--port": "eighty", "--store": "mysql://db.example/faces",
     "--max-upload-mb": "big", "--model-rate": "-1", "--model-slots": "1025", "--allowed-hosts": "http://faces.lan",
     "--trusted-proxy": "proxy.lan", "--threshold": "high", "--max-viewers": "many", "--blur": "some",
-    "--detector": "yolo", "--min-face": "15", "--overlay": "emoji", "--stream-width": "wide",
+    "--detector": "yolo", "--min-face": "15", "--overlay": "emoji", "--stream-width": "wide", "--filters": "some", "--hide-with": "emoji",
     "--attributes": "maybe", "--liveness": "on", "--liveness-moves": "down", "--liveness-steps": "5",
     "--session-hours": "0", "--sweep": "yes", "--camera": "Door=0", "--recognition-cores": "-1",
     "--mqtt": "http://broker.lan", "--webhook": "ftp://hooks.example/faces",

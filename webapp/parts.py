@@ -18,6 +18,7 @@ from recognition.pipeline.video import VideoLimits
 from recognition.store.interface import FaceStore
 from services.accounts import Accounts
 from services.albums import Albums
+from services.anonymize import Anonymizer
 from services.attributes import FaceAttributes
 from services.cameras import Camera, Cameras
 from services.classifier import Classifier
@@ -60,6 +61,8 @@ class Parts:
     keyring: Optional[Keyring] = None
     public_signup: bool = False  # POST /signup open without the key (--public-signup)
     overlay: str = "boxes"  # how the stream marks faces (--overlay)
+    hide_with: str = "pixels"  # what hides a face the privacy setting hides (--hide-with)
+    filters: str = "known"  # whom a viewer's filter is drawn on (--filters)
     stream_width: Optional[int] = None  # the stream's JPEG width; None: the camera's
     video_limits: VideoLimits = field(default_factory=VideoLimits)
     attributes: bool = False  # --attributes: age, gender and emotion with every face
@@ -75,6 +78,7 @@ class Parts:
     photos: Photos = field(init=False)
     classifier: Classifier = field(init=False)
     photo_albums: Albums = field(init=False)
+    anonymizer: Anonymizer = field(init=False)
 
     def __post_init__(self) -> None:
         from recognition.matching.trained import ClassifierFile
@@ -94,13 +98,15 @@ class Parts:
         derived.update(cameras=cameras, no_camera=no_camera, people=people, accounts=Accounts(people, attributes),
                        photos=Photos(self.analyzer, attributes, self.video_limits),
                        classifier=Classifier(self.store, self.analyzer, attributes, classifier_file),
-                       photo_albums=Albums(self.albums, self.analyzer, self.store))
+                       photo_albums=Albums(self.albums, self.analyzer, self.store),
+                       anonymizer=Anonymizer(self.analyzer))
         for name, value in derived.items():  # frozen: set once, here
             object.__setattr__(self, name, value)
 
     def _camera(self, spec: CameraSpec, frames, worker, privacy) -> Camera:
         view = LiveView(self.analyzer, frames, worker, privacy, self.stale_after)
-        return Camera(spec, view, JpegFeed(view, self.stopping, overlay=self.overlay, width=self.stream_width))
+        return Camera(spec, view, JpegFeed(view, self.stopping, overlay=self.overlay, width=self.stream_width,
+                                           hide_with=self.hide_with, filters=self.filters))
 
     def camera(self, name: Optional[str] = None) -> Camera:
         """The camera of that name (NoSuchCamera if none); without a name the first, which /streaming and

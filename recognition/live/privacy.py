@@ -8,6 +8,7 @@ cut since) the whole frame is hidden; when recognition lags or stops, known face
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -16,6 +17,15 @@ from camera.specs import BLUR_MODES
 from recognition.faces import Box, FaceObservation
 from recognition.live.shield import Shield
 from recognition.live.tracker import overlap
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """A patch to hide; with the face's landmarks there when avatars are drawn (an avatar goes over the
+    pixelated patch), and the seed of its look: the stranger's visitor id, else the search's own number."""
+    cover: Box
+    shape: Optional[np.ndarray] = None
+    seed: str = ""
 
 
 class PrivacyFilter:
@@ -46,6 +56,11 @@ class PrivacyFilter:
                 result_age: float) -> list[Box]:
         """The boxes to pixelate in image (captured at captured_at), given the latest recognition
         result's faces and its age."""
+        return [h.cover for h in self.hidden(image, captured_at, faces, result_age)]
+
+    def hidden(self, image: np.ndarray, captured_at: float, faces: Sequence[FaceObservation],
+               result_age: float) -> list[Hidden]:
+        """regions(), each with what an avatar over it needs."""
         if not self.active:
             return []
         if self.shield is None:  # __init__ refuses any mode but "none" without one
@@ -54,7 +69,7 @@ class PrivacyFilter:
         hidden = self.shield.hidden_at(image, captured_at, self.max_lag)
         if hidden is None:
             self.whole_frames += 1
-            return [Box(0, 0, width, height)]
+            return [Hidden(Box(0, 0, width, height))]
         recent = list(faces) if result_age <= self._trust_for else []
         known = [f.box for f in recent if f.known] if self.mode == "unknown" else []
         boxes = []
@@ -62,14 +77,21 @@ class PrivacyFilter:
             # A known person's place clears one face found there, never a place where something moved.
             vouched = next((k for k in known if h.found and overlap(h.face, k) >= 0.5), None)
             if vouched is None:
-                boxes.append(h.cover)
+                boxes.append(Hidden(h.cover, h.shape, _seed(h.face, h.number, recent)))
             else:
                 known.remove(vouched)
         # What recognition saw and did not name is hidden even where the search missed it.
-        boxes += [self._grown(f.box, width, height) for f in recent if self.mode == "all" or not f.known]
+        boxes += [Hidden(self._grown(f.box, width, height)) for f in recent if self.mode == "all" or not f.known]
         return boxes
 
     def _grown(self, box: Box, width: int, height: int) -> Box:
         dx, dy = int(box.w * self._margin), int(box.h * self._margin)
         x, y = max(0, box.x - dx), max(0, box.y - dy)
         return Box(x, y, min(width, box.x + box.w + dx) - x, min(height, box.y + box.h + dy) - y)
+
+
+def _seed(face: Box, number: int, recent: Sequence[FaceObservation]) -> str:
+    """A stranger keeps their look while their visitor id lives; a face recognition has no id for yet,
+    while the search keeps finding it."""
+    stranger = next((f for f in recent if f.visitor and overlap(face, f.box) >= 0.3), None)
+    return f"visitor-{stranger.visitor}" if stranger is not None else f"face-{number}"

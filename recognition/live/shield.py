@@ -10,11 +10,12 @@ seconds: one missed search or a turn of the head does not uncover it.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional, Protocol, Sequence
+from typing import Callable, Optional, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -36,6 +37,14 @@ class HeldFace:
     box: Box  # where it was found last
     seen_at: float  # capture time of the frame it was found in
     speed: tuple[float, float]  # px/s of its centre, measured between two searches
+    number: int = 0  # the same while the search keeps finding this face (an avatar's seed)
+    shape: Optional[np.ndarray] = None  # its 68 landmarks as fractions of box, when avatars are drawn
+
+    def shape_at(self, box: Box) -> Optional[np.ndarray]:
+        """Its landmarks carried to box (where it is guessed to be), in pixels."""
+        if self.shape is None:
+            return None
+        return self.shape * np.array([box.w, box.h]) + np.array([box.x, box.y])
 
     def moved(self, when: float) -> Box:
         """Where the face is guessed to be at time when, had it kept its speed."""
@@ -65,6 +74,8 @@ class HiddenFace:
     face: Box  # where the face is guessed to be
     cover: Box  # the patch to pixelate
     found: bool = True  # a face the search found; False: a place where something moved (never left clear)
+    number: int = 0  # HeldFace.number
+    shape: Optional[np.ndarray] = None  # its landmarks where it is guessed to be, when avatars are drawn
 
 
 @dataclass(frozen=True)
@@ -120,8 +131,13 @@ class FaceShield:
     searches; fewer: more CPU left to the stream and recognition)."""
 
     def __init__(self, feed: FrameFeed, finder: FaceDetector, *, hold_for: float = 1.0, margin: float = 0.3,
-                 poll_timeout: float = 0.5, max_rate: float = 4.0) -> None:
+                 poll_timeout: float = 0.5, max_rate: float = 4.0,
+                 shapes: Optional[Callable[[np.ndarray, Box], np.ndarray]] = None) -> None:
+        """shapes: a face's 68 landmarks in an image, for avatars: taken here, beside the stream, with
+        each face found (a millisecond a face), and carried with the face to every frame streamed."""
         self._gap = 1.0 / max_rate
+        self._shapes = shapes
+        self._numbers = itertools.count(1)
         self._feed = feed
         self._finder = finder
         self.hold_for = hold_for
@@ -177,7 +193,8 @@ class FaceShield:
                     measured = ((_cx(box) - _cx(before.box)) / dt, (_cy(box) - _cy(before.box)) / dt)
                     # Averaged with the last measure: a box's jitter is not a change of pace.
                     speed = (0.5 * (measured[0] + before.speed[0]), 0.5 * (measured[1] + before.speed[1]))
-            faces.append(HeldFace(box, captured_at, speed))
+            number = before.number if before is not None else next(self._numbers)
+            faces.append(HeldFace(box, captured_at, speed, number, self._shape(image, box)))
         faces += [face for face in held if id(face) not in matched and captured_at - face.seen_at <= self.hold_for]
         result = SearchResult(seq, captured_at, image.shape[:2], thumb, cells(image), tuple(faces))
         self._latest = result
@@ -198,13 +215,21 @@ class FaceShield:
         for face in result.faces:
             if captured_at - face.seen_at > self.hold_for + max_lag:
                 continue
-            hidden = HiddenFace(face.moved(captured_at), face.cover(captured_at, self.margin, width, height))
+            moved = face.moved(captured_at)
+            hidden = HiddenFace(moved, face.cover(captured_at, self.margin, width, height), True, face.number,
+                                face.shape_at(moved))
             held.append(hidden)
             # Motion is explained only by the people found in that very search: where someone held from
             # an earlier one was, someone else may have come in.
             if face.seen_at == result.captured_at:
                 found.append(hidden.cover)
         return held + [HiddenFace(box, box, found=False) for box in moved_since(result.grid, image, found)]
+
+    def _shape(self, image: np.ndarray, box: Box) -> Optional[np.ndarray]:
+        if self._shapes is None or box.w < 2 or box.h < 2:
+            return None
+        points = self._shapes(image, box)
+        return (points - np.array([box.x, box.y])) / np.array([box.w, box.h])
 
     def rate(self) -> float:
         """Searches a second since the start."""

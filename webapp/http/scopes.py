@@ -42,6 +42,7 @@ NEEDS = MappingProxyType({
     "embeddings.extract_from_video_route": "recognize",
     "embeddings.compare_embeddings": "recognize",
     "verify.verify": "recognize",  # POST /verify
+    "anonymize.anonymize": "recognize",  # POST /anonymize
     "classifier.predict_face": "recognize",
     "accounts.login": "recognize",
     "albums.search_by_photo": "recognize",  # POST /album/search

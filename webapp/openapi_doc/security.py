@@ -33,7 +33,7 @@ MODEL = frozenset({("/enroll", "post"), ("/register", "post"), ("/login", "post"
          ("/extract_embeddings_from_image", "post"), ("/extract_embeddings_from_video", "post"),
          ("/predict_face", "post"), ("/album/search", "post"), ("/album/search", "get"),
          ("/faces/{hash}/photos", "post"), ("/faces/{hash}/not", "post"), ("/people/import", "post"),
-         ("/verify", "post")})
+         ("/verify", "post"), ("/anonymize", "post")})
 METHODS = ("get", "post", "put", "patch", "delete")
 
 PATHS = {

@@ -10,6 +10,7 @@ def blueprints() -> list:
         accounts,
         album_people,
         albums,
+        anonymize,
         cameras,
         classifier,
         embeddings,
@@ -24,4 +25,4 @@ def blueprints() -> list:
     )
 
     return [live.bp, cameras.bp, people.bp, accounts.bp, signin.bp, embeddings.bp, albums.bp, album_people.bp,
-            classifier.bp, openapi.bp, health.bp, verify.bp, events.bp, metrics.bp]
+            classifier.bp, openapi.bp, health.bp, verify.bp, events.bp, metrics.bp, anonymize.bp]

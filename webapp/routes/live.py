@@ -7,6 +7,7 @@ from typing import Optional
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from recognition.live.filters import FILTERS
 from services.stream_feed import JpegFeed
 from webapp.current import EXTENSION, parts
 from webapp.http.auth import guarding
@@ -57,6 +58,11 @@ def current_hash(camera: Optional[str] = None):
 def streaming(camera: Optional[str] = None):
     watched = parts().camera(camera)  # an unknown camera: 404 before a viewer slot is taken
     feed: JpegFeed = watched.feed
+    variant = request.args.get("filter") or None
+    if variant is not None and variant not in FILTERS:
+        raise ApiError(400, f"'filter' is one of {', '.join(FILTERS)}, not {variant!r}")
+    if variant is not None and feed.filters == "none":
+        raise ApiError(400, "filters are off on this server (--filters none)")
     mimetype = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     if request.method == "HEAD":  # a probe (curl -I, an uptime check): headers only, no viewer slot
@@ -74,7 +80,7 @@ def streaming(camera: Optional[str] = None):
                 if not permit.allowed():
                     return
                 checked = time.monotonic()
-            seq, jpeg = feed.next_jpeg(seq)
+            seq, jpeg = feed.next_jpeg(seq, variant)
             yield multipart_part(jpeg)
 
     response = Response(multipart(), mimetype=mimetype, headers=headers)

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, jsonify
 
 from webapp.current import parts
 from webapp.openapi_doc.album_people import album_people_paths
+from webapp.openapi_doc.anonymize import ANONYMIZE_PATHS
 from webapp.openapi_doc.cameras import camera_paths
 from webapp.openapi_doc.events import EVENTS_PATHS
 from webapp.openapi_doc.parts import BOX, ERROR, HASH, IMAGE, TEXT, VECTOR, error_answers, json_answer, multipart_body
@@ -160,8 +161,15 @@ SPEC: dict[str, Any] = {
         "/": {"get": {"summary": "the page: live stream, who is on camera, enrollment with the 'a' key",
                       "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
         "/streaming": {"get": {"summary": "the live MJPEG stream (multipart/x-mixed-replace), one JPEG per frame",
+                               "parameters": [{"name": "filter", "in": "query", "required": False,
+                                               "schema": {"enum": ["sunglasses", "hat"]},
+                                               "description": "a fun filter on the faces the server's --filters "
+                                                              "names (known people by default), placed by their "
+                                                              "landmarks; each filter's stream is encoded once per "
+                                                              "frame for all who watch it"}],
                                "responses": {"200": {"description": "an endless stream",
                                                      "content": {"multipart/x-mixed-replace": {}}},
+                                             "400": json_answer(ERROR, "no such filter, or filters are off"),
                                              "503": json_answer(ERROR, "too many viewers")}}},
         "/hash": {"get": {"summary": "who is on camera now: the largest known face's identity hash",
                           "responses": {"200": json_answer({"type": "object", "properties": {
@@ -327,6 +335,7 @@ for _path, _method in STORE_WRITES:
 SPEC["paths"].update(camera_paths(SPEC["paths"]))
 SPEC["paths"].update(album_people_paths(SPEC["paths"], PERSON, PERSON_ID))
 SPEC["paths"].update(VERIFY_PATHS)
+SPEC["paths"].update(ANONYMIZE_PATHS)
 SPEC["paths"].update(EVENTS_PATHS)
 add_limits(SPEC["paths"])
 secure(SPEC)  # who may call what: the key, the viewer cookie, the open list, 401 and 429

@@ -89,13 +89,25 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+// The stream of a camera with the filter chosen on the page: a filter's stream is encoded once for all
+// who watch it, as the plain one is.
+function streamUrl(name) {
+  const chosen = document.getElementById("filter")?.value;
+  return `/streaming/${encodeURIComponent(name)}` + (chosen ? `?filter=${encodeURIComponent(chosen)}` : "");
+}
+
+document.getElementById("filter")?.addEventListener("change", () => {
+  const stream = document.getElementById("stream");
+  if (stream && stream.getAttribute("src")) stream.src = streamUrl(shownTitle.dataset.camera);
+});
+
 function showLarge(name) {
   const stream = document.getElementById("stream");
   if (!stream || name === shown) return;
   shown = name;
   shownTitle.textContent = name;
   shownTitle.dataset.camera = name;
-  stream.src = `/streaming/${encodeURIComponent(name)}`; // the old stream's connection closes
+  stream.src = streamUrl(name); // the old stream's connection closes
   fillList(nowList, [], "…");
   refreshNow();
 }
