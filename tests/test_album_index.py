@@ -119,3 +119,36 @@ def test_a_damaged_index_is_indexed_again_rather_than_stopping_the_server(tmp_pa
     fresh.put([entry("b.jpg", 1, 2)])
     fresh.close()
     assert sorted(open_album_index(tmp_path / "data", rotated, secret, album, SETTINGS).entries) == ["b.jpg"]
+
+
+def test_closing_while_a_put_is_being_written_waits_for_it_and_later_puts_are_refused(tmp_path, sealing, monkeypatch):
+    """A server stopping closes its indexes while the indexer may still be writing one. The close must
+    wait: the file's number, closed under the write, may already be another file's (a server's pipe)."""
+    import os
+    import threading
+
+    index = open_index(tmp_path / "index", sealing)
+    syncing, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(descriptor):  # holds the write between its bytes and its sync
+        syncing.set()
+        assert release.wait(10)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(segments.os, "fsync", slow_fsync)
+    appender = index._appender
+    writer = threading.Thread(target=index.put, args=([entry("a.jpg", 2, 1)],))
+    writer.start()
+    assert syncing.wait(10)
+    closer = threading.Thread(target=index.close)
+    closer.start()
+    closer.join(0.5)
+    assert closer.is_alive(), "the close did not wait for the write in flight"
+    release.set()
+    writer.join(10)
+    closer.join(10)
+    assert not writer.is_alive() and not closer.is_alive()
+    with pytest.raises(ValueError, match="closed"):
+        appender.append(b"a record after the close")
+    assert set(open_index(tmp_path / "index", sealing).entries) == {"a.jpg"}

@@ -20,6 +20,7 @@ import hmac
 import logging
 import os
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
@@ -160,6 +161,9 @@ class Appender:
         self._link = last_link
         self._length = length
         self.broken = False  # an append failed midway: the segment must be rewritten before the next one
+        # An append and a close (a server stopping while its indexer still writes) take turns: an fd
+        # number closed under a write may already be another file's, which the write would then hit.
+        self._lock = threading.Lock()
         self._handle: Optional[int] = os.open(self.path, os.O_WRONLY)  # None once closed
         if os.fstat(self._handle).st_size != length:  # a torn tail from a crash: cut it off first
             os.ftruncate(self._handle, length)
@@ -173,34 +177,36 @@ class Appender:
     def append(self, body: bytes) -> None:
         if len(body) > MAX_RECORD_BYTES:
             raise ValueError("record too large")
-        handle = self._handle
-        if handle is None:
-            raise ValueError(f"{self.path} was closed: nothing can be appended to it")
-        length = LENGTH.pack(len(body))
-        link = _link(self._secret, self._link, length, body)
-        record = length + body + link
-        try:
-            written = os.pwrite(handle, record, self._length)
-            if written != len(record):
-                raise OSError(f"short write to {self.path} ({written} of {len(record)} bytes)")
-            os.fsync(handle)
-        except BaseException:
-            # Leave the file as it was, so the next record chains onto the last acknowledged one.
+        with self._lock:
+            handle = self._handle
+            if handle is None:
+                raise ValueError(f"{self.path} was closed: nothing can be appended to it")
+            length = LENGTH.pack(len(body))
+            link = _link(self._secret, self._link, length, body)
+            record = length + body + link
             try:
-                os.ftruncate(handle, self._length)
-            except OSError:
-                self.broken = True
-            raise
-        self._link, self._length = link, self._length + len(record)
+                written = os.pwrite(handle, record, self._length)
+                if written != len(record):
+                    raise OSError(f"short write to {self.path} ({written} of {len(record)} bytes)")
+                os.fsync(handle)
+            except BaseException:
+                # Leave the file as it was, so the next record chains onto the last acknowledged one.
+                try:
+                    os.ftruncate(handle, self._length)
+                except OSError:
+                    self.broken = True
+                raise
+            self._link, self._length = link, self._length + len(record)
 
     @property
     def last_link(self) -> bytes:
         return self._link
 
     def close(self) -> None:
-        if self._handle is not None:
-            os.close(self._handle)
-            self._handle = None
+        with self._lock:
+            if self._handle is not None:
+                os.close(self._handle)
+                self._handle = None
 
 
 def create_folder(folder: Path) -> None:
