@@ -1,7 +1,9 @@
 """The app served by waitress from a background thread, as run.py serves it (tests, benchmarks)."""
 from __future__ import annotations
 
+import os
 import threading
+import warnings
 from typing import Optional
 
 from webapp.http.serving import make_server
@@ -32,6 +34,21 @@ class ServerThread:
         # Close from the server's own loop thread: closing its sockets from here while it sits in
         # select() races with it (EBADF in the server thread).
         server = self._server
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        try:
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        except OSError as exc:
+            # Seen once in a full run (EBADF): something else in the process closed the number of this
+            # server's wake-up pipe. Say so where the run's summary shows it, then close from here.
+            warnings.warn(f"waking the server's loop failed ({exc}; its pipe's fd {server.trigger.trigger} is now "
+                          f"{_what_fd_is(server.trigger.trigger)}): closing its sockets from this thread",
+                          stacklevel=2)
+            wasyncore.close_all(server._map)
         self._thread.join(timeout)
         server.task_dispatcher.shutdown(timeout=timeout)
+
+
+def _what_fd_is(descriptor: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{descriptor}")
+    except OSError:
+        return "closed"
