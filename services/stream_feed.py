@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from typing import Optional
 
 import cv2
 
 from recognition.faces import Box
 from recognition.live.annotate import draw_faces, pixelate, placeholder
-from recognition.live.avatar import draw_avatar, face_shape
+from recognition.live.avatar import draw_avatar
 from recognition.live.filters import FILTERS, draw_filter
 from recognition.live.privacy import Hidden
+from recognition.liveness.pose import loaded_pose_model, preload_pose_model
 from services.live import LiveView
 
 log = logging.getLogger(__name__)
+
+RECENT = 3  # encoded frames kept per variant: a late viewer's catch-up (about 0.8 MB a variant at 1080p)
 
 
 class JpegFeed:
@@ -38,10 +42,13 @@ class JpegFeed:
         self._lock = threading.Lock()
         self.filters = filters
         self.hide_with = hide_with
-        self._variants: dict[Optional[str], tuple[int, bytes]] = {}  # filter (None: plain) -> (seq, JPEG)
+        # filter (None: plain) -> its latest frames as (seq, JPEG), oldest first
+        self._variants: dict[Optional[str], deque[tuple[int, bytes]]] = {}
         self._placeholders: dict[str, bytes] = {}
         self.encoded = 0  # frames encoded so far: what the "once per frame" promise is about
         self.encoded_by: dict[Optional[str], int] = {}  # the same, per variant
+        if live.frames is not None and (filters != "none" or hide_with == "avatar"):
+            preload_pose_model()  # now, as the camera starts: loading it stalls every thread for a second
 
     def next_jpeg(self, after_seq: int, variant: Optional[str] = None) -> tuple[int, bytes]:
         """(seq, JPEG) of the newest frame after after_seq, or a "camera offline" picture after a
@@ -56,7 +63,7 @@ class JpegFeed:
             frame = frames.wait_newer(after_seq, self.pause)
         if frame is None:
             return after_seq, self._placeholder(self._live.camera_status()["detail"])
-        return self._shared_jpeg(frame, variant)
+        return self._shared_jpeg(frame, after_seq, variant)
 
     def snapshot(self) -> bytes:
         """The newest picture as viewers see it, at once: a camera that is not live now shows why (never
@@ -66,19 +73,20 @@ class JpegFeed:
         status = self._live.camera_status()
         if frame is None or status["state"] != "live":
             return self._placeholder(status["detail"])
-        return self._shared_jpeg(frame)[1]
+        return self._shared_jpeg(frame, frame.seq - 1)[1]
 
-    def _shared_jpeg(self, frame, variant: Optional[str] = None) -> tuple[int, bytes]:
-        """(seq, JPEG) of frame in that variant, encoded by the first who asks; another viewer may have
-        encoded a newer frame meanwhile, and that one is served instead."""
+    def _shared_jpeg(self, frame, after_seq: int, variant: Optional[str] = None) -> tuple[int, bytes]:
+        """(seq, JPEG) of the first frame after after_seq among the variant's latest RECENT ones, frame
+        encoded first if nobody has yet (one encode per frame for all viewers). A viewer held up for a
+        moment (a busy machine is slow to wake its thread) gets the frame it missed next rather than
+        skipping it, at most RECENT - 1 frames late; one further behind skips to the newest."""
         with self._lock:
-            seq, jpeg = self._variants.get(variant, (0, b""))
-            if frame.seq > seq:
-                seq, jpeg = frame.seq, self._encode(self._picture(frame, variant))
-                self._variants[variant] = (seq, jpeg)
+            recent = self._variants.setdefault(variant, deque(maxlen=RECENT))
+            if not recent or frame.seq > recent[-1][0]:
+                recent.append((frame.seq, self._encode(self._picture(frame, variant))))
                 self.encoded += 1
                 self.encoded_by[variant] = self.encoded_by.get(variant, 0) + 1
-            return seq, jpeg
+            return next(((seq, jpeg) for seq, jpeg in recent if seq > after_seq), recent[-1])
 
     def _picture(self, frame, variant: Optional[str] = None):
         """The frame as viewers see it: faces blurred as the privacy setting asks, then marked (and
@@ -117,12 +125,15 @@ class JpegFeed:
     def _wear(self, canvas, original, faces, hidden: list[Box], variant: str) -> None:
         """The filter on each face it is for (known people, or all), placed by landmarks found in the
         frame itself where the face was last seen; never on a face the privacy setting hides."""
+        shapes = loaded_pose_model()
+        if shapes is None:  # still loading as the server starts (preload_pose_model): no filter until it is in
+            return
         for face in faces:
             if (self.filters == "known" and not face.known) or getattr(face, "profile", False):
                 continue
             if any(_inside(face.box, region) for region in hidden):
                 continue
-            draw_filter(canvas, face_shape(original, face.box), variant)
+            draw_filter(canvas, shapes.landmarks(original, face.box), variant)
 
     def _placeholder(self, message: str) -> bytes:
         cached: Optional[bytes] = self._placeholders.get(message)

@@ -9,7 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import wait_until, write_clip
+from camera.frames import FrameBuffer
+from services.live import LiveView
+from services.stream_feed import RECENT, JpegFeed
+from tests.conftest import load_photo, wait_until, write_clip
 from tests.support.mjpeg_client import MjpegClient
 from webapp import create_app
 
@@ -92,6 +95,28 @@ def test_several_viewers_each_get_every_frame_and_each_frame_is_encoded_once(cam
     assert status == 200 and body["status"]["camera"]["state"] == "live"
     assert all(count >= 0.8 * published for count in counts), (counts, published)
     assert encoded <= published + 1, (encoded, published)  # not once per viewer
+
+
+def test_a_viewer_held_up_a_moment_gets_the_frames_it_missed_not_the_newest_only(analyzer):
+    """On a busy machine a viewer's thread wakes late: the frame after the one it had, not a skip to the
+    newest, as long as it is only a frame or two behind; further behind, it skips to the newest."""
+    frames = FrameBuffer()
+    feed = JpegFeed(LiveView(analyzer, frames=frames), threading.Event(), overlay="none")
+    photo = load_photo("kit_harington/kit1.jpg")
+    published = [frames.publish(photo, 0).seq]
+    first, _ = feed.next_jpeg(0)  # the viewer on time
+    for _ in range(RECENT - 1):
+        published.append(frames.publish(photo, 0).seq)
+        feed.next_jpeg(published[-2])  # another viewer keeps up: each frame encoded as it comes
+    late = [feed.next_jpeg(first)[0]]
+    while late[-1] < published[-1]:
+        late.append(feed.next_jpeg(late[-1])[0])
+    assert late == published[1:], (late, published)
+    assert feed.encoded == len(published)  # the late viewer cost no encode
+    for _ in range(RECENT + 1):
+        published.append(frames.publish(photo, 0).seq)
+        feed.next_jpeg(published[-2])
+    assert feed.next_jpeg(late[-1])[0] > late[-1] + 1  # too far behind: the frames it missed are gone
 
 
 def test_dead_source_hangs_neither_stream_nor_hash(camera_services, live_server, tmp_path):

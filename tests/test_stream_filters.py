@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import requests
 
+from recognition.liveness.pose import loaded_pose_model
 from tests.conftest import load_photo, wait_until, write_clip
 from tests.support.mjpeg_client import MjpegClient
 from webapp import create_app
@@ -30,6 +31,8 @@ def test_a_known_person_wears_the_sunglasses_a_viewer_picked(camera_services, li
     def dark_eyes(image) -> float:  # the share of his eye points under a dark lens
         return float(np.mean([image[y, x].max() <= 40 for x, y in eyes]))
 
+    # The server loads the landmark model as the camera starts (a second in which every thread stands still).
+    assert wait_until(lambda: loaded_pose_model() is not None, 30)
     plain, filtered = MjpegClient(server.url + "/streaming"), MjpegClient(server.url + "/streaming?filter=sunglasses")
     try:
         best = max(dark_eyes(decode(filtered.next_part())) for _ in range(30))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import threading
 from dataclasses import dataclass
 
 import cv2
@@ -34,21 +33,11 @@ CLOSED_EYE = 0.18  # eye opening (height over width) below which the avatar's ey
 OPEN_MOUTH = 0.12  # inner lips' gap over the mouth's width above which the avatar's mouth is open
 
 
-_shapes = None
-_shapes_lock = threading.Lock()
-
-
 def face_shape(image: np.ndarray, box) -> np.ndarray:
-    """The 68 landmarks of the face in box: dlib's model, loaded once per process at the first call."""
-    global _shapes
-    with _shapes_lock:
-        if _shapes is None:
-            from recognition.liveness.pose import HeadPoseModel
-            from recognition.models.weights import pose_model_path
+    """The 68 landmarks of the face in box: the process's one landmark model (loaded at the first call)."""
+    from recognition.liveness.pose import shared_pose_model
 
-            _shapes = HeadPoseModel(pose_model_path())
-        model = _shapes
-    return model.landmarks(image, box)
+    return shared_pose_model().landmarks(image, box)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,11 @@ very oblique, moves them a little). A real head moves them a lot:
 """
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -72,3 +75,44 @@ class HeadPoseModel:
 
     def pose(self, image: np.ndarray, box: Box) -> HeadPose:
         return pose_from_landmarks(self.landmarks(image, box))
+
+
+_shared: Optional[HeadPoseModel] = None
+_shared_lock = threading.Lock()
+_preloading = False
+log = logging.getLogger(__name__)
+
+
+def shared_pose_model() -> HeadPoseModel:
+    """The process's one 68-point model (about 100 MB; avatars, filters and the liveness check share it),
+    loaded at the first call. dlib reads it without letting go of Python's lock: for about a second every
+    thread stands still, the camera's and the stream's too (a viewer's picture waits, or goes "offline").
+    A server that will need it loads it as it starts (preload_pose_model), never under a viewer."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            from recognition.models.weights import pose_model_path
+
+            _shared = HeadPoseModel(pose_model_path())
+        return _shared
+
+
+def loaded_pose_model() -> Optional[HeadPoseModel]:
+    """The shared model if it is loaded already, else None at once (never waits for a load)."""
+    return _shared
+
+
+def preload_pose_model() -> None:
+    """Load the shared model beside whoever calls (a server starting), once."""
+    def load() -> None:
+        try:
+            shared_pose_model()
+        except Exception:  # its users load it again when they need it, and say why it fails
+            log.exception("the 68-point landmark model could not be loaded")
+
+    global _preloading
+    with _shared_lock:
+        if _shared is not None or _preloading:
+            return
+        _preloading = True
+    threading.Thread(target=load, name="load-landmarks", daemon=True).start()

@@ -14,7 +14,7 @@ from typing import Callable, Optional, Sequence
 from flask import request
 
 from recognition.liveness.challenges import STEPS, ChallengeBook, Ledger
-from recognition.liveness.pose import HeadPoseModel
+from recognition.liveness.pose import HeadPoseModel, shared_pose_model
 from webapp.http.errors import ApiError
 from webapp.http.rate_limit import AttemptLimiter
 
@@ -68,9 +68,7 @@ class FaceGate:
         """dlib's 68-point model, loaded by the first challenge that needs it (once per process)."""
         with self._lock:
             if self._poses is None:
-                from recognition.models.weights import pose_model_path
-
-                self._poses = HeadPoseModel(pose_model_path())
+                self._poses = shared_pose_model()  # the one the avatars and filters use too
             return self._poses
 
     # Keys: the client's address (an IPv6 client by its /64, which one household or host usually has
