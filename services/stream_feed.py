@@ -76,17 +76,25 @@ class JpegFeed:
         return self._shared_jpeg(frame, frame.seq - 1)[1]
 
     def _shared_jpeg(self, frame, after_seq: int, variant: Optional[str] = None) -> tuple[int, bytes]:
-        """(seq, JPEG) of the first frame after after_seq among the variant's latest RECENT ones, frame
-        encoded first if nobody has yet (one encode per frame for all viewers). A viewer held up for a
+        """(seq, JPEG) for a viewer who had after_seq (0: a new viewer), frame (the camera's newest)
+        encoded first if nobody has yet: one encode per frame for all viewers. A viewer held up for a
         moment (a busy machine is slow to wake its thread) gets the frame it missed next rather than
-        skipping it, at most RECENT - 1 frames late; one further behind skips to the newest."""
+        skipping it, if that frame is at most RECENT - 1 camera frames older than the newest; anyone
+        else, a new viewer included, gets the newest. Kept frames older than that are dropped: a
+        variant nobody watched for a while keeps none from back then (who was hidden may have changed)."""
         with self._lock:
             recent = self._variants.setdefault(variant, deque(maxlen=RECENT))
             if not recent or frame.seq > recent[-1][0]:
                 recent.append((frame.seq, self._encode(self._picture(frame, variant))))
                 self.encoded += 1
                 self.encoded_by[variant] = self.encoded_by.get(variant, 0) + 1
-            return next(((seq, jpeg) for seq, jpeg in recent if seq > after_seq), recent[-1])
+            while recent[0][0] < frame.seq - (RECENT - 1):
+                recent.popleft()
+            if after_seq > 0:
+                for seq, jpeg in recent:
+                    if seq > after_seq:
+                        return seq, jpeg
+            return recent[-1]
 
     def _picture(self, frame, variant: Optional[str] = None):
         """The frame as viewers see it: faces blurred as the privacy setting asks, then marked (and
@@ -126,7 +134,8 @@ class JpegFeed:
         """The filter on each face it is for (known people, or all), placed by landmarks found in the
         frame itself where the face was last seen; never on a face the privacy setting hides."""
         shapes = loaded_pose_model()
-        if shapes is None:  # still loading as the server starts (preload_pose_model): no filter until it is in
+        if shapes is None:  # loading as the server starts: no filter until it is in (a failed load is tried again)
+            preload_pose_model()
             return
         for face in faces:
             if (self.filters == "known" and not face.known) or getattr(face, "profile", False):

@@ -117,6 +117,16 @@ def test_a_viewer_held_up_a_moment_gets_the_frames_it_missed_not_the_newest_only
         published.append(frames.publish(photo, 0).seq)
         feed.next_jpeg(published[-2])
     assert feed.next_jpeg(late[-1])[0] > late[-1] + 1  # too far behind: the frames it missed are gone
+    assert feed.next_jpeg(0)[0] == published[-1]  # a new viewer: the newest, never a kept one
+    # A variant watched a while ago keeps nothing from back then (who was hidden may have changed since).
+    hats = [feed.next_jpeg(0, "hat")[0]]
+    for _ in range(RECENT):
+        published.append(frames.publish(photo, 0).seq)
+        hats.append(feed.next_jpeg(hats[-1], "hat")[0])
+    for _ in range(10):
+        published.append(frames.publish(photo, 0).seq)
+    assert feed.next_jpeg(0, "hat")[0] == published[-1]
+    assert feed.next_jpeg(hats[0], "hat")[0] == published[-1]
 
 
 def test_dead_source_hangs_neither_stream_nor_hash(camera_services, live_server, tmp_path):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -80,6 +81,8 @@ class HeadPoseModel:
 _shared: Optional[HeadPoseModel] = None
 _shared_lock = threading.Lock()
 _preloading = False
+_failed_at = -float("inf")  # monotonic time of the last failed load
+RETRY_LOAD = 60.0
 log = logging.getLogger(__name__)
 
 
@@ -103,16 +106,22 @@ def loaded_pose_model() -> Optional[HeadPoseModel]:
 
 
 def preload_pose_model() -> None:
-    """Load the shared model beside whoever calls (a server starting), once."""
+    """Load the shared model beside whoever calls (a server starting), once; after a failure, again
+    no sooner than RETRY_LOAD seconds later (each failure is logged)."""
+    global _preloading
+
     def load() -> None:
+        global _preloading, _failed_at
         try:
             shared_pose_model()
-        except Exception:  # its users load it again when they need it, and say why it fails
-            log.exception("the 68-point landmark model could not be loaded")
+        except Exception:
+            log.exception("the 68-point landmark model could not be loaded (filters stay off until it is)")
+            _failed_at = time.monotonic()
+        finally:
+            _preloading = False
 
-    global _preloading
     with _shared_lock:
-        if _shared is not None or _preloading:
+        if _shared is not None or _preloading or time.monotonic() - _failed_at < RETRY_LOAD:
             return
         _preloading = True
     threading.Thread(target=load, name="load-landmarks", daemon=True).start()

@@ -54,6 +54,8 @@ class LandmarkAligner:
         height, width = image.shape[:2]
         x0, y0 = max(0, box.x - box.w), max(0, box.y - box.h)
         x1, y1 = min(width, box.x + 2 * box.w), min(height, box.y + 2 * box.h)
+        if x1 <= x0 or y1 <= y0:  # a box wholly off the frame: the whole frame, as the predictor had it before
+            x0, y0, x1, y1 = 0, 0, width, height
         patch = image[y0:y1, x0:x1]
         gray = np.ascontiguousarray(patch) if patch.ndim == 2 else cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
         rect = self._dlib.rectangle(box.x - x0, box.y - y0, box.x - x0 + box.w, box.y - y0 + box.h)
