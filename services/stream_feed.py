@@ -48,7 +48,9 @@ class JpegFeed:
         self.encoded = 0  # frames encoded so far: what the "once per frame" promise is about
         self.encoded_by: dict[Optional[str], int] = {}  # the same, per variant
         if live.frames is not None and (filters != "none" or hide_with == "avatar"):
-            preload_pose_model()  # now, as the camera starts: loading it stalls every thread for a second
+            # Now, as the camera starts (loading stalls every thread for a second): the filters need it, and
+            # so does the privacy search's first face with avatars (face_shape), which would load it mid-stream.
+            preload_pose_model()
 
     def next_jpeg(self, after_seq: int, variant: Optional[str] = None) -> tuple[int, bytes]:
         """(seq, JPEG) of the newest frame after after_seq, or a "camera offline" picture after a

